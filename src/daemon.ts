@@ -1,0 +1,158 @@
+import path from 'node:path';
+import type { NodeConfig } from './admin/config-schema.js';
+import type { BlockDevice } from './backstore/block-device.js';
+import { FileDevice } from './backstore/file.js';
+import { MemoryDevice } from './backstore/memory.js';
+import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
+import { Portal } from './iscsi/portal.js';
+import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
+import { SessionRegistry } from './iscsi/session-registry.js';
+import type { TargetPort } from './scsi/command.js';
+import { createOpcodeTable } from './scsi/commands.js';
+import { LogicalUnit } from './scsi/logical-unit.js';
+import { ScsiTarget } from './scsi/target.js';
+import { TandemError } from './util/errors.js';
+import type { Logger } from './util/logger.js';
+
+function parseHostPort(hp: string): { host: string; port: number } {
+  const i = hp.lastIndexOf(':');
+  const host = hp.slice(0, i).replace(/^\[|\]$/g, '');
+  return { host, port: Number(hp.slice(i + 1)) };
+}
+
+const hex4 = (n: number) => n.toString(16).padStart(4, '0');
+
+/**
+ * The composition root: builds one node from its configuration — backstores, LUs, the SCSI
+ * engine of each target, portals — and tears it down in order.
+ */
+export class Daemon {
+  readonly config: NodeConfig;
+  readonly portals: Portal[] = [];
+  readonly targets = new Map<string, ScsiTarget>();
+  readonly sessions: SessionRegistry;
+  readonly #devices: BlockDevice[] = [];
+  readonly #log: Logger;
+  #stopping: Promise<void> | undefined;
+
+  private constructor(config: NodeConfig, log: Logger) {
+    this.config = config;
+    this.#log = log;
+    this.sessions = new SessionRegistry(log);
+  }
+
+  static async start(config: NodeConfig, log: Logger): Promise<Daemon> {
+    const d = new Daemon(config, log);
+    try {
+      await d.#build();
+    } catch (err) {
+      await d.stop();
+      throw err;
+    }
+    return d;
+  }
+
+  async #build(): Promise<void> {
+    const cfg = this.config;
+    const table = createOpcodeTable();
+    for (const t of cfg.targets) {
+      const engine = new ScsiTarget(table, this.#log.child({ target: t.iqn }));
+      engine.targetPortCount = cfg.portals.length;
+      for (const l of t.luns) {
+        const device = await this.#openDevice(t.iqn, l);
+        this.#devices.push(device);
+        const lu = new LogicalUnit(device, {
+          volumeId: l.volumeId ?? `${cfg.node.name}:${t.iqn}:${l.lun}`,
+          blockSize: l.blockSize,
+          readOnly: l.readOnly,
+        });
+        engine.addLun(l.lun, lu);
+        this.#log.info(
+          { target: t.iqn, lun: l.lun, backstore: device.description, bytes: device.size, blockSize: l.blockSize },
+          'logical unit ready',
+        );
+      }
+      this.targets.set(t.iqn, engine);
+    }
+    const settings = { ...DEFAULT_TARGET_SETTINGS, maxRecvDataSegmentLength: cfg.iscsi.maxRecvDataSegmentLength };
+    const opts: PortalOptions = {
+      settings,
+      nopInIntervalMs: cfg.iscsi.nopInIntervalSeconds * 1000,
+      nopInTimeoutMs: cfg.iscsi.nopInTimeoutSeconds * 1000,
+      commandWindow: cfg.iscsi.commandWindow,
+      loginTimeoutMs: 15_000,
+    };
+    const endpoints = cfg.portals.map(parseHostPort);
+    // Each portal is its own portal group, hence its own SCSI target port (DESIGN.md Identity):
+    // TPGT and relative target port id are the portal's position, starting at 1.
+    const addressesOf = (local: string): string[] =>
+      endpoints.map((e, i) => {
+        const host = e.host === '0.0.0.0' || e.host === '::' ? local : e.host;
+        const h = host.includes(':') ? `[${host}]` : host;
+        return `${h}:${this.portals[i]?.port ?? e.port},${i + 1}`;
+      });
+    for (let i = 0; i < endpoints.length; i++) {
+      const tpgt = i + 1;
+      const entries = new Map<string, TargetEntry>();
+      for (const t of cfg.targets) {
+        const port: TargetPort = {
+          relativePortId: tpgt,
+          targetPortGroupId: 1,
+          name: `${t.iqn},t,0x${hex4(tpgt)}`,
+          targetName: t.iqn,
+        };
+        entries.set(t.iqn, {
+          name: t.iqn,
+          ...(t.alias ? { alias: t.alias } : {}),
+          engine: this.targets.get(t.iqn)!,
+          portalGroupTag: tpgt,
+          targetPort: port,
+          addresses: addressesOf,
+          admits: () => true,
+        });
+      }
+      const directory: TargetDirectory = {
+        lookup: (name) => entries.get(name),
+        all: () => [...entries.values()],
+      };
+      const { host, port } = endpoints[i]!;
+      const portal = await Portal.listen(host, port, opts, directory, this.sessions, this.#log);
+      this.portals.push(portal);
+    }
+  }
+
+  async #openDevice(iqn: string, l: NodeConfig['targets'][number]['luns'][number]): Promise<BlockDevice> {
+    if (l.backstore === 'memory') return new MemoryDevice(l.size!);
+    const file = path.resolve(this.config.node.dataDir, l.path!);
+    const dev = await FileDevice.open(file, { ...(l.size ? { createSize: l.size } : {}), readOnly: l.readOnly });
+    if (dev.size < l.blockSize) {
+      await dev.close();
+      throw new TandemError('TANDEM_ERR_BACKSTORE_OPEN', `${iqn} LUN ${l.lun}: ${file} is smaller than one block`);
+    }
+    return dev;
+  }
+
+  /**
+   * Graceful stop: no new connections, let in-flight commands finish (bounded), close the
+   * connections, flush and close the backstores.
+   */
+  stop(drainMs = 10_000): Promise<void> {
+    this.#stopping ??= (async () => {
+      for (const p of this.portals) p.stopAccepting();
+      const deadline = Date.now() + drainMs;
+      while (Date.now() < deadline && this.sessions.sessions().some((s) => s.inFlight > 0)) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await Promise.all(this.portals.map((p) => p.closeConnections('target shutting down')));
+      for (const d of this.#devices) {
+        try {
+          await d.flush();
+          await d.close();
+        } catch (err) {
+          this.#log.error({ err, device: d.description }, 'closing a backing store failed');
+        }
+      }
+    })();
+    return this.#stopping;
+  }
+}

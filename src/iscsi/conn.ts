@@ -1,0 +1,892 @@
+import type { Socket } from 'node:net';
+import type { Completion } from '../scsi/command.js';
+import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
+import { crc32c, putDigest, readDigest } from '../util/crc32c.js';
+import { ProtocolError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { snAdd, snLt } from '../util/serial.js';
+import { LoginNegotiation, LoginStatus, type LoginStep, decodeLoginRequest } from './login.js';
+import { negotiate } from './params.js';
+import {
+  BHS_LENGTH,
+  dataSegmentLength,
+  decodeLun,
+  field32,
+  finalBit,
+  InitiatorOpcode,
+  isImmediate,
+  itt as ittOf,
+  opcodeOf,
+  pad4,
+  type Pdu,
+  RESERVED_TAG,
+  RejectReason,
+  setDataSegmentLength,
+  totalAhsLength,
+} from './pdu/bhs.js';
+import * as out from './pdu/target-pdus.js';
+import type { PortalOptions, TargetDirectory } from './portal-interface.js';
+import type { Session } from './session.js';
+import type { SessionRegistry } from './session-registry.js';
+import { IscsiTask, type R2tSender } from './task.js';
+import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
+
+/** Login PDUs may carry at most 8192 bytes (RFC 7143 13.12, the default before negotiation). */
+const LOGIN_MAX_DATA = 8192;
+/** Pause reading from a peer that does not read its responses past this much queued output. */
+const WRITE_HIGH_WATER = 32 << 20;
+const EMPTY = Buffer.alloc(0);
+
+type ConnState = 'login' | 'full-feature' | 'logged-out' | 'closed';
+
+/**
+ * One iSCSI connection: the receive state machine (header → AHS → header digest → data →
+ * data digest, STYLE.md), login, and full feature phase dispatch. A protocol violation closes
+ * this connection and nothing else.
+ */
+export class Connection implements R2tSender {
+  readonly id: number;
+  readonly #socket: Socket;
+  readonly #opts: PortalOptions;
+  readonly #directory: TargetDirectory;
+  readonly #sessions: SessionRegistry;
+  #log: Logger;
+  #state: ConnState = 'login';
+  #login: LoginNegotiation;
+  #session: Session | undefined;
+  #statSN = 0;
+  #cid = 0;
+  // receive buffer
+  #chunks: Buffer[] = [];
+  #avail = 0;
+  #header: Buffer | undefined;
+  #headerDigest = false;
+  #dataDigest = false;
+  #maxRecv = LOGIN_MAX_DATA;
+  #pumping = false;
+  // tasks
+  readonly #tasks = new Map<number, IscsiTask>();
+  readonly #pendingCommands = new Map<number, Pdu>();
+  #nextTtt = 1;
+  // text continuation (RFC 7143 11.10.2)
+  #textRemainder: { ttt: number; itt: number; data: Buffer } | undefined;
+  #textPartial: Buffer[] = [];
+  // NOP-In pings
+  #lastRx = Date.now();
+  #pingTtt: number | undefined;
+  #pingSentAt = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #closeReason = '';
+  readonly closed: Promise<void>;
+  #resolveClosed!: () => void;
+
+  constructor(
+    id: number,
+    socket: Socket,
+    opts: PortalOptions,
+    directory: TargetDirectory,
+    sessions: SessionRegistry,
+    log: Logger,
+  ) {
+    this.id = id;
+    this.#socket = socket;
+    this.#opts = opts;
+    this.#directory = directory;
+    this.#sessions = sessions;
+    this.#log = log.child({ conn: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.#login = new LoginNegotiation(opts, directory, this.#log);
+    this.closed = new Promise((r) => {
+      this.#resolveClosed = r;
+    });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.#onClose());
+    socket.on('drain', () => {
+      if (this.#state !== 'closed') socket.resume();
+    });
+    this.#timer = setInterval(() => this.#tick(), Math.max(250, Math.min(1000, opts.nopInIntervalMs || 1000)));
+    this.#timer.unref();
+  }
+
+  get session(): Session | undefined {
+    return this.#session;
+  }
+
+  get state(): ConnState {
+    return this.#state;
+  }
+
+  /** Closes this connection (reinstatement, shutdown or a protocol error). */
+  close(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#closeReason ||= reason;
+    this.#log.info({ reason }, 'closing connection');
+    this.#state = 'closed';
+    this.#socket.destroy();
+  }
+
+  /** Ends the connection after the output queued so far is sent. */
+  #end(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#closeReason ||= reason;
+    this.#state = 'closed';
+    this.#socket.end();
+    // A peer that never closes its side must not keep the socket forever.
+    setTimeout(() => this.#socket.destroy(), 2000).unref();
+  }
+
+  #onClose(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#state = 'closed';
+    for (const t of this.#tasks.values()) t.abort();
+    this.#tasks.clear();
+    this.#pendingCommands.clear();
+    this.#chunks = [];
+    this.#avail = 0;
+    const s = this.#session;
+    if (s && !s.closed) {
+      // ERL 0: the loss of the only connection ends the session (RFC 7143 7.1.1).
+      s.closed = true;
+      this.#sessions.remove(s);
+      if (s.nexus && s.target) {
+        s.target.engine.nexusLost(s.nexus, this.#closeReason === 'logout' ? 'logout' : 'connection-loss');
+      }
+    }
+    this.#log.debug({ reason: this.#closeReason || 'peer closed' }, 'connection closed');
+    this.#resolveClosed();
+  }
+
+  // ---- receive state machine ------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    if (this.#state === 'closed') return;
+    this.#lastRx = Date.now();
+    this.#chunks.push(chunk);
+    this.#avail += chunk.length;
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#state !== 'closed') {
+        const pdu = this.#nextPdu();
+        if (pdu === undefined) break;
+        if (pdu !== null) this.#dispatch(pdu);
+      }
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.#log.warn({ err: err.message, code: err.code }, 'protocol error from initiator');
+        this.close(`protocol error: ${err.message}`);
+      } else {
+        this.#log.error({ err }, 'internal error while handling a PDU');
+        this.close('internal error');
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /**
+   * Takes the next complete PDU off the receive buffer, verifying digests. Undefined: not
+   * enough bytes yet; null: a PDU was consumed and already answered (bad data digest).
+   */
+  #nextPdu(): Pdu | undefined | null {
+    if (!this.#header) {
+      if (this.#avail < BHS_LENGTH) return undefined;
+      const bhsPeek = this.#peek(BHS_LENGTH);
+      const ahsLen = totalAhsLength(bhsPeek);
+      const hlen = BHS_LENGTH + ahsLen + (this.#headerDigest ? 4 : 0);
+      if (this.#avail < hlen) return undefined;
+      const raw = this.#take(hlen);
+      if (this.#headerDigest) {
+        const expected = crc32c(raw.subarray(0, BHS_LENGTH + ahsLen));
+        if (readDigest(raw, BHS_LENGTH + ahsLen) !== expected) {
+          // A bad header digest means the lengths cannot be trusted: drop the connection.
+          throw new ProtocolError('header digest mismatch', 'TANDEM_ERR_ISCSI_DIGEST');
+        }
+      }
+      this.#header = Buffer.from(raw.subarray(0, BHS_LENGTH + ahsLen));
+      const dsl = dataSegmentLength(this.#header);
+      const limit = this.#state === 'login' ? LOGIN_MAX_DATA : this.#maxRecv;
+      if (dsl > limit) {
+        throw new ProtocolError(
+          `data segment of ${dsl} bytes exceeds MaxRecvDataSegmentLength ${limit}`,
+          'TANDEM_ERR_ISCSI_PDU_TOO_LARGE',
+        );
+      }
+    }
+    const header = this.#header;
+    const dsl = dataSegmentLength(header);
+    const padded = dsl + pad4(dsl);
+    const need = padded > 0 ? padded + (this.#dataDigest ? 4 : 0) : 0;
+    if (this.#avail < need) return undefined;
+    this.#header = undefined;
+    const bhs = header.subarray(0, BHS_LENGTH);
+    const ahs = header.subarray(BHS_LENGTH);
+    if (need === 0) return { bhs, ahs, data: EMPTY };
+    const raw = this.#take(need);
+    const data = raw.subarray(0, dsl);
+    if (this.#dataDigest) {
+      const expected = crc32c(raw.subarray(0, padded));
+      if (readDigest(raw, padded) !== expected) {
+        this.#onDataDigestError(bhs);
+        return null;
+      }
+    }
+    return { bhs, ahs, data };
+  }
+
+  #peek(n: number): Buffer {
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return Buffer.concat(this.#chunks, Math.min(this.#avail, Math.max(n, 0))).subarray(0, n);
+  }
+
+  #take(n: number): Buffer {
+    this.#avail -= n;
+    const first = this.#chunks[0]!;
+    if (first.length > n) {
+      this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    if (first.length === n) {
+      this.#chunks.shift();
+      return first;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.#chunks[0]!;
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(k);
+    }
+    return out;
+  }
+
+  #onDataDigestError(bhs: Buffer): void {
+    this.#log.warn({ opcode: opcodeOf(bhs) }, 'data digest mismatch');
+    this.#reject(RejectReason.DATA_DIGEST_ERROR, bhs);
+    // ERL 0 cannot ask for the data again (RFC 7143 7.8): a data-carrying SCSI PDU is lost,
+    // and with it the task; close the connection so the initiator recovers the session.
+    const op = opcodeOf(bhs);
+    if (op === InitiatorOpcode.SCSI_COMMAND || op === InitiatorOpcode.SCSI_DATA_OUT) {
+      this.#end('data digest error on SCSI data');
+    }
+  }
+
+  // ---- dispatch ---------------------------------------------------------------------------
+
+  #dispatch(pdu: Pdu): void {
+    const op = opcodeOf(pdu.bhs);
+    if (this.#state === 'login') {
+      if (op !== InitiatorOpcode.LOGIN_REQUEST) {
+        throw new ProtocolError(`opcode 0x${op.toString(16)} before login completed`);
+      }
+      this.#onLogin(pdu);
+      return;
+    }
+    if (this.#state !== 'full-feature') return;
+    if (op === InitiatorOpcode.SCSI_DATA_OUT) {
+      this.#onDataOut(pdu);
+      return;
+    }
+    if (op === InitiatorOpcode.LOGIN_REQUEST) {
+      throw new ProtocolError('login request in full feature phase');
+    }
+    if (op === InitiatorOpcode.SNACK_REQUEST) {
+      // ErrorRecoveryLevel 0: SNACK is not supported (RFC 7143 11.16).
+      this.#reject(RejectReason.PROTOCOL_ERROR, pdu.bhs);
+      return;
+    }
+    const known =
+      op === InitiatorOpcode.NOP_OUT ||
+      op === InitiatorOpcode.SCSI_COMMAND ||
+      op === InitiatorOpcode.TASK_MANAGEMENT_REQUEST ||
+      op === InitiatorOpcode.TEXT_REQUEST ||
+      op === InitiatorOpcode.LOGOUT_REQUEST;
+    if (!known) {
+      this.#reject(RejectReason.COMMAND_NOT_SUPPORTED, pdu.bhs);
+      return;
+    }
+    this.#sequence(pdu);
+  }
+
+  /**
+   * CmdSN ordering (RFC 7143 4.2.2.1): immediate PDUs run at once; others run in CmdSN order;
+   * a CmdSN outside [ExpCmdSN, MaxCmdSN] is silently ignored.
+   */
+  #sequence(pdu: Pdu): void {
+    const s = this.#session!;
+    const op = opcodeOf(pdu.bhs);
+    const cmdSN = field32(pdu.bhs, 24);
+    // A NOP-Out answering our ping (ITT 0xffffffff) carries no CmdSN semantics.
+    if (op === InitiatorOpcode.NOP_OUT && ittOf(pdu.bhs) === RESERVED_TAG) {
+      this.#execute(pdu, cmdSN);
+      return;
+    }
+    if (isImmediate(pdu.bhs)) {
+      this.#execute(pdu, cmdSN);
+      return;
+    }
+    if (snLt(cmdSN, s.expCmdSN) || snLt(s.maxCmdSN, cmdSN)) {
+      this.#log.debug({ cmdSN, expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN }, 'CmdSN outside the window: ignored');
+      return;
+    }
+    if (cmdSN !== s.expCmdSN) {
+      if (!this.#pendingCommands.has(cmdSN)) this.#pendingCommands.set(cmdSN, copyPdu(pdu));
+      return;
+    }
+    this.#advance(pdu, cmdSN);
+    for (let next = this.#pendingCommands.get(s.expCmdSN); next; next = this.#pendingCommands.get(s.expCmdSN)) {
+      const sn = s.expCmdSN;
+      this.#pendingCommands.delete(sn);
+      this.#advance(next, sn);
+    }
+  }
+
+  #advance(pdu: Pdu, cmdSN: number): void {
+    const s = this.#session!;
+    s.expCmdSN = snAdd(s.expCmdSN, 1);
+    this.#execute(pdu, cmdSN);
+  }
+
+  #execute(pdu: Pdu, cmdSN: number): void {
+    switch (opcodeOf(pdu.bhs)) {
+      case InitiatorOpcode.SCSI_COMMAND:
+        this.#onScsiCommand(pdu, cmdSN);
+        break;
+      case InitiatorOpcode.NOP_OUT:
+        this.#onNopOut(pdu);
+        break;
+      case InitiatorOpcode.TASK_MANAGEMENT_REQUEST:
+        this.#onTmf(pdu);
+        break;
+      case InitiatorOpcode.TEXT_REQUEST:
+        this.#onText(pdu);
+        break;
+      case InitiatorOpcode.LOGOUT_REQUEST:
+        this.#onLogout(pdu);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- login ------------------------------------------------------------------------------
+
+  #onLogin(pdu: Pdu): void {
+    const req = decodeLoginRequest(pdu.bhs, pdu.data);
+    if (this.#statSN === 0 && req.expStatSN !== 0) this.#statSN = req.expStatSN;
+    this.#cid = req.cid;
+    const step: LoginStep = this.#login.step(req);
+    const seq = (): out.SeqFields => {
+      const cmd = this.#session?.expCmdSN ?? req.cmdSN;
+      return { statSN: this.#statSN++, expCmdSN: cmd, maxCmdSN: this.#session?.maxCmdSN ?? cmd };
+    };
+    switch (step.kind) {
+      case 'fail': {
+        const [cls, detail] = LoginStatus[step.status];
+        this.#log.warn({ status: step.status, why: step.why, initiator: this.#login.initiatorName }, 'login failed');
+        this.#send(
+          out.loginResponse(
+            { transit: false, continue: false, csg: step.csg, nsg: 0, isid: req.isid, tsih: 0, itt: req.itt, statusClass: cls, statusDetail: detail },
+            seq(),
+          ),
+        );
+        this.#end(`login failed: ${step.why}`);
+        return;
+      }
+      case 'respond':
+        this.#send(
+          out.loginResponse(
+            { transit: step.transit, continue: false, csg: step.csg, nsg: step.nsg, isid: req.isid, tsih: 0, itt: req.itt, statusClass: 0, statusDetail: 0 },
+            seq(),
+          ),
+          step.data,
+        );
+        return;
+      case 'complete': {
+        const session = this.#sessions.open(this, {
+          isid: step.isid,
+          tsih: step.tsih,
+          initiatorName: step.initiatorName,
+          type: step.sessionType,
+          target: step.target,
+          params: step.params,
+          cmdSN: step.cmdSN,
+          window: this.#opts.commandWindow,
+        });
+        this.#session = session;
+        this.#log = this.#log.child({
+          initiator: step.initiatorName,
+          isid: step.isid.toString('hex'),
+          tsih: session.tsih,
+          ...(step.target ? { target: step.target.name } : {}),
+        });
+        this.#send(
+          out.loginResponse(
+            { transit: true, continue: false, csg: step.csg, nsg: 3, isid: step.isid, tsih: session.tsih, itt: req.itt, statusClass: 0, statusDetail: 0 },
+            seq(),
+          ),
+          step.data,
+        );
+        // Digests and the receive limit apply from the first PDU after the final login
+        // response (RFC 7143 13.1, 13.12).
+        this.#headerDigest = step.params.headerDigest;
+        this.#dataDigest = step.params.dataDigest;
+        this.#maxRecv = step.params.targetMaxRecvDataSegmentLength;
+        this.#state = 'full-feature';
+        this.#log.info(
+          {
+            type: step.sessionType,
+            headerDigest: step.params.headerDigest,
+            dataDigest: step.params.dataDigest,
+            immediateData: step.params.immediateData,
+            initialR2T: step.params.initialR2T,
+            maxBurst: step.params.maxBurstLength,
+            firstBurst: step.params.firstBurstLength,
+            mrdsl: step.params.initiatorMaxRecvDataSegmentLength,
+          },
+          'login complete',
+        );
+        return;
+      }
+    }
+  }
+
+  // ---- SCSI commands ------------------------------------------------------------------------
+
+  #onScsiCommand(pdu: Pdu, cmdSN: number): void {
+    const s = this.#session!;
+    const bhs = pdu.bhs;
+    if (s.type !== 'Normal' || !s.target || !s.nexus) {
+      // RFC 7143 4.3: a discovery session carries only Text, NOP and Logout.
+      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+      return;
+    }
+    const itt = ittOf(bhs);
+    const read = (bhs[1]! & 0x40) !== 0;
+    const write = (bhs[1]! & 0x20) !== 0;
+    const edtl = field32(bhs, 20);
+    const p = s.params;
+    if (this.#tasks.has(itt)) {
+      this.#reject(RejectReason.TASK_IN_PROGRESS, bhs);
+      return;
+    }
+    if (pdu.data.length > 0 && (!write || !p.immediateData || pdu.data.length > Math.min(p.firstBurstLength, edtl))) {
+      // Immediate data the negotiation did not allow (RFC 7143 11.3.2, 13.12).
+      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+      return;
+    }
+    let cdb = bhs.subarray(32, 48);
+    if (pdu.ahs.length > 0) {
+      const ext = extendedCdb(pdu.ahs);
+      if (ext === undefined) {
+        this.#reject(RejectReason.INVALID_PDU_FIELD, bhs);
+        return;
+      }
+      cdb = Buffer.concat([cdb, ext]);
+    }
+    const lunBytes = Buffer.from(bhs.subarray(8, 16));
+    const task = new IscsiTask(
+      {
+        itt,
+        cmdSN,
+        lun: decodeLun(bhs),
+        lunBytes,
+        cdb: Buffer.from(cdb),
+        attribute: (bhs[1]! & 0x07) as TaskAttributeCode,
+        expectedLength: edtl,
+        read,
+        write,
+        nexus: s.nexus,
+        immediateData: pdu.data.length > 0 ? Buffer.from(pdu.data) : EMPTY,
+        unsolicitedLimit: write ? (p.initialR2T ? pdu.data.length : Math.min(p.firstBurstLength, edtl)) : 0,
+        maxBurstLength: p.maxBurstLength,
+        maxOutstandingR2T: p.maxOutstandingR2T,
+      },
+      this,
+    );
+    this.#tasks.set(itt, task);
+    s.inFlight++;
+    s.target.engine.execute(task).then(
+      (c) => this.#complete(task, c),
+      (err) => {
+        this.#log.error({ err }, 'engine rejected a command');
+        this.#complete(task, { status: ScsiStatus.CHECK_CONDITION, transferLength: 0 });
+      },
+    );
+  }
+
+  #complete(task: IscsiTask, c: Completion): void {
+    const s = this.#session;
+    if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
+    if (s) {
+      s.inFlight--;
+      s.refreshWindow();
+    }
+    if (this.#state !== 'full-feature' || c.aborted || s?.closed) return;
+    const edtl = task.expectedLength;
+    const xfer = c.transferLength;
+    const overflow = xfer > edtl;
+    const underflow = xfer < edtl;
+    const residual = overflow ? xfer - edtl : underflow ? edtl - xfer : 0;
+    const data = c.data;
+    const sendLen = data ? Math.min(data.length, edtl) : 0;
+    const collapse = c.status === ScsiStatus.GOOD && !c.sense;
+    if (sendLen > 0) {
+      this.#sendDataIn(task, data!, sendLen, collapse ? { status: c.status, overflow, underflow, residual } : undefined);
+      if (collapse) return;
+    }
+    let sense = EMPTY;
+    if (c.sense) {
+      // RFC 7143 11.4.7: SenseLength (2 bytes) then the sense data.
+      sense = Buffer.allocUnsafe(2 + c.sense.length);
+      sense.writeUInt16BE(c.sense.length, 0);
+      c.sense.copy(sense, 2);
+    }
+    this.#send(
+      out.scsiResponse({ itt: task.itt, status: c.status, overflow, underflow, residual }, this.#seq(true)),
+      sense,
+    );
+  }
+
+  #sendDataIn(
+    task: IscsiTask,
+    data: Buffer,
+    length: number,
+    status: { status: number; overflow: boolean; underflow: boolean; residual: number } | undefined,
+  ): void {
+    const p = this.#session!.params;
+    const mrdsl = p.initiatorMaxRecvDataSegmentLength;
+    const burst = p.maxBurstLength;
+    let dataSN = 0;
+    let inBurst = 0;
+    this.#socket.cork();
+    for (let off = 0; off < length; ) {
+      const n = Math.min(mrdsl, length - off, burst - inBurst);
+      const last = off + n === length;
+      inBurst += n;
+      const endOfBurst = inBurst === burst;
+      if (endOfBurst) inBurst = 0;
+      const withStatus = last && status !== undefined;
+      const hdr = out.dataIn(
+        {
+          itt: task.itt,
+          lunBytes: task.lunBytes,
+          final: last || endOfBurst,
+          dataSN: dataSN++,
+          offset: off,
+          ...(withStatus ? status : {}),
+        },
+        this.#seq(withStatus),
+      );
+      this.#write(hdr, data.subarray(off, off + n));
+      off += n;
+    }
+    this.#socket.uncork();
+  }
+
+  #onDataOut(pdu: Pdu): void {
+    const bhs = pdu.bhs;
+    const itt = ittOf(bhs);
+    const task = this.#tasks.get(itt);
+    if (!task) {
+      // Late data for a task that already ended (aborted, or answered early with CHECK
+      // CONDITION): RFC 7143 allows the target to discard it.
+      return;
+    }
+    task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data);
+  }
+
+  // R2tSender
+  allocateTtt(): number {
+    const t = this.#nextTtt;
+    this.#nextTtt = this.#nextTtt >= 0x7fffffff ? 1 : this.#nextTtt + 1;
+    return t;
+  }
+
+  sendR2t(task: IscsiTask, ttt: number, r2tSN: number, offset: number, length: number): void {
+    if (this.#state !== 'full-feature') return;
+    this.#send(out.r2t({ itt: task.itt, ttt, lunBytes: task.lunBytes, r2tSN, offset, length }, this.#seq(false)));
+  }
+
+  // ---- NOP, TMF, text, logout -------------------------------------------------------------
+
+  #onNopOut(pdu: Pdu): void {
+    const bhs = pdu.bhs;
+    const itt = ittOf(bhs);
+    const ttt = field32(bhs, 20);
+    if (itt === RESERVED_TAG) {
+      // An answer to our ping (or a ping that wants no answer).
+      if (ttt === this.#pingTtt) this.#pingTtt = undefined;
+      return;
+    }
+    if (ttt !== RESERVED_TAG) {
+      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+      return;
+    }
+    this.#send(
+      out.nopIn({ itt, ttt: RESERVED_TAG, lunBytes: bhs.subarray(8, 16) }, this.#seq(true)),
+      Buffer.from(pdu.data),
+    );
+  }
+
+  #onTmf(pdu: Pdu): void {
+    const s = this.#session!;
+    const bhs = pdu.bhs;
+    const itt = ittOf(bhs);
+    const fn = bhs[1]! & 0x7f;
+    const respond = (response: number) => {
+      if (this.#state !== 'full-feature') return;
+      this.#send(out.tmfResponse({ itt, response }, this.#seq(true)));
+    };
+    if (!s.target || !s.nexus) {
+      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+      return;
+    }
+    // TASK REASSIGN needs ERL 2 (RFC 7143 11.5.1).
+    if (fn === 8) {
+      respond(4);
+      return;
+    }
+    const lun = decodeLun(bhs);
+    const referencedTag = field32(bhs, 20);
+    s.target.engine
+      .taskManagement({ nexus: s.nexus, fn: fn as never, lun, referencedTag })
+      .then(respond, (err) => {
+        this.#log.error({ err }, 'task management failed');
+        respond(255);
+      });
+  }
+
+  #onText(pdu: Pdu): void {
+    const bhs = pdu.bhs;
+    const itt = ittOf(bhs);
+    const ttt = field32(bhs, 20);
+    const final = finalBit(bhs);
+    const cont = (bhs[1]! & 0x40) !== 0;
+    // Continuation of a long response the initiator is collecting (empty request, our TTT).
+    if (ttt !== RESERVED_TAG) {
+      const rem = this.#textRemainder;
+      if (!rem || rem.ttt !== ttt) {
+        this.#reject(RejectReason.INVALID_PDU_FIELD, bhs);
+        return;
+      }
+      this.#textRemainder = undefined;
+      this.#sendText(itt, rem.data, bhs);
+      return;
+    }
+    this.#textPartial.push(Buffer.from(pdu.data));
+    if (cont || !final) {
+      this.#send(out.textResponse({ itt, ttt: this.allocateTtt(), final: false, continue: false }, this.#seq(true)));
+      return;
+    }
+    const text = Buffer.concat(this.#textPartial);
+    this.#textPartial = [];
+    let kv: KeyValues;
+    try {
+      kv = parseKeyValues(text);
+    } catch (err) {
+      if (err instanceof TextFormatError) {
+        this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+        return;
+      }
+      throw err;
+    }
+    const response: KeyValues = [];
+    const rest: KeyValues = [];
+    for (const [k, v] of kv) {
+      if (k === 'SendTargets') response.push(...this.#sendTargets(v));
+      else rest.push([k, v]);
+    }
+    if (rest.length > 0) {
+      const s = this.#session!;
+      const r = negotiate(rest, this.#opts.settings, s.params, { stage: 'full-feature', sessionType: s.type }, new Set());
+      response.push(...r.response);
+    }
+    this.#sendText(itt, encodeKeyValues(response), bhs);
+  }
+
+  #sendText(itt: number, data: Buffer, req: Buffer): void {
+    const limit = this.#session!.params.initiatorMaxRecvDataSegmentLength;
+    const lunBytes = req.subarray(8, 16);
+    if (data.length <= limit) {
+      this.#send(out.textResponse({ itt, ttt: RESERVED_TAG, final: true, continue: false, lunBytes }, this.#seq(true)), data);
+      return;
+    }
+    const ttt = this.allocateTtt();
+    this.#textRemainder = { ttt, itt, data: data.subarray(limit) };
+    this.#send(
+      out.textResponse({ itt, ttt, final: false, continue: true, lunBytes }, this.#seq(true)),
+      data.subarray(0, limit),
+    );
+  }
+
+  /** SendTargets (RFC 7143 Appendix C). */
+  #sendTargets(value: string): KeyValues {
+    const s = this.#session!;
+    const local = this.#socket.localAddress ?? '127.0.0.1';
+    let targets = this.#directory.all();
+    if (s.type === 'Normal') {
+      // In a normal session only the session's own target may be reported.
+      targets = targets.filter((t) => t.name === s.target?.name && (value === '' || value === 'All' || value === t.name));
+    } else if (value !== 'All') {
+      targets = targets.filter((t) => t.name === value);
+    }
+    const kv: KeyValues = [];
+    for (const t of targets) {
+      if (!t.admits(s.initiatorName)) continue;
+      kv.push(['TargetName', t.name]);
+      for (const a of t.addresses(local)) kv.push(['TargetAddress', a]);
+    }
+    return kv;
+  }
+
+  #onLogout(pdu: Pdu): void {
+    const bhs = pdu.bhs;
+    const itt = ittOf(bhs);
+    const reasonCode = bhs[1]! & 0x7f;
+    const cid = bhs.readUInt16BE(20);
+    const s = this.#session!;
+    let response = 0;
+    if (reasonCode === 2) response = 2; // connection recovery needs ERL 2
+    else if (reasonCode === 1 && cid !== this.#cid) response = 1; // CID not found
+    // Answer after the outstanding tasks have answered (RFC 7143 11.14).
+    const pending = [...this.#tasks.values()];
+    const send = () => {
+      if (this.#state !== 'full-feature') return;
+      this.#send(
+        out.logoutResponse(
+          { itt, response, time2wait: s.params.defaultTime2Wait, time2retain: 0 },
+          this.#seq(true),
+        ),
+      );
+      if (response === 0) {
+        this.#state = 'logged-out';
+        this.#closeReason = 'logout';
+        this.#end('logout');
+      }
+    };
+    if (pending.length === 0 || response !== 0) send();
+    else void waitForTasks(this, pending).then(send);
+  }
+
+  /** Whether a task of this connection is still outstanding. */
+  hasTask(task: IscsiTask): boolean {
+    return this.#tasks.get(task.itt) === task;
+  }
+
+  // ---- send path ----------------------------------------------------------------------------
+
+  /** StatSN/ExpCmdSN/MaxCmdSN for an outgoing PDU; `advance` consumes a StatSN. */
+  #seq(advance: boolean): out.SeqFields {
+    const s = this.#session!;
+    s.refreshWindow();
+    const statSN = this.#statSN;
+    if (advance) this.#statSN = snAdd(this.#statSN, 1);
+    return { statSN, expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN };
+  }
+
+  #reject(reasonCode: number, rejected: Buffer): void {
+    if (!this.#session || this.#state !== 'full-feature') {
+      this.close('protocol error before full feature phase');
+      return;
+    }
+    this.#log.info({ reason: reasonCode, opcode: opcodeOf(rejected) }, 'PDU rejected');
+    this.#send(out.reject({ reason: reasonCode }, this.#seq(true)), Buffer.from(rejected.subarray(0, BHS_LENGTH)));
+  }
+
+  #send(hdr: Buffer, data: Buffer = EMPTY): void {
+    this.#socket.cork();
+    this.#write(hdr, data);
+    this.#socket.uncork();
+  }
+
+  /** Queues one PDU: header (+digest), data (+padding, +digest). */
+  #write(hdr: Buffer, data: Buffer): void {
+    if (this.#state === 'closed' || this.#socket.destroyed) return;
+    setDataSegmentLength(hdr, data.length);
+    const sock = this.#socket;
+    if (this.#headerDigest) {
+      const d = Buffer.allocUnsafe(4);
+      putDigest(d, 0, crc32c(hdr));
+      sock.write(Buffer.concat([hdr, d]));
+    } else {
+      sock.write(hdr);
+    }
+    if (data.length > 0) {
+      const pad = pad4(data.length);
+      sock.write(data);
+      const padBuf = pad > 0 ? Buffer.alloc(pad) : EMPTY;
+      if (this.#dataDigest) {
+        const d = Buffer.allocUnsafe(pad + 4);
+        d.fill(0, 0, pad);
+        putDigest(d, pad, crc32c(data, padBuf));
+        sock.write(d);
+      } else if (pad > 0) {
+        sock.write(padBuf);
+      }
+    }
+    if (sock.writableLength > WRITE_HIGH_WATER) sock.pause();
+  }
+
+  // ---- timers -------------------------------------------------------------------------------
+
+  #tick(): void {
+    if (this.#state === 'closed') return;
+    const now = Date.now();
+    if (this.#state === 'login') {
+      if (now - this.#lastRx > this.#opts.loginTimeoutMs) this.close('login timed out');
+      return;
+    }
+    if (this.#state !== 'full-feature' || this.#opts.nopInIntervalMs <= 0) return;
+    if (this.#pingTtt !== undefined) {
+      if (now - this.#pingSentAt > this.#opts.nopInTimeoutMs) this.close('NOP-In ping unanswered');
+      return;
+    }
+    if (now - this.#lastRx >= this.#opts.nopInIntervalMs) {
+      this.#pingTtt = this.allocateTtt();
+      this.#pingSentAt = now;
+      // RFC 7143 11.19: a target ping has ITT 0xffffffff and does not advance StatSN.
+      this.#send(out.nopIn({ itt: RESERVED_TAG, ttt: this.#pingTtt }, this.#seq(false)));
+    }
+  }
+}
+
+/** Resolves when none of `tasks` is outstanding on `conn` any more. */
+function waitForTasks(conn: Connection, tasks: IscsiTask[]): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => {
+      if (conn.state !== 'full-feature' || tasks.every((t) => !conn.hasTask(t))) resolve();
+      else setTimeout(check, 5);
+    };
+    check();
+  });
+}
+
+/** The Extended CDB AHS (RFC 7143 11.3.4.2, type 1) holds CDB bytes 16 and up. */
+function extendedCdb(ahs: Buffer): Buffer | undefined {
+  let off = 0;
+  let ext: Buffer | undefined = EMPTY;
+  while (off + 4 <= ahs.length) {
+    const len = ahs.readUInt16BE(off);
+    const type = ahs[off + 2]!;
+    if (off + 3 + len > ahs.length) return undefined;
+    if (type === 1) ext = Buffer.from(ahs.subarray(off + 4, off + 3 + len));
+    else if (type !== 2) return undefined;
+    off += 4 + ((len - 1 + 3) & ~3);
+  }
+  return ext;
+}
+
+function copyPdu(p: Pdu): Pdu {
+  return { bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) };
+}

@@ -1,0 +1,213 @@
+import type { ItNexus, TransportCommand } from '../scsi/command.js';
+import type { TaskAttributeCode } from '../scsi/spec/status.js';
+import { ProtocolError } from '../util/errors.js';
+import { RESERVED_TAG } from './pdu/bhs.js';
+
+/** What a task needs from its connection to solicit data (R2T). */
+export interface R2tSender {
+  sendR2t(task: IscsiTask, ttt: number, r2tSN: number, offset: number, length: number): void;
+  allocateTtt(): number;
+}
+
+interface OutstandingR2t {
+  offset: number;
+  length: number;
+  received: number;
+  nextDataSN: number;
+}
+
+export interface IscsiTaskInit {
+  itt: number;
+  cmdSN: number;
+  lun: number;
+  lunBytes: Buffer;
+  cdb: Buffer;
+  attribute: TaskAttributeCode;
+  expectedLength: number;
+  read: boolean;
+  write: boolean;
+  nexus: ItNexus;
+  immediateData: Buffer;
+  /** Bytes the initiator may send without R2T, immediate data included (RFC 7143 4.2.5.2). */
+  unsolicitedLimit: number;
+  maxBurstLength: number;
+  maxOutstandingR2T: number;
+}
+
+/**
+ * One SCSI task on an iSCSI connection: the transport side of a TransportCommand. It gathers
+ * data-out from immediate data, unsolicited Data-Out PDUs and R2T-solicited bursts.
+ */
+export class IscsiTask implements TransportCommand {
+  readonly itt: number;
+  readonly cmdSN: number;
+  readonly lun: number;
+  readonly lunBytes: Buffer;
+  readonly cdb: Buffer;
+  readonly attribute: TaskAttributeCode;
+  readonly expectedLength: number;
+  readonly readExpected: boolean;
+  readonly writeExpected: boolean;
+  readonly nexus: ItNexus;
+  readonly #controller = new AbortController();
+  readonly #sender: R2tSender;
+  readonly #unsolicitedLimit: number;
+  readonly #maxBurst: number;
+  readonly #maxR2t: number;
+  /** Unsolicited bytes received so far (immediate data included), contiguous from 0. */
+  #unsolicitedReceived: number;
+  #unsolicitedDataSN = 0;
+  /** Unsolicited data that arrived before the engine asked for the data-out. */
+  #early: Buffer[] = [];
+  #buffer: Buffer | undefined;
+  #need = 0;
+  #solicitedNext = 0;
+  #r2tSN = 0;
+  readonly #r2ts = new Map<number, OutstandingR2t>();
+  #solicitedOutstanding = 0;
+  #resolve: ((b: Buffer) => void) | undefined;
+  #reject: ((e: Error) => void) | undefined;
+
+  constructor(init: IscsiTaskInit, sender: R2tSender) {
+    this.itt = init.itt;
+    this.cmdSN = init.cmdSN;
+    this.lun = init.lun;
+    this.lunBytes = init.lunBytes;
+    this.cdb = init.cdb;
+    this.attribute = init.attribute;
+    this.expectedLength = init.expectedLength;
+    this.readExpected = init.read;
+    this.writeExpected = init.write;
+    this.nexus = init.nexus;
+    this.#sender = sender;
+    this.#unsolicitedLimit = init.unsolicitedLimit;
+    this.#maxBurst = init.maxBurstLength;
+    this.#maxR2t = init.maxOutstandingR2T;
+    this.#unsolicitedReceived = init.immediateData.length;
+    if (init.immediateData.length > 0) this.#early.push(init.immediateData);
+  }
+
+  get tag(): number {
+    return this.itt;
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort();
+    this.#fail(new Error('task aborted'));
+  }
+
+  /** Whether the initiator still owes us unsolicited data for this task. */
+  get expectsUnsolicited(): boolean {
+    return this.#unsolicitedReceived < this.#unsolicitedLimit;
+  }
+
+  receiveDataOut(length: number): Promise<Buffer> {
+    if (this.#controller.signal.aborted) return Promise.reject(new Error('task aborted'));
+    if (length === 0) return Promise.resolve(Buffer.alloc(0));
+    // Fast path: everything arrived as immediate data in one piece.
+    if (this.#early.length === 1 && this.#early[0]!.length >= length) {
+      const b = this.#early[0]!.subarray(0, length);
+      this.#early = [];
+      return Promise.resolve(b);
+    }
+    this.#need = length;
+    this.#buffer = Buffer.allocUnsafe(length);
+    let off = 0;
+    for (const chunk of this.#early) {
+      if (off < length) chunk.copy(this.#buffer, off, 0, Math.min(chunk.length, length - off));
+      off += chunk.length;
+    }
+    this.#early = [];
+    this.#solicitedNext = Math.min(this.#unsolicitedLimit, length);
+    return new Promise<Buffer>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+      this.#issueR2ts();
+      this.#maybeDone();
+    });
+  }
+
+  /** A Data-Out PDU for this task (RFC 7143 11.7). Violations throw ProtocolError. */
+  onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer): void {
+    if (ttt === RESERVED_TAG) {
+      if (dataSN !== this.#unsolicitedDataSN) {
+        throw new ProtocolError(`unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`);
+      }
+      if (offset !== this.#unsolicitedReceived) {
+        throw new ProtocolError(`unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`);
+      }
+      if (offset + data.length > this.#unsolicitedLimit) {
+        throw new ProtocolError(`unsolicited data beyond FirstBurstLength/EDTL (${offset + data.length} > ${this.#unsolicitedLimit})`);
+      }
+      this.#unsolicitedDataSN++;
+      this.#unsolicitedReceived += data.length;
+      if (this.#buffer) this.#place(offset, data);
+      else if (!this.#controller.signal.aborted) this.#early.push(data);
+      this.#maybeDone();
+      return;
+    }
+    const r = this.#r2ts.get(ttt);
+    if (!r) throw new ProtocolError(`Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`);
+    if (dataSN !== r.nextDataSN) throw new ProtocolError(`Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`);
+    if (offset !== r.offset + r.received) {
+      throw new ProtocolError(`Data-Out at offset ${offset}, expected ${r.offset + r.received}`);
+    }
+    if (r.received + data.length > r.length) throw new ProtocolError('Data-Out beyond the R2T desired length');
+    r.nextDataSN++;
+    r.received += data.length;
+    this.#place(offset, data);
+    if (r.received === r.length) {
+      this.#r2ts.delete(ttt);
+      this.#solicitedOutstanding -= r.length;
+      this.#issueR2ts();
+    }
+    this.#maybeDone();
+  }
+
+  /** Outstanding R2T TTTs (for the connection's lookup). */
+  ownsTtt(ttt: number): boolean {
+    return this.#r2ts.has(ttt);
+  }
+
+  #place(offset: number, data: Buffer): void {
+    const buf = this.#buffer!;
+    if (offset >= this.#need) return; // beyond the SCSI transfer length: underflow, discarded
+    data.copy(buf, offset, 0, Math.min(data.length, this.#need - offset));
+  }
+
+  #issueR2ts(): void {
+    while (this.#r2ts.size < this.#maxR2t && this.#solicitedNext < this.#need) {
+      const length = Math.min(this.#maxBurst, this.#need - this.#solicitedNext);
+      const ttt = this.#sender.allocateTtt();
+      this.#r2ts.set(ttt, { offset: this.#solicitedNext, length, received: 0, nextDataSN: 0 });
+      this.#solicitedOutstanding += length;
+      this.#sender.sendR2t(this, ttt, this.#r2tSN++, this.#solicitedNext, length);
+      this.#solicitedNext += length;
+    }
+  }
+
+  #maybeDone(): void {
+    if (!this.#resolve) return;
+    const unsolicitedNeeded = Math.min(this.#unsolicitedLimit, this.#need);
+    if (this.#unsolicitedReceived < unsolicitedNeeded) return;
+    if (this.#solicitedNext < this.#need || this.#r2ts.size > 0) return;
+    const resolve = this.#resolve;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    resolve(this.#buffer!);
+  }
+
+  #fail(err: Error): void {
+    const reject = this.#reject;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    this.#early = [];
+    this.#r2ts.clear();
+    reject?.(err);
+  }
+}

@@ -1,0 +1,128 @@
+import type { TransportCommand } from './command.js';
+import type { LogicalUnit } from './logical-unit.js';
+import type { SenseReason } from './sense-reason.js';
+
+/** What a parser extracts from a CDB before anything touches the backstore. */
+export interface ParsedCdb {
+  /** Bytes of data-out the command transfers (0 or absent: none). */
+  readonly dataOutLength?: number;
+  /** For data-in commands with an ALLOCATION LENGTH field: the initiator's buffer size. */
+  readonly allocationLength?: number;
+}
+
+/** The view of the target a handler may use (REPORT LUNS, VPD 83h). */
+export interface TargetView {
+  lunsFor(cmd: TransportCommand): number[];
+  /** Logical units of this target by LUN (EXTENDED COPY between LUs). */
+  logicalUnit(lun: number): LogicalUnit | undefined;
+  /** How many target ports expose this target's LUs (INQUIRY MULTIP). */
+  readonly targetPortCount: number;
+}
+
+export interface ExecContext {
+  readonly cmd: TransportCommand;
+  /** Undefined only for rows marked `noLun`, when the addressed LUN does not exist. */
+  readonly lu: LogicalUnit | undefined;
+  readonly target: TargetView;
+  /** The data-out the parser asked for, fully received. */
+  readonly dataOut: Buffer;
+}
+
+/**
+ * A handler's outcome: data-in (the gate applies the allocation length), a bare status
+ * (RESERVATION CONFLICT, CONDITION MET), a sense reason (CHECK CONDITION), or nothing (GOOD).
+ */
+export type Outcome = { data?: Buffer; status?: number; sense?: SenseReason } | SenseReason | undefined;
+
+export interface OpcodeRow<P extends ParsedCdb = ParsedCdb> {
+  /** The standard's name, e.g. "READ(10)". */
+  readonly name: string;
+  readonly opcode: number;
+  readonly serviceAction?: number;
+  readonly cdbLength: number;
+  /**
+   * CDB usage data (SPC-4 6.35.3): for each CDB byte, the bits the device server examines.
+   * Byte 0 is the opcode. A bit set outside this mask is INVALID FIELD IN CDB.
+   */
+  readonly usage: readonly number[];
+  readonly direction: 'none' | 'in' | 'out';
+  /** May run when the LUN does not exist (INQUIRY, REPORT LUNS, REQUEST SENSE). */
+  readonly noLun?: boolean;
+  /** Does not report or clear a pending unit attention (SAM-5 5.14: INQUIRY, REPORT LUNS). */
+  readonly skipsUnitAttention?: boolean;
+  /** Writes the medium: refused on a write-protected LU. */
+  readonly writesMedium?: boolean;
+  /** Nominal and recommended command timeouts in seconds (SPC-4 6.35.4). */
+  readonly timeout?: { nominal: number; recommended: number };
+  parse(cdb: Buffer, lu: LogicalUnit | undefined): P | SenseReason;
+  execute(ctx: ExecContext, parsed: P): Promise<Outcome> | Outcome;
+}
+
+/** Heterogeneous rows stored together; each row's parse and execute agree on P. */
+// biome-ignore lint/suspicious/noExplicitAny: the table erases each row's parsed type on purpose
+export type AnyOpcodeRow = OpcodeRow<any>;
+
+/** Builds a typed row while keeping parse/execute consistent. */
+export function defineRow<P extends ParsedCdb>(row: OpcodeRow<P>): OpcodeRow<P> {
+  return row;
+}
+
+/**
+ * The one table of supported commands. The dispatcher, REPORT SUPPORTED OPERATION CODES and
+ * (later) the ALUA filter and the reservation check all read it.
+ */
+export class OpcodeTable {
+  readonly #plain = new Map<number, AnyOpcodeRow>();
+  readonly #withSa = new Map<number, Map<number, AnyOpcodeRow>>();
+
+  constructor(rows: readonly AnyOpcodeRow[]) {
+    for (const r of rows) {
+      if (r.usage.length !== r.cdbLength) throw new Error(`${r.name}: usage has ${r.usage.length} bytes`);
+      if (r.serviceAction === undefined) {
+        if (this.#plain.has(r.opcode) || this.#withSa.has(r.opcode)) throw new Error(`duplicate row ${r.name}`);
+        this.#plain.set(r.opcode, r);
+      } else {
+        if (this.#plain.has(r.opcode)) throw new Error(`duplicate row ${r.name}`);
+        let m = this.#withSa.get(r.opcode);
+        if (!m) this.#withSa.set(r.opcode, (m = new Map()));
+        if (m.has(r.serviceAction)) throw new Error(`duplicate row ${r.name}`);
+        m.set(r.serviceAction, r);
+      }
+    }
+  }
+
+  /** The row for a CDB, or why there is none. */
+  lookup(cdb: Buffer): AnyOpcodeRow | 'INVALID_COMMAND_OPERATION_CODE' | 'INVALID_FIELD_IN_CDB' {
+    const op = cdb[0]!;
+    const plain = this.#plain.get(op);
+    if (plain) return plain;
+    const bySa = this.#withSa.get(op);
+    if (!bySa) return 'INVALID_COMMAND_OPERATION_CODE';
+    const row = bySa.get(serviceActionOf(cdb));
+    return row ?? 'INVALID_FIELD_IN_CDB';
+  }
+
+  rows(): AnyOpcodeRow[] {
+    const out: AnyOpcodeRow[] = [...this.#plain.values()];
+    for (const m of this.#withSa.values()) out.push(...m.values());
+    return out.sort((a, b) => a.opcode - b.opcode || (a.serviceAction ?? 0) - (b.serviceAction ?? 0));
+  }
+
+  hasOpcode(opcode: number): boolean {
+    return this.#plain.has(opcode) || this.#withSa.has(opcode);
+  }
+
+  row(opcode: number, serviceAction?: number): AnyOpcodeRow | undefined {
+    if (serviceAction === undefined) return this.#plain.get(opcode);
+    return this.#withSa.get(opcode)?.get(serviceAction);
+  }
+
+  usesServiceAction(opcode: number): boolean {
+    return this.#withSa.has(opcode);
+  }
+}
+
+/** Service action field: byte 1 bits 4-0 (SPC-4 4.2.5.2). */
+export function serviceActionOf(cdb: Buffer): number {
+  return cdb[1]! & 0x1f;
+}

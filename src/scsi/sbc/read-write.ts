@@ -1,0 +1,91 @@
+import { checkRange, invalidField, lbaRange, usage } from '../cdb.js';
+import type { LogicalUnit } from '../logical-unit.js';
+import { maxTransferBlocks } from '../limits.js';
+import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
+import type { SenseReason } from '../sense-reason.js';
+import { Opcode } from '../spec/opcodes.js';
+
+export interface RwCdb extends ParsedCdb {
+  readonly lba: number;
+  readonly blocks: number;
+  readonly fua: boolean;
+}
+
+/**
+ * Shared decode of READ/WRITE(6/10/12/16) (SBC-3 5.8–5.11, 5.32–5.35): protection fields must
+ * be zero (no protection information), the range must fit the medium and one transfer.
+ */
+function parseRw(cdb: Buffer, lu: LogicalUnit | undefined, write: boolean): RwCdb | SenseReason {
+  const six = cdb[0] === Opcode.READ_6 || cdb[0] === Opcode.WRITE_6;
+  let { lba, blocks } = lbaRange(cdb);
+  // SBC-3 5.8: in READ(6)/WRITE(6) a TRANSFER LENGTH of zero means 256 blocks.
+  if (six && blocks === 0) blocks = 256;
+  // RDPROTECT/WRPROTECT: this LU has no protection information (SBC-3 4.22).
+  if (!six && (cdb[1]! & 0xe0) !== 0) return invalidField(1, 7);
+  const fua = !six && (cdb[1]! & 0x08) !== 0;
+  const out = checkRange(lu!, lba, blocks);
+  if (out) return out;
+  if (blocks > maxTransferBlocks(lu!.blockSize)) return invalidField(six ? 4 : cdb.length === 10 ? 7 : 6);
+  const bytes = blocks * lu!.blockSize;
+  return write ? { lba, blocks, fua, dataOutLength: bytes } : { lba, blocks, fua };
+}
+
+async function executeRead(lu: LogicalUnit, p: RwCdb): Promise<{ data: Buffer }> {
+  if (p.blocks === 0) return { data: Buffer.alloc(0) };
+  const data = await lu.device.read(p.lba * lu.blockSize, p.blocks * lu.blockSize);
+  return { data };
+}
+
+async function executeWrite(lu: LogicalUnit, p: RwCdb, data: Buffer): Promise<undefined> {
+  if (p.blocks === 0) return undefined;
+  // Overlapping writes are serialized (DESIGN.md safety rule 5); the rest run in parallel.
+  const release = await lu.rangeLock.acquire(p.lba, p.blocks);
+  try {
+    await lu.device.write(p.lba * lu.blockSize, data, p.fua);
+  } finally {
+    release();
+  }
+  return undefined;
+}
+
+function readRow(name: string, opcode: number, u: number[]): OpcodeRow<RwCdb> {
+  return defineRow<RwCdb>({
+    name,
+    opcode,
+    cdbLength: u.length,
+    usage: u,
+    direction: 'in',
+    parse: (cdb, lu) => parseRw(cdb, lu, false),
+    execute: (ctx, p) => executeRead(ctx.lu!, p),
+  });
+}
+
+function writeRow(name: string, opcode: number, u: number[]): OpcodeRow<RwCdb> {
+  return defineRow<RwCdb>({
+    name,
+    opcode,
+    cdbLength: u.length,
+    usage: u,
+    direction: 'out',
+    writesMedium: true,
+    parse: (cdb, lu) => parseRw(cdb, lu, true),
+    execute: (ctx, p) => executeWrite(ctx.lu!, p, ctx.dataOut),
+  });
+}
+
+// Usage masks: byte 1 = RDPROTECT/WRPROTECT (checked in parse), DPO, FUA; GROUP NUMBER kept.
+const U6 = usage(0x1f, 0xff, 0xff, 0xff, 0x00);
+const U10 = usage(0xfa, 0xff, 0xff, 0xff, 0xff, 0x3f, 0xff, 0xff, 0x00);
+const U12 = usage(0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x00);
+const U16 = usage(0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x00);
+
+export const read6 = readRow('READ(6)', Opcode.READ_6, U6);
+export const read10 = readRow('READ(10)', Opcode.READ_10, U10);
+export const read12 = readRow('READ(12)', Opcode.READ_12, U12);
+export const read16 = readRow('READ(16)', Opcode.READ_16, U16);
+export const write6 = writeRow('WRITE(6)', Opcode.WRITE_6, U6);
+export const write10 = writeRow('WRITE(10)', Opcode.WRITE_10, U10);
+export const write12 = writeRow('WRITE(12)', Opcode.WRITE_12, U12);
+export const write16 = writeRow('WRITE(16)', Opcode.WRITE_16, U16);
+
+export { executeWrite, parseRw };

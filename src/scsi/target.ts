@@ -1,0 +1,280 @@
+import type { Logger } from '../util/logger.js';
+import { TandemError } from '../util/errors.js';
+import {
+  type Completion,
+  type ItNexus,
+  type ScsiEngine,
+  TmfFunction,
+  type TmfRequest,
+  TmfResponse,
+  type TmfResponseCode,
+  type TransportCommand,
+} from './command.js';
+import type { LogicalUnit } from './logical-unit.js';
+import type { AnyOpcodeRow, ExecContext, OpcodeTable, Outcome, TargetView } from './opcode-table.js';
+import { buildSense, isSenseReason, reason, type SenseReason, type SenseReasonName } from './sense-reason.js';
+import { ScsiStatus, TaskAttribute } from './spec/status.js';
+import type { Task } from './task-set.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** Thrown inside a task when its abort signal fires: the task ends with no response. */
+class TaskAborted extends Error {}
+
+/**
+ * The SCSI engine of one target: its LUN map and the one gate every command passes
+ * (STYLE.md: LUN exists → unit attention → ALUA → reservation → parse CDB → execute).
+ */
+export class ScsiTarget implements ScsiEngine, TargetView {
+  readonly #luns = new Map<number, LogicalUnit>();
+  readonly #table: OpcodeTable;
+  readonly #log: Logger;
+  /** Set by the composition root: every portal of every node is a target port. */
+  targetPortCount = 1;
+
+  constructor(table: OpcodeTable, log: Logger) {
+    this.#table = table;
+    this.#log = log;
+  }
+
+  get opcodeTable(): OpcodeTable {
+    return this.#table;
+  }
+
+  addLun(lun: number, lu: LogicalUnit): void {
+    if (this.#luns.has(lun)) throw new Error(`LUN ${lun} exists`);
+    this.#luns.set(lun, lu);
+    for (const other of this.#luns.values()) {
+      if (other !== lu) other.unitAttentions.establishAll(other.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
+    }
+  }
+
+  removeLun(lun: number): LogicalUnit | undefined {
+    const lu = this.#luns.get(lun);
+    if (!lu) return undefined;
+    this.#luns.delete(lun);
+    for (const other of this.#luns.values()) {
+      other.unitAttentions.establishAll(other.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
+    }
+    return lu;
+  }
+
+  logicalUnit(lun: number): LogicalUnit | undefined {
+    return this.#luns.get(lun);
+  }
+
+  logicalUnits(): ReadonlyMap<number, LogicalUnit> {
+    return this.#luns;
+  }
+
+  lunsFor(_nexus: ItNexus | TransportCommand): number[] {
+    return [...this.#luns.keys()].sort((a, b) => a - b);
+  }
+
+  async execute(cmd: TransportCommand): Promise<Completion> {
+    const lu = this.#luns.get(cmd.lun);
+    if (!lu) return this.#executeWithoutLu(cmd);
+    lu.noteNexus(cmd.nexus.id);
+    const { task, result } = lu.taskSet.run(cmd, (t) => this.#gate(cmd, lu, t));
+    try {
+      const c = await result;
+      return task.aborted ? { status: ScsiStatus.TASK_ABORTED, transferLength: 0, aborted: true } : c;
+    } catch (err) {
+      if (task.aborted || err instanceof TaskAborted || cmd.signal.aborted) {
+        return { status: ScsiStatus.TASK_ABORTED, transferLength: 0, aborted: true };
+      }
+      return this.#internalFailure(cmd, err, lu);
+    }
+  }
+
+  /** Commands to a LUN that does not exist (SPC-4 4.6.23): only the noLun rows answer. */
+  async #executeWithoutLu(cmd: TransportCommand): Promise<Completion> {
+    const row = this.#table.lookup(cmd.cdb);
+    if (typeof row === 'string' || !row.noLun) {
+      return this.#check(cmd, reason('LOGICAL_UNIT_NOT_SUPPORTED'), undefined);
+    }
+    try {
+      return await this.#run(cmd, undefined, row);
+    } catch (err) {
+      return this.#internalFailure(cmd, err, undefined);
+    }
+  }
+
+  async #gate(cmd: TransportCommand, lu: LogicalUnit, _task: Task): Promise<Completion> {
+    if (cmd.signal.aborted) throw new TaskAborted();
+    if (cmd.attribute === TaskAttribute.ACA) {
+      // NormACA = 0 in our INQUIRY data: the ACA attribute is not supported (SAM-5 5.9.1).
+      return this.#check(cmd, reason('INVALID_MESSAGE_ERROR'), lu);
+    }
+    const row = this.#table.lookup(cmd.cdb);
+    // Unit attention comes before the opcode check: even an unsupported command reports it.
+    if (typeof row === 'string' || !row.skipsUnitAttention) {
+      const ua = lu.unitAttentions.take(cmd.nexus.id);
+      if (ua) return this.#check(cmd, ua, lu);
+    }
+    if (typeof row === 'string') return this.#check(cmd, reason(row, { field: { inCdb: true, byte: row === 'INVALID_FIELD_IN_CDB' ? 1 : 0 } }), lu);
+    return this.#run(cmd, lu, row);
+  }
+
+  async #run(cmd: TransportCommand, lu: LogicalUnit | undefined, row: AnyOpcodeRow): Promise<Completion> {
+    const bad = checkUsage(cmd.cdb, row);
+    if (bad) return this.#check(cmd, bad, lu);
+    if (row.writesMedium && lu?.writeProtected) {
+      return this.#check(cmd, reason(lu.config.readOnly ? 'WRITE_PROTECTED' : 'SOFTWARE_WRITE_PROTECTED'), lu);
+    }
+    const parsed = row.parse(cmd.cdb, lu);
+    if (isSenseReason(parsed)) return this.#check(cmd, parsed, lu);
+    const outLen = parsed.dataOutLength ?? 0;
+    let dataOut: Buffer = EMPTY;
+    if (outLen > 0) {
+      if (!cmd.writeExpected || outLen > cmd.expectedLength) {
+        // FCP-4 9.4.2 b) (which libiscsi applies to iSCSI): data beyond EDTL is neither
+        // requested nor written; we transfer nothing and report the overflow.
+        return { ...this.#check(cmd, reason('INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT'), lu), transferLength: outLen };
+      }
+      try {
+        dataOut = await cmd.receiveDataOut(outLen);
+      } catch (err) {
+        if (cmd.signal.aborted) throw new TaskAborted();
+        throw err;
+      }
+      if (cmd.signal.aborted) throw new TaskAborted();
+    }
+    const ctx: ExecContext = { cmd, lu, target: this, dataOut };
+    const outcome: Outcome = await row.execute(ctx, parsed);
+    if (cmd.signal.aborted) throw new TaskAborted();
+    return this.#complete(cmd, lu, outcome, parsed.allocationLength, outLen);
+  }
+
+  #complete(
+    cmd: TransportCommand,
+    lu: LogicalUnit | undefined,
+    outcome: Outcome,
+    allocationLength: number | undefined,
+    outLen: number,
+  ): Completion {
+    if (outcome === undefined) return { status: ScsiStatus.GOOD, transferLength: outLen };
+    if (isSenseReason(outcome)) return { ...this.#check(cmd, outcome, lu), transferLength: outLen };
+    if (outcome.sense) return { ...this.#check(cmd, outcome.sense, lu), transferLength: outLen };
+    let data = outcome.data;
+    if (data && allocationLength !== undefined && data.length > allocationLength) {
+      data = data.subarray(0, allocationLength);
+    }
+    const status = outcome.status ?? ScsiStatus.GOOD;
+    if (data) return { status, data, transferLength: data.length };
+    return { status, transferLength: outLen };
+  }
+
+  #check(_cmd: TransportCommand, r: SenseReason, lu: LogicalUnit | undefined): Completion {
+    return {
+      status: ScsiStatus.CHECK_CONDITION,
+      sense: buildSense(r, lu?.mode.dSense ?? false),
+      transferLength: 0,
+    };
+  }
+
+  #internalFailure(cmd: TransportCommand, err: unknown, lu: LogicalUnit | undefined): Completion {
+    const op = cmd.cdb[0]!.toString(16).padStart(2, '0');
+    let name: SenseReasonName = 'INTERNAL_TARGET_FAILURE';
+    if (err instanceof TandemError && err.code === 'TANDEM_ERR_BACKSTORE_IO') {
+      name = /^read/.test(err.message) ? 'UNRECOVERED_READ_ERROR' : 'WRITE_ERROR';
+      this.#log.error({ err, opcode: op, lun: cmd.lun }, 'backing store I/O failed');
+    } else {
+      this.#log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');
+    }
+    return this.#check(cmd, reason(name), lu);
+  }
+
+  async taskManagement(req: TmfRequest): Promise<TmfResponseCode> {
+    const nexusId = req.nexus.id;
+    switch (req.fn) {
+      case TmfFunction.ABORT_TASK: {
+        const lu = this.#luns.get(req.lun);
+        if (!lu) return TmfResponse.LUN_DOES_NOT_EXIST;
+        const victims = [...lu.taskSet.tasks()].filter(
+          (t) => t.nexus.id === nexusId && t.tag === req.referencedTag,
+        );
+        // RFC 7143 11.5.1: a task we do not know (never received, or already answered) is
+        // reported as FUNCTION COMPLETE too; the initiator's view is the same either way.
+        await this.#abort(victims, nexusId);
+        return TmfResponse.FUNCTION_COMPLETE;
+      }
+      case TmfFunction.ABORT_TASK_SET:
+      case TmfFunction.CLEAR_TASK_SET: {
+        const lu = this.#luns.get(req.lun);
+        if (!lu) return TmfResponse.LUN_DOES_NOT_EXIST;
+        const all = req.fn === TmfFunction.CLEAR_TASK_SET;
+        const victims = [...lu.taskSet.tasks()].filter((t) => all || t.nexus.id === nexusId);
+        await this.#abort(victims, nexusId);
+        if (all) this.#notifyCleared(lu, victims, nexusId);
+        return TmfResponse.FUNCTION_COMPLETE;
+      }
+      case TmfFunction.LOGICAL_UNIT_RESET: {
+        const lu = this.#luns.get(req.lun);
+        if (!lu) return TmfResponse.LUN_DOES_NOT_EXIST;
+        await this.#resetLu(lu, nexusId, reason('BUS_DEVICE_RESET_FUNCTION_OCCURRED'));
+        return TmfResponse.FUNCTION_COMPLETE;
+      }
+      case TmfFunction.TARGET_WARM_RESET:
+      case TmfFunction.TARGET_COLD_RESET: {
+        await Promise.all(
+          [...this.#luns.values()].map((lu) =>
+            this.#resetLu(lu, nexusId, reason('POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED')),
+          ),
+        );
+        return TmfResponse.FUNCTION_COMPLETE;
+      }
+      default:
+        return TmfResponse.FUNCTION_NOT_SUPPORTED;
+    }
+  }
+
+  async #resetLu(lu: LogicalUnit, issuer: string, ua: SenseReason): Promise<void> {
+    const victims = [...lu.taskSet.tasks()];
+    await this.#abort(victims, issuer);
+    // SAM-5 6.3.3: a logical unit reset establishes a unit attention for every I_T nexus.
+    lu.unitAttentions.establishAll(lu.knownNexuses(), ua);
+  }
+
+  #notifyCleared(lu: LogicalUnit, victims: Task[], issuer: string): void {
+    // SAM-5 5.6: with TAS = 0, other nexuses whose tasks were cleared learn it from a UA.
+    if (lu.mode.tas) return;
+    const others = new Set(victims.filter((t) => t.nexus.id !== issuer).map((t) => t.nexus.id));
+    for (const id of others) lu.unitAttentions.establish(id, reason('COMMANDS_CLEARED_BY_ANOTHER_INITIATOR'));
+  }
+
+  async #abort(victims: Task[], issuer: string): Promise<void> {
+    for (const t of victims) {
+      t.aborted = true;
+      t.abortedByOther = t.nexus.id !== issuer;
+      t.cmd.abort();
+    }
+    // The TMF completes only when the aborted tasks can have no further effect.
+    await Promise.all(victims.map((t) => t.done));
+  }
+
+  nexusLost(nexus: ItNexus, why: 'logout' | 'reinstatement' | 'connection-loss'): void {
+    for (const lu of this.#luns.values()) {
+      for (const t of lu.taskSet.tasks()) {
+        if (t.nexus.id === nexus.id) {
+          t.aborted = true;
+          t.cmd.abort();
+        }
+      }
+      lu.forgetNexus(nexus.id);
+    }
+    this.#log.debug({ nexus: nexus.id, why }, 'I_T nexus lost');
+  }
+}
+
+/** A bit set outside the row's CDB usage mask is a reserved bit: INVALID FIELD IN CDB. */
+function checkUsage(cdb: Buffer, row: AnyOpcodeRow): SenseReason | undefined {
+  // Byte 1 of service-action commands carries the service action; it is in the mask.
+  for (let i = 1; i < row.cdbLength; i++) {
+    const extra = cdb[i]! & ~row.usage[i]!;
+    if (extra !== 0) {
+      return reason('INVALID_FIELD_IN_CDB', { field: { inCdb: true, byte: i, bit: 31 - Math.clz32(extra) } });
+    }
+  }
+  return undefined;
+}

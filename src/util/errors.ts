@@ -1,0 +1,40 @@
+/**
+ * The error catalogue. Every error Tandem raises on purpose carries a stable code
+ * `TANDEM_ERR_<AREA>_<WHAT>`; docs/errors.md lists them. A peer's protocol violation is a
+ * `ProtocolError` (it closes that one connection); a broken internal invariant is an assert.
+ */
+export const ErrorCodes = {
+  TANDEM_ERR_ISCSI_PROTOCOL: 'the initiator broke RFC 7143; the connection is closed',
+  TANDEM_ERR_ISCSI_DIGEST: 'a header digest did not match; the connection is closed',
+  TANDEM_ERR_ISCSI_PDU_TOO_LARGE: 'a data segment exceeded the negotiated MaxRecvDataSegmentLength',
+  TANDEM_ERR_ISCSI_LOGIN: 'the login could not be completed',
+  TANDEM_ERR_CONFIG_INVALID: 'the configuration file is invalid',
+  TANDEM_ERR_BACKSTORE_OPEN: 'a backing store could not be opened or created',
+  TANDEM_ERR_BACKSTORE_IO: 'a backing store read or write failed',
+  TANDEM_ERR_ASSERT: 'an internal invariant was broken (a bug)',
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class TandemError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TandemError';
+    this.code = code;
+    this.retryable = options?.retryable ?? false;
+  }
+}
+
+/** A peer broke the protocol: the connection that carried it is closed, nothing else. */
+export class ProtocolError extends TandemError {
+  constructor(message: string, code: ErrorCode = 'TANDEM_ERR_ISCSI_PROTOCOL') {
+    super(code, message);
+    this.name = 'ProtocolError';
+  }
+}
+
+export function assert(cond: unknown, message: string): asserts cond {
+  if (!cond) throw new TandemError('TANDEM_ERR_ASSERT', `assertion failed: ${message}`);
+}
