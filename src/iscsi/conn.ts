@@ -28,7 +28,7 @@ import * as out from './pdu/target-pdus.js';
 import type { PortalOptions, TargetDirectory } from './portal-interface.js';
 import type { Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
-import { IscsiTask, type R2tSender } from './task.js';
+import { DataSequenceError, IscsiTask, type R2tSender } from './task.js';
 import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
 
 /** Login PDUs may carry at most 8192 bytes (RFC 7143 13.12, the default before negotiation). */
@@ -603,7 +603,13 @@ export class Connection implements R2tSender {
       // CONDITION): RFC 7143 allows the target to discard it.
       return;
     }
-    task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data);
+    try {
+      task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data);
+    } catch (err) {
+      if (!(err instanceof DataSequenceError)) throw err;
+      this.#log.warn({ itt, err: err.message }, 'Data-Out out of sequence: PDU rejected, task fails');
+      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+    }
   }
 
   // R2tSender

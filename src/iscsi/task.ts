@@ -1,7 +1,13 @@
 import type { ItNexus, TransportCommand } from '../scsi/command.js';
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
-import { ProtocolError } from '../util/errors.js';
 import { RESERVED_TAG } from './pdu/bhs.js';
+
+/**
+ * A Data-Out PDU that breaks the task's data sequence (DataSN, offset, length, TTT). At ERL 0
+ * it cannot be recovered: the PDU is rejected and the task ends with CHECK CONDITION
+ * (RFC 7143 11.17.1); the connection and the other tasks carry on.
+ */
+export class DataSequenceError extends Error {}
 
 /** What a task needs from its connection to solicit data (R2T). */
 export interface R2tSender {
@@ -64,7 +70,7 @@ export class IscsiTask implements TransportCommand {
   #solicitedNext = 0;
   #r2tSN = 0;
   readonly #r2ts = new Map<number, OutstandingR2t>();
-  #solicitedOutstanding = 0;
+  #failed: DataSequenceError | undefined;
   #resolve: ((b: Buffer) => void) | undefined;
   #reject: ((e: Error) => void) | undefined;
 
@@ -108,6 +114,7 @@ export class IscsiTask implements TransportCommand {
 
   receiveDataOut(length: number): Promise<Buffer> {
     if (this.#controller.signal.aborted) return Promise.reject(new Error('task aborted'));
+    if (this.#failed) return Promise.reject(this.#failed);
     if (length === 0) return Promise.resolve(Buffer.alloc(0));
     // Fast path: everything arrived as immediate data in one piece.
     if (this.#early.length === 1 && this.#early[0]!.length >= length) {
@@ -132,17 +139,33 @@ export class IscsiTask implements TransportCommand {
     });
   }
 
-  /** A Data-Out PDU for this task (RFC 7143 11.7). Violations throw ProtocolError. */
+  /**
+   * A Data-Out PDU for this task (RFC 7143 11.7). A violation fails the task's data-out and
+   * throws DataSequenceError for the connection to reject the PDU.
+   */
   onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer): void {
+    if (this.#failed) return;
+    try {
+      this.#onDataOut(ttt, dataSN, offset, data);
+    } catch (err) {
+      if (err instanceof DataSequenceError) {
+        this.#failed = err;
+        this.#fail(err);
+      }
+      throw err;
+    }
+  }
+
+  #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer): void {
     if (ttt === RESERVED_TAG) {
       if (dataSN !== this.#unsolicitedDataSN) {
-        throw new ProtocolError(`unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`);
+        throw new DataSequenceError(`unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`);
       }
       if (offset !== this.#unsolicitedReceived) {
-        throw new ProtocolError(`unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`);
+        throw new DataSequenceError(`unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`);
       }
       if (offset + data.length > this.#unsolicitedLimit) {
-        throw new ProtocolError(`unsolicited data beyond FirstBurstLength/EDTL (${offset + data.length} > ${this.#unsolicitedLimit})`);
+        throw new DataSequenceError(`unsolicited data beyond FirstBurstLength/EDTL (${offset + data.length} > ${this.#unsolicitedLimit})`);
       }
       this.#unsolicitedDataSN++;
       this.#unsolicitedReceived += data.length;
@@ -152,18 +175,17 @@ export class IscsiTask implements TransportCommand {
       return;
     }
     const r = this.#r2ts.get(ttt);
-    if (!r) throw new ProtocolError(`Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`);
-    if (dataSN !== r.nextDataSN) throw new ProtocolError(`Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`);
+    if (!r) throw new DataSequenceError(`Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`);
+    if (dataSN !== r.nextDataSN) throw new DataSequenceError(`Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`);
     if (offset !== r.offset + r.received) {
-      throw new ProtocolError(`Data-Out at offset ${offset}, expected ${r.offset + r.received}`);
+      throw new DataSequenceError(`Data-Out at offset ${offset}, expected ${r.offset + r.received}`);
     }
-    if (r.received + data.length > r.length) throw new ProtocolError('Data-Out beyond the R2T desired length');
+    if (r.received + data.length > r.length) throw new DataSequenceError('Data-Out beyond the R2T desired length');
     r.nextDataSN++;
     r.received += data.length;
     this.#place(offset, data);
     if (r.received === r.length) {
       this.#r2ts.delete(ttt);
-      this.#solicitedOutstanding -= r.length;
       this.#issueR2ts();
     }
     this.#maybeDone();
@@ -185,7 +207,6 @@ export class IscsiTask implements TransportCommand {
       const length = Math.min(this.#maxBurst, this.#need - this.#solicitedNext);
       const ttt = this.#sender.allocateTtt();
       this.#r2ts.set(ttt, { offset: this.#solicitedNext, length, received: 0, nextDataSN: 0 });
-      this.#solicitedOutstanding += length;
       this.#sender.sendR2t(this, ttt, this.#r2tSN++, this.#solicitedNext, length);
       this.#solicitedNext += length;
     }

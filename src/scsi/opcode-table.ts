@@ -55,6 +55,13 @@ export interface OpcodeRow<P extends ParsedCdb = ParsedCdb> {
   /** Nominal and recommended command timeouts in seconds (SPC-4 6.35.4). */
   readonly timeout?: { nominal: number; recommended: number };
   parse(cdb: Buffer, lu: LogicalUnit | undefined): P | SenseReason;
+  /**
+   * When the initiator's EDTL is shorter than the data-out the CDB calls for, the command
+   * runs on the first `bytes` only (FCP-4 9.4.2 a, which libiscsi applies to iSCSI): returns
+   * the shortened command, or undefined when it cannot be shortened (then INVALID FIELD IN
+   * COMMAND INFORMATION UNIT).
+   */
+  truncateDataOut?(parsed: P, bytes: number, lu: LogicalUnit): P | undefined;
   execute(ctx: ExecContext, parsed: P): Promise<Outcome> | Outcome;
 }
 

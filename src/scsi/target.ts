@@ -122,21 +122,32 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     if (row.writesMedium && lu?.writeProtected) {
       return this.#check(cmd, reason(lu.config.readOnly ? 'WRITE_PROTECTED' : 'SOFTWARE_WRITE_PROTECTED'), lu);
     }
-    const parsed = row.parse(cmd.cdb, lu);
+    let parsed = row.parse(cmd.cdb, lu);
     if (isSenseReason(parsed)) return this.#check(cmd, parsed, lu);
-    const outLen = parsed.dataOutLength ?? 0;
-    let dataOut: Buffer = EMPTY;
+    const outLen: number = parsed.dataOutLength ?? 0;
+    let fetch = outLen;
     if (outLen > 0) {
-      if (!cmd.writeExpected || outLen > cmd.expectedLength) {
-        // FCP-4 9.4.2 b) (which libiscsi applies to iSCSI): data beyond EDTL is neither
-        // requested nor written; we transfer nothing and report the overflow.
-        return { ...this.#check(cmd, reason('INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT'), lu), transferLength: outLen };
+      const edtl = cmd.writeExpected ? cmd.expectedLength : 0;
+      if (outLen > edtl) {
+        // SCSI transfer length > EDTL: data beyond EDTL is neither requested nor written
+        // (FCP-4 9.4.2 a); a command that cannot stop at EDTL fails instead (9.4.2 b).
+        const shorter = lu && row.truncateDataOut ? row.truncateDataOut(parsed, edtl, lu) : undefined;
+        if (!shorter) {
+          return { ...this.#check(cmd, reason('INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT'), lu), transferLength: outLen };
+        }
+        parsed = shorter;
+        fetch = shorter.dataOutLength ?? 0;
       }
+    }
+    let dataOut: Buffer = EMPTY;
+    if (fetch > 0) {
       try {
-        dataOut = await cmd.receiveDataOut(outLen);
+        dataOut = await cmd.receiveDataOut(fetch);
       } catch (err) {
         if (cmd.signal.aborted) throw new TaskAborted();
-        throw err;
+        // The transport could not deliver the data-out (a broken data sequence).
+        this.#log.debug({ err: (err as Error).message, lun: cmd.lun }, 'data-out failed');
+        return this.#check(cmd, reason('DATA_PHASE_ERROR'), lu);
       }
       if (cmd.signal.aborted) throw new TaskAborted();
     }

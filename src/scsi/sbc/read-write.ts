@@ -30,6 +30,13 @@ function parseRw(cdb: Buffer, lu: LogicalUnit | undefined, write: boolean): RwCd
   return write ? { lba, blocks, fua, dataOutLength: bytes } : { lba, blocks, fua };
 }
 
+/** Writes only the whole blocks that fit in `bytes`; a partial block cannot be written. */
+export function truncateRw(p: RwCdb, bytes: number, lu: LogicalUnit): RwCdb | undefined {
+  if (bytes % lu.blockSize !== 0) return undefined;
+  const blocks = bytes / lu.blockSize;
+  return { ...p, blocks, dataOutLength: bytes };
+}
+
 async function executeRead(lu: LogicalUnit, p: RwCdb): Promise<{ data: Buffer }> {
   if (p.blocks === 0) return { data: Buffer.alloc(0) };
   const data = await lu.device.read(p.lba * lu.blockSize, p.blocks * lu.blockSize);
@@ -69,6 +76,7 @@ function writeRow(name: string, opcode: number, u: number[]): OpcodeRow<RwCdb> {
     direction: 'out',
     writesMedium: true,
     parse: (cdb, lu) => parseRw(cdb, lu, true),
+    truncateDataOut: truncateRw,
     execute: (ctx, p) => executeWrite(ctx.lu!, p, ctx.dataOut),
   });
 }

@@ -95,7 +95,8 @@ function rw10(op: number, lba: number, blocks: number, o: RwOptions): Buffer {
   b[9] = o.control ?? 0;
   return b;
 }
-export const read10 = (lba: number, blocks: number, o: RwOptions = {}): Buffer => rw10(ScsiOp.READ_10, lba, blocks, o);
+export const read10 = (lba: number, blocks: number, o: RwOptions = {}): Buffer =>
+  rw10(ScsiOp.READ_10, lba, blocks, o);
 export const write10 = (lba: number, blocks: number, o: RwOptions = {}): Buffer =>
   rw10(ScsiOp.WRITE_10, lba, blocks, o);
 
@@ -109,7 +110,8 @@ function rw12(op: number, lba: number, blocks: number, o: RwOptions): Buffer {
   b[11] = o.control ?? 0;
   return b;
 }
-export const read12 = (lba: number, blocks: number, o: RwOptions = {}): Buffer => rw12(ScsiOp.READ_12, lba, blocks, o);
+export const read12 = (lba: number, blocks: number, o: RwOptions = {}): Buffer =>
+  rw12(ScsiOp.READ_12, lba, blocks, o);
 export const write12 = (lba: number, blocks: number, o: RwOptions = {}): Buffer =>
   rw12(ScsiOp.WRITE_12, lba, blocks, o);
 
@@ -217,7 +219,12 @@ export function verify16(lba: number | bigint, blocks: number, bytchk: 0 | 1 | 3
   return b;
 }
 
-export const PrInAction = { READ_KEYS: 0, READ_RESERVATION: 1, REPORT_CAPABILITIES: 2, READ_FULL_STATUS: 3 } as const;
+export const PrInAction = {
+  READ_KEYS: 0,
+  READ_RESERVATION: 1,
+  REPORT_CAPABILITIES: 2,
+  READ_FULL_STATUS: 3,
+} as const;
 export const PrOutAction = {
   REGISTER: 0,
   RESERVE: 1,

@@ -43,7 +43,9 @@ export class DigestError extends ProtocolError {
     readonly expected: number,
     readonly received: number,
   ) {
-    super(`${which} digest mismatch: computed 0x${expected.toString(16)}, received 0x${received.toString(16)}`);
+    super(
+      `${which} digest mismatch: computed 0x${expected.toString(16)}, received 0x${received.toString(16)}`,
+    );
   }
 }
 

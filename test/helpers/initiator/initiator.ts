@@ -2,10 +2,11 @@
 // connection (one session unless tsih/cid are given). It checks what the target sends and keeps
 // every protocol violation it sees in `violations`; those that belong to one SCSI task also
 // reject that task's promise with ProtocolViolationError.
+
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { randomBytes } from 'node:crypto';
-import { chapResponse, decodeChapBinary, encodeChapBinary, newChapChallenge, CHAP_MD5 } from './chap.js';
+import { CHAP_MD5, chapResponse, decodeChapBinary, encodeChapBinary, newChapChallenge } from './chap.js';
 import {
   ConnectionClosedError,
   InitiatorError,
@@ -38,10 +39,10 @@ import {
   RESERVED_TAG,
   type RejectPdu,
   type ScsiResponsePdu,
+  Stage,
   snAdd,
   snLt,
   snLte,
-  Stage,
   type TargetPdu,
   type TaskAttributeName,
   type TmfFunctionName,
@@ -300,7 +301,9 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new TimeoutError(`TCP connect to ${opts.host}:${opts.port}`, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS));
+        reject(
+          new TimeoutError(`TCP connect to ${opts.host}:${opts.port}`, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+        );
       }, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -309,7 +312,11 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(new ConnectionClosedError(`connect to ${opts.host}:${opts.port} failed: ${err.message}`, { cause: err }));
+        reject(
+          new ConnectionClosedError(`connect to ${opts.host}:${opts.port} failed: ${err.message}`, {
+            cause: err,
+          }),
+        );
       });
     });
     const init = new IscsiInitiator(socket, opts);
@@ -421,6 +428,7 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
   // SCSI
 
   scsi(lun: number, cdb: Buffer, opts: ScsiOptions = {}): Promise<ScsiResult> {
+    if (!this.#params) return Promise.reject(new InitiatorError('scsi() before login completed'));
     const itt = this.nextItt();
     const dataOut = opts.dataOut;
     const read = opts.expectedDataIn !== undefined;
@@ -456,7 +464,9 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
         const total = st.dataOutLength;
         const useImmediate = opts.immediateData ?? p.immediateData;
         const useUnsolicited = opts.unsolicitedDataOut ?? !p.initialR2T;
-        const immLen = useImmediate ? Math.min(total, p.firstBurstLength, p.targetMaxRecvDataSegmentLength) : 0;
+        const immLen = useImmediate
+          ? Math.min(total, p.firstBurstLength, p.targetMaxRecvDataSegmentLength)
+          : 0;
         const unsolicitedEnd = useUnsolicited ? Math.min(total, p.firstBurstLength) : immLen;
         const pdus: OutgoingPdu[] = [
           buildScsiCommand({
@@ -475,7 +485,8 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
             data: immLen > 0 ? dataOut!.subarray(0, immLen) : undefined,
           }),
         ];
-        if (unsolicitedEnd > immLen) pdus.push(...this.#dataOutPdus(task, st, RESERVED_TAG, immLen, unsolicitedEnd));
+        if (unsolicitedEnd > immLen)
+          pdus.push(...this.#dataOutPdus(task, st, RESERVED_TAG, immLen, unsolicitedEnd));
         this.#writePdus(pdus);
       });
     });
@@ -506,7 +517,8 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
 
   #onDataIn(task: Task, st: ScsiTask, pdu: DataInPdu): void {
     st.dataInPdus++;
-    if (pdu.dataSN !== st.expectedDataSN) st.violations.push(`Data-In DataSN ${pdu.dataSN}, expected ${st.expectedDataSN}`);
+    if (pdu.dataSN !== st.expectedDataSN)
+      st.violations.push(`Data-In DataSN ${pdu.dataSN}, expected ${st.expectedDataSN}`);
     st.expectedDataSN = snAdd(pdu.dataSN, 1);
     if (pdu.hasStatus && !pdu.final) st.violations.push('Data-In with S bit but without F bit');
     const p = this.params;
@@ -516,15 +528,27 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
       );
     }
     if (!st.readBuf) {
-      if (pdu.data.length > 0) st.violations.push(`Data-In with ${pdu.data.length} bytes for task 0x${task.itt.toString(16)} without read data`);
+      if (pdu.data.length > 0)
+        st.violations.push(
+          `Data-In with ${pdu.data.length} bytes for task 0x${task.itt.toString(16)} without read data`,
+        );
       return;
     }
-    if (p.dataPduInOrder && p.dataSequenceInOrder && pdu.data.length > 0 && pdu.bufferOffset !== st.received) {
-      st.violations.push(`Data-In BufferOffset ${pdu.bufferOffset}, expected ${st.received} (DataPDUInOrder=Yes)`);
+    if (
+      p.dataPduInOrder &&
+      p.dataSequenceInOrder &&
+      pdu.data.length > 0 &&
+      pdu.bufferOffset !== st.received
+    ) {
+      st.violations.push(
+        `Data-In BufferOffset ${pdu.bufferOffset}, expected ${st.received} (DataPDUInOrder=Yes)`,
+      );
     }
     const end = pdu.bufferOffset + pdu.data.length;
     if (end > st.readBuf.length) {
-      st.violations.push(`Data-In [${pdu.bufferOffset}, ${end}) beyond the expected length ${st.readBuf.length}`);
+      st.violations.push(
+        `Data-In [${pdu.bufferOffset}, ${end}) beyond the expected length ${st.readBuf.length}`,
+      );
     }
     if (pdu.bufferOffset < st.readBuf.length) pdu.data.copy(st.readBuf, pdu.bufferOffset);
     st.received += pdu.data.length;
@@ -533,12 +557,15 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
 
   #onR2T(task: Task, st: ScsiTask, pdu: R2tPdu): void {
     st.r2ts++;
-    if (pdu.r2tSN !== st.expectedR2TSN) st.violations.push(`R2TSN ${pdu.r2tSN}, expected ${st.expectedR2TSN}`);
+    if (pdu.r2tSN !== st.expectedR2TSN)
+      st.violations.push(`R2TSN ${pdu.r2tSN}, expected ${st.expectedR2TSN}`);
     st.expectedR2TSN = snAdd(pdu.r2tSN, 1);
     const p = this.params;
     if (pdu.desiredLength === 0) st.violations.push('R2T with Desired Data Transfer Length 0');
     if (pdu.desiredLength > p.maxBurstLength) {
-      st.violations.push(`R2T desires ${pdu.desiredLength} bytes, more than MaxBurstLength ${p.maxBurstLength}`);
+      st.violations.push(
+        `R2T desires ${pdu.desiredLength} bytes, more than MaxBurstLength ${p.maxBurstLength}`,
+      );
     }
     if (pdu.ttt === RESERVED_TAG) st.violations.push('R2T with the reserved Target Transfer Tag');
     if (!st.dataOut) {
@@ -587,12 +614,13 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
     const isResp = pdu.kind === 'ScsiResponse';
     let sense: SenseData | undefined;
     if (isResp) {
-      if (pdu.response === 0 && pdu.expDataSN !== ((st.dataInPdus + st.r2ts) >>> 0)) {
+      if (pdu.response === 0 && pdu.expDataSN !== (st.dataInPdus + st.r2ts) >>> 0) {
         st.violations.push(`SCSI Response ExpDataSN ${pdu.expDataSN}, expected ${st.dataInPdus + st.r2ts}`);
       }
       if (pdu.senseData.length > 0) {
         sense = parseSense(pdu.senseData);
-        if (!sense) st.violations.push(`unparsable sense data (response code 0x${pdu.senseData[0]!.toString(16)})`);
+        if (!sense)
+          st.violations.push(`unparsable sense data (response code 0x${pdu.senseData[0]!.toString(16)})`);
       } else if (pdu.status === 0x02) {
         st.violations.push('CHECK CONDITION without sense data (RFC 7143 11.4.7.2 autosense)');
       }
@@ -677,13 +705,17 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
   }
 
   /** NOP-Out ping (ITT valid, TTT reserved); resolves with the NOP-In's data. */
-  async nop(data?: Buffer, opts: { immediate?: boolean; lun?: number; timeoutMs?: number } = {}): Promise<Buffer> {
+  async nop(
+    data?: Buffer,
+    opts: { immediate?: boolean; lun?: number; timeoutMs?: number } = {},
+  ): Promise<Buffer> {
     const itt = this.nextItt();
     const lun = opts.lun ?? 0;
     const resp = await this.#request<'NopIn'>(itt, lun, 'NopIn', 'NOP-Out ping', opts, (cmdSN) =>
       buildNopOut({ itt, lun, cmdSN, expStatSN: this.#expStatSN, immediate: opts.immediate ?? true, data }),
     );
-    if (resp.ttt !== RESERVED_TAG) this.#violation(`NOP-In answering a ping has TTT 0x${resp.ttt.toString(16)}`);
+    if (resp.ttt !== RESERVED_TAG)
+      this.#violation(`NOP-In answering a ping has TTT 0x${resp.ttt.toString(16)}`);
     return resp.data;
   }
 
@@ -752,7 +784,10 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
   }
 
   /** Logout (reason 0 close session, 1 close connection, 2 remove connection for recovery). */
-  async logout(reason = 0, opts: { immediate?: boolean; timeoutMs?: number; cid?: number } = {}): Promise<LogoutResult> {
+  async logout(
+    reason = 0,
+    opts: { immediate?: boolean; timeoutMs?: number; cid?: number } = {},
+  ): Promise<LogoutResult> {
     const itt = this.nextItt();
     const resp = await this.#request<'LogoutResponse'>(itt, 0, 'LogoutResponse', 'Logout', opts, (cmdSN) =>
       buildLogoutRequest({
@@ -798,7 +833,8 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
       else await this.#noAuthPhase(itt, leading);
       const last = await this.#operationalPhase(itt, firstOperational);
       this.tsih = last.tsih;
-      if (o.tsih && o.tsih !== last.tsih) this.#violation(`login answered TSIH ${last.tsih}, we asked ${o.tsih}`);
+      if (o.tsih && o.tsih !== last.tsih)
+        this.#violation(`login answered TSIH ${last.tsih}, we asked ${o.tsih}`);
       if (o.tsih === undefined || o.tsih === 0) {
         if (last.tsih === 0) this.#violation('final Login Response carries TSIH 0');
       }
@@ -832,8 +868,11 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
       ['AuthMethod', 'CHAP'],
     ]);
     const method = r1.keys.find(([k]) => k === 'AuthMethod')?.[1];
-    if (method !== 'CHAP') throw new LoginProtocolError(`target answered AuthMethod=${method ?? '(nothing)'} to CHAP`);
-    const r2 = await this.#loginStep(itt, Stage.Security, Stage.Operational, false, [['CHAP_A', String(CHAP_MD5)]]);
+    if (method !== 'CHAP')
+      throw new LoginProtocolError(`target answered AuthMethod=${method ?? '(nothing)'} to CHAP`);
+    const r2 = await this.#loginStep(itt, Stage.Security, Stage.Operational, false, [
+      ['CHAP_A', String(CHAP_MD5)],
+    ]);
     const get = (keys: KeyValuePairs, k: string): string | undefined => keys.find(([key]) => key === k)?.[1];
     const alg = get(r2.keys, 'CHAP_A');
     const id = get(r2.keys, 'CHAP_I');
@@ -848,7 +887,8 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
       ['CHAP_R', encodeChapBinary(chapResponse(idNum, chap.secret, decodeChapBinary(challenge)))],
     ];
     const mine = newChapChallenge();
-    if (chap.mutual) reply.push(['CHAP_I', String(mine.identifier)], ['CHAP_C', encodeChapBinary(mine.challenge)]);
+    if (chap.mutual)
+      reply.push(['CHAP_I', String(mine.identifier)], ['CHAP_C', encodeChapBinary(mine.challenge)]);
     let { resp, keys } = await this.#loginStep(itt, Stage.Security, Stage.Operational, true, reply);
     if (chap.mutual) {
       const n = get(keys, 'CHAP_N');
@@ -997,6 +1037,7 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
       throw new LoginProtocolError(`bad Login Response data: ${(err as Error).message}`);
     }
     this.targetLoginKeys.push(...keys);
+    for (const [k, v] of keys) if (DECLARATIVE_KEYS.has(k)) this.negotiated.set(k, v);
     if (resp!.csg !== csg) this.#violation(`Login Response CSG ${resp!.csg}, request CSG ${csg}`);
     return { resp: resp!, keys };
   }
@@ -1023,7 +1064,8 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
       const v = parseNumber(n.get(k) ?? '');
       return v ?? Number(rule.default);
     };
-    const bool = (k: keyof typeof OPERATIONAL_KEYS): boolean => (n.get(k) ?? OPERATIONAL_KEYS[k].default) === 'Yes';
+    const bool = (k: keyof typeof OPERATIONAL_KEYS): boolean =>
+      (n.get(k) ?? OPERATIONAL_KEYS[k].default) === 'Yes';
     return {
       headerDigest: n.get('HeaderDigest') === 'CRC32C',
       dataDigest: n.get('DataDigest') === 'CRC32C',
@@ -1161,7 +1203,9 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
         try {
           pdu = decodeTargetPdu(raw);
         } catch (err) {
-          throw new ProtocolError(`malformed PDU opcode 0x${(raw.bhs[0]! & 0x3f).toString(16)}: ${(err as Error).message}`);
+          throw new ProtocolError(
+            `malformed PDU opcode 0x${(raw.bhs[0]! & 0x3f).toString(16)}: ${(err as Error).message}`,
+          );
         }
         this.#dispatch(pdu);
         if (this.#isClosed || this.socket.destroyed) return;

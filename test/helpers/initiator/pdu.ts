@@ -423,7 +423,10 @@ export function encodePdu(pdu: OutgoingPdu, opts: FramingOptions = {}): Buffer {
   if (ahs.length > 0) parts.push(ahs);
   if (opts.headerDigest) parts.push(digestBytes(crc32c(ahs, crc32c(bhs))));
   if (data.length > 0) {
-    const padded = pad4(data.length) === data.length ? data : Buffer.concat([data, Buffer.alloc(pad4(data.length) - data.length)]);
+    const padded =
+      pad4(data.length) === data.length
+        ? data
+        : Buffer.concat([data, Buffer.alloc(pad4(data.length) - data.length)]);
     parts.push(padded);
     if (opts.dataDigest) parts.push(digestBytes(crc32c(padded)));
   }

@@ -33,7 +33,8 @@ export function parseSense(raw: Buffer): SenseData | undefined {
       raw,
     };
     if ((raw[0]! & 0x80) !== 0 && raw.length >= 7) sense.information = BigInt(raw.readUInt32BE(3));
-    if (raw.length >= 18 && (raw[15]! & 0x80) !== 0) sense.senseKeySpecific = Buffer.from(raw.subarray(15, 18));
+    if (raw.length >= 18 && (raw[15]! & 0x80) !== 0)
+      sense.senseKeySpecific = Buffer.from(raw.subarray(15, 18));
     return sense;
   }
   if (responseCode === 0x72 || responseCode === 0x73) {
@@ -55,8 +56,10 @@ export function parseSense(raw: Buffer): SenseData | undefined {
       const body = Buffer.from(raw.subarray(off + 2, Math.min(end, off + 2 + len)));
       sense.descriptors.push({ type, body });
       // SPC-4 4.5.2.2: information descriptor, VALID bit in byte 0 of the body.
-      if (type === 0x00 && body.length >= 10 && (body[0]! & 0x80) !== 0) sense.information = body.readBigUInt64BE(2);
-      if (type === 0x02 && body.length >= 5 && (body[2]! & 0x80) !== 0) sense.senseKeySpecific = body.subarray(2, 5);
+      if (type === 0x00 && body.length >= 10 && (body[0]! & 0x80) !== 0)
+        sense.information = body.readBigUInt64BE(2);
+      if (type === 0x02 && body.length >= 5 && (body[2]! & 0x80) !== 0)
+        sense.senseKeySpecific = body.subarray(2, 5);
       off += 2 + len;
     }
     return sense;

@@ -87,12 +87,15 @@ export function judgeAnswer(key: string, offered: string, answer: string): Answe
   });
   switch (rule.type) {
     case 'list':
-      return offered.split(',').includes(answer) ? { value: answer } : bad('is not one of the offered values');
+      return offered.split(',').includes(answer)
+        ? { value: answer }
+        : bad('is not one of the offered values');
     case 'and':
     case 'or': {
       if (answer !== 'Yes' && answer !== 'No') return bad('is not Yes/No');
       const forced = rule.type === 'and' ? 'No' : 'Yes';
-      if (offered === forced && answer !== forced) return bad(`must be ${forced} (${rule.type.toUpperCase()})`);
+      if (offered === forced && answer !== forced)
+        return bad(`must be ${forced} (${rule.type.toUpperCase()})`);
       return { value: answer };
     }
     case 'min':
@@ -102,7 +105,8 @@ export function judgeAnswer(key: string, offered: string, answer: string): Answe
       if (n === undefined) return bad('is not a number');
       if (n < rule.lo || n > rule.hi) return bad(`is outside ${rule.lo}..${rule.hi}`);
       if (o !== undefined && rule.type === 'min' && n > o) return bad('exceeds the offer (minimum function)');
-      if (o !== undefined && rule.type === 'max' && n < o) return bad('is below the offer (maximum function)');
+      if (o !== undefined && rule.type === 'max' && n < o)
+        return bad('is below the offer (maximum function)');
       return { value: String(n) };
     }
     case 'declarative':
