@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { ioBuffers } from '../util/buffer-pool.js';
 import { TandemError } from '../util/errors.js';
 import type { BlockDevice } from './block-device.js';
 
@@ -70,7 +71,7 @@ export class FileDevice implements BlockDevice {
   }
 
   read(offset: number, length: number): Promise<Buffer> {
-    const buf = Buffer.allocUnsafe(length);
+    const buf = ioBuffers.take(length);
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.read(this.#fd, buf, done, length - done, offset + done, (err, n) => {

@@ -77,6 +77,7 @@ export class Connection implements R2tSender {
   #pingSentAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closeReason = '';
+  #corked = false;
   readonly closed: Promise<void>;
   #resolveClosed!: () => void;
 
@@ -507,7 +508,8 @@ export class Connection implements R2tSender {
         read,
         write,
         nexus: s.nexus,
-        immediateData: pdu.data.length > 0 ? Buffer.from(pdu.data) : EMPTY,
+        // Received bytes are never reused by the socket: the data can be kept without a copy.
+        immediateData: pdu.data,
         unsolicitedLimit: write ? (p.initialR2T ? pdu.data.length : Math.min(p.firstBurstLength, edtl)) : 0,
         maxBurstLength: p.maxBurstLength,
         maxOutstandingR2T: p.maxOutstandingR2T,
@@ -542,8 +544,16 @@ export class Connection implements R2tSender {
     const sendLen = data ? Math.min(data.length, edtl) : 0;
     const collapse = c.status === ScsiStatus.GOOD && !c.sense;
     if (sendLen > 0) {
-      this.#sendDataIn(task, data!, sendLen, collapse ? { status: c.status, overflow, underflow, residual } : undefined);
+      this.#sendDataIn(
+        task,
+        data!,
+        sendLen,
+        collapse ? { status: c.status, overflow, underflow, residual } : undefined,
+        c.release,
+      );
       if (collapse) return;
+    } else {
+      c.release?.();
     }
     let sense = EMPTY;
     if (c.sense) {
@@ -563,13 +573,14 @@ export class Connection implements R2tSender {
     data: Buffer,
     length: number,
     status: { status: number; overflow: boolean; underflow: boolean; residual: number } | undefined,
+    release?: () => void,
   ): void {
     const p = this.#session!.params;
     const mrdsl = p.initiatorMaxRecvDataSegmentLength;
     const burst = p.maxBurstLength;
     let dataSN = 0;
     let inBurst = 0;
-    this.#socket.cork();
+    this.#batch();
     for (let off = 0; off < length; ) {
       const n = Math.min(mrdsl, length - off, burst - inBurst);
       const last = off + n === length;
@@ -588,10 +599,9 @@ export class Connection implements R2tSender {
         },
         this.#seq(withStatus),
       );
-      this.#write(hdr, data.subarray(off, off + n));
       off += n;
+      this.#write(hdr, data.subarray(off - n, off), off === length ? release : undefined);
     }
-    this.#socket.uncork();
   }
 
   #onDataOut(pdu: Pdu): void {
@@ -811,14 +821,33 @@ export class Connection implements R2tSender {
   }
 
   #send(hdr: Buffer, data: Buffer = EMPTY): void {
-    this.#socket.cork();
+    this.#batch();
     this.#write(hdr, data);
-    this.#socket.uncork();
   }
 
-  /** Queues one PDU: header (+digest), data (+padding, +digest). */
-  #write(hdr: Buffer, data: Buffer): void {
-    if (this.#state === 'closed' || this.#socket.destroyed) return;
+  /**
+   * Coalesces everything sent during one turn of the event loop into one writev: responses
+   * that complete together (a burst of backing-store callbacks) cost one system call.
+   */
+  #batch(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    setImmediate(() => {
+      this.#corked = false;
+      this.#socket.uncork();
+    });
+  }
+
+  /**
+   * Queues one PDU: header (+digest), data (+padding, +digest). `sent` runs once the kernel
+   * has the bytes (socket writes complete in order), or at once if nothing can be sent.
+   */
+  #write(hdr: Buffer, data: Buffer, sent?: () => void): void {
+    if (this.#state === 'closed' || this.#socket.destroyed) {
+      sent?.();
+      return;
+    }
     setDataSegmentLength(hdr, data.length);
     const sock = this.#socket;
     if (this.#headerDigest) {
@@ -830,16 +859,19 @@ export class Connection implements R2tSender {
     }
     if (data.length > 0) {
       const pad = pad4(data.length);
-      sock.write(data);
-      const padBuf = pad > 0 ? Buffer.alloc(pad) : EMPTY;
       if (this.#dataDigest) {
-        const d = Buffer.allocUnsafe(pad + 4);
-        d.fill(0, 0, pad);
-        putDigest(d, pad, crc32c(data, padBuf));
-        sock.write(d);
+        sock.write(data);
+        const d = Buffer.alloc(pad + 4);
+        putDigest(d, pad, crc32c(data, d.subarray(0, pad)));
+        sock.write(d, sent);
       } else if (pad > 0) {
-        sock.write(padBuf);
+        sock.write(data);
+        sock.write(Buffer.alloc(pad), sent);
+      } else {
+        sock.write(data, sent);
       }
+    } else {
+      sent?.();
     }
     if (sock.writableLength > WRITE_HIGH_WATER) sock.pause();
   }

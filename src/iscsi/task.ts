@@ -55,7 +55,7 @@ export class IscsiTask implements TransportCommand {
   readonly readExpected: boolean;
   readonly writeExpected: boolean;
   readonly nexus: ItNexus;
-  readonly #controller = new AbortController();
+  readonly #signal = { aborted: false };
   readonly #sender: R2tSender;
   readonly #unsolicitedLimit: number;
   readonly #maxBurst: number;
@@ -97,13 +97,13 @@ export class IscsiTask implements TransportCommand {
     return this.itt;
   }
 
-  get signal(): AbortSignal {
-    return this.#controller.signal;
+  get signal(): { readonly aborted: boolean } {
+    return this.#signal;
   }
 
   abort(): void {
-    if (this.#controller.signal.aborted) return;
-    this.#controller.abort();
+    if (this.#signal.aborted) return;
+    this.#signal.aborted = true;
     this.#fail(new Error('task aborted'));
   }
 
@@ -113,7 +113,7 @@ export class IscsiTask implements TransportCommand {
   }
 
   receiveDataOut(length: number): Promise<Buffer> {
-    if (this.#controller.signal.aborted) return Promise.reject(new Error('task aborted'));
+    if (this.#signal.aborted) return Promise.reject(new Error('task aborted'));
     if (this.#failed) return Promise.reject(this.#failed);
     if (length === 0) return Promise.resolve(Buffer.alloc(0));
     // Fast path: everything arrived as immediate data in one piece.
@@ -170,7 +170,7 @@ export class IscsiTask implements TransportCommand {
       this.#unsolicitedDataSN++;
       this.#unsolicitedReceived += data.length;
       if (this.#buffer) this.#place(offset, data);
-      else if (!this.#controller.signal.aborted) this.#early.push(data);
+      else if (!this.#signal.aborted) this.#early.push(data);
       this.#maybeDone();
       return;
     }

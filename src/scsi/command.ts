@@ -46,8 +46,11 @@ export interface TransportCommand {
   /** Directions the initiator announced (iSCSI R/W bits). */
   readonly readExpected: boolean;
   readonly writeExpected: boolean;
-  /** Fires when a task management function or the loss of the nexus aborts the task. */
-  readonly signal: AbortSignal;
+  /**
+   * Set when a task management function or the loss of the nexus aborts the task (an
+   * AbortSignal fits; the iSCSI transport uses a plain flag, which is far cheaper per command).
+   */
+  readonly signal: { readonly aborted: boolean };
   /** The engine aborts the task: the transport fires `signal` and sends no response. */
   abort(): void;
   /**
@@ -72,6 +75,8 @@ export interface Completion {
   readonly transferLength: number;
   /** The task was aborted: the transport sends no response for it (RFC 7143 11.5.1). */
   readonly aborted?: boolean;
+  /** Returns `data`'s memory to its pool once the transport has sent it. */
+  readonly release?: () => void;
 }
 
 export const TmfFunction = {

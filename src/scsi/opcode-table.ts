@@ -32,7 +32,10 @@ export interface ExecContext {
  * A handler's outcome: data-in (the gate applies the allocation length), a bare status
  * (RESERVATION CONFLICT, CONDITION MET), a sense reason (CHECK CONDITION), or nothing (GOOD).
  */
-export type Outcome = { data?: Buffer; status?: number; sense?: SenseReason } | SenseReason | undefined;
+export type Outcome =
+  | { data?: Buffer; status?: number; sense?: SenseReason; release?: () => void }
+  | SenseReason
+  | undefined;
 
 export interface OpcodeRow<P extends ParsedCdb = ParsedCdb> {
   /** The standard's name, e.g. "READ(10)". */

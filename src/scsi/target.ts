@@ -172,7 +172,11 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       data = data.subarray(0, allocationLength);
     }
     const status = outcome.status ?? ScsiStatus.GOOD;
-    if (data) return { status, data, transferLength: data.length };
+    if (data) {
+      return outcome.release
+        ? { status, data, transferLength: data.length, release: outcome.release }
+        : { status, data, transferLength: data.length };
+    }
     return { status, transferLength: outLen };
   }
 

@@ -1,3 +1,4 @@
+import { ioBuffers } from '../../util/buffer-pool.js';
 import { checkRange, invalidField, lbaRange, usage } from '../cdb.js';
 import type { LogicalUnit } from '../logical-unit.js';
 import { maxTransferBlocks } from '../limits.js';
@@ -37,10 +38,11 @@ export function truncateRw(p: RwCdb, bytes: number, lu: LogicalUnit): RwCdb | un
   return { ...p, blocks, dataOutLength: bytes };
 }
 
-async function executeRead(lu: LogicalUnit, p: RwCdb): Promise<{ data: Buffer }> {
+async function executeRead(lu: LogicalUnit, p: RwCdb): Promise<{ data: Buffer; release?: () => void }> {
   if (p.blocks === 0) return { data: Buffer.alloc(0) };
   const data = await lu.device.read(p.lba * lu.blockSize, p.blocks * lu.blockSize);
-  return { data };
+  // The buffer is ours alone: once sent, the pool may hand it to the next READ.
+  return { data, release: () => ioBuffers.give(data) };
 }
 
 async function executeWrite(lu: LogicalUnit, p: RwCdb, data: Buffer): Promise<undefined> {
