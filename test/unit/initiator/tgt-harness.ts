@@ -27,6 +27,8 @@ export interface TgtOptions {
   luns?: TgtLun[];
   /** Target session parameters set with `tgtadm --op update` before any login. */
   params?: Record<string, string>;
+  /** CHAP accounts bound to the target; `outgoing` is the target's own (mutual CHAP) account. */
+  accounts?: Array<{ user: string; password: string; outgoing?: boolean }>;
 }
 
 export interface TgtDaemon {
@@ -123,9 +125,25 @@ export async function startTgt(opts: TgtOptions = {}): Promise<TgtDaemon> {
       const file = join(dir, `lun${l.lun}.img`);
       await writeFile(file, '');
       await truncate(file, l.sizeBytes);
-      await tgtadm('--mode', 'logicalunit', '--op', 'new', '--tid', '1', '--lun', String(l.lun), '--backing-store', file);
+      await tgtadm(
+        '--mode',
+        'logicalunit',
+        '--op',
+        'new',
+        '--tid',
+        '1',
+        '--lun',
+        String(l.lun),
+        '--backing-store',
+        file,
+      );
     }
     await tgtadm('--mode', 'target', '--op', 'bind', '--tid', '1', '--initiator-address', 'ALL');
+    for (const a of opts.accounts ?? []) {
+      await tgtadm('--mode', 'account', '--op', 'new', '--user', a.user, '--password', a.password);
+      const bind = ['--mode', 'account', '--op', 'bind', '--tid', '1', '--user', a.user];
+      await tgtadm(...bind, ...(a.outgoing ? ['--outgoing'] : []));
+    }
     for (const [k, v] of Object.entries(opts.params ?? {})) {
       await tgtadm('--mode', 'target', '--op', 'update', '--tid', '1', '--name', k, '--value', v);
     }
