@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
-import type { Completion } from '../scsi/command.js';
+import { type Completion, TmfFunction, TmfResponse } from '../scsi/command.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
 import { crc32c, putDigest, readDigest } from '../util/crc32c.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { snAdd, snLt } from '../util/serial.js';
+import { snAdd, snLe, snLt } from '../util/serial.js';
 import { LoginNegotiation, LoginStatus, type LoginStep, decodeLoginRequest } from './login.js';
 import { negotiate } from './params.js';
 import {
@@ -36,6 +36,8 @@ const LOGIN_MAX_DATA = 8192;
 /** Pause reading from a peer that does not read its responses past this much queued output. */
 const WRITE_HIGH_WATER = 32 << 20;
 const EMPTY = Buffer.alloc(0);
+/** Largest text request we assemble from continued PDUs (RFC 7143 11.10.2). */
+const MAX_TEXT_BYTES = 64 * 1024;
 
 type ConnState = 'login' | 'full-feature' | 'logged-out' | 'closed';
 
@@ -66,12 +68,16 @@ export class Connection implements R2tSender {
   #pumping = false;
   // tasks
   readonly #tasks = new Map<number, IscsiTask>();
-  readonly #pendingCommands = new Map<number, Pdu>();
+  /** Commands that arrived ahead of their CmdSN; null: consumed by ABORT TASK before arrival. */
+  readonly #pendingCommands = new Map<number, Pdu | null>();
   #nextTtt = 1;
   // text continuation (RFC 7143 11.10.2)
   #textRemainder: { ttt: number; itt: number; data: Buffer } | undefined;
   #textPartial: Buffer[] = [];
+  #textPartialBytes = 0;
+  #textPartialTtt: number | undefined;
   // NOP-In pings
+  readonly #startedAt = Date.now();
   #lastRx = Date.now();
   #pingTtt: number | undefined;
   #pingSentAt = 0;
@@ -108,6 +114,10 @@ export class Connection implements R2tSender {
     });
     this.#timer = setInterval(() => this.#tick(), Math.max(250, Math.min(1000, opts.nopInIntervalMs || 1000)));
     this.#timer.unref();
+  }
+
+  get cid(): number {
+    return this.#cid;
   }
 
   get session(): Session | undefined {
@@ -344,11 +354,26 @@ export class Connection implements R2tSender {
       if (!this.#pendingCommands.has(cmdSN)) this.#pendingCommands.set(cmdSN, copyPdu(pdu));
       return;
     }
-    this.#advance(pdu, cmdSN);
-    for (let next = this.#pendingCommands.get(s.expCmdSN); next; next = this.#pendingCommands.get(s.expCmdSN)) {
+    if (this.#pendingCommands.get(cmdSN) === null) {
+      // ABORT TASK named this CmdSN before it arrived: it counts as received and never runs.
+      this.#pendingCommands.delete(cmdSN);
+      s.expCmdSN = snAdd(s.expCmdSN, 1);
+    } else {
+      this.#advance(pdu, cmdSN);
+    }
+    this.#drainPending();
+  }
+
+  /** Runs the commands that waited for the ones before them, skipping aborted CmdSNs. */
+  #drainPending(): void {
+    const s = this.#session!;
+    for (;;) {
       const sn = s.expCmdSN;
+      const next = this.#pendingCommands.get(sn);
+      if (next === undefined) return;
       this.#pendingCommands.delete(sn);
-      this.#advance(next, sn);
+      if (next === null) s.expCmdSN = snAdd(sn, 1);
+      else this.#advance(next, sn);
     }
   }
 
@@ -386,7 +411,11 @@ export class Connection implements R2tSender {
     const req = decodeLoginRequest(pdu.bhs, pdu.data);
     if (this.#statSN === 0 && req.expStatSN !== 0) this.#statSN = req.expStatSN;
     this.#cid = req.cid;
-    const step: LoginStep = this.#login.step(req);
+    let step: LoginStep = this.#login.step(req);
+    if (step.kind === 'complete' && step.tsih !== 0) {
+      const refusal = this.#sessions.checkJoin(step.tsih, step.initiatorName, step.isid, req.cid);
+      if (refusal) step = { kind: 'fail', status: refusal, csg: step.csg, why: `TSIH ${step.tsih}: ${refusal}` };
+    }
     const seq = (): out.SeqFields => {
       const cmd = this.#session?.expCmdSN ?? req.cmdSN;
       return { statSN: this.#statSN++, expCmdSN: cmd, maxCmdSN: this.#session?.maxCmdSN ?? cmd };
@@ -510,7 +539,12 @@ export class Connection implements R2tSender {
         nexus: s.nexus,
         // Received bytes are never reused by the socket: the data can be kept without a copy.
         immediateData: pdu.data,
-        unsolicitedLimit: write ? (p.initialR2T ? pdu.data.length : Math.min(p.firstBurstLength, edtl)) : 0,
+        // F = 1 says no unsolicited Data-Out follows the immediate data (RFC 7143 11.3.1).
+        unsolicitedLimit: write
+          ? p.initialR2T || finalBit(bhs)
+            ? pdu.data.length
+            : Math.min(p.firstBurstLength, edtl)
+          : 0,
         maxBurstLength: p.maxBurstLength,
         maxOutstandingR2T: p.maxOutstandingR2T,
       },
@@ -543,8 +577,9 @@ export class Connection implements R2tSender {
     const data = c.data;
     const sendLen = data ? Math.min(data.length, edtl) : 0;
     const collapse = c.status === ScsiStatus.GOOD && !c.sense;
+    let dataIns = 0;
     if (sendLen > 0) {
-      this.#sendDataIn(
+      dataIns = this.#sendDataIn(
         task,
         data!,
         sendLen,
@@ -563,7 +598,11 @@ export class Connection implements R2tSender {
       c.sense.copy(sense, 2);
     }
     this.#send(
-      out.scsiResponse({ itt: task.itt, status: c.status, overflow, underflow, residual }, this.#seq(true)),
+      out.scsiResponse(
+        // ExpDataSN: the R2T and Data-In PDUs this task produced (RFC 7143 11.4.8).
+        { itt: task.itt, status: c.status, overflow, underflow, residual, expDataSN: dataIns + task.r2tCount },
+        this.#seq(true),
+      ),
       sense,
     );
   }
@@ -574,7 +613,7 @@ export class Connection implements R2tSender {
     length: number,
     status: { status: number; overflow: boolean; underflow: boolean; residual: number } | undefined,
     release?: () => void,
-  ): void {
+  ): number {
     const p = this.#session!.params;
     const mrdsl = p.initiatorMaxRecvDataSegmentLength;
     const burst = p.maxBurstLength;
@@ -602,6 +641,7 @@ export class Connection implements R2tSender {
       off += n;
       this.#write(hdr, data.subarray(off - n, off), off === length ? release : undefined);
     }
+    return dataSN;
   }
 
   #onDataOut(pdu: Pdu): void {
@@ -675,12 +715,31 @@ export class Connection implements R2tSender {
     }
     const lun = decodeLun(bhs);
     const referencedTag = field32(bhs, 20);
+    if (fn === TmfFunction.ABORT_TASK && !this.#tasks.has(referencedTag)) {
+      respond(this.#abortUnseenTask(field32(bhs, 24), field32(bhs, 32)));
+      return;
+    }
     s.target.engine
       .taskManagement({ nexus: s.nexus, fn: fn as never, lun, referencedTag })
       .then(respond, (err) => {
         this.#log.error({ err }, 'task management failed');
         respond(255);
       });
+  }
+
+  /**
+   * ABORT TASK for a task this connection does not hold (RFC 7143 11.5.1 b, c). RefCmdSN still
+   * in the window and before the TMF's own CmdSN: the command has not arrived; it counts as
+   * received and will not run. Otherwise it was answered already: TASK DOES NOT EXIST, which
+   * tells the initiator to expect (or that it has had) the task's own response.
+   */
+  #abortUnseenTask(cmdSN: number, refCmdSN: number): number {
+    const s = this.#session!;
+    const inWindow = snLe(s.expCmdSN, refCmdSN) && snLe(refCmdSN, s.maxCmdSN);
+    if (!inWindow || !snLt(refCmdSN, cmdSN)) return TmfResponse.TASK_DOES_NOT_EXIST;
+    this.#pendingCommands.set(refCmdSN, null);
+    this.#drainPending();
+    return TmfResponse.FUNCTION_COMPLETE;
   }
 
   #onText(pdu: Pdu): void {
@@ -690,7 +749,7 @@ export class Connection implements R2tSender {
     const final = finalBit(bhs);
     const cont = (bhs[1]! & 0x40) !== 0;
     // Continuation of a long response the initiator is collecting (empty request, our TTT).
-    if (ttt !== RESERVED_TAG) {
+    if (ttt !== RESERVED_TAG && ttt !== this.#textPartialTtt) {
       const rem = this.#textRemainder;
       if (!rem || rem.ttt !== ttt) {
         this.#reject(RejectReason.INVALID_PDU_FIELD, bhs);
@@ -701,10 +760,24 @@ export class Connection implements R2tSender {
       return;
     }
     this.#textPartial.push(Buffer.from(pdu.data));
-    if (cont || !final) {
-      this.#send(out.textResponse({ itt, ttt: this.allocateTtt(), final: false, continue: false }, this.#seq(true)));
+    this.#textPartialBytes += pdu.data.length;
+    if (this.#textPartialBytes > MAX_TEXT_BYTES) {
+      // A request split over ever more PDUs must not grow without bound.
+      this.#textPartial = [];
+      this.#textPartialBytes = 0;
+      this.#textPartialTtt = undefined;
+      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
       return;
     }
+    if (cont || !final) {
+      this.#textPartialTtt = this.allocateTtt();
+      this.#send(
+        out.textResponse({ itt, ttt: this.#textPartialTtt, final: false, continue: false }, this.#seq(true)),
+      );
+      return;
+    }
+    this.#textPartialTtt = undefined;
+    this.#textPartialBytes = 0;
     const text = Buffer.concat(this.#textPartial);
     this.#textPartial = [];
     let kv: KeyValues;
@@ -777,6 +850,8 @@ export class Connection implements R2tSender {
     else if (reasonCode === 1 && cid !== this.#cid) response = 1; // CID not found
     // Answer after the outstanding tasks have answered (RFC 7143 11.14).
     const pending = [...this.#tasks.values()];
+    // RFC 7143 11.14: commands still waiting for data cannot finish; logout terminates them.
+    if (response === 0) for (const t of pending) if (t.awaitingDataOut) t.abort();
     const send = () => {
       if (this.#state !== 'full-feature') return;
       this.#send(
@@ -882,7 +957,7 @@ export class Connection implements R2tSender {
     if (this.#state === 'closed') return;
     const now = Date.now();
     if (this.#state === 'login') {
-      if (now - this.#lastRx > this.#opts.loginTimeoutMs) this.close('login timed out');
+      if (now - this.#startedAt > this.#opts.loginTimeoutMs) this.close('login timed out');
       return;
     }
     if (this.#state !== 'full-feature' || this.#opts.nopInIntervalMs <= 0) return;

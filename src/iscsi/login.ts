@@ -29,6 +29,9 @@ export const LoginStatus = {
 } as const satisfies Record<string, readonly [number, number]>;
 export type LoginStatusName = keyof typeof LoginStatus;
 
+/** Largest login text assembled from continued PDUs. */
+const MAX_LOGIN_TEXT = 64 * 1024;
+
 /** Login stages (CSG/NSG values, RFC 7143 11.12.3). */
 export const Stage = { SECURITY: 0, OPERATIONAL: 1, FULL_FEATURE: 3 } as const;
 
@@ -95,6 +98,7 @@ export class LoginNegotiation {
   #stage: number | undefined;
   #first = true;
   #pendingText: Buffer[] = [];
+  #pendingBytes = 0;
   readonly #seen = new Set<string>();
   readonly #offered = new Set<string>();
   #initiatorName: string | undefined;
@@ -138,9 +142,12 @@ export class LoginNegotiation {
 
     // Text split over several PDUs (C bit): acknowledge each part with an empty response.
     this.#pendingText.push(req.data);
+    this.#pendingBytes += req.data.length;
+    if (this.#pendingBytes > MAX_LOGIN_TEXT) return fail('OUT_OF_RESOURCES', 'login text too long');
     if (req.cont) return { kind: 'respond', transit: false, csg, nsg: 0, data: Buffer.alloc(0) };
     const text = Buffer.concat(this.#pendingText);
     this.#pendingText = [];
+    this.#pendingBytes = 0;
     let offered: KeyValues;
     try {
       offered = parseKeyValues(text);

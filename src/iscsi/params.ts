@@ -134,7 +134,7 @@ export function defaultParams(t: TargetSettings): NegotiatedParams {
     maxBurstLength: Math.min(262144, t.maxBurstLength),
     firstBurstLength: Math.min(65536, t.firstBurstLength),
     initialR2T: true,
-    immediateData: true && t.immediateData,
+    immediateData: t.immediateData,
     maxOutstandingR2T: 1,
     dataPDUInOrder: true,
     dataSequenceInOrder: true,
@@ -210,6 +210,12 @@ export function negotiate(
     const answer = answerKey(def, value, target);
     response.push([key, answer]);
     if (answer !== 'Reject' && answer !== 'Irrelevant') apply(params, key, answer);
+  }
+  // RFC 7143 13.14: FirstBurstLength must not exceed MaxBurstLength, whichever side lowered it.
+  if (params.firstBurstLength > params.maxBurstLength) {
+    params.firstBurstLength = params.maxBurstLength;
+    const fb = response.find(([k]) => k === 'FirstBurstLength');
+    if (fb) fb[1] = String(params.firstBurstLength);
   }
   return { response, declared };
 }

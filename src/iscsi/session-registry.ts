@@ -5,8 +5,13 @@ import { Session, sessionKey } from './session.js';
 
 /** What a session needs from its connection when it is reinstated. */
 export interface SessionOwner {
+  /** The connection id (CID) the initiator gave this session's connection. */
+  readonly cid: number;
   close(reason: string): void;
 }
+
+/** Why a login that names an existing session (TSIH ≠ 0) cannot proceed. */
+export type JoinRefusal = 'SESSION_DOES_NOT_EXIST' | 'TOO_MANY_CONNECTIONS';
 
 /**
  * All sessions of a node, by TSIH and by (initiator, ISID, target) for reinstatement
@@ -22,6 +27,20 @@ export class SessionRegistry {
     this.#log = log;
   }
 
+  /**
+   * A login with TSIH ≠ 0 names an existing session (RFC 7143 6.3.1). With MaxConnections=1
+   * the only acceptable case is connection reinstatement: same initiator, ISID and CID as the
+   * session's live connection, which open-iscsi does when it reconnects after a failure.
+   */
+  checkJoin(tsih: number, initiatorName: string, isid: Buffer, cid: number): JoinRefusal | undefined {
+    const e = this.#byTsih.get(tsih);
+    if (!e || e.session.initiatorName !== initiatorName || !e.session.isid.equals(isid)) {
+      return 'SESSION_DOES_NOT_EXIST';
+    }
+    if (e.owner.cid !== cid) return 'TOO_MANY_CONNECTIONS';
+    return undefined;
+  }
+
   open(
     owner: SessionOwner,
     opts: {
@@ -35,12 +54,12 @@ export class SessionRegistry {
       window: number;
     },
   ): Session {
-    const key = sessionKey(opts.initiatorName, opts.isid, opts.target?.name ?? '');
-    const existing = this.#byKey.get(key);
+    const key = sessionKey(opts.initiatorName, opts.isid, opts.target);
+    const existing = opts.tsih !== 0 ? opts.tsih : this.#byKey.get(key);
     if (existing !== undefined) {
       const old = this.#byTsih.get(existing);
       if (old) {
-        this.#log.info({ key, tsih: existing }, 'session reinstatement: closing the old session');
+        this.#log.info({ key, tsih: existing }, opts.tsih !== 0 ? 'connection reinstatement: closing the old connection' : 'session reinstatement: closing the old session');
         this.remove(old.session);
         old.session.closed = true;
         if (old.session.nexus && old.session.target) {
@@ -49,8 +68,10 @@ export class SessionRegistry {
         old.owner.close('session reinstated by a new login');
       }
     }
+    // Connection reinstatement keeps the session's TSIH; a new session gets a fresh one.
+    const tsih = opts.tsih !== 0 && !this.#byTsih.has(opts.tsih) ? opts.tsih : this.#allocateTsih();
     const session = new Session({
-      tsih: this.#allocateTsih(),
+      tsih,
       isid: opts.isid,
       initiatorName: opts.initiatorName,
       type: opts.type,

@@ -62,7 +62,7 @@ export class Session {
 
   /** Key under which a later login with the same ISID reinstates this session. */
   get key(): string {
-    return sessionKey(this.initiatorName, this.isid, this.target?.name ?? '');
+    return sessionKey(this.initiatorName, this.isid, this.target);
   }
 
   /** Recomputes MaxCmdSN from the free window slots; it only ever grows. */
@@ -73,6 +73,11 @@ export class Session {
   }
 }
 
-export function sessionKey(initiatorName: string, isid: Buffer, targetName: string): string {
-  return `${initiatorName}|${isid.toString('hex')}|${targetName}`;
+/**
+ * A session is named by its initiator port and its target portal group (RFC 7143 4.4.3: SSID =
+ * ISID + TPGT): the same ISID through another portal group is another path, not a
+ * reinstatement (ESXi uses one ISID per adapter for every path).
+ */
+export function sessionKey(initiatorName: string, isid: Buffer, target: TargetEntry | undefined): string {
+  return `${initiatorName}|${isid.toString('hex')}|${target?.name ?? ''}|${target?.portalGroupTag ?? ''}`;
 }

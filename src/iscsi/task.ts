@@ -191,6 +191,16 @@ export class IscsiTask implements TransportCommand {
     this.#maybeDone();
   }
 
+  /** R2Ts sent for this task so far (they count in the response's ExpDataSN). */
+  get r2tCount(): number {
+    return this.#r2tSN;
+  }
+
+  /** The engine asked for data-out that has not all arrived yet. */
+  get awaitingDataOut(): boolean {
+    return this.#resolve !== undefined;
+  }
+
   /** Outstanding R2T TTTs (for the connection's lookup). */
   ownsTtt(ttt: number): boolean {
     return this.#r2ts.has(ttt);

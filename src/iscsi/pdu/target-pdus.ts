@@ -32,6 +32,7 @@ export interface ScsiResponseFields {
   overflow: boolean;
   underflow: boolean;
   residual: number;
+  expDataSN?: number;
 }
 
 /** RFC 7143 11.4. */
@@ -41,6 +42,7 @@ export function scsiResponse(f: ScsiResponseFields, s: SeqFields): Buffer {
   b[3] = f.status;
   b.writeUInt32BE(f.itt, 16);
   stamp(b, s);
+  b.writeUInt32BE((f.expDataSN ?? 0) >>> 0, 36);
   b.writeUInt32BE(f.residual >>> 0, 44);
   return b;
 }
