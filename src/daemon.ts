@@ -22,6 +22,11 @@ function parseHostPort(hp: string): { host: string; port: number } {
 
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
 
+/** Embedded mode: one target port group (id 1) holding every portal of the node. */
+function targetPort(iqn: string, tpgt: number): TargetPort {
+  return { relativePortId: tpgt, targetPortGroupId: 1, name: `${iqn},t,0x${hex4(tpgt)}`, targetName: iqn };
+}
+
 /**
  * The composition root: builds one node from its configuration — backstores, LUs, the SCSI
  * engine of each target, portals — and tears it down in order.
@@ -57,14 +62,19 @@ export class Daemon {
     const table = createOpcodeTable();
     for (const t of cfg.targets) {
       const engine = new ScsiTarget(table, this.#log.child({ target: t.iqn }));
-      engine.targetPortCount = cfg.portals.length;
+      // Each portal is its own portal group, hence its own SCSI target port (DESIGN.md
+      // Identity): TPGT and relative target port id are the portal's position, from 1.
+      engine.setTargetPorts(cfg.portals.map((_, i) => targetPort(t.iqn, i + 1)));
       for (const l of t.luns) {
         const device = await this.#openDevice(t.iqn, l);
         this.#devices.push(device);
+        const volumeId = l.volumeId ?? `${cfg.node.name}:${t.iqn}:${l.lun}`;
         const lu = new LogicalUnit(device, {
-          volumeId: l.volumeId ?? `${cfg.node.name}:${t.iqn}:${l.lun}`,
+          volumeId,
           blockSize: l.blockSize,
           readOnly: l.readOnly,
+          // Persistent reservations with APTPL survive a restart in this file (SPC-4 5.13.6).
+          aptplFile: path.join(cfg.node.dataDir, 'reservations', `${encodeURIComponent(volumeId)}.json`),
         });
         engine.addLun(l.lun, lu);
         this.#log.info(
@@ -83,8 +93,6 @@ export class Daemon {
       loginTimeoutMs: 15_000,
     };
     const endpoints = cfg.portals.map(parseHostPort);
-    // Each portal is its own portal group, hence its own SCSI target port (DESIGN.md Identity):
-    // TPGT and relative target port id are the portal's position, starting at 1.
     const addressesOf = (local: string): string[] =>
       endpoints.map((e, i) => {
         const host = e.host === '0.0.0.0' || e.host === '::' ? local : e.host;
@@ -95,12 +103,7 @@ export class Daemon {
       const tpgt = i + 1;
       const entries = new Map<string, TargetEntry>();
       for (const t of cfg.targets) {
-        const port: TargetPort = {
-          relativePortId: tpgt,
-          targetPortGroupId: 1,
-          name: `${t.iqn},t,0x${hex4(tpgt)}`,
-          targetName: t.iqn,
-        };
+        const port = targetPort(t.iqn, tpgt);
         entries.set(t.iqn, {
           name: t.iqn,
           ...(t.alias ? { alias: t.alias } : {}),
@@ -124,7 +127,11 @@ export class Daemon {
   async #openDevice(iqn: string, l: NodeConfig['targets'][number]['luns'][number]): Promise<BlockDevice> {
     if (l.backstore === 'memory') return new MemoryDevice(l.size!);
     const file = path.resolve(this.config.node.dataDir, l.path!);
-    const dev = await FileDevice.open(file, { ...(l.size ? { createSize: l.size } : {}), readOnly: l.readOnly });
+    const dev = await FileDevice.open(file, {
+      ...(l.size ? { createSize: l.size } : {}),
+      readOnly: l.readOnly,
+      warn: (m) => this.#log.warn({ file }, m),
+    });
     if (dev.size < l.blockSize) {
       await dev.close();
       throw new TandemError('TANDEM_ERR_BACKSTORE_OPEN', `${iqn} LUN ${l.lun}: ${file} is smaller than one block`);

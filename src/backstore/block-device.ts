@@ -13,9 +13,28 @@ export interface BlockDevice {
   write(offset: number, data: Buffer, fua: boolean): Promise<void>;
   /** Makes every completed write durable (SYNCHRONIZE CACHE). */
   flush(): Promise<void>;
-  /** Deallocates a range: it reads back as zeroes afterwards. */
+  /**
+   * Deallocates a range: it reads back as zeroes afterwards (LBPRZ). Space is released in
+   * units of `discardGranularity`; a partial unit is zeroed but stays allocated.
+   * A device without it is fully provisioned.
+   */
   discard?(offset: number, length: number): Promise<void>;
+  /** Bytes: the unit `discard` releases space in (the file system block, the memory page). */
+  readonly discardGranularity?: number;
+  /**
+   * Provisioning status of the bytes starting at `offset`: whether they are allocated, and
+   * how many bytes (> 0, ≤ `length`) share that status. Absent: everything is allocated.
+   */
+  allocation?(offset: number, length: number): Promise<Extent>;
+  /** Brings a range into the cache ahead of reads (PRE-FETCH). Absent: always in memory. */
+  prefetch?(offset: number, length: number): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A run of bytes with one provisioning status (GET LBA STATUS). */
+export interface Extent {
+  readonly mapped: boolean;
+  readonly length: number;
 }
 
 export type BackstoreKind = 'file' | 'memory';

@@ -2,38 +2,67 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ioBuffers } from '../util/buffer-pool.js';
 import { TandemError } from '../util/errors.js';
-import type { BlockDevice } from './block-device.js';
+import type { BlockDevice, Extent } from './block-device.js';
+import { type NativeHelper, nativeHelper } from './native.js';
 
 function ioError(op: string, file: string, err: NodeJS.ErrnoException): TandemError {
   return new TandemError('TANDEM_ERR_BACKSTORE_IO', `${op} ${file}: ${err.message}`, { cause: err });
 }
 
+/** Errors that mean "this file system or device cannot do that", not an I/O failure. */
+const UNSUPPORTED = new Set(['EOPNOTSUPP', 'ENOSYS', 'EINVAL', 'ENODEV', 'ESPIPE']);
+
+export interface FileDeviceOptions {
+  createSize?: number;
+  readOnly?: boolean;
+  /** Told once when a thin-provisioning system call is unavailable and the device falls back. */
+  warn?: (message: string) => void;
+}
+
 /**
  * A regular (sparse) file or a block device. Writes go through the page cache; FUA writes and
  * flush() reach stable storage with fdatasync, which is what WCE=1 in the caching mode page
- * promises the initiator.
+ * promises the initiator. Thin provisioning: discard punches holes (fallocate) and
+ * allocation() reads them back (SEEK_DATA/SEEK_HOLE) through the native helper; without it, or
+ * on a file system that cannot, discard writes zeroes and every block reports mapped.
  */
 export class FileDevice implements BlockDevice {
   readonly size: number;
   readonly description: string;
+  readonly discardGranularity: number;
   readonly #fd: number;
   readonly #path: string;
   readonly #isBlockDevice: boolean;
+  readonly #native: NativeHelper | undefined;
+  readonly #warn: (message: string) => void;
+  #punchUnsupported = false;
+  #seekUnsupported = false;
   #closed = false;
 
-  private constructor(fd: number, file: string, size: number, isBlockDevice: boolean) {
+  private constructor(
+    fd: number,
+    file: string,
+    size: number,
+    isBlockDevice: boolean,
+    blksize: number,
+    opts: FileDeviceOptions,
+  ) {
     this.#fd = fd;
     this.#path = file;
     this.size = size;
     this.#isBlockDevice = isBlockDevice;
     this.description = `file:${file}`;
+    // Holes are punched in file system blocks: a partial block is zeroed, not released.
+    this.discardGranularity = blksize >= 512 && (blksize & (blksize - 1)) === 0 ? blksize : 4096;
+    this.#warn = opts.warn ?? ((m) => process.emitWarning(m, { code: 'TANDEM_BACKSTORE_FALLBACK' }));
+    this.#native = nativeHelper(opts.warn);
   }
 
   /**
    * Opens `file`. A missing regular file is created sparse with `createSize` bytes; an
    * existing one keeps its size (a larger createSize grows it). Block devices keep theirs.
    */
-  static async open(file: string, opts: { createSize?: number; readOnly?: boolean } = {}): Promise<FileDevice> {
+  static async open(file: string, opts: FileDeviceOptions = {}): Promise<FileDevice> {
     const abs = path.resolve(file);
     try {
       let st: fs.Stats | undefined;
@@ -62,15 +91,30 @@ export class FileDevice implements BlockDevice {
         fs.ftruncateSync(fd, opts.createSize);
         size = opts.createSize;
       }
-      return new FileDevice(fd, abs, size, isBlock);
+      return new FileDevice(fd, abs, size, isBlock, st.blksize, opts);
     } catch (err) {
-      throw new TandemError('TANDEM_ERR_BACKSTORE_OPEN', `cannot open backing store ${abs}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new TandemError(
+        'TANDEM_ERR_BACKSTORE_OPEN',
+        `cannot open backing store ${abs}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
   }
 
+  /**
+   * After close() the descriptor number may already belong to another file: any further I/O
+   * through it must fail, not land there.
+   */
+  #closedError(op: string): TandemError | undefined {
+    if (!this.#closed) return undefined;
+    return new TandemError('TANDEM_ERR_BACKSTORE_IO', `${op} ${this.#path}: the backing store is closed`);
+  }
+
   read(offset: number, length: number): Promise<Buffer> {
+    const closed = this.#closedError('read');
+    if (closed) return Promise.reject(closed);
     const buf = ioBuffers.take(length);
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
@@ -90,6 +134,8 @@ export class FileDevice implements BlockDevice {
   }
 
   write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+    const closed = this.#closedError('write');
+    if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.write(this.#fd, data, done, data.length - done, offset + done, (err, n) => {
@@ -104,19 +150,58 @@ export class FileDevice implements BlockDevice {
   }
 
   flush(): Promise<void> {
+    const closed = this.#closedError('fdatasync');
+    if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
       fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('fdatasync', this.#path, e)) : resolve()));
     });
   }
 
   async discard(offset: number, length: number): Promise<void> {
-    // Without fallocate(PUNCH_HOLE) in Node's fs, a discard writes zeroes: the range reads
-    // back as zeroes, which is what SBC-3 requires of a deallocated block with LBPRZ=1.
+    const closed = this.#closedError('discard');
+    if (closed) throw closed;
+    if (length <= 0) return;
+    if (this.#native && !this.#punchUnsupported) {
+      try {
+        // On a block device the kernel turns this into a discard that reads back zeroes
+        // (blkdev_issue_zeroout) or fails with EOPNOTSUPP.
+        await this.#native.punchHole(this.#fd, offset, length);
+        return;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? '';
+        if (!UNSUPPORTED.has(code)) throw ioError('discard', this.#path, err as NodeJS.ErrnoException);
+        this.#punchUnsupported = true;
+        this.#warn(`${this.#path}: cannot punch holes (${code}): discard writes zeroes`);
+      }
+    }
+    // The range must read back as zeroes whatever happens (LBPRZ = 1, SBC-3 4.7.3.4.2).
     const zero = Buffer.alloc(Math.min(length, 1 << 20));
     for (let done = 0; done < length; done += zero.length) {
       const n = Math.min(zero.length, length - done);
       await this.write(offset + done, n === zero.length ? zero : zero.subarray(0, n), false);
     }
+  }
+
+  async allocation(offset: number, length: number): Promise<Extent> {
+    const closed = this.#closedError('read allocation of');
+    if (closed) throw closed;
+    if (!this.#native || this.#seekUnsupported || length <= 0) return { mapped: true, length };
+    try {
+      const e = await this.#native.extent(this.#fd, offset, length);
+      return e.length > 0 ? e : { mapped: true, length };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (!UNSUPPORTED.has(code))
+        throw ioError('read allocation of', this.#path, err as NodeJS.ErrnoException);
+      // A block device (or an old file system) has no SEEK_DATA: every block is in use.
+      this.#seekUnsupported = true;
+      return { mapped: true, length };
+    }
+  }
+
+  async prefetch(offset: number, length: number): Promise<void> {
+    // Reading pulls the range into the page cache, the cache later READs are served from.
+    ioBuffers.give(await this.read(offset, length));
   }
 
   get isBlockDevice(): boolean {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BlockDevice } from '../backstore/block-device.js';
+import { LuReservations } from './pr/lu-reservations.js';
+import type { ReservationStore } from './pr/reservation-store-interface.js';
 import { RangeLock } from './range-lock.js';
 import { reason } from './sense-reason.js';
 import { TaskSet } from './task-set.js';
@@ -12,6 +14,16 @@ export interface LogicalUnitConfig {
   readonly readOnly?: boolean;
   /** Product revision level reported in INQUIRY. */
   readonly revision?: string;
+  /**
+   * Embedded mode: file that keeps persistent reservations across restarts while APTPL is set
+   * (SPC-4 5.13.5). Ignored when `reservationStore` is given.
+   */
+  readonly aptplFile?: string;
+}
+
+export interface LogicalUnitOptions {
+  /** Cluster mode: where the reservation state lives (etcd, DESIGN.md safety rule 7). */
+  readonly reservationStore?: ReservationStore;
 }
 
 /** Mutable mode parameters (SPC-4 7.5; SBC-3 6.4). */
@@ -43,9 +55,16 @@ export class LogicalUnit {
   readonly naa: Buffer;
   /** Unit serial number (VPD 80h), ASCII. */
   readonly serial: string;
+  /**
+   * I_T nexuses holding a PREVENT ALLOW MEDIUM REMOVAL prevent (SBC-3 5.13): cleared by
+   * ALLOW from that nexus, its loss, and a logical unit or target reset (`reset()`).
+   */
+  readonly preventRemoval = new Set<string>();
+  /** Persistent and SPC-2 reservations (src/scsi/pr). */
+  readonly reservations: LuReservations;
   readonly #seen = new Set<string>();
 
-  constructor(device: BlockDevice, config: LogicalUnitConfig) {
+  constructor(device: BlockDevice, config: LogicalUnitConfig, options: LogicalUnitOptions = {}) {
     if (![512, 1024, 2048, 4096].includes(config.blockSize)) {
       throw new Error(`unsupported logical block size ${config.blockSize} (512, 1024, 2048 or 4096)`);
     }
@@ -55,14 +74,19 @@ export class LogicalUnit {
     this.blockShift = Math.log2(config.blockSize);
     const digest = createHash('sha256').update(config.volumeId).digest();
     this.naa = Buffer.alloc(16);
-    // NAA 6, then a 24-bit IEEE company id. Tandem has none of its own: use the locally
-    // administered range (0x000000 would claim a real OUI) and fill the rest from the hash.
-    this.naa[0] = 0x60;
-    this.naa[1] = 0x01;
-    this.naa[2] = 0x40;
-    this.naa[3] = 0x50 | (digest[0]! & 0x0f);
+    // NAA 6, then a 24-bit IEEE company id. Tandem has no OUI of its own, so it uses 0x027A3D,
+    // whose first octet has the locally-administered bit (0x02) set and so claims nobody's
+    // registered OUI; the 100 bits after it come from the volume id's hash.
+    this.naa[0] = 0x60; // NAA 6 | company id bits 23-20 (0x0)
+    this.naa[1] = 0x27; // company id bits 19-12
+    this.naa[2] = 0xa3; // company id bits 11-4
+    this.naa[3] = 0xd0 | (digest[0]! & 0x0f); // company id bits 3-0 | vendor specific
     digest.copy(this.naa, 4, 1, 13);
     this.serial = digest.subarray(0, 8).toString('hex');
+    this.reservations = new LuReservations(this.taskSet, this.unitAttentions, {
+      ...(options.reservationStore ? { store: options.reservationStore } : {}),
+      ...(config.aptplFile ? { aptplFile: config.aptplFile } : {}),
+    });
   }
 
   /** Number of logical blocks. */
@@ -72,6 +96,22 @@ export class LogicalUnit {
 
   get writeProtected(): boolean {
     return Boolean(this.config.readOnly) || this.mode.swp;
+  }
+
+  /**
+   * Thin provisioned (LBPME = 1, SBC-3 4.7.3): the device can deallocate blocks, which then
+   * read back as zeroes (LBPRZ = 1).
+   */
+  get thin(): boolean {
+    return typeof this.device.discard === 'function';
+  }
+
+  /**
+   * The state a logical unit reset clears (SAM-5 6.3.3) beyond the task set and unit
+   * attentions, which the caller handles: medium removal prevention.
+   */
+  reset(): void {
+    this.preventRemoval.clear();
   }
 
   /**
@@ -93,5 +133,7 @@ export class LogicalUnit {
   forgetNexus(nexusId: string): void {
     this.#seen.delete(nexusId);
     this.unitAttentions.clear(nexusId);
+    // SBC-3 5.13: a prevent ends with the I_T nexus that set it.
+    this.preventRemoval.delete(nexusId);
   }
 }

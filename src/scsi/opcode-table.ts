@@ -1,4 +1,4 @@
-import type { TransportCommand } from './command.js';
+import type { TargetPort, TransportCommand } from './command.js';
 import type { LogicalUnit } from './logical-unit.js';
 import type { SenseReason } from './sense-reason.js';
 
@@ -17,6 +17,39 @@ export interface TargetView {
   logicalUnit(lun: number): LogicalUnit | undefined;
   /** How many target ports expose this target's LUs (INQUIRY MULTIP). */
   readonly targetPortCount: number;
+  /** The table the dispatcher uses: REPORT SUPPORTED OPERATION CODES reports exactly it. */
+  readonly opcodeTable?: OpcodeTable;
+  /**
+   * Every relative target port through which this target's LUs are reachable — every portal
+   * of every node, each with its target port group (REPORT TARGET PORT GROUPS). The cluster
+   * answers from etcd so that every port reports the same list. Absent: the ports are
+   * numbered 1..targetPortCount in the group of the port the command arrived on (embedded).
+   */
+  targetPorts?(): readonly TargetPort[];
+  /**
+   * The asymmetric access state of a target port group for an LU (SPC-4 5.16.2.4), from the
+   * ALUA source. Absent: every group is Active/Optimized (embedded mode: one node).
+   */
+  targetPortGroupState?(lu: LogicalUnit, groupId: number): TargetPortGroupState;
+}
+
+/** SPC-4 6.36 asymmetric access states as REPORT TARGET PORT GROUPS encodes them. */
+export const AsymmetricAccessState = {
+  ACTIVE_OPTIMIZED: 0x0,
+  ACTIVE_NON_OPTIMIZED: 0x1,
+  STANDBY: 0x2,
+  UNAVAILABLE: 0x3,
+  OFFLINE: 0xe,
+  TRANSITIONING: 0xf,
+} as const;
+export type AsymmetricAccessStateCode = (typeof AsymmetricAccessState)[keyof typeof AsymmetricAccessState];
+
+export interface TargetPortGroupState {
+  readonly state: AsymmetricAccessStateCode;
+  /** PREF: the group is a preferred path for the LU. */
+  readonly preferred?: boolean;
+  /** STATUS CODE: 00h none, 01h changed by SET TARGET PORT GROUPS, 02h changed implicitly. */
+  readonly statusCode?: number;
 }
 
 export interface ExecContext {

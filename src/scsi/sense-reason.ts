@@ -57,6 +57,8 @@ export const SenseReasons = {
   INQUIRY_DATA_HAS_CHANGED: { key: SenseKey.UNIT_ATTENTION, asc: 0x3f, ascq: 0x03 },
   COPY_TARGET_DEVICE_NOT_REACHABLE: { key: SenseKey.COPY_ABORTED, asc: 0x0d, ascq: 0x02 },
   UNREACHABLE_COPY_TARGET: { key: SenseKey.COPY_ABORTED, asc: 0x08, ascq: 0x04 },
+  COPY_ABORTED_NO_ADDITIONAL_SENSE_INFORMATION: { key: SenseKey.COPY_ABORTED, asc: 0x00, ascq: 0x00 },
+  THIRD_PARTY_DEVICE_FAILURE: { key: SenseKey.COPY_ABORTED, asc: 0x0d, ascq: 0x01 },
   TOO_MANY_TARGET_DESCRIPTORS: { key: SenseKey.ILLEGAL_REQUEST, asc: 0x26, ascq: 0x06 },
   UNSUPPORTED_TARGET_DESCRIPTOR_TYPE_CODE: { key: SenseKey.ILLEGAL_REQUEST, asc: 0x26, ascq: 0x07 },
   TOO_MANY_SEGMENT_DESCRIPTORS: { key: SenseKey.ILLEGAL_REQUEST, asc: 0x26, ascq: 0x08 },

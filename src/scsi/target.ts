@@ -7,6 +7,7 @@ import {
   TmfFunction,
   type TmfRequest,
   TmfResponse,
+  type TargetPort,
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
@@ -31,6 +32,17 @@ export class ScsiTarget implements ScsiEngine, TargetView {
   readonly #log: Logger;
   /** Set by the composition root: every portal of every node is a target port. */
   targetPortCount = 1;
+  #ports: readonly TargetPort[] = [];
+
+  /** The relative target ports that expose this target (REPORT TARGET PORT GROUPS). */
+  setTargetPorts(ports: readonly TargetPort[]): void {
+    this.#ports = ports;
+    this.targetPortCount = ports.length;
+  }
+
+  targetPorts(): readonly TargetPort[] {
+    return this.#ports;
+  }
 
   constructor(table: OpcodeTable, log: Logger) {
     this.#table = table;
@@ -113,6 +125,11 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       if (ua) return this.#check(cmd, ua, lu);
     }
     if (typeof row === 'string') return this.#check(cmd, reason(row, { field: { inCdb: true, byte: row === 'INVALID_FIELD_IN_CDB' ? 1 : 0 } }), lu);
+    // Reservation conflict (SPC-4 5.13.1 Table 43, SPC-2 5.5.1) from src/scsi/pr's table: after
+    // the ALUA step, before the CDB is parsed; no data-out is requested for a conflicting command.
+    if (lu.reservations.conflicts(cmd.nexus, row, cmd.cdb)) {
+      return { status: ScsiStatus.RESERVATION_CONFLICT, transferLength: 0 };
+    }
     return this.#run(cmd, lu, row);
   }
 
@@ -247,6 +264,10 @@ export class ScsiTarget implements ScsiEngine, TargetView {
   async #resetLu(lu: LogicalUnit, issuer: string, ua: SenseReason): Promise<void> {
     const victims = [...lu.taskSet.tasks()];
     await this.#abort(victims, issuer);
+    // SPC-2 reservations end with a logical unit reset; persistent reservations survive it
+    // (SPC-4 5.13.1).
+    await lu.reservations.logicalUnitReset();
+    lu.reset();
     // SAM-5 6.3.3: a logical unit reset establishes a unit attention for every I_T nexus.
     lu.unitAttentions.establishAll(lu.knownNexuses(), ua);
   }
@@ -277,6 +298,10 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         }
       }
       lu.forgetNexus(nexus.id);
+      // The nexus's SPC-2 reservation ends with it (SPC-2 5.5.1); its registrations stay.
+      lu.reservations.nexusLost(nexus).catch((err: unknown) => {
+        this.#log.error({ err, nexus: nexus.id, lun: lu.config.volumeId }, 'releasing a reservation failed');
+      });
     }
     this.#log.debug({ nexus: nexus.id, why }, 'I_T nexus lost');
   }

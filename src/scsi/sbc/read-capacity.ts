@@ -31,7 +31,8 @@ export const readCapacity16 = defineRow<{ allocationLength: number }>({
   usage: usage(0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00),
   direction: 'in',
   parse(cdb) {
-    if ((cdb[14]! & 0x01) === 0 && (cdb.readUInt32BE(2) !== 0 || cdb.readUInt32BE(6) !== 0)) return invalidField(2);
+    if ((cdb[14]! & 0x01) === 0 && (cdb.readUInt32BE(2) !== 0 || cdb.readUInt32BE(6) !== 0))
+      return invalidField(2);
     return { allocationLength: cdb.readUInt32BE(10) };
   },
   execute(ctx) {
@@ -39,9 +40,13 @@ export const readCapacity16 = defineRow<{ allocationLength: number }>({
     const b = Buffer.alloc(32);
     writeU64(b, 0, lu.blocks - 1);
     b.writeUInt32BE(lu.blockSize, 8);
-    // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT: a 4 KiB physical block for 512-byte LUs,
-    // so initiators align their I/O to the page cache.
-    b[13] = lu.blockSize < 4096 ? Math.log2(4096 / lu.blockSize) : 0;
+    // LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT stays 0: one logical block per physical
+    // block. The 4 KiB alignment hint is OPTIMAL TRANSFER LENGTH GRANULARITY in VPD B0h;
+    // an exponent > 0 makes GET LBA STATUS answers fail libiscsi's UnmapSingle, which
+    // expects the first descriptor at STARTING LBA - 1 + 2^exponent (true only for 0).
+    // SBC-3 5.16.2: LBPME (thin provisioning) and LBPRZ (a deallocated block reads as zeroes).
+    // LOWEST ALIGNED LOGICAL BLOCK ADDRESS (bytes 14-15, bits 13:0) stays 0.
+    if (lu.thin) b[14] = 0x80 | 0x40;
     return { data: b };
   },
 });

@@ -1,10 +1,11 @@
 import { ioBuffers } from '../../util/buffer-pool.js';
-import { checkRange, invalidField, lbaRange, usage } from '../cdb.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import { checkRange, groupLength, invalidField, lbaRange, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
+import type { LogicalUnit } from '../logical-unit.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import type { SenseReason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
+import { writeBlocks } from './medium.js';
 
 export interface RwCdb extends ParsedCdb {
   readonly lba: number;
@@ -26,9 +27,15 @@ function parseRw(cdb: Buffer, lu: LogicalUnit | undefined, write: boolean): RwCd
   const fua = !six && (cdb[1]! & 0x08) !== 0;
   const out = checkRange(lu!, lba, blocks);
   if (out) return out;
-  if (blocks > maxTransferBlocks(lu!.blockSize)) return invalidField(six ? 4 : cdb.length === 10 ? 7 : 6);
+  if (blocks > maxTransferBlocks(lu!.blockSize)) return invalidField(transferLengthField(cdb[0]!));
   const bytes = blocks * lu!.blockSize;
   return write ? { lba, blocks, fua, dataOutLength: bytes } : { lba, blocks, fua };
+}
+
+/** Byte offset of TRANSFER LENGTH by CDB size (SBC-3 5.8–5.11): the field pointer of a too-long transfer. */
+export function transferLengthField(opcode: number): number {
+  const len = groupLength(opcode);
+  return len === 6 ? 4 : len === 10 ? 7 : len === 12 ? 6 : 10;
 }
 
 /** Writes only the whole blocks that fit in `bytes`; a partial block cannot be written. */
@@ -50,7 +57,7 @@ async function executeWrite(lu: LogicalUnit, p: RwCdb, data: Buffer): Promise<un
   // Overlapping writes are serialized (DESIGN.md safety rule 5); the rest run in parallel.
   const release = await lu.rangeLock.acquire(p.lba, p.blocks);
   try {
-    await lu.device.write(p.lba * lu.blockSize, data, p.fua);
+    await writeBlocks(lu, p.lba, data, p.fua);
   } finally {
     release();
   }

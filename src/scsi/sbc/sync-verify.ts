@@ -1,9 +1,10 @@
 import { checkRange, invalidField, lbaRange, readU64, usage } from '../cdb.js';
-import type { LogicalUnit } from '../logical-unit.js';
 import { maxTransferBlocks } from '../limits.js';
+import type { LogicalUnit } from '../logical-unit.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
+import { transferLengthField } from './read-write.js';
 
 interface SyncCdb extends ParsedCdb {
   lba: number;
@@ -69,7 +70,7 @@ function verifyRow(name: string, opcode: number, u: number[]): OpcodeRow<VerifyC
       const { lba, blocks } = lbaRange(cdb);
       const out = checkRange(lu!, lba, blocks);
       if (out) return out;
-      if (blocks > maxTransferBlocks(lu!.blockSize)) return invalidField(u.length === 10 ? 7 : 6);
+      if (blocks > maxTransferBlocks(lu!.blockSize)) return invalidField(transferLengthField(opcode));
       const bs = lu!.blockSize;
       const dataOutLength = blocks === 0 || bytchk === 0 ? 0 : bytchk === 1 ? blocks * bs : bs;
       return { lba, blocks, bytchk, dataOutLength };

@@ -23,7 +23,8 @@ function standardInquiry(lu: LogicalUnit | undefined, multiPort: boolean): Buffe
   b[2] = 0x06; // VERSION: SPC-4
   b[3] = 0x10 | 0x02; // HISUP, RESPONSE DATA FORMAT 2
   b[4] = b.length - 5;
-  b[5] = 0x00;
+  // TPGS 01b: implicit ALUA only (DESIGN.md); 3PC: EXTENDED COPY is served through this LU.
+  b[5] = 0x10 | 0x08;
   b[6] = multiPort ? 0x10 : 0x00; // MULTIP
   b[7] = 0x02; // CMDQUE
   ascii(VENDOR, 8).copy(b, 8);
@@ -95,9 +96,22 @@ function deviceIdentification(lu: LogicalUnit, port: TargetPort): Buffer {
 function blockLimits(lu: LogicalUnit): Buffer {
   const b = Buffer.alloc(0x3c);
   const bs = lu.blockSize;
+  // Offsets below are the page's (SBC-3 6.6.4, Table 172) minus its 4-byte header.
+  // Byte 4: WSNZ = 0, a WRITE SAME of zero blocks runs to the last LBA.
+  b[1] = Limits.maxCompareAndWriteBlocks;
   b.writeUInt16BE(Math.max(1, Limits.optimalGranularityBytes / bs), 2);
   b.writeUInt32BE(maxTransferBlocks(bs), 4);
   b.writeUInt32BE(Limits.optimalTransferBytes / bs, 8);
+  b.writeUInt32BE(Limits.maxPrefetchBytes / bs, 12);
+  if (lu.thin) {
+    b.writeUInt32BE(Limits.maxUnmapBlocks, 16);
+    b.writeUInt32BE(Limits.maxUnmapDescriptors, 20);
+    // OPTIMAL UNMAP GRANULARITY: space is released in the device's units (file system
+    // block, RAM page); UGAVALID with alignment 0: those units start at LBA 0.
+    b.writeUInt32BE(Math.max(1, (lu.device.discardGranularity ?? bs) / bs), 24);
+    b.writeUInt32BE(0x80000000, 28);
+  }
+  b.writeBigUInt64BE(BigInt(Limits.maxWriteSameBytes / bs), 32);
   return b;
 }
 
@@ -107,9 +121,15 @@ function blockDeviceCharacteristics(): Buffer {
   return b;
 }
 
-function logicalBlockProvisioning(): Buffer {
-  // Fully provisioned until UNMAP / WRITE SAME(UNMAP) are offered (issue #3).
-  return Buffer.alloc(4);
+function logicalBlockProvisioning(lu: LogicalUnit): Buffer {
+  // SBC-3 6.6.5: a thin LU unmaps through UNMAP (LBPU), WRITE SAME(16) and (10) (LBPWS,
+  // LBPWS10); deallocated blocks read as zeroes (LBPRZ); no ANCHOR (ANC_SUP = 0), no
+  // provisioning group descriptor (DP = 0), no thresholds (THRESHOLD EXPONENT = 0).
+  const b = Buffer.alloc(4);
+  if (!lu.thin) return b;
+  b[1] = 0x80 | 0x40 | 0x20 | 0x04;
+  b[2] = 0x02; // PROVISIONING TYPE: thin provisioned
+  return b;
 }
 
 const SUPPORTED_VPD = [
@@ -158,7 +178,7 @@ export const inquiry = defineRow<InquiryCdb>({
       case VpdPage.BLOCK_DEVICE_CHARACTERISTICS:
         return { data: page(lu, p.pageCode, blockDeviceCharacteristics()) };
       case VpdPage.LOGICAL_BLOCK_PROVISIONING:
-        return { data: page(lu, p.pageCode, logicalBlockProvisioning()) };
+        return { data: page(lu, p.pageCode, logicalBlockProvisioning(lu)) };
       default:
         return invalidField(2);
     }

@@ -14,6 +14,11 @@ export interface ModePageDef {
   readonly subpage: number;
   readonly length: number; // total bytes including the 2-byte header
   build(lu: LogicalUnit, pc: PageControlCode): Buffer;
+  /**
+   * MODE SELECT: takes the changeable fields from `page` (already checked: only bits set in
+   * the CHANGEABLE page differ from the current page). Absent: nothing is changeable.
+   */
+  apply?(lu: LogicalUnit, page: Buffer): void;
 }
 
 function header(code: number, length: number): Buffer {
@@ -30,11 +35,18 @@ const caching: ModePageDef = {
   build(lu, pc) {
     const b = header(this.code, this.length);
     // SBC-3 6.4.5: WCE. Writes without FUA complete from the page cache; FUA and
-    // SYNCHRONIZE CACHE reach stable storage, so the initiator must flush: WCE = 1.
-    if (pc === PageControl.CHANGEABLE) return b;
+    // SYNCHRONIZE CACHE reach stable storage, so the initiator must flush: WCE = 1. An
+    // initiator may turn the cache off: then every write is written through (sbc/medium.ts).
+    if (pc === PageControl.CHANGEABLE) {
+      b[2] = 0x04;
+      return b;
+    }
     const wce = pc === PageControl.DEFAULT ? true : lu.mode.wce;
     b[2] = wce ? 0x04 : 0x00;
     return b;
+  },
+  apply(lu, page) {
+    lu.mode.wce = (page[2]! & 0x04) !== 0;
   },
 };
 
@@ -59,6 +71,11 @@ const control: ModePageDef = {
     b.writeUInt16BE(0xffff, 8); // BUSY TIMEOUT PERIOD: unlimited
     return b;
   },
+  apply(lu, page) {
+    lu.mode.dSense = (page[2]! & 0x04) !== 0;
+    lu.mode.swp = (page[4]! & 0x08) !== 0;
+    lu.mode.tas = (page[5]! & 0x40) !== 0;
+  },
 };
 
 const informationalExceptions: ModePageDef = {
@@ -80,4 +97,9 @@ const readWriteErrorRecovery: ModePageDef = {
   },
 };
 
-export const MODE_PAGES: readonly ModePageDef[] = [readWriteErrorRecovery, caching, control, informationalExceptions];
+export const MODE_PAGES: readonly ModePageDef[] = [
+  readWriteErrorRecovery,
+  caching,
+  control,
+  informationalExceptions,
+];

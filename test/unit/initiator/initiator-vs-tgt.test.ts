@@ -7,7 +7,7 @@ import { LoginError, LoginProtocolError } from '../../helpers/initiator/errors.j
 import { type ConnectOptions, IscsiInitiator } from '../../helpers/initiator/initiator.js';
 import { TmfResponse } from '../../helpers/initiator/pdu.js';
 import { ScsiStatus, SenseKey } from '../../helpers/initiator/sense.js';
-import { haveTgt, startTgt, type TgtDaemon, type TgtOptions } from './tgt-harness.js';
+import { haveTgt, startTgt, type TgtDaemon, type TgtOptions } from '../../helpers/tgt.js';
 
 const HAVE_TGT = haveTgt();
 if (!HAVE_TGT) console.warn('initiator-vs-tgt: /usr/sbin/tgtd is not installed; skipping the tgt checks');

@@ -1,0 +1,15 @@
+{
+  # Tandem's native helper (src/backstore/native/): fallocate(PUNCH_HOLE) and
+  # lseek(SEEK_DATA/SEEK_HOLE), which Node's fs lacks. npm runs `node-gyp rebuild` for a
+  # package with a binding.gyp at its root on `npm ci`/`npm install`; the result is
+  # build/Release/tandem_native.node. Without it the file backstore still works: discard
+  # writes zeroes and every block reports mapped (src/backstore/native.ts).
+  "targets": [
+    {
+      "target_name": "tandem_native",
+      "sources": ["src/backstore/native/tandem-native.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

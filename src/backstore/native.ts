@@ -1,0 +1,60 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Extent } from './block-device.js';
+
+/** The native helper (src/backstore/native/tandem-native.c, built by node-gyp). */
+export interface NativeHelper {
+  /** fallocate(PUNCH_HOLE | KEEP_SIZE): the range reads back as zeroes. */
+  punchHole(fd: number, offset: number, length: number): Promise<void>;
+  /** lseek(SEEK_DATA/SEEK_HOLE): the run of data or hole starting at `offset`, capped at `length`. */
+  extent(fd: number, offset: number, length: number): Promise<Extent>;
+}
+
+const ADDON = path.join('build', 'Release', 'tandem_native.node');
+
+let loaded: { helper?: NativeHelper; error?: string } | undefined;
+
+/**
+ * Loads the addon once per process. It sits at <repo>/build/Release whether this module runs
+ * from src/ (tests) or dist/src/ (the daemon): look upwards from here. TANDEM_NO_NATIVE=1
+ * disables it (tests of the fallback path).
+ */
+function load(): { helper?: NativeHelper; error?: string } {
+  if (loaded) return loaded;
+  if (process.env.TANDEM_NO_NATIVE === '1') return (loaded = { error: 'disabled by TANDEM_NO_NATIVE=1' });
+  const require = createRequire(import.meta.url);
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, ADDON);
+    if (fs.existsSync(candidate)) {
+      try {
+        return (loaded = { helper: require(candidate) as NativeHelper });
+      } catch (err) {
+        return (loaded = { error: `${candidate}: ${(err as Error).message}` });
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return (loaded = { error: `${ADDON} not found (npm ci builds it with node-gyp)` });
+}
+
+let warned = false;
+
+/**
+ * The helper, or undefined when it is not built; `warn` is told why, once per process
+ * (the file backstore then writes zeroes to discard and reports every block mapped).
+ */
+export function nativeHelper(warn?: (message: string) => void): NativeHelper | undefined {
+  const r = load();
+  if (!r.helper && !warned) {
+    warned = true;
+    const msg = `native helper unavailable (${r.error}): discard writes zeroes, GET LBA STATUS reports every block mapped`;
+    if (warn) warn(msg);
+    else process.emitWarning(msg, { code: 'TANDEM_NATIVE_MISSING' });
+  }
+  return r.helper;
+}

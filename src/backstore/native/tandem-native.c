@@ -1,0 +1,163 @@
+/*
+ * Tandem's native helper: the two file-space system calls Node's fs lacks.
+ *
+ *   punchHole(fd, offset, length) -> Promise<void>
+ *       fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): deallocates the range; it
+ *       reads back as zeroes (UNMAP, WRITE SAME with UNMAP; SBC-3 4.7.3.4, LBPRZ = 1).
+ *   extent(fd, offset, length) -> Promise<{ mapped: boolean, length: number }>
+ *       lseek(SEEK_DATA / SEEK_HOLE): whether `offset` is in data or in a hole and how far
+ *       that run extends, capped at `length` (GET LBA STATUS; SBC-3 5.16).
+ *
+ * Both run on libuv's thread pool (napi_async_work): either can block on file system
+ * metadata. Errors reject with an Error carrying `code` (e.g. "EOPNOTSUPP") and `errno`.
+ * Built by node-gyp from binding.gyp at the repository root; src/backstore/native.ts loads it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum op { OP_PUNCH, OP_EXTENT };
+
+struct request {
+  napi_async_work work;
+  napi_deferred deferred;
+  enum op op;
+  int fd;
+  int64_t offset;
+  int64_t length;
+  int err;
+  int mapped;
+  int64_t extent;
+};
+
+static void execute(napi_env env, void *data) {
+  struct request *r = data;
+  (void)env;
+  if (r->op == OP_PUNCH) {
+    if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)r->offset, (off_t)r->length) != 0) {
+      r->err = errno;
+    }
+    return;
+  }
+  off_t end = (off_t)(r->offset + r->length);
+  off_t data_at = lseek(r->fd, (off_t)r->offset, SEEK_DATA);
+  if (data_at < 0) {
+    if (errno == ENXIO) {
+      /* No data at or after offset: a hole up to the end of the file. */
+      r->mapped = 0;
+      r->extent = r->length;
+    } else {
+      r->err = errno;
+    }
+    return;
+  }
+  if (data_at > (off_t)r->offset) {
+    r->mapped = 0;
+    r->extent = (data_at < end ? data_at : end) - (off_t)r->offset;
+    return;
+  }
+  off_t hole_at = lseek(r->fd, (off_t)r->offset, SEEK_HOLE);
+  if (hole_at < 0) {
+    r->err = errno;
+    return;
+  }
+  r->mapped = 1;
+  r->extent = (hole_at < end ? hole_at : end) - (off_t)r->offset;
+}
+
+static const char *errno_code(int err) {
+  switch (err) {
+    case EOPNOTSUPP: return "EOPNOTSUPP";
+    case ENOSYS: return "ENOSYS";
+    case EINVAL: return "EINVAL";
+    case EBADF: return "EBADF";
+    case EIO: return "EIO";
+    case ENOSPC: return "ENOSPC";
+    case EPERM: return "EPERM";
+    case ENODEV: return "ENODEV";
+    case ESPIPE: return "ESPIPE";
+    case ENXIO: return "ENXIO";
+    default: return "EUNKNOWN";
+  }
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  struct request *r = data;
+  if (status != napi_ok || r->err != 0) {
+    int err = r->err != 0 ? r->err : EIO;
+    napi_value code, msg, error, errnum;
+    char text[160];
+    snprintf(text, sizeof text, "%s: %s", r->op == OP_PUNCH ? "fallocate(PUNCH_HOLE)" : "lseek(SEEK_DATA)",
+             strerror(err));
+    napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &error);
+    napi_create_int32(env, err, &errnum);
+    napi_set_named_property(env, error, "errno", errnum);
+    napi_reject_deferred(env, r->deferred, error);
+  } else if (r->op == OP_PUNCH) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, r->deferred, undef);
+  } else {
+    napi_value result, mapped, length;
+    napi_create_object(env, &result);
+    napi_get_boolean(env, r->mapped != 0, &mapped);
+    napi_create_int64(env, r->extent, &length);
+    napi_set_named_property(env, result, "mapped", mapped);
+    napi_set_named_property(env, result, "length", length);
+    napi_resolve_deferred(env, r->deferred, result);
+  }
+  napi_delete_async_work(env, r->work);
+  free(r);
+}
+
+static napi_value start(napi_env env, napi_callback_info info, enum op op) {
+  size_t argc = 3;
+  napi_value argv[3], promise, name;
+  int32_t fd;
+  int64_t offset, length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &length) != napi_ok || fd < 0 || offset < 0 || length <= 0) {
+    napi_throw_type_error(env, NULL, "expected (fd, offset >= 0, length > 0)");
+    return NULL;
+  }
+  struct request *r = calloc(1, sizeof *r);
+  if (r == NULL) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  r->op = op;
+  r->fd = fd;
+  r->offset = offset;
+  r->length = length;
+  napi_create_promise(env, &r->deferred, &promise);
+  napi_create_string_utf8(env, op == OP_PUNCH ? "tandem:punchHole" : "tandem:extent", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, r, &r->work);
+  napi_queue_async_work(env, r->work);
+  return promise;
+}
+
+static napi_value punch_hole(napi_env env, napi_callback_info info) { return start(env, info, OP_PUNCH); }
+
+static napi_value extent(napi_env env, napi_callback_info info) { return start(env, info, OP_EXTENT); }
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_default, NULL},
+      {"extent", NULL, extent, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
