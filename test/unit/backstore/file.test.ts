@@ -1,0 +1,145 @@
+// FileDevice on temporary regular files: creation (sparse), reopen, read/write/flush/discard.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FileDevice } from '../../../src/backstore/file.js';
+import { TandemError } from '../../../src/util/errors.js';
+
+const MiB = 1 << 20;
+const pattern = (n: number, seed: number) =>
+  Buffer.from(Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff));
+
+describe('FileDevice', () => {
+  let dir: string;
+  const open: FileDevice[] = [];
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-file-'));
+  });
+  afterEach(async () => {
+    for (const d of open.splice(0)) await d.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  async function dev(file: string, opts?: Parameters<typeof FileDevice.open>[1]) {
+    const d = await FileDevice.open(path.join(dir, file), opts);
+    open.push(d);
+    return d;
+  }
+
+  it('creates a missing file sparse, of exactly createSize bytes, mode 0600', async () => {
+    const d = await dev('a.img', { createSize: 256 * MiB });
+    const st = fs.statSync(path.join(dir, 'a.img'));
+    expect(d.size).toBe(256 * MiB);
+    expect(st.size).toBe(256 * MiB);
+    expect(st.blocks * 512).toBeLessThan(MiB);
+    expect(st.mode & 0o777).toBe(0o600);
+    expect(d.description).toBe(`file:${path.join(dir, 'a.img')}`);
+    expect(d.isBlockDevice).toBe(false);
+  });
+
+  it('creates missing parent directories', async () => {
+    const d = await dev('sub/dir/b.img', { createSize: MiB });
+    expect(d.size).toBe(MiB);
+  });
+
+  it('a missing file without createSize → TANDEM_ERR_BACKSTORE_OPEN', async () => {
+    const err = await FileDevice.open(path.join(dir, 'none.img')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TandemError);
+    expect((err as TandemError).code).toBe('TANDEM_ERR_BACKSTORE_OPEN');
+  });
+
+  it('a directory is not a backing store', async () => {
+    const err = await FileDevice.open(dir).catch((e: unknown) => e);
+    expect((err as TandemError).code).toBe('TANDEM_ERR_BACKSTORE_OPEN');
+  });
+
+  it('write, read back, flush; data survives close and reopen; reopen keeps the size', async () => {
+    const file = 'c.img';
+    const d = await dev(file, { createSize: 8 * MiB });
+    const data = pattern(3 * MiB + 512, 3);
+    await d.write(MiB - 512, data, false);
+    await d.write(7 * MiB, Buffer.alloc(4096, 0x42), true);
+    await d.flush();
+    expect((await d.read(MiB - 512, data.length)).equals(data)).toBe(true);
+    await d.close();
+    open.splice(open.indexOf(d), 1);
+
+    const again = await dev(file);
+    expect(again.size).toBe(8 * MiB);
+    expect((await again.read(MiB - 512, data.length)).equals(data)).toBe(true);
+    expect((await again.read(7 * MiB, 4096)).equals(Buffer.alloc(4096, 0x42))).toBe(true);
+    expect((await again.read(0, 4096)).equals(Buffer.alloc(4096))).toBe(true);
+  });
+
+  it('reopen with a smaller createSize keeps the larger size; a larger one grows the file', async () => {
+    const file = 'd.img';
+    await (await dev(file, { createSize: 4 * MiB })).close();
+    expect((await dev(file, { createSize: MiB })).size).toBe(4 * MiB);
+    const grown = await dev(file, { createSize: 16 * MiB });
+    expect(grown.size).toBe(16 * MiB);
+    expect(fs.statSync(path.join(dir, file)).size).toBe(16 * MiB);
+    expect((await grown.read(15 * MiB, 512)).equals(Buffer.alloc(512))).toBe(true);
+  });
+
+  it('read-only: the size never grows and writes fail with TANDEM_ERR_BACKSTORE_IO', async () => {
+    const file = 'e.img';
+    await (await dev(file, { createSize: MiB })).close();
+    const ro = await dev(file, { readOnly: true, createSize: 4 * MiB });
+    expect(ro.size).toBe(MiB);
+    const err = await ro.write(0, Buffer.alloc(512), false).catch((e: unknown) => e);
+    expect((err as TandemError).code).toBe('TANDEM_ERR_BACKSTORE_IO');
+    expect((err as Error).message).toMatch(/^write /);
+  });
+
+  it('discard makes a range read back as zeroes and leaves the rest', async () => {
+    const d = await dev('f.img', { createSize: 4 * MiB });
+    await d.write(0, Buffer.alloc(4 * MiB, 0xcc), false);
+    await d.discard(4096, 3 * MiB);
+    const all = await d.read(0, 4 * MiB);
+    expect(all.subarray(0, 4096).every((x) => x === 0xcc)).toBe(true);
+    expect(all.subarray(4096, 4096 + 3 * MiB).every((x) => x === 0)).toBe(true);
+    expect(all.subarray(4096 + 3 * MiB).every((x) => x === 0xcc)).toBe(true);
+  });
+
+  it('reading past the end of a file that shrank underneath returns zeroes', async () => {
+    const file = path.join(dir, 'g.img');
+    const d = await dev('g.img', { createSize: MiB });
+    await d.write(0, Buffer.alloc(8192, 0x11), false);
+    fs.truncateSync(file, 4096);
+    const r = await d.read(0, 8192);
+    expect(r.subarray(0, 4096).every((x) => x === 0x11)).toBe(true);
+    expect(r.subarray(4096).every((x) => x === 0)).toBe(true);
+  });
+
+  it('concurrent writes to different ranges all land', async () => {
+    const d = await dev('h.img', { createSize: 4 * MiB });
+    const parts = Array.from({ length: 32 }, (_, i) => pattern(64 * 1024, i));
+    await Promise.all(parts.map((p, i) => d.write(i * 64 * 1024, p, i % 2 === 0)));
+    for (let i = 0; i < parts.length; i++) {
+      expect((await d.read(i * 64 * 1024, 64 * 1024)).equals(parts[i]!), `part ${i}`).toBe(true);
+    }
+  });
+
+  it('close is idempotent', async () => {
+    const d = await dev('i.img', { createSize: MiB });
+    await d.close();
+    await expect(d.close()).resolves.toBeUndefined();
+  });
+
+  it('I/O after close fails as a backstore I/O error, not a crash', async () => {
+    const d = await dev('j.img', { createSize: MiB });
+    await d.close();
+    const err = await d.read(0, 512).catch((e: unknown) => e);
+    expect((err as TandemError).code).toBe('TANDEM_ERR_BACKSTORE_IO');
+  });
+
+  it('a write after close does not land in another file that reused the descriptor number', async () => {
+    const d = await dev('k.img', { createSize: MiB });
+    await d.close();
+    // The kernel hands out the lowest free descriptor: the next open very likely gets d's.
+    const other = await dev('l.img', { createSize: MiB });
+    const err = await d.write(0, Buffer.alloc(512, 0x66), false).catch((e: unknown) => e);
+    expect((await other.read(0, 512)).equals(Buffer.alloc(512))).toBe(true);
+    expect((err as TandemError | undefined)?.code).toBe('TANDEM_ERR_BACKSTORE_IO');
+  });
+});
