@@ -1,0 +1,378 @@
+import { TandemError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import type {
+  AluaSnapshot,
+  AluaState,
+  CasResult,
+  ConfigEntry,
+  ConfigEvent,
+  ConfigKind,
+  Coordinator,
+  CoordinatorEvents,
+  CoordinatorOptions,
+  ElectionRole,
+  JsonValue,
+  LeaderRecord,
+  NodeAddresses,
+  PortGroup,
+  PortId,
+  SessionState,
+  Subscription,
+  Versioned,
+  VolumeListener,
+} from './coordinator.js';
+import { KeyLayout } from './keys.js';
+import { aluaValueSchema, nodeAddressesSchema } from './records.js';
+import { StateMachine } from './state-machine.js';
+import { TypedEmitter } from './typed-emitter.js';
+
+/** The one epoch of an embedded node: nobody else can ever lead, so it never needs to grow. */
+export const EMBEDDED_EPOCH = 1;
+
+interface Stored {
+  value: JsonValue;
+  revision: number;
+}
+
+/**
+ * The single-node, in-process Coordinator (DESIGN.md "Embedded mode"): no etcd, no lease. The
+ * node is leader of every volume it campaigns for, at epoch 1, and is never fenced. Stores live
+ * in memory; what must survive a restart is deterministic instead:
+ *   - target port group id 1; relative port ids 1, 2, … in the order of `node.portals`;
+ *   - a volume's seed is the proposal (the configured volumeId) or else the volume name.
+ * Revisions count writes from 1, like etcd's; watches deliver asynchronously (after the writer
+ * has its answer), in order, as etcd watches do, so code written against one behaves the same on the other.
+ */
+export class EmbeddedCoordinator implements Coordinator {
+  readonly kind = 'embedded' as const;
+  readonly nodeName: string;
+  readonly #node: NodeAddresses;
+  readonly #logger: Logger;
+  readonly #events: TypedEmitter<CoordinatorEvents>;
+  readonly #session: StateMachine<SessionState>;
+  readonly #roles = new Map<string, StateMachine<ElectionRole>>();
+  readonly #alua = new Map<string, AluaSnapshot>();
+  readonly #reservations = new Map<string, Stored>();
+  readonly #acks = new Map<string, number>();
+  readonly #config = new Map<string, ConfigEntry>();
+  readonly #listeners = {
+    alua: new Set<VolumeListener<AluaSnapshot>>(),
+    reservations: new Set<VolumeListener<JsonValue>>(),
+    config: new Set<(e: ConfigEvent) => void>(),
+    leader: new Set<{ volume: string; fn: (l: LeaderRecord | undefined) => void }>(),
+  };
+  #portGroup: PortGroup | undefined;
+  #revision = 1;
+
+  constructor(opts: CoordinatorOptions) {
+    nodeAddressesSchema.parse(opts.node);
+    this.#node = { ...opts.node, portals: [...opts.node.portals] };
+    this.nodeName = opts.node.name;
+    this.#logger = opts.logger.child({ component: 'cluster', node: this.nodeName, coordinator: 'embedded' });
+    this.#events = new TypedEmitter<CoordinatorEvents>(this.#logger);
+    this.#session = new StateMachine<SessionState>('session', 'idle', this.#logger, (from, to) =>
+      this.#events.emit('session', { from, to }),
+    );
+  }
+
+  on<E extends keyof CoordinatorEvents>(event: E, listener: CoordinatorEvents[E]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  sessionState(): SessionState {
+    return this.#session.state;
+  }
+
+  async start(): Promise<void> {
+    this.#assertOpen();
+    this.#session.transition(['idle'], 'connecting');
+    this.#session.transition(['connecting'], 'live');
+  }
+
+  async close(): Promise<void> {
+    if (this.#session.state === 'closed') return;
+    for (const [volume, sm] of this.#roles) {
+      if (sm.transition(['leader'], 'closed', { epoch: EMBEDDED_EPOCH, reason: 'closed' })) {
+        this.#events.emit('leadershipLost', { volume, epoch: EMBEDDED_EPOCH, reason: 'closed' });
+      }
+      sm.transition(['idle', 'candidate', 'fenced'], 'closed');
+    }
+    for (const set of Object.values(this.#listeners)) set.clear();
+    this.#session.transition(['idle', 'connecting', 'live', 'fenced'], 'closed');
+  }
+
+  // ---- membership -----------------------------------------------------------------------------
+
+  async members(): Promise<NodeAddresses[]> {
+    return this.#session.state === 'live' ? [this.#node] : [];
+  }
+
+  async watchMembers(listener: (members: NodeAddresses[]) => void): Promise<Subscription> {
+    const members = await this.members();
+    listener(members);
+    return { close: async () => undefined };
+  }
+
+  // ---- identity ---------------------------------------------------------------------------------
+
+  async allocatePortGroup(): Promise<PortGroup> {
+    this.#assertOpen();
+    if (!this.#portGroup) {
+      const ports: PortId[] = this.#node.portals.map((portal, i) => ({ portal, relativePortId: i + 1 }));
+      this.#portGroup = { node: this.nodeName, targetPortGroupId: 1, ports };
+    }
+    return this.#portGroup;
+  }
+
+  async portGroups(): Promise<PortGroup[]> {
+    return this.#portGroup ? [this.#portGroup] : [];
+  }
+
+  async volumeSeed(volume: string, proposal?: string): Promise<string> {
+    new KeyLayout('/embedded/').seed(volume); // same validation as etcd keys
+    return proposal ?? volume;
+  }
+
+  // ---- election ----------------------------------------------------------------------------------
+
+  campaign(volume: string): void {
+    this.#assertOpen();
+    const sm = this.#role(volume);
+    if (!sm.transition(['idle'], 'candidate')) return;
+    sm.transition(['candidate'], 'leader', { epoch: EMBEDDED_EPOCH });
+    queueMicrotask(() => {
+      if (sm.state !== 'leader') return;
+      this.#events.emit('leadershipAcquired', { volume, epoch: EMBEDDED_EPOCH });
+      this.#notifyLeader(volume);
+    });
+  }
+
+  async resign(volume: string): Promise<void> {
+    const sm = this.#roles.get(volume);
+    if (!sm) return;
+    if (sm.transition(['leader'], 'idle', { epoch: EMBEDDED_EPOCH, reason: 'resigned' })) {
+      this.#events.emit('leadershipLost', { volume, epoch: EMBEDDED_EPOCH, reason: 'resigned' });
+      this.#notifyLeader(volume);
+    }
+    sm.transition(['candidate', 'fenced'], 'idle');
+  }
+
+  role(volume: string): ElectionRole {
+    if (this.#session.state === 'closed') return 'closed';
+    return this.#roles.get(volume)?.state ?? 'idle';
+  }
+
+  epoch(volume: string): number | undefined {
+    return this.role(volume) === 'leader' ? EMBEDDED_EPOCH : undefined;
+  }
+
+  canServeWrites(volume: string): boolean {
+    return this.role(volume) === 'leader';
+  }
+
+  async leader(volume: string): Promise<LeaderRecord | undefined> {
+    return this.#leaderRecord(volume);
+  }
+
+  async watchLeader(
+    volume: string,
+    listener: (leader: LeaderRecord | undefined) => void,
+  ): Promise<Subscription> {
+    const entry = { volume, fn: listener };
+    listener(this.#leaderRecord(volume));
+    this.#listeners.leader.add(entry);
+    return { close: async () => void this.#listeners.leader.delete(entry) };
+  }
+
+  #leaderRecord(volume: string): LeaderRecord | undefined {
+    return this.role(volume) === 'leader'
+      ? { volume, node: this.nodeName, epoch: EMBEDDED_EPOCH }
+      : undefined;
+  }
+
+  #notifyLeader(volume: string): void {
+    const record = this.#leaderRecord(volume);
+    for (const l of this.#listeners.leader) if (l.volume === volume) l.fn(record);
+  }
+
+  #role(volume: string): StateMachine<ElectionRole> {
+    let sm = this.#roles.get(volume);
+    if (!sm) {
+      sm = new StateMachine<ElectionRole>('election', 'idle', this.#logger.child({ volume }));
+      this.#roles.set(volume, sm);
+    }
+    return sm;
+  }
+
+  // ---- ALUA -----------------------------------------------------------------------------------------
+
+  async publishAlua(
+    volume: string,
+    epoch: number,
+    groups: readonly { targetPortGroupId: number; state: AluaState }[],
+  ): Promise<AluaSnapshot> {
+    this.#assertOpen();
+    if (epoch !== EMBEDDED_EPOCH || !this.canServeWrites(volume)) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_NOT_LEADER',
+        `${volume}: not the primary with epoch ${epoch}`,
+      );
+    }
+    const value = aluaValueSchema.parse({
+      epoch,
+      primary: this.nodeName,
+      groups: [...groups].sort((a, b) => a.targetPortGroupId - b.targetPortGroupId),
+    });
+    const snapshot: AluaSnapshot = { volume, ...value, revision: this.#bump() };
+    this.#alua.set(volume, snapshot);
+    this.#deliver(this.#listeners.alua, (l) => l(volume, snapshot, snapshot.revision));
+    return snapshot;
+  }
+
+  async readAlua(volume: string): Promise<AluaSnapshot | undefined> {
+    return this.#alua.get(volume);
+  }
+
+  async watchAlua(listener: VolumeListener<AluaSnapshot>): Promise<Subscription> {
+    for (const [volume, s] of this.#alua) listener(volume, s, s.revision);
+    return this.#subscribe(this.#listeners.alua, listener);
+  }
+
+  // ---- persistent reservations ------------------------------------------------------------------------
+
+  async readReservations(volume: string): Promise<Versioned<JsonValue>> {
+    const s = this.#reservations.get(volume);
+    return s ? { value: clone(s.value), revision: s.revision } : { value: undefined, revision: 0 };
+  }
+
+  async compareAndSetReservations(
+    volume: string,
+    expectedRevision: number,
+    value: JsonValue,
+  ): Promise<CasResult<JsonValue>> {
+    this.#assertOpen();
+    const current = await this.readReservations(volume);
+    if (current.revision !== expectedRevision) return { ok: false, current };
+    const stored = { value: clone(value), revision: this.#bump() };
+    this.#reservations.set(volume, stored);
+    this.#deliver(this.#listeners.reservations, (l) => l(volume, clone(stored.value), stored.revision));
+    return { ok: true, revision: stored.revision };
+  }
+
+  async watchReservations(listener: VolumeListener<JsonValue>): Promise<Subscription> {
+    for (const [volume, s] of this.#reservations) listener(volume, clone(s.value), s.revision);
+    return this.#subscribe(this.#listeners.reservations, listener);
+  }
+
+  async acknowledgeReservations(volume: string, revision: number): Promise<void> {
+    this.#acks.set(volume, Math.max(revision, this.#acks.get(volume) ?? 0));
+  }
+
+  async awaitReservationsApplied(
+    volume: string,
+    revision: number,
+    nodes: readonly string[],
+    _timeoutMs: number,
+  ): Promise<{ applied: string[]; missing: string[] }> {
+    const applied: string[] = [];
+    const missing: string[] = [];
+    for (const node of nodes) {
+      if (node !== this.nodeName) continue; // not a member: as good as fenced
+      if ((this.#acks.get(volume) ?? 0) >= revision) applied.push(node);
+      else missing.push(node);
+    }
+    return { applied, missing };
+  }
+
+  // ---- configuration ------------------------------------------------------------------------------------
+
+  async readConfig(): Promise<{ revision: number; entries: ConfigEntry[] }> {
+    return { revision: this.#revision, entries: [...this.#config.values()].map(cloneEntry) };
+  }
+
+  async putConfig(
+    kind: ConfigKind,
+    name: string,
+    value: JsonValue,
+    expectedRevision?: number,
+  ): Promise<number> {
+    this.#assertOpen();
+    const key = new KeyLayout('/embedded/').configKey(kind, name);
+    const current = this.#config.get(key);
+    if (expectedRevision !== undefined && (current?.revision ?? 0) !== expectedRevision) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_CONFLICT',
+        `${kind}/${name} changed since revision ${expectedRevision}`,
+      );
+    }
+    const revision = this.#bump();
+    const entry: ConfigEntry = { kind, name, value: clone(value), revision };
+    this.#config.set(key, entry);
+    this.#deliver(this.#listeners.config, (l) => l({ type: 'put', revision, entry: cloneEntry(entry) }));
+    return revision;
+  }
+
+  async deleteConfig(kind: ConfigKind, name: string, expectedRevision?: number): Promise<boolean> {
+    this.#assertOpen();
+    const key = new KeyLayout('/embedded/').configKey(kind, name);
+    const current = this.#config.get(key);
+    if (expectedRevision !== undefined && (current?.revision ?? 0) !== expectedRevision) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_CONFLICT',
+        `${kind}/${name} changed since revision ${expectedRevision}`,
+      );
+    }
+    if (!current) return false;
+    this.#config.delete(key);
+    const revision = this.#bump();
+    this.#deliver(this.#listeners.config, (l) => l({ type: 'delete', revision, kind, name }));
+    return true;
+  }
+
+  async watchConfig(listener: (event: ConfigEvent) => void): Promise<Subscription> {
+    const snap = await this.readConfig();
+    listener({ type: 'snapshot', ...snap });
+    return this.#subscribe(this.#listeners.config, listener);
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#session.state === 'closed') {
+      throw new TandemError('TANDEM_ERR_CLUSTER_CLOSED', 'the coordinator is closed');
+    }
+  }
+
+  #bump(): number {
+    this.#revision += 1;
+    return this.#revision;
+  }
+
+  #subscribe<L>(set: Set<L>, listener: L): Subscription {
+    set.add(listener);
+    return { close: async () => void set.delete(listener) };
+  }
+
+  /** Delivers after the writer has its answer (next macrotask), in order, like an etcd watch. */
+  #deliver<L>(set: Set<L>, call: (l: L) => void): void {
+    const targets = [...set];
+    setImmediate(() => {
+      for (const l of targets) {
+        if (!set.has(l)) continue;
+        try {
+          call(l);
+        } catch (err) {
+          this.#logger.error({ err }, 'watch listener threw');
+        }
+      }
+    });
+  }
+}
+
+function clone(value: JsonValue): JsonValue {
+  return structuredClone(value);
+}
+
+function cloneEntry(e: ConfigEntry): ConfigEntry {
+  return { ...e, value: clone(e.value) };
+}

@@ -1,0 +1,205 @@
+// Starts private etcd servers (the Debian `etcd` binary) for cluster tests: loopback ports chosen
+// free, a temp data dir each. Every server started here is SIGKILLed (after SIGCONT, in case a
+// test paused it) and its data dir removed in the test file's afterAll, and SIGKILLed if the test
+// process exits first, so a failing test never leaves an etcd behind.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { freePorts } from './ports.js';
+
+export const ETCD_BIN = process.env.TANDEM_ETCD ?? '/usr/bin/etcd';
+
+export interface StartEtcdOptions {
+  /** How long to wait for /health to answer true. Default 15 s. */
+  readyTimeoutMs?: number;
+  /** Extra etcd flags. */
+  args?: string[];
+}
+
+export interface Etcd {
+  /** http://127.0.0.1:PORT — what a client's `endpoints` takes. */
+  readonly endpoint: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly dataDir: string;
+  /** PID of the current process (changes after restart()). */
+  readonly pid: number;
+  /** SIGSTOP: etcd freezes (sockets stay open, nothing answers). */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
+  /** SIGTERM (SIGKILL after 5 s); resolves when it has exited. */
+  stop(): Promise<void>;
+  /** SIGKILL; resolves when it has exited. */
+  kill(): Promise<void>;
+  /** Starts etcd again on the same ports and data dir (after stop() or kill()). */
+  restart(): Promise<void>;
+  /** etcd's stderr so far (its log), for failure messages. */
+  output(): string;
+}
+
+const live = new Set<ChildProcess>();
+const ownedDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of live) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+function running(child: ChildProcess): boolean {
+  return child.exitCode === null && child.signalCode === null;
+}
+
+function waitExit(child: ChildProcess): Promise<void> {
+  if (!running(child)) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** SIGKILLs every etcd started here and removes their data dirs. */
+export async function stopAllEtcds(): Promise<void> {
+  await Promise.all(
+    [...live].map(async (child) => {
+      if (!running(child)) return;
+      const gone = waitExit(child);
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
+      await gone;
+    }),
+  );
+  live.clear();
+  if (!process.env.TANDEM_KEEP_TMP) {
+    await Promise.all([...ownedDirs].map((d) => rm(d, { recursive: true, force: true })));
+  }
+  ownedDirs.clear();
+}
+
+afterAll(stopAllEtcds);
+
+async function healthy(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as { health?: string };
+    return body.health === 'true';
+  } catch {
+    return false;
+  }
+}
+
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
+  if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} not found: install the Debian package etcd-server`);
+  installExitHook();
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'tandem-etcd-'));
+  ownedDirs.add(dataDir);
+  const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
+
+  let child: ChildProcess | undefined;
+  let stderr = '';
+  let clientPort = 0;
+  let peerPort = 0;
+
+  const launch = async (): Promise<void> => {
+    const endpoint = `http://127.0.0.1:${clientPort}`;
+    const peer = `http://127.0.0.1:${peerPort}`;
+    const args = [
+      '--name',
+      't',
+      '--data-dir',
+      path.join(dataDir, 'data'),
+      '--listen-client-urls',
+      endpoint,
+      '--advertise-client-urls',
+      endpoint,
+      '--listen-peer-urls',
+      peer,
+      '--initial-advertise-peer-urls',
+      peer,
+      '--initial-cluster',
+      `t=${peer}`,
+      '--logger',
+      'zap',
+      '--log-outputs',
+      'stderr',
+      ...(opts.args ?? []),
+    ];
+    const c = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    live.add(c);
+    c.stderr?.setEncoding('utf8');
+    c.stderr?.on('data', (chunk: string) => {
+      stderr += chunk;
+      if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
+    });
+    c.once('exit', () => live.delete(c));
+    const deadline = Date.now() + readyTimeoutMs;
+    while (Date.now() < deadline) {
+      if (!running(c))
+        throw new Error(`etcd exited during startup (code ${c.exitCode}):\n${stderr.slice(-4000)}`);
+      if (await healthy(endpoint)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    c.kill('SIGKILL');
+    throw new Error(`etcd not healthy after ${readyTimeoutMs} ms:\n${stderr.slice(-4000)}`);
+  };
+
+  // A port chosen free can be taken before etcd binds it: try fresh ports a few times.
+  for (let attempt = 1; ; attempt++) {
+    [clientPort, peerPort] = (await freePorts(2)) as [number, number];
+    try {
+      await launch();
+      break;
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+
+  const current = () => {
+    if (!child) throw new Error('etcd was never started');
+    return child;
+  };
+  return {
+    endpoint: `http://127.0.0.1:${clientPort}`,
+    clientPort,
+    peerPort,
+    dataDir,
+    get pid() {
+      return current().pid ?? -1;
+    },
+    pause: () => void current().kill('SIGSTOP'),
+    resume: () => void current().kill('SIGCONT'),
+    stop: async () => {
+      const c = current();
+      if (!running(c)) return;
+      const gone = waitExit(c);
+      c.kill('SIGCONT');
+      c.kill('SIGTERM');
+      const t = setTimeout(() => c.kill('SIGKILL'), 5000);
+      await gone;
+      clearTimeout(t);
+    },
+    kill: async () => {
+      const c = current();
+      if (!running(c)) return;
+      const gone = waitExit(c);
+      c.kill('SIGKILL');
+      await gone;
+    },
+    restart: async () => {
+      if (child && running(child)) throw new Error('etcd is still running: stop() or kill() it first');
+      await launch();
+    },
+    output: () => stderr,
+  };
+}

@@ -1,0 +1,145 @@
+// The single-node coordinator: always leader at epoch 1, never fenced, deterministic identity
+// (so VPD 83h and port ids survive a restart without etcd), in-memory stores with the same
+// compare-and-set and watch semantics as the etcd one.
+import { describe, expect, it } from 'vitest';
+import type { ConfigEvent, CoordinatorEvents, JsonValue } from '../../../src/cluster/coordinator.js';
+import { EMBEDDED_EPOCH, EmbeddedCoordinator } from '../../../src/cluster/embedded-coordinator.js';
+import { silentLogger } from '../../../src/util/logger.js';
+
+const node = {
+  name: 'solo',
+  portals: ['127.0.0.1:3260', '127.0.0.1:3261'],
+  grpc: '127.0.0.1:0',
+  admin: '127.0.0.1:0',
+};
+const make = () => new EmbeddedCoordinator({ node, logger: silentLogger() });
+const tick = () => new Promise((r) => setImmediate(r));
+
+function events(c: EmbeddedCoordinator) {
+  const seen: Array<{ type: keyof CoordinatorEvents } & Record<string, unknown>> = [];
+  c.on('leadershipAcquired', (e) => seen.push({ type: 'leadershipAcquired', ...e }));
+  c.on('leadershipLost', (e) => {
+    // The handler's first duty: writes have already stopped when it runs.
+    expect(c.canServeWrites(e.volume)).toBe(false);
+    seen.push({ type: 'leadershipLost', ...e });
+  });
+  return seen;
+}
+
+describe('EmbeddedCoordinator', () => {
+  it('is leader of every volume it campaigns for, at epoch 1, and never fenced', async () => {
+    const c = make();
+    await c.start();
+    expect(c.sessionState()).toBe('live');
+    const seen = events(c);
+    expect(c.role('vol')).toBe('idle');
+    expect(c.canServeWrites('vol')).toBe(false);
+    c.campaign('vol');
+    c.campaign('vol'); // idempotent
+    expect(c.role('vol')).toBe('leader');
+    expect(c.epoch('vol')).toBe(EMBEDDED_EPOCH);
+    expect(c.canServeWrites('vol')).toBe(true);
+    expect(await c.leader('vol')).toEqual({ volume: 'vol', node: 'solo', epoch: 1 });
+    await tick();
+    await c.resign('vol');
+    expect(c.canServeWrites('vol')).toBe(false);
+    c.campaign('vol');
+    await tick();
+    await c.close();
+    expect(c.role('vol')).toBe('closed');
+    expect(seen.map((e) => `${e.type}:${e.reason ?? ''}`)).toEqual([
+      'leadershipAcquired:',
+      'leadershipLost:resigned',
+      'leadershipAcquired:',
+      'leadershipLost:closed',
+    ]);
+    await expect(c.publishAlua('vol', 1, [])).rejects.toMatchObject({ code: 'TANDEM_ERR_CLUSTER_CLOSED' });
+  });
+
+  it('derives identity deterministically: TPG 1, ports 1..n in portal order, seed = proposal or name', async () => {
+    for (let run = 0; run < 2; run++) {
+      const c = make();
+      await c.start();
+      expect(await c.allocatePortGroup()).toEqual({
+        node: 'solo',
+        targetPortGroupId: 1,
+        ports: [
+          { portal: '127.0.0.1:3260', relativePortId: 1 },
+          { portal: '127.0.0.1:3261', relativePortId: 2 },
+        ],
+      });
+      expect(await c.portGroups()).toHaveLength(1);
+      expect(await c.volumeSeed('vol')).toBe('vol');
+      expect(await c.volumeSeed('vol', 'solo:iqn:0')).toBe('solo:iqn:0');
+      expect((await c.members()).map((m) => m.name)).toEqual(['solo']);
+      await c.close();
+    }
+  });
+
+  it('publishes ALUA only as leader with epoch 1 and delivers it to watchers', async () => {
+    const c = make();
+    await c.start();
+    const seen: unknown[] = [];
+    await c.watchAlua((volume, s) => seen.push([volume, s?.groups]));
+    await expect(c.publishAlua('vol', 1, [])).rejects.toMatchObject({
+      code: 'TANDEM_ERR_CLUSTER_NOT_LEADER',
+    });
+    c.campaign('vol');
+    await expect(c.publishAlua('vol', 2, [])).rejects.toMatchObject({
+      code: 'TANDEM_ERR_CLUSTER_NOT_LEADER',
+    });
+    const s = await c.publishAlua('vol', 1, [{ targetPortGroupId: 1, state: 'active-optimized' }]);
+    expect(seen).toEqual([]); // delivered after the write returns, like an etcd watch
+    expect(await c.readAlua('vol')).toEqual(s);
+    await tick();
+    expect(seen).toEqual([['vol', [{ targetPortGroupId: 1, state: 'active-optimized' }]]]);
+  });
+
+  it('changes reservations only by compare-and-set and hands out copies', async () => {
+    const c = make();
+    await c.start();
+    const seen: Array<[string, JsonValue | undefined, number]> = [];
+    await c.watchReservations((v, value, rev) => seen.push([v, value, rev]));
+    const value = { keys: ['0x1'] };
+    const r1 = await c.compareAndSetReservations('vol', 0, value);
+    expect(r1.ok).toBe(true);
+    value.keys.push('mutated after write');
+    const read = await c.readReservations('vol');
+    expect(read.value).toEqual({ keys: ['0x1'] });
+    const conflict = await c.compareAndSetReservations('vol', 0, { keys: [] });
+    expect(conflict).toEqual({ ok: false, current: read });
+    const r2 = await c.compareAndSetReservations('vol', read.revision, { keys: [] });
+    expect(r2.ok && r2.revision > read.revision).toBe(true);
+    await tick();
+    expect(seen.map((s) => s[2])).toEqual([read.revision, r2.ok ? r2.revision : -1]);
+    expect(await c.awaitReservationsApplied('vol', read.revision, ['solo', 'gone'], 10)).toEqual({
+      applied: [],
+      missing: ['solo'],
+    });
+    await c.acknowledgeReservations('vol', read.revision);
+    expect(await c.awaitReservationsApplied('vol', read.revision, ['solo', 'gone'], 10)).toEqual({
+      applied: ['solo'],
+      missing: [],
+    });
+  });
+
+  it('watches configuration: a snapshot first, then changes in revision order', async () => {
+    const c = make();
+    await c.start();
+    await c.putConfig('targets', 't1', { alias: 'one' });
+    const seen: ConfigEvent[] = [];
+    await c.watchConfig((e) => seen.push(e));
+    expect(seen).toEqual([
+      { type: 'snapshot', revision: expect.any(Number), entries: [expect.objectContaining({ name: 't1' })] },
+    ]);
+    const r = await c.putConfig('luns', 't1/0', { volume: 'v' });
+    await expect(c.putConfig('luns', 't1/0', {}, r - 1)).rejects.toMatchObject({
+      code: 'TANDEM_ERR_CLUSTER_CONFLICT',
+    });
+    expect(await c.deleteConfig('luns', 't1/0', r)).toBe(true);
+    expect(await c.deleteConfig('luns', 't1/0')).toBe(false);
+    await tick();
+    expect(seen.slice(1).map((e) => e.type)).toEqual(['put', 'delete']);
+    expect(seen[1]!.revision).toBeLessThan(seen[2]!.revision);
+  });
+});
