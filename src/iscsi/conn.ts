@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { type Completion, TmfFunction, TmfResponse } from '../scsi/command.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
+import { ioBuffers } from '../util/buffer-pool.js';
 import { crc32c, putDigest, readDigest } from '../util/crc32c.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -268,7 +269,9 @@ export class Connection implements R2tSender {
       this.#chunks.shift();
       return first;
     }
-    const out = Buffer.allocUnsafe(n);
+    // A data segment split across socket reads is gathered into a pooled buffer: WRITE
+    // returns it once the backing store has the data (allocation churn costs more in GC).
+    const out = ioBuffers.pools(n) ? ioBuffers.take(n) : Buffer.allocUnsafe(n);
     let off = 0;
     while (off < n) {
       const c = this.#chunks[0]!;

@@ -61,6 +61,8 @@ async function executeWrite(lu: LogicalUnit, p: RwCdb, data: Buffer): Promise<un
   } finally {
     release();
   }
+  // The backing store has copied the data: a pooled receive buffer can serve the next PDU.
+  ioBuffers.give(data);
   return undefined;
 }
 
