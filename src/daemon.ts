@@ -78,13 +78,22 @@ export class Daemon {
         });
         engine.addLun(l.lun, lu);
         this.#log.info(
-          { target: t.iqn, lun: l.lun, backstore: device.description, bytes: device.size, blockSize: l.blockSize },
+          {
+            target: t.iqn,
+            lun: l.lun,
+            backstore: device.description,
+            bytes: device.size,
+            blockSize: l.blockSize,
+          },
           'logical unit ready',
         );
       }
       this.targets.set(t.iqn, engine);
     }
-    const settings = { ...DEFAULT_TARGET_SETTINGS, maxRecvDataSegmentLength: cfg.iscsi.maxRecvDataSegmentLength };
+    const settings = {
+      ...DEFAULT_TARGET_SETTINGS,
+      maxRecvDataSegmentLength: cfg.iscsi.maxRecvDataSegmentLength,
+    };
     const opts: PortalOptions = {
       settings,
       nopInIntervalMs: cfg.iscsi.nopInIntervalSeconds * 1000,
@@ -134,7 +143,10 @@ export class Daemon {
     });
     if (dev.size < l.blockSize) {
       await dev.close();
-      throw new TandemError('TANDEM_ERR_BACKSTORE_OPEN', `${iqn} LUN ${l.lun}: ${file} is smaller than one block`);
+      throw new TandemError(
+        'TANDEM_ERR_BACKSTORE_OPEN',
+        `${iqn} LUN ${l.lun}: ${file} is smaller than one block`,
+      );
     }
     return dev;
   }

@@ -14,11 +14,16 @@ const size = z.union([z.number().int().positive(), z.string()]).transform((v, ct
   }
 });
 
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:3260');
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:3260');
 
 const iqn = z
   .string()
-  .regex(/^(iqn\.\d{4}-\d{2}\.[^\s]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/, 'expected an iSCSI name such as iqn.2026-11.org.example:disk');
+  .regex(
+    /^(iqn\.\d{4}-\d{2}\.[^\s]+|eui\.[0-9A-Fa-f]{16}|naa\.[0-9A-Fa-f]{16,32})$/,
+    'expected an iSCSI name such as iqn.2026-11.org.example:disk',
+  );
 
 const lunSchema = z.object({
   lun: z.number().int().min(0).max(16383),
@@ -53,7 +58,12 @@ export const nodeConfigSchema = z.object({
       commandWindow: z.number().int().min(1).max(1024).default(128),
       maxRecvDataSegmentLength: z.number().int().min(512).max(16777215).default(262144),
     })
-    .default({ nopInIntervalSeconds: 15, nopInTimeoutSeconds: 30, commandWindow: 128, maxRecvDataSegmentLength: 262144 }),
+    .default({
+      nopInIntervalSeconds: 15,
+      nopInTimeoutSeconds: 30,
+      commandWindow: 128,
+      maxRecvDataSegmentLength: 262144,
+    }),
   targets: z.array(targetSchema).default([]),
 });
 
@@ -66,7 +76,13 @@ export const DEMO_TARGET = 'iqn.2026-11.org.tandem:demo';
 /** Embedded quick-start: one target, LUN 0 on a sparse 1 GiB file under ./data. */
 export function embeddedDefaults(): NodeConfig {
   return nodeConfigSchema.parse({
-    targets: [{ iqn: DEMO_TARGET, alias: 'demo', luns: [{ lun: 0, backstore: 'file', path: 'lun0.img', size: '1G' }] }],
+    targets: [
+      {
+        iqn: DEMO_TARGET,
+        alias: 'demo',
+        luns: [{ lun: 0, backstore: 'file', path: 'lun0.img', size: '1G' }],
+      },
+    ],
   });
 }
 
@@ -75,7 +91,10 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
   try {
     raw = YAML.parse(text) ?? {};
   } catch (err) {
-    throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: not valid YAML: ${(err as Error).message}`);
+    throw new TandemError(
+      'TANDEM_ERR_CONFIG_INVALID',
+      `${source}: not valid YAML: ${(err as Error).message}`,
+    );
   }
   const r = nodeConfigSchema.safeParse(raw);
   if (!r.success) {
@@ -89,13 +108,20 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
   for (const t of cfg.targets) {
     const seen = new Set<number>();
     for (const l of t.luns) {
-      if (seen.has(l.lun)) throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: ${t.iqn}: LUN ${l.lun} twice`);
+      if (seen.has(l.lun))
+        throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: ${t.iqn}: LUN ${l.lun} twice`);
       seen.add(l.lun);
       if (l.backstore === 'memory' && !l.size) {
-        throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: ${t.iqn} LUN ${l.lun}: a memory LU needs a size`);
+        throw new TandemError(
+          'TANDEM_ERR_CONFIG_INVALID',
+          `${source}: ${t.iqn} LUN ${l.lun}: a memory LU needs a size`,
+        );
       }
       if (l.backstore === 'file' && !l.path) {
-        throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: ${t.iqn} LUN ${l.lun}: a file LU needs a path`);
+        throw new TandemError(
+          'TANDEM_ERR_CONFIG_INVALID',
+          `${source}: ${t.iqn} LUN ${l.lun}: a file LU needs a path`,
+        );
       }
     }
   }

@@ -6,7 +6,7 @@ import { crc32c, putDigest, readDigest } from '../util/crc32c.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { snAdd, snLe, snLt } from '../util/serial.js';
-import { LoginNegotiation, LoginStatus, type LoginStep, decodeLoginRequest } from './login.js';
+import { decodeLoginRequest, LoginNegotiation, LoginStatus, type LoginStep } from './login.js';
 import { negotiate } from './params.js';
 import {
   BHS_LENGTH,
@@ -18,8 +18,8 @@ import {
   isImmediate,
   itt as ittOf,
   opcodeOf,
-  pad4,
   type Pdu,
+  pad4,
   RESERVED_TAG,
   RejectReason,
   setDataSegmentLength,
@@ -113,7 +113,10 @@ export class Connection implements R2tSender {
     socket.on('drain', () => {
       if (this.#state !== 'closed') socket.resume();
     });
-    this.#timer = setInterval(() => this.#tick(), Math.max(250, Math.min(1000, opts.nopInIntervalMs || 1000)));
+    this.#timer = setInterval(
+      () => this.#tick(),
+      Math.max(250, Math.min(1000, opts.nopInIntervalMs || 1000)),
+    );
     this.#timer.unref();
   }
 
@@ -350,7 +353,10 @@ export class Connection implements R2tSender {
       return;
     }
     if (snLt(cmdSN, s.expCmdSN) || snLt(s.maxCmdSN, cmdSN)) {
-      this.#log.debug({ cmdSN, expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN }, 'CmdSN outside the window: ignored');
+      this.#log.debug(
+        { cmdSN, expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN },
+        'CmdSN outside the window: ignored',
+      );
       return;
     }
     if (cmdSN !== s.expCmdSN) {
@@ -417,7 +423,8 @@ export class Connection implements R2tSender {
     let step: LoginStep = this.#login.step(req);
     if (step.kind === 'complete' && step.tsih !== 0) {
       const refusal = this.#sessions.checkJoin(step.tsih, step.initiatorName, step.isid, req.cid);
-      if (refusal) step = { kind: 'fail', status: refusal, csg: step.csg, why: `TSIH ${step.tsih}: ${refusal}` };
+      if (refusal)
+        step = { kind: 'fail', status: refusal, csg: step.csg, why: `TSIH ${step.tsih}: ${refusal}` };
     }
     const seq = (): out.SeqFields => {
       const cmd = this.#session?.expCmdSN ?? req.cmdSN;
@@ -426,10 +433,23 @@ export class Connection implements R2tSender {
     switch (step.kind) {
       case 'fail': {
         const [cls, detail] = LoginStatus[step.status];
-        this.#log.warn({ status: step.status, why: step.why, initiator: this.#login.initiatorName }, 'login failed');
+        this.#log.warn(
+          { status: step.status, why: step.why, initiator: this.#login.initiatorName },
+          'login failed',
+        );
         this.#send(
           out.loginResponse(
-            { transit: false, continue: false, csg: step.csg, nsg: 0, isid: req.isid, tsih: 0, itt: req.itt, statusClass: cls, statusDetail: detail },
+            {
+              transit: false,
+              continue: false,
+              csg: step.csg,
+              nsg: 0,
+              isid: req.isid,
+              tsih: 0,
+              itt: req.itt,
+              statusClass: cls,
+              statusDetail: detail,
+            },
             seq(),
           ),
         );
@@ -439,7 +459,17 @@ export class Connection implements R2tSender {
       case 'respond':
         this.#send(
           out.loginResponse(
-            { transit: step.transit, continue: false, csg: step.csg, nsg: step.nsg, isid: req.isid, tsih: 0, itt: req.itt, statusClass: 0, statusDetail: 0 },
+            {
+              transit: step.transit,
+              continue: false,
+              csg: step.csg,
+              nsg: step.nsg,
+              isid: req.isid,
+              tsih: 0,
+              itt: req.itt,
+              statusClass: 0,
+              statusDetail: 0,
+            },
             seq(),
           ),
           step.data,
@@ -465,7 +495,17 @@ export class Connection implements R2tSender {
         });
         this.#send(
           out.loginResponse(
-            { transit: true, continue: false, csg: step.csg, nsg: 3, isid: step.isid, tsih: session.tsih, itt: req.itt, statusClass: 0, statusDetail: 0 },
+            {
+              transit: true,
+              continue: false,
+              csg: step.csg,
+              nsg: 3,
+              isid: step.isid,
+              tsih: session.tsih,
+              itt: req.itt,
+              statusClass: 0,
+              statusDetail: 0,
+            },
             seq(),
           ),
           step.data,
@@ -513,7 +553,10 @@ export class Connection implements R2tSender {
       this.#reject(RejectReason.TASK_IN_PROGRESS, bhs);
       return;
     }
-    if (pdu.data.length > 0 && (!write || !p.immediateData || pdu.data.length > Math.min(p.firstBurstLength, edtl))) {
+    if (
+      pdu.data.length > 0 &&
+      (!write || !p.immediateData || pdu.data.length > Math.min(p.firstBurstLength, edtl))
+    ) {
       // Immediate data the negotiation did not allow (RFC 7143 11.3.2, 13.12).
       this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
       return;
@@ -603,7 +646,14 @@ export class Connection implements R2tSender {
     this.#send(
       out.scsiResponse(
         // ExpDataSN: the R2T and Data-In PDUs this task produced (RFC 7143 11.4.8).
-        { itt: task.itt, status: c.status, overflow, underflow, residual, expDataSN: dataIns + task.r2tCount },
+        {
+          itt: task.itt,
+          status: c.status,
+          overflow,
+          underflow,
+          residual,
+          expDataSN: dataIns + task.r2tCount,
+        },
         this.#seq(true),
       ),
       sense,
@@ -674,7 +724,9 @@ export class Connection implements R2tSender {
 
   sendR2t(task: IscsiTask, ttt: number, r2tSN: number, offset: number, length: number): void {
     if (this.#state !== 'full-feature') return;
-    this.#send(out.r2t({ itt: task.itt, ttt, lunBytes: task.lunBytes, r2tSN, offset, length }, this.#seq(false)));
+    this.#send(
+      out.r2t({ itt: task.itt, ttt, lunBytes: task.lunBytes, r2tSN, offset, length }, this.#seq(false)),
+    );
   }
 
   // ---- NOP, TMF, text, logout -------------------------------------------------------------
@@ -801,7 +853,13 @@ export class Connection implements R2tSender {
     }
     if (rest.length > 0) {
       const s = this.#session!;
-      const r = negotiate(rest, this.#opts.settings, s.params, { stage: 'full-feature', sessionType: s.type }, new Set());
+      const r = negotiate(
+        rest,
+        this.#opts.settings,
+        s.params,
+        { stage: 'full-feature', sessionType: s.type },
+        new Set(),
+      );
       response.push(...r.response);
     }
     this.#sendText(itt, encodeKeyValues(response), bhs);
@@ -811,7 +869,10 @@ export class Connection implements R2tSender {
     const limit = this.#session!.params.initiatorMaxRecvDataSegmentLength;
     const lunBytes = req.subarray(8, 16);
     if (data.length <= limit) {
-      this.#send(out.textResponse({ itt, ttt: RESERVED_TAG, final: true, continue: false, lunBytes }, this.#seq(true)), data);
+      this.#send(
+        out.textResponse({ itt, ttt: RESERVED_TAG, final: true, continue: false, lunBytes }, this.#seq(true)),
+        data,
+      );
       return;
     }
     const ttt = this.allocateTtt();
@@ -829,7 +890,9 @@ export class Connection implements R2tSender {
     let targets = this.#directory.all();
     if (s.type === 'Normal') {
       // In a normal session only the session's own target may be reported.
-      targets = targets.filter((t) => t.name === s.target?.name && (value === '' || value === 'All' || value === t.name));
+      targets = targets.filter(
+        (t) => t.name === s.target?.name && (value === '' || value === 'All' || value === t.name),
+      );
     } else if (value !== 'All') {
       targets = targets.filter((t) => t.name === value);
     }
@@ -849,7 +912,8 @@ export class Connection implements R2tSender {
     const cid = bhs.readUInt16BE(20);
     const s = this.#session!;
     let response = 0;
-    if (reasonCode === 2) response = 2; // connection recovery needs ERL 2
+    if (reasonCode === 2)
+      response = 2; // connection recovery needs ERL 2
     else if (reasonCode === 1 && cid !== this.#cid) response = 1; // CID not found
     // Answer after the outstanding tasks have answered (RFC 7143 11.14).
     const pending = [...this.#tasks.values()];
@@ -895,7 +959,10 @@ export class Connection implements R2tSender {
       return;
     }
     this.#log.info({ reason: reasonCode, opcode: opcodeOf(rejected) }, 'PDU rejected');
-    this.#send(out.reject({ reason: reasonCode }, this.#seq(true)), Buffer.from(rejected.subarray(0, BHS_LENGTH)));
+    this.#send(
+      out.reject({ reason: reasonCode }, this.#seq(true)),
+      Buffer.from(rejected.subarray(0, BHS_LENGTH)),
+    );
   }
 
   #send(hdr: Buffer, data: Buffer = EMPTY): void {

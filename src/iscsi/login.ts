@@ -1,10 +1,5 @@
 import type { Logger } from '../util/logger.js';
-import {
-  defaultParams,
-  type NegotiatedParams,
-  negotiate,
-  targetDeclarations,
-} from './params.js';
+import { defaultParams, type NegotiatedParams, negotiate, targetDeclarations } from './params.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './portal-interface.js';
 import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
 
@@ -125,7 +120,8 @@ export class LoginNegotiation {
     const fail = (status: LoginStatusName, why: string): LoginStep => ({ kind: 'fail', status, csg, why });
     if (req.versionMin > 0x00) return fail('UNSUPPORTED_VERSION', `version-min ${req.versionMin}`);
     if (csg !== Stage.SECURITY && csg !== Stage.OPERATIONAL) return fail('INITIATOR_ERROR', `CSG ${csg}`);
-    if (this.#stage !== undefined && csg < this.#stage) return fail('INITIATOR_ERROR', 'login went back a stage');
+    if (this.#stage !== undefined && csg < this.#stage)
+      return fail('INITIATOR_ERROR', 'login went back a stage');
     if (req.transit && (req.nsg <= csg || req.nsg === 2)) {
       return fail('INITIATOR_ERROR', `invalid stage transition ${csg} -> ${req.nsg}`);
     }
@@ -179,7 +175,10 @@ export class LoginNegotiation {
     if (csg === Stage.SECURITY) {
       const auth = result.response.find(([k]) => k === 'AuthMethod');
       if (auth && auth[1] === 'Reject') {
-        return fail('AUTHENTICATION_FAILURE', `no acceptable AuthMethod in "${offered.find(([k]) => k === 'AuthMethod')?.[1]}"`);
+        return fail(
+          'AUTHENTICATION_FAILURE',
+          `no acceptable AuthMethod in "${offered.find(([k]) => k === 'AuthMethod')?.[1]}"`,
+        );
       }
       if (auth) this.#authDone = auth[1] === 'None';
       if (req.transit && !this.#authDone && !this.#opts.settings.authMethods.includes('None')) {
@@ -191,7 +190,12 @@ export class LoginNegotiation {
     }
 
     if (req.transit && req.nsg === Stage.FULL_FEATURE) {
-      response.push(...targetDeclarations(this.#opts.settings, { offered: this.#offered, sessionType: this.#sessionType }));
+      response.push(
+        ...targetDeclarations(this.#opts.settings, {
+          offered: this.#offered,
+          sessionType: this.#sessionType,
+        }),
+      );
       return {
         kind: 'complete',
         csg,
@@ -205,13 +209,20 @@ export class LoginNegotiation {
         cmdSN: this.#cmdSN,
       };
     }
-    return { kind: 'respond', transit: req.transit, csg, nsg: req.transit ? req.nsg : 0, data: encodeKeyValues(response) };
+    return {
+      kind: 'respond',
+      transit: req.transit,
+      csg,
+      nsg: req.transit ? req.nsg : 0,
+      data: encodeKeyValues(response),
+    };
   }
 
   #firstRequest(offered: KeyValues): { status: LoginStatusName; why: string } | undefined {
     const get = (k: string) => offered.find(([key]) => key === k)?.[1];
     const initiatorName = get('InitiatorName');
-    if (!initiatorName) return { status: 'MISSING_PARAMETER', why: 'no InitiatorName in the first login request' };
+    if (!initiatorName)
+      return { status: 'MISSING_PARAMETER', why: 'no InitiatorName in the first login request' };
     this.#initiatorName = initiatorName;
     const type = get('SessionType') ?? 'Normal';
     if (type !== 'Normal' && type !== 'Discovery') {
@@ -224,7 +235,10 @@ export class LoginNegotiation {
       const target = this.#directory.lookup(name);
       if (!target) return { status: 'NOT_FOUND', why: `no target ${name}` };
       if (!target.admits(initiatorName)) {
-        return { status: 'AUTHORIZATION_FAILURE', why: `${initiatorName} is not allowed to log in to ${name}` };
+        return {
+          status: 'AUTHORIZATION_FAILURE',
+          why: `${initiatorName} is not allowed to log in to ${name}`,
+        };
       }
       this.#target = target;
     }

@@ -57,8 +57,18 @@ const KEYS: readonly KeyDef[] = [
   { name: 'HeaderDigest', spec: { kind: 'list', supported: (t) => t.digests }, loginOnly: true },
   { name: 'DataDigest', spec: { kind: 'list', supported: (t) => t.digests }, loginOnly: true },
   { name: 'MaxConnections', spec: { kind: 'min', min: 1, max: 65535, target: () => 1 }, loginOnly: true },
-  { name: 'InitialR2T', spec: { kind: 'or', target: (t) => t.initialR2T }, loginOnly: true, normalOnly: true },
-  { name: 'ImmediateData', spec: { kind: 'and', target: (t) => t.immediateData }, loginOnly: true, normalOnly: true },
+  {
+    name: 'InitialR2T',
+    spec: { kind: 'or', target: (t) => t.initialR2T },
+    loginOnly: true,
+    normalOnly: true,
+  },
+  {
+    name: 'ImmediateData',
+    spec: { kind: 'and', target: (t) => t.immediateData },
+    loginOnly: true,
+    normalOnly: true,
+  },
   { name: 'MaxRecvDataSegmentLength', spec: { kind: 'declarative' } },
   {
     name: 'MaxBurstLength',
@@ -72,7 +82,11 @@ const KEYS: readonly KeyDef[] = [
     loginOnly: true,
     normalOnly: true,
   },
-  { name: 'DefaultTime2Wait', spec: { kind: 'max', min: 0, max: 3600, target: (t) => t.defaultTime2Wait }, loginOnly: true },
+  {
+    name: 'DefaultTime2Wait',
+    spec: { kind: 'max', min: 0, max: 3600, target: (t) => t.defaultTime2Wait },
+    loginOnly: true,
+  },
   {
     name: 'DefaultTime2Retain',
     spec: { kind: 'min', min: 0, max: 3600, target: (t) => t.defaultTime2Retain },
@@ -85,7 +99,12 @@ const KEYS: readonly KeyDef[] = [
     normalOnly: true,
   },
   { name: 'DataPDUInOrder', spec: { kind: 'or', target: () => true }, loginOnly: true, normalOnly: true },
-  { name: 'DataSequenceInOrder', spec: { kind: 'or', target: () => true }, loginOnly: true, normalOnly: true },
+  {
+    name: 'DataSequenceInOrder',
+    spec: { kind: 'or', target: () => true },
+    loginOnly: true,
+    normalOnly: true,
+  },
   // ERL 0 only (DESIGN: a failed connection fails the session; the initiator recovers).
   { name: 'ErrorRecoveryLevel', spec: { kind: 'min', min: 0, max: 2, target: () => 0 }, loginOnly: true },
   // Markers were removed by RFC 7143 but older initiators still offer them (RFC 3720 A.3.2).

@@ -59,7 +59,12 @@ export class SessionRegistry {
     if (existing !== undefined) {
       const old = this.#byTsih.get(existing);
       if (old) {
-        this.#log.info({ key, tsih: existing }, opts.tsih !== 0 ? 'connection reinstatement: closing the old connection' : 'session reinstatement: closing the old session');
+        this.#log.info(
+          { key, tsih: existing },
+          opts.tsih !== 0
+            ? 'connection reinstatement: closing the old connection'
+            : 'session reinstatement: closing the old session',
+        );
         this.remove(old.session);
         old.session.closed = true;
         if (old.session.nexus && old.session.target) {

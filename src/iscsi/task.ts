@@ -159,13 +159,19 @@ export class IscsiTask implements TransportCommand {
   #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer): void {
     if (ttt === RESERVED_TAG) {
       if (dataSN !== this.#unsolicitedDataSN) {
-        throw new DataSequenceError(`unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`);
+        throw new DataSequenceError(
+          `unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`,
+        );
       }
       if (offset !== this.#unsolicitedReceived) {
-        throw new DataSequenceError(`unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`);
+        throw new DataSequenceError(
+          `unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`,
+        );
       }
       if (offset + data.length > this.#unsolicitedLimit) {
-        throw new DataSequenceError(`unsolicited data beyond FirstBurstLength/EDTL (${offset + data.length} > ${this.#unsolicitedLimit})`);
+        throw new DataSequenceError(
+          `unsolicited data beyond FirstBurstLength/EDTL (${offset + data.length} > ${this.#unsolicitedLimit})`,
+        );
       }
       this.#unsolicitedDataSN++;
       this.#unsolicitedReceived += data.length;
@@ -176,11 +182,13 @@ export class IscsiTask implements TransportCommand {
     }
     const r = this.#r2ts.get(ttt);
     if (!r) throw new DataSequenceError(`Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`);
-    if (dataSN !== r.nextDataSN) throw new DataSequenceError(`Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`);
+    if (dataSN !== r.nextDataSN)
+      throw new DataSequenceError(`Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`);
     if (offset !== r.offset + r.received) {
       throw new DataSequenceError(`Data-Out at offset ${offset}, expected ${r.offset + r.received}`);
     }
-    if (r.received + data.length > r.length) throw new DataSequenceError('Data-Out beyond the R2T desired length');
+    if (r.received + data.length > r.length)
+      throw new DataSequenceError('Data-Out beyond the R2T desired length');
     r.nextDataSN++;
     r.received += data.length;
     this.#place(offset, data);

@@ -60,7 +60,9 @@ export function checkRange(lu: LogicalUnit, lba: number, blocks: number): SenseR
 }
 
 export function invalidField(byte: number, bit?: number): SenseReason {
-  return reason('INVALID_FIELD_IN_CDB', { field: bit === undefined ? { inCdb: true, byte } : { inCdb: true, byte, bit } });
+  return reason('INVALID_FIELD_IN_CDB', {
+    field: bit === undefined ? { inCdb: true, byte } : { inCdb: true, byte, bit },
+  });
 }
 
 /** Usage mask helper: [opcode byte, ...rest]; the opcode byte is always fully used. */

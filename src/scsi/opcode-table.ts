@@ -122,7 +122,8 @@ export class OpcodeTable {
     for (const r of rows) {
       if (r.usage.length !== r.cdbLength) throw new Error(`${r.name}: usage has ${r.usage.length} bytes`);
       if (r.serviceAction === undefined) {
-        if (this.#plain.has(r.opcode) || this.#withSa.has(r.opcode)) throw new Error(`duplicate row ${r.name}`);
+        if (this.#plain.has(r.opcode) || this.#withSa.has(r.opcode))
+          throw new Error(`duplicate row ${r.name}`);
         this.#plain.set(r.opcode, r);
       } else {
         if (this.#plain.has(r.opcode)) throw new Error(`duplicate row ${r.name}`);

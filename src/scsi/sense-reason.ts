@@ -34,7 +34,11 @@ export const SenseReasons = {
     asc: 0x04,
     ascq: 0x0a,
   },
-  LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_STANDBY_STATE: { key: SenseKey.NOT_READY, asc: 0x04, ascq: 0x0b },
+  LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_STANDBY_STATE: {
+    key: SenseKey.NOT_READY,
+    asc: 0x04,
+    ascq: 0x0b,
+  },
   LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_UNAVAILABLE_STATE: {
     key: SenseKey.NOT_READY,
     asc: 0x04,

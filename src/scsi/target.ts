@@ -1,13 +1,13 @@
-import type { Logger } from '../util/logger.js';
 import { TandemError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
 import {
   type Completion,
   type ItNexus,
   type ScsiEngine,
+  type TargetPort,
   TmfFunction,
   type TmfRequest,
   TmfResponse,
-  type TargetPort,
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
@@ -57,7 +57,8 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     if (this.#luns.has(lun)) throw new Error(`LUN ${lun} exists`);
     this.#luns.set(lun, lu);
     for (const other of this.#luns.values()) {
-      if (other !== lu) other.unitAttentions.establishAll(other.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
+      if (other !== lu)
+        other.unitAttentions.establishAll(other.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
     }
   }
 
@@ -124,7 +125,12 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       const ua = lu.unitAttentions.take(cmd.nexus.id);
       if (ua) return this.#check(cmd, ua, lu);
     }
-    if (typeof row === 'string') return this.#check(cmd, reason(row, { field: { inCdb: true, byte: row === 'INVALID_FIELD_IN_CDB' ? 1 : 0 } }), lu);
+    if (typeof row === 'string')
+      return this.#check(
+        cmd,
+        reason(row, { field: { inCdb: true, byte: row === 'INVALID_FIELD_IN_CDB' ? 1 : 0 } }),
+        lu,
+      );
     // Reservation conflict (SPC-4 5.13.1 Table 43, SPC-2 5.5.1) from src/scsi/pr's table: after
     // the ALUA step, before the CDB is parsed; no data-out is requested for a conflicting command.
     if (lu.reservations.conflicts(cmd.nexus, row, cmd.cdb)) {
@@ -137,7 +143,11 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     const bad = checkUsage(cmd.cdb, row);
     if (bad) return this.#check(cmd, bad, lu);
     if (row.writesMedium && lu?.writeProtected) {
-      return this.#check(cmd, reason(lu.config.readOnly ? 'WRITE_PROTECTED' : 'SOFTWARE_WRITE_PROTECTED'), lu);
+      return this.#check(
+        cmd,
+        reason(lu.config.readOnly ? 'WRITE_PROTECTED' : 'SOFTWARE_WRITE_PROTECTED'),
+        lu,
+      );
     }
     let parsed = row.parse(cmd.cdb, lu);
     if (isSenseReason(parsed)) return this.#check(cmd, parsed, lu);
@@ -150,7 +160,10 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         // (FCP-4 9.4.2 a); a command that cannot stop at EDTL fails instead (9.4.2 b).
         const shorter = lu && row.truncateDataOut ? row.truncateDataOut(parsed, edtl, lu) : undefined;
         if (!shorter) {
-          return { ...this.#check(cmd, reason('INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT'), lu), transferLength: outLen };
+          return {
+            ...this.#check(cmd, reason('INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT'), lu),
+            transferLength: outLen,
+          };
         }
         parsed = shorter;
         fetch = shorter.dataOutLength ?? 0;

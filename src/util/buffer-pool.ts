@@ -25,7 +25,8 @@ export class BufferPool {
   /** Gives a buffer back; the caller must hold no reference to it (or to slices of it). */
   give(b: Buffer): void {
     const size = b.length;
-    if (size < this.#minSize || size > this.#maxSize || b.byteOffset !== 0 || b.buffer.byteLength !== size) return;
+    if (size < this.#minSize || size > this.#maxSize || b.byteOffset !== 0 || b.buffer.byteLength !== size)
+      return;
     let list = this.#free.get(size);
     if (!list) this.#free.set(size, (list = []));
     if (list.length < this.#maxPerSize) list.push(b);

@@ -13,7 +13,8 @@ export const ErrorCodes = {
   TANDEM_ERR_BACKSTORE_IO: 'a backing store read or write failed',
   TANDEM_ERR_ASSERT: 'an internal invariant was broken (a bug)',
   TANDEM_ERR_CLUSTER_UNAVAILABLE: 'etcd did not answer before the deadline; retryable',
-  TANDEM_ERR_CLUSTER_NOT_LEADER: 'a write guarded by leadership found this node is not (or no longer) the primary',
+  TANDEM_ERR_CLUSTER_NOT_LEADER:
+    'a write guarded by leadership found this node is not (or no longer) the primary',
   TANDEM_ERR_CLUSTER_CONFLICT: 'a compare-and-set on cluster state lost to a concurrent change',
   TANDEM_ERR_CLUSTER_IDS_EXHAUSTED: 'no cluster-unique id is left in the 16-bit range (1..65535)',
   TANDEM_ERR_CLUSTER_CORRUPT: 'a value read from etcd is not in the shape Tandem writes',

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { REPO_ROOT, tempDir } from './daemon.js';
 import { explain, run } from './tools.js';
 
-export const CONFORMANCE = process.env.TANDEM_CONFORMANCE ?? path.resolve(REPO_ROOT, '../shared/tools/conformance');
+export const CONFORMANCE =
+  process.env.TANDEM_CONFORMANCE ?? path.resolve(REPO_ROOT, '../shared/tools/conformance');
 
 export interface ConformanceReport {
   totals: { pass: number; fail: number; skip: number; timeout: number; total: number };
@@ -30,7 +31,8 @@ export async function runConformance(opts: {
   timeoutS?: number;
   budgetS?: number;
 }): Promise<ConformanceReport> {
-  if (!existsSync(CONFORMANCE)) throw new Error(`conformance tool not found at ${CONFORMANCE} (set TANDEM_CONFORMANCE)`);
+  if (!existsSync(CONFORMANCE))
+    throw new Error(`conformance tool not found at ${CONFORMANCE} (set TANDEM_CONFORMANCE)`);
   const out = await tempDir('tandem-conformance-');
   // Run through bash when the copy lost its execute bit (it is a bash script).
   const [cmd, pre] = isExecutable(CONFORMANCE) ? [CONFORMANCE, []] : ['bash', [CONFORMANCE]];

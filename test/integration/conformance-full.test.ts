@@ -64,16 +64,23 @@ describe('libiscsi conformance: every SCSI and iSCSI suite', () => {
     expect(r.totals.pass, r.summary).toBe(r.totals.total);
   }, 180_000);
 
-  it.runIf(haveTgt())('passes at least as many tests as tgt in the same run', async () => {
-    expect(tandem, 'the full run must have happened first').toBeDefined();
-    let tgt: TgtDaemon | undefined;
-    try {
-      tgt = await startTgt({ luns: [{ lun: 1, sizeBytes: 1 << 30 }] });
-      const r = await runConformance({ urls: [`iscsi://${tgt.host}:${tgt.port}/${tgt.iqn}/1`], budgetS: 900 });
-      console.log(`tgt:    ${r.summary}`);
-      expect(tandem.totals.pass).toBeGreaterThanOrEqual(r.totals.pass);
-    } finally {
-      await tgt?.stop();
-    }
-  }, 960_000);
+  it.runIf(haveTgt())(
+    'passes at least as many tests as tgt in the same run',
+    async () => {
+      expect(tandem, 'the full run must have happened first').toBeDefined();
+      let tgt: TgtDaemon | undefined;
+      try {
+        tgt = await startTgt({ luns: [{ lun: 1, sizeBytes: 1 << 30 }] });
+        const r = await runConformance({
+          urls: [`iscsi://${tgt.host}:${tgt.port}/${tgt.iqn}/1`],
+          budgetS: 900,
+        });
+        console.log(`tgt:    ${r.summary}`);
+        expect(tandem.totals.pass).toBeGreaterThanOrEqual(r.totals.pass);
+      } finally {
+        await tgt?.stop();
+      }
+    },
+    960_000,
+  );
 });

@@ -64,8 +64,7 @@ export interface DataInFields {
 export function dataIn(f: DataInFields, s: SeqFields): Buffer {
   const hasStatus = f.status !== undefined;
   const flags =
-    (f.final ? 0x80 : 0) |
-    (hasStatus ? 0x01 | (f.overflow ? 0x04 : 0) | (f.underflow ? 0x02 : 0) : 0);
+    (f.final ? 0x80 : 0) | (hasStatus ? 0x01 | (f.overflow ? 0x04 : 0) | (f.underflow ? 0x02 : 0) : 0);
   const b = bhs(TargetOpcode.SCSI_DATA_IN, flags);
   if (hasStatus) b[3] = f.status!;
   f.lunBytes.copy(b, 8, 0, 8);
@@ -163,7 +162,10 @@ export function loginResponse(f: LoginResponseFields, s: SeqFields): Buffer {
 }
 
 /** RFC 7143 11.15. */
-export function logoutResponse(f: { itt: number; response: number; time2wait: number; time2retain: number }, s: SeqFields): Buffer {
+export function logoutResponse(
+  f: { itt: number; response: number; time2wait: number; time2retain: number },
+  s: SeqFields,
+): Buffer {
   const b = bhs(TargetOpcode.LOGOUT_RESPONSE, 0x80);
   b[2] = f.response;
   b.writeUInt32BE(f.itt, 16);

@@ -17,7 +17,8 @@ export const readCapacity10 = defineRow({
     const lu = ctx.lu!;
     const b = Buffer.alloc(8);
     const last = lu.blocks - 1;
-    b.writeUInt32BE(last > 0xffffffff ? 0xffffffff : last, 0);
+    // RETURNED LOGICAL BLOCK ADDRESS saturates at FFFFFFFFh: use READ CAPACITY(16) (SBC-3 5.16).
+    b.writeUInt32BE(Math.min(last, 0xffffffff), 0);
     b.writeUInt32BE(lu.blockSize, 4);
     return { data: b };
   },

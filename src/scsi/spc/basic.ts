@@ -33,7 +33,9 @@ export const requestSense = defineRow<RequestSenseCdb>({
   skipsUnitAttention: true,
   parse: (cdb) => ({ desc: (cdb[1]! & 0x01) !== 0, allocationLength: cdb[4]! }),
   execute(ctx, p) {
-    const pending = ctx.lu ? ctx.lu.unitAttentions.take(ctx.cmd.nexus.id) : reason('LOGICAL_UNIT_NOT_SUPPORTED');
+    const pending = ctx.lu
+      ? ctx.lu.unitAttentions.take(ctx.cmd.nexus.id)
+      : reason('LOGICAL_UNIT_NOT_SUPPORTED');
     return { data: buildSense(pending ?? reason('NO_SENSE'), p.desc) };
   },
 });
@@ -73,7 +75,7 @@ export const reportLuns = defineRow<ReportLunsCdb>({
     const luns = p.select === 0x00 || p.select === 0x02 ? ctx.target.lunsFor(ctx.cmd) : [];
     const b = Buffer.alloc(8 + 8 * luns.length);
     b.writeUInt32BE(8 * luns.length, 0);
-    luns.forEach((l, i) => encodeLun(l).copy(b, 8 + 8 * i));
+    for (const [i, l] of luns.entries()) encodeLun(l).copy(b, 8 + 8 * i);
     return { data: b };
   },
 });

@@ -1,7 +1,7 @@
 import { invalidField, usage } from '../cdb.js';
 import type { TargetPort } from '../command.js';
-import type { LogicalUnit } from '../logical-unit.js';
 import { Limits, maxTransferBlocks } from '../limits.js';
+import type { LogicalUnit } from '../logical-unit.js';
 import { defineRow } from '../opcode-table.js';
 import { Opcode } from '../spec/opcodes.js';
 import { ProtocolIdentifier, VpdPage } from '../spec/vpd.js';
@@ -32,7 +32,7 @@ function standardInquiry(lu: LogicalUnit | undefined, multiPort: boolean): Buffe
   ascii(lu?.config.revision ?? '0001', 4).copy(b, 32);
   // Version descriptors (SPC-4 Table 142): SAM-5, iSCSI, SPC-4, SBC-3.
   const versions = [0x00a0, 0x0960, 0x0460, 0x04c0];
-  versions.forEach((v, i) => b.writeUInt16BE(v, 58 + 2 * i));
+  for (const [i, v] of versions.entries()) b.writeUInt16BE(v, 58 + 2 * i);
   return b;
 }
 

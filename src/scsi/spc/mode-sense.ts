@@ -44,7 +44,7 @@ function blockDescriptor(lu: LogicalUnit, long: boolean): Buffer {
     return b;
   }
   const b = Buffer.alloc(8);
-  b.writeUInt32BE(lu.blocks > 0xffffffff ? 0xffffffff : lu.blocks, 0);
+  b.writeUInt32BE(Math.min(lu.blocks, 0xffffffff), 0);
   b.writeUInt32BE(lu.blockSize & 0xffffff, 4); // byte 4 reserved, bytes 5-7 block length
   return b;
 }
