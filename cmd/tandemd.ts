@@ -46,7 +46,8 @@ async function main(): Promise<void> {
     {
       event: 'ready',
       node: config.node.name,
-      mode: 'embedded',
+      mode: daemon.mode,
+      ...(daemon.grpcAddress ? { grpc: daemon.grpcAddress } : {}),
       portals: daemon.portals.map((p) => `${p.host}:${p.port}`),
       targets: [...daemon.targets.keys()],
     },

@@ -3,6 +3,7 @@ import type { NodeConfig } from './admin/config-schema.js';
 import type { BlockDevice } from './backstore/block-device.js';
 import { FileDevice } from './backstore/file.js';
 import { MemoryDevice } from './backstore/memory.js';
+import { ClusterRuntime } from './daemon-cluster.js';
 import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
@@ -39,6 +40,17 @@ export class Daemon {
   readonly #devices: BlockDevice[] = [];
   readonly #log: Logger;
   #stopping: Promise<void> | undefined;
+  /** Cluster mode (a `cluster:` section): etcd, ALUA, forwarding. Absent: embedded mode. */
+  #cluster: ClusterRuntime | undefined;
+
+  get mode(): 'embedded' | 'cluster' {
+    return this.config.cluster ? 'cluster' : 'embedded';
+  }
+
+  /** Cluster mode: the forwarding gRPC listener, HOST:PORT. */
+  get grpcAddress(): string | undefined {
+    return this.#cluster?.grpcAddress;
+  }
 
   private constructor(config: NodeConfig, log: Logger) {
     this.config = config;
@@ -58,6 +70,21 @@ export class Daemon {
   }
 
   async #build(): Promise<void> {
+    if (this.config.cluster) {
+      this.#cluster = new ClusterRuntime(
+        this.config,
+        {
+          portals: this.portals,
+          targets: this.targets,
+          sessions: this.sessions,
+          table: createOpcodeTable(),
+          portalOptions: this.#portalOptions(),
+        },
+        this.#log,
+      );
+      await this.#cluster.start();
+      return;
+    }
     const cfg = this.config;
     const table = createOpcodeTable();
     for (const t of cfg.targets) {
@@ -90,17 +117,7 @@ export class Daemon {
       }
       this.targets.set(t.iqn, engine);
     }
-    const settings = {
-      ...DEFAULT_TARGET_SETTINGS,
-      maxRecvDataSegmentLength: cfg.iscsi.maxRecvDataSegmentLength,
-    };
-    const opts: PortalOptions = {
-      settings,
-      nopInIntervalMs: cfg.iscsi.nopInIntervalSeconds * 1000,
-      nopInTimeoutMs: cfg.iscsi.nopInTimeoutSeconds * 1000,
-      commandWindow: cfg.iscsi.commandWindow,
-      loginTimeoutMs: 15_000,
-    };
+    const opts = this.#portalOptions();
     const endpoints = cfg.portals.map(parseHostPort);
     const addressesOf = (local: string): string[] =>
       endpoints.map((e, i) => {
@@ -133,6 +150,17 @@ export class Daemon {
     }
   }
 
+  #portalOptions(): PortalOptions {
+    const cfg = this.config;
+    return {
+      settings: { ...DEFAULT_TARGET_SETTINGS, maxRecvDataSegmentLength: cfg.iscsi.maxRecvDataSegmentLength },
+      nopInIntervalMs: cfg.iscsi.nopInIntervalSeconds * 1000,
+      nopInTimeoutMs: cfg.iscsi.nopInTimeoutSeconds * 1000,
+      commandWindow: cfg.iscsi.commandWindow,
+      loginTimeoutMs: 15_000,
+    };
+  }
+
   async #openDevice(iqn: string, l: NodeConfig['targets'][number]['luns'][number]): Promise<BlockDevice> {
     if (l.backstore === 'memory') return new MemoryDevice(l.size!);
     const file = path.resolve(this.config.node.dataDir, l.path!);
@@ -163,6 +191,7 @@ export class Daemon {
         await new Promise((r) => setTimeout(r, 20));
       }
       await Promise.all(this.portals.map((p) => p.closeConnections('target shutting down')));
+      if (this.#cluster) await this.#cluster.stop();
       for (const d of this.#devices) {
         try {
           await d.flush();

@@ -43,6 +43,53 @@ const targetSchema = z.object({
   luns: z.array(lunSchema).default([]),
 });
 
+/**
+ * Cluster mode (DESIGN.md Configuration): the node file names only what must exist before etcd
+ * is reachable; targets, volumes and LUNs live in etcd under `prefix`.
+ */
+const clusterSchema = z.object({
+  etcd: z
+    .array(z.string().regex(/^https?:\/\/[^\s]+$/, 'expected an etcd URL such as http://127.0.0.1:2379'))
+    .min(1),
+  prefix: z
+    .string()
+    .regex(/^\/[^\s]*$/, 'expected a key prefix such as /tandem/default')
+    .default('/tandem/default'),
+  leaseTtlSeconds: z.number().int().min(1).max(300).default(5),
+  /** Command forwarding (and later replication) gRPC listener; port 0: the kernel picks one. */
+  grpc: hostPort.default('127.0.0.1:0'),
+});
+
+const blockSize = z.union([z.literal(512), z.literal(1024), z.literal(2048), z.literal(4096)]).default(512);
+
+/** A volume as the cluster configuration (etcd `config/volumes/<id>`) holds it. */
+export const volumeSchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'expected a volume id such as vol0'),
+  /** shared: one backing store every node opens; replicated: one per node, mirrored (issue #5). */
+  kind: z.enum(['shared', 'replicated']).default('replicated'),
+  size: size.optional(),
+  blockSize,
+  /** Backing file or block device; relative paths are under each node's dataDir. */
+  path: z.string().optional(),
+  /** Non-primary port groups report Standby instead of Active/Non-optimized with forwarding. */
+  standby: z.boolean().default(false),
+  readOnly: z.boolean().default(false),
+});
+
+export const clusterTargetSchema = z.object({ iqn, alias: z.string().max(255).optional() });
+export const clusterLunSchema = z.object({
+  target: iqn,
+  lun: z.number().int().min(0).max(16383),
+  volume: z.string().min(1),
+});
+
+/** Written to etcd by the first node that finds no configuration there. */
+const bootstrapSchema = z.object({
+  targets: z.array(clusterTargetSchema).default([]),
+  volumes: z.array(volumeSchema).default([]),
+  luns: z.array(clusterLunSchema).default([]),
+});
+
 export const nodeConfigSchema = z.object({
   node: z
     .object({
@@ -65,11 +112,17 @@ export const nodeConfigSchema = z.object({
       maxRecvDataSegmentLength: 262144,
     }),
   targets: z.array(targetSchema).default([]),
+  cluster: clusterSchema.optional(),
+  bootstrap: bootstrapSchema.optional(),
 });
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>;
 export type LunConfig = z.infer<typeof lunSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type VolumeConfig = z.infer<typeof volumeSchema>;
+export type ClusterTargetConfig = z.infer<typeof clusterTargetSchema>;
+export type ClusterLunConfig = z.infer<typeof clusterLunSchema>;
 
 export const DEMO_TARGET = 'iqn.2026-11.org.tandem:demo';
 
@@ -105,6 +158,15 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
     );
   }
   const cfg = r.data;
+  if (cfg.cluster && cfg.targets.length > 0) {
+    throw new TandemError(
+      'TANDEM_ERR_CONFIG_INVALID',
+      `${source}: targets: in cluster mode targets, volumes and LUNs live in etcd (use bootstrap:)`,
+    );
+  }
+  if (cfg.bootstrap && !cfg.cluster) {
+    throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: bootstrap: needs a cluster: section`);
+  }
   for (const t of cfg.targets) {
     const seen = new Set<number>();
     for (const l of t.luns) {

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BlockDevice } from '../backstore/block-device.js';
+import type { LuAccess } from './alua.js';
+import type { CommandForwarder } from './forwarding.js';
 import { LuReservations } from './pr/lu-reservations.js';
 import type { ReservationStore } from './pr/reservation-store-interface.js';
 import { RangeLock } from './range-lock.js';
@@ -19,11 +21,21 @@ export interface LogicalUnitConfig {
    * (SPC-4 5.13.5). Ignored when `reservationStore` is given.
    */
   readonly aptplFile?: string;
+  /**
+   * Cluster mode: the volume's identity seed, created once in etcd (Coordinator.volumeSeed), so
+   * that the NAA designator and serial are the same on every node and survive a rename.
+   * Absent: derived from `volumeId`.
+   */
+  readonly identitySeed?: string;
 }
 
 export interface LogicalUnitOptions {
   /** Cluster mode: where the reservation state lives (etcd, DESIGN.md safety rule 7). */
   readonly reservationStore?: ReservationStore;
+  /** Cluster mode: this node's ALUA state for the LU (absent: Active/Optimized, embedded). */
+  readonly access?: LuAccess;
+  /** Cluster mode: how commands reach the primary from an Active/Non-optimized port. */
+  readonly forwarder?: CommandForwarder;
 }
 
 /** Mutable mode parameters (SPC-4 7.5; SBC-3 6.4). */
@@ -62,6 +74,8 @@ export class LogicalUnit {
   readonly preventRemoval = new Set<string>();
   /** Persistent and SPC-2 reservations (src/scsi/pr). */
   readonly reservations: LuReservations;
+  readonly access: LuAccess | undefined;
+  readonly forwarder: CommandForwarder | undefined;
   readonly #seen = new Set<string>();
 
   constructor(device: BlockDevice, config: LogicalUnitConfig, options: LogicalUnitOptions = {}) {
@@ -72,7 +86,11 @@ export class LogicalUnit {
     this.config = config;
     this.blockSize = config.blockSize;
     this.blockShift = Math.log2(config.blockSize);
-    const digest = createHash('sha256').update(config.volumeId).digest();
+    this.access = options.access;
+    this.forwarder = options.forwarder;
+    const digest = createHash('sha256')
+      .update(config.identitySeed ?? config.volumeId)
+      .digest();
     this.naa = Buffer.alloc(16);
     // NAA 6, then a 24-bit IEEE company id. Tandem has no OUI of its own, so it uses 0x027A3D,
     // whose first octet has the locally-administered bit (0x02) set and so claims nobody's

@@ -1,5 +1,6 @@
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { ACCESS_STATE_CODE, aluaDisposition, isMediaCommand } from './alua.js';
 import {
   type Completion,
   type ItNexus,
@@ -11,8 +12,24 @@ import {
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
+import {
+  type ForwardedCommand,
+  type ForwardedCompletion,
+  ForwardedTransportCommand,
+  forwardedItNexus,
+  RESET_UNIT_ATTENTIONS,
+  type ResetUnitAttention,
+} from './forwarding.js';
 import type { LogicalUnit } from './logical-unit.js';
-import type { AnyOpcodeRow, ExecContext, OpcodeTable, Outcome, TargetView } from './opcode-table.js';
+import {
+  type AnyOpcodeRow,
+  AsymmetricAccessState,
+  type ExecContext,
+  type OpcodeTable,
+  type Outcome,
+  type TargetPortGroupState,
+  type TargetView,
+} from './opcode-table.js';
 import { buildSense, isSenseReason, reason, type SenseReason, type SenseReasonName } from './sense-reason.js';
 import { ScsiStatus, TaskAttribute } from './spec/status.js';
 import type { Task } from './task-set.js';
@@ -33,6 +50,15 @@ export class ScsiTarget implements ScsiEngine, TargetView {
   /** Set by the composition root: every portal of every node is a target port. */
   targetPortCount = 1;
   #ports: readonly TargetPort[] = [];
+  /** Forwarded tasks: what aborting them here does (ask the primary to abort its copy). */
+  readonly #abortHooks = new WeakMap<TransportCommand, () => void>();
+  #forwardSeq = 0;
+  /** Forwarding side: a number per local nexus session object (ForwardedNexus.instance). */
+  readonly #nexusInstances = new WeakMap<ItNexus, string>();
+  /** Primary side: one ItNexus object per forwarded nexus session, most recent last. */
+  readonly #forwardedNexuses = new Map<string, ItNexus>();
+  /** Prefix of this node's forwarded command ids (unique per node and process). */
+  forwardIdPrefix = `${process.pid}-${Date.now().toString(36)}`;
 
   /** The relative target ports that expose this target (REPORT TARGET PORT GROUPS). */
   setTargetPorts(ports: readonly TargetPort[]): void {
@@ -88,10 +114,58 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     const lu = this.#luns.get(cmd.lun);
     if (!lu) return this.#executeWithoutLu(cmd);
     lu.noteNexus(cmd.nexus.id);
-    const { task, result } = lu.taskSet.run(cmd, (t) => this.#gate(cmd, lu, t));
+    return this.#executeOn(cmd, lu, false);
+  }
+
+  /**
+   * A command another node forwarded (it arrived there on an Active/Non-optimized port): run
+   * through this engine as the initiator's nexus. The unit attention step is skipped — unit
+   * attentions are delivered by the node where the nexus is logged in.
+   */
+  async executeForwarded(
+    fc: ForwardedCommand,
+    onAbort: (hook: () => void) => void,
+  ): Promise<ForwardedCompletion> {
+    const lu = this.#luns.get(fc.lun);
+    const cmd = new ForwardedTransportCommand(fc, this.#forwardedNexus(fc));
+    onAbort(() => cmd.abort());
+    if (!lu || lu.config.volumeId !== fc.volume) {
+      // The nodes disagree on the LUN map for a moment (a reconcile in progress): retry.
+      return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
+    }
+    const c = await this.#executeOn(cmd, lu, true);
+    // Pooled data-in memory goes back once copied into the reply.
+    if (c.release && c.data) {
+      const data = Buffer.from(c.data);
+      c.release();
+      return { status: c.status, data, transferLength: c.transferLength };
+    }
+    return c;
+  }
+
+  /** The same ItNexus object for every command of one forwarded nexus session (bounded). */
+  #forwardedNexus(fc: ForwardedCommand): ItNexus {
+    const key = fc.nexus.instance;
+    let n = this.#forwardedNexuses.get(key);
+    if (n) {
+      this.#forwardedNexuses.delete(key);
+    } else {
+      n = forwardedItNexus(fc.nexus);
+      if (this.#forwardedNexuses.size >= 4096) {
+        this.#forwardedNexuses.delete(this.#forwardedNexuses.keys().next().value!);
+      }
+    }
+    this.#forwardedNexuses.set(key, n);
+    return n;
+  }
+
+  async #executeOn(cmd: TransportCommand, lu: LogicalUnit, forwarded: boolean): Promise<Completion> {
+    const { task, result } = lu.taskSet.run(cmd, (t) => this.#gate(cmd, lu, t, forwarded));
     try {
       const c = await result;
-      return task.aborted ? { status: ScsiStatus.TASK_ABORTED, transferLength: 0, aborted: true } : c;
+      return task.aborted || c.aborted
+        ? { status: ScsiStatus.TASK_ABORTED, transferLength: 0, aborted: true }
+        : c;
     } catch (err) {
       if (task.aborted || err instanceof TaskAborted || cmd.signal.aborted) {
         return { status: ScsiStatus.TASK_ABORTED, transferLength: 0, aborted: true };
@@ -113,7 +187,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     }
   }
 
-  async #gate(cmd: TransportCommand, lu: LogicalUnit, _task: Task): Promise<Completion> {
+  async #gate(cmd: TransportCommand, lu: LogicalUnit, _task: Task, forwarded: boolean): Promise<Completion> {
     if (cmd.signal.aborted) throw new TaskAborted();
     if (cmd.attribute === TaskAttribute.ACA) {
       // NormACA = 0 in our INQUIRY data: the ACA attribute is not supported (SAM-5 5.9.1).
@@ -121,7 +195,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     }
     const row = this.#table.lookup(cmd.cdb);
     // Unit attention comes before the opcode check: even an unsupported command reports it.
-    if (typeof row === 'string' || !row.skipsUnitAttention) {
+    if (!forwarded && (typeof row === 'string' || !row.skipsUnitAttention)) {
       const ua = lu.unitAttentions.take(cmd.nexus.id);
       if (ua) return this.#check(cmd, ua, lu);
     }
@@ -131,12 +205,116 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         reason(row, { field: { inCdb: true, byte: row === 'INVALID_FIELD_IN_CDB' ? 1 : 0 } }),
         lu,
       );
+    // ALUA (SPC-4 5.15.2.4): the state's rules come from src/scsi/alua.ts's table.
+    const access = lu.access;
+    let forward = false;
+    if (access) {
+      const state = access.state();
+      if (forwarded) {
+        // Only the primary executes forwarded commands; anything else is a role change.
+        if (state !== 'active-optimized') {
+          return this.#check(
+            cmd,
+            reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'),
+            lu,
+          );
+        }
+      } else {
+        const d = aluaDisposition(state, row);
+        if (d.action === 'refuse') return this.#check(cmd, reason(d.sense), lu);
+        forward = d.action === 'forward';
+      }
+    }
     // Reservation conflict (SPC-4 5.13.1 Table 43, SPC-2 5.5.1) from src/scsi/pr's table: after
     // the ALUA step, before the CDB is parsed; no data-out is requested for a conflicting command.
+    // A forwarding node checks too (every node has applied the same state, rule 7), so that a
+    // conflicting write asks for no data; the primary's check is the one that decides.
     if (lu.reservations.conflicts(cmd.nexus, row, cmd.cdb)) {
       return { status: ScsiStatus.RESERVATION_CONFLICT, transferLength: 0 };
     }
+    if (forward) return this.#forward(cmd, lu, row);
     return this.#run(cmd, lu, row);
+  }
+
+  /** Active/Non-optimized: receive the data-out the primary's gate will want, then forward. */
+  async #forward(cmd: TransportCommand, lu: LogicalUnit, row: AnyOpcodeRow): Promise<Completion> {
+    const forwarder = lu.forwarder;
+    if (!forwarder) {
+      return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
+    }
+    const fetch = this.#dataOutToForward(cmd, lu, row);
+    let dataOut: Buffer = EMPTY;
+    if (fetch > 0) {
+      try {
+        dataOut = await cmd.receiveDataOut(fetch);
+      } catch (err) {
+        if (cmd.signal.aborted) throw new TaskAborted();
+        this.#log.debug({ err: (err as Error).message, lun: cmd.lun }, 'data-out failed');
+        return this.#check(cmd, reason('DATA_PHASE_ERROR'), lu);
+      }
+      if (cmd.signal.aborted) throw new TaskAborted();
+    }
+    const n = cmd.nexus;
+    let instance = this.#nexusInstances.get(n);
+    if (!instance) {
+      instance = `${this.forwardIdPrefix}-n${++this.#forwardSeq}`;
+      this.#nexusInstances.set(n, instance);
+    }
+    const fc: ForwardedCommand = {
+      id: `${this.forwardIdPrefix}-${++this.#forwardSeq}`,
+      volume: lu.config.volumeId,
+      lun: cmd.lun,
+      nexus: {
+        initiatorName: n.initiatorName,
+        isid: n.isid,
+        relativePortId: n.targetPort.relativePortId,
+        targetPortGroupId: n.targetPort.targetPortGroupId,
+        targetPortName: n.targetPort.name,
+        targetName: n.targetPort.targetName,
+        instance,
+      },
+      tag: cmd.tag,
+      cdb: cmd.cdb,
+      attribute: cmd.attribute,
+      expectedLength: cmd.expectedLength,
+      readExpected: cmd.readExpected,
+      writeExpected: cmd.writeExpected,
+      dataOut,
+    };
+    try {
+      const c = await forwarder.forward(fc, (hook) => this.#abortHooks.set(cmd, hook));
+      if (c.aborted) return { status: ScsiStatus.TASK_ABORTED, transferLength: 0, aborted: true };
+      return c;
+    } catch (err) {
+      if (cmd.signal.aborted) throw new TaskAborted();
+      this.#log.debug({ err: (err as Error).message, lun: cmd.lun }, 'forwarding to the primary failed');
+      // The primary is unreachable: a role change is under way, the initiator retries.
+      return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
+    } finally {
+      this.#abortHooks.delete(cmd);
+    }
+  }
+
+  /** The data-out length #run would ask for on the primary (0 when it would fail first). */
+  #dataOutToForward(cmd: TransportCommand, lu: LogicalUnit, row: AnyOpcodeRow): number {
+    if (checkUsage(cmd.cdb, row)) return 0;
+    const parsed = row.parse(cmd.cdb, lu);
+    if (isSenseReason(parsed)) return 0;
+    const outLen: number = parsed.dataOutLength ?? 0;
+    if (outLen === 0) return 0;
+    const edtl = cmd.writeExpected ? cmd.expectedLength : 0;
+    if (outLen <= edtl) return outLen;
+    const shorter = row.truncateDataOut?.(parsed, edtl, lu);
+    return shorter ? (shorter.dataOutLength ?? 0) : 0;
+  }
+
+  /** REPORT TARGET PORT GROUPS: the cluster's state of each group for this LU. */
+  targetPortGroupState(lu: LogicalUnit | undefined, groupId: number): TargetPortGroupState {
+    const access = lu?.access;
+    if (!access) return { state: AsymmetricAccessState.ACTIVE_OPTIMIZED };
+    const s = access.groupState(groupId) ?? 'unavailable';
+    // STATUS CODE 02h: the state was changed by implicit ALUA behaviour (SPC-4 6.36.2).
+    return { state: ACCESS_STATE_CODE[s], statusCode: s === 'active-optimized' ? 0 : 0x02 };
   }
 
   async #run(cmd: TransportCommand, lu: LogicalUnit | undefined, row: AnyOpcodeRow): Promise<Completion> {
@@ -180,6 +358,20 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         return this.#check(cmd, reason('DATA_PHASE_ERROR'), lu);
       }
       if (cmd.signal.aborted) throw new TaskAborted();
+    }
+    // Safety rule 4: the primary re-checks its lease on the monotonic clock immediately before
+    // a command that touches the medium executes (the data-out may have taken a while).
+    if (lu?.access && isMediaCommand(row) && !lu.access.mayExecute()) {
+      const s = lu.access.state();
+      return this.#check(
+        cmd,
+        reason(
+          s === 'unavailable'
+            ? 'LOGICAL_UNIT_NOT_ACCESSIBLE_TARGET_PORT_IN_UNAVAILABLE_STATE'
+            : 'LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION',
+        ),
+        lu,
+      );
     }
     const ctx: ExecContext = { cmd, lu, target: this, dataOut };
     const outcome: Outcome = await row.execute(ctx, parsed);
@@ -281,8 +473,22 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     // (SPC-4 5.13.1).
     await lu.reservations.logicalUnitReset();
     lu.reset();
-    // SAM-5 6.3.3: a logical unit reset establishes a unit attention for every I_T nexus.
+    // SAM-5 6.3.3: a logical unit reset establishes a unit attention for every I_T nexus —
+    // those logged in to other nodes too (the TMF completes once they have it).
     lu.unitAttentions.establishAll(lu.knownNexuses(), ua);
+    if (lu.forwarder && isResetUnitAttention(ua.name)) {
+      await lu.forwarder.resetPeers(lu.config.volumeId, ua.name);
+    }
+  }
+
+  /** Another node reset the LU of `volume`: its tasks here end, its nexuses here learn it. */
+  async resetFromPeer(volume: string, ua: ResetUnitAttention): Promise<boolean> {
+    const lu = [...this.#luns.values()].find((l) => l.config.volumeId === volume);
+    if (!lu) return false;
+    await this.#abort([...lu.taskSet.tasks()], '');
+    lu.reset();
+    lu.unitAttentions.establishAll(lu.knownNexuses(), reason(ua));
+    return true;
   }
 
   #notifyCleared(lu: LogicalUnit, victims: Task[], issuer: string): void {
@@ -297,6 +503,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       t.aborted = true;
       t.abortedByOther = t.nexus.id !== issuer;
       t.cmd.abort();
+      this.#abortHooks.get(t.cmd)?.();
     }
     // The TMF completes only when the aborted tasks can have no further effect.
     await Promise.all(victims.map((t) => t.done));
@@ -308,6 +515,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         if (t.nexus.id === nexus.id) {
           t.aborted = true;
           t.cmd.abort();
+          this.#abortHooks.get(t.cmd)?.();
         }
       }
       lu.forgetNexus(nexus.id);
@@ -318,6 +526,10 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     }
     this.#log.debug({ nexus: nexus.id, why }, 'I_T nexus lost');
   }
+}
+
+function isResetUnitAttention(name: string): name is ResetUnitAttention {
+  return (RESET_UNIT_ATTENTIONS as readonly string[]).includes(name);
 }
 
 /** A bit set outside the row's CDB usage mask is a reserved bit: INVALID FIELD IN CDB. */

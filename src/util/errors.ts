@@ -20,6 +20,10 @@ export const ErrorCodes = {
   TANDEM_ERR_CLUSTER_CORRUPT: 'a value read from etcd is not in the shape Tandem writes',
   TANDEM_ERR_CLUSTER_CLOSED: 'the coordinator was used after close(), or before start()',
   TANDEM_ERR_CLUSTER_INVALID_ARGUMENT: 'a cluster key segment or option is invalid',
+  TANDEM_ERR_CLUSTER_RESERVATIONS_NOT_APPLIED:
+    'a reservation change was not acknowledged by every live node in time; retryable',
+  TANDEM_ERR_FORWARD_UNAVAILABLE: "the volume's primary could not be reached to forward a command; retryable",
+  TANDEM_ERR_CONFIG_UNSUPPORTED: 'the configuration asks for something this version does not support yet',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

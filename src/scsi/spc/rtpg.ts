@@ -20,7 +20,7 @@ import { Opcode, ServiceAction } from '../spec/opcodes.js';
  * A role change takes a lease TTL and an election, a few seconds (DESIGN.md); never SPC-4's
  * "unspecified", which initiators read as 60 s or more.
  */
-export const IMPLICIT_TRANSITION_SECONDS = 10;
+export const IMPLICIT_TRANSITION_SECONDS = 5;
 
 /**
  * Supported-state bits (byte 1): T_SUP, U_SUP, S_SUP, AN_SUP, AO_SUP — the states DESIGN.md

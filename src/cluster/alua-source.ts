@@ -1,0 +1,293 @@
+import type { AccessState, LuAccess } from '../scsi/alua.js';
+import type { Logger } from '../util/logger.js';
+import type {
+  AluaSnapshot,
+  AluaState,
+  Coordinator,
+  LeaderRecord,
+  NodeAddresses,
+  PortGroup,
+  Subscription,
+} from './coordinator.js';
+import type { PrimaryEndpoint } from './forward-client.js';
+
+/**
+ * The cluster's implicit ALUA (DESIGN.md Roles and ALUA), per volume, for this node:
+ * - campaigns for every volume the node serves; the primary publishes the state of every port
+ *   group in etcd (itself Active/Optimized; other live nodes Active/Non-optimized, or Standby
+ *   for a `standby` volume; the rest Unavailable) and publishes again when membership changes;
+ * - answers the engine (LuAccess) from that etcd snapshot, overriding only this node's own group
+ *   with what it knows locally: Unavailable without a live session or while fenced,
+ *   Transitioning while a role change is in progress (no primary, or the primary has not
+ *   published its epoch yet);
+ * - reports every change of what a volume's LU would answer (own state or any group's) so the
+ *   composition root queues ASYMMETRIC ACCESS STATE CHANGED for its nexuses.
+ */
+export interface ClusterAluaOptions {
+  readonly coordinator: Coordinator;
+  /** This node's port group (Coordinator.allocatePortGroup). */
+  readonly portGroup: PortGroup;
+  readonly logger: Logger;
+  /** The leader of a volume changed (undefined: none). */
+  readonly onPrimaryChange?: (volume: string, leader: LeaderRecord | undefined) => void;
+  /** Whether commands can be forwarded to the primary at `address` now. */
+  readonly primaryReachable?: (address: string) => boolean;
+}
+
+interface VolumeEntry {
+  standby: boolean;
+  leaderSub: Subscription | undefined;
+  /** What the LU answers (own state + every group), to detect changes. */
+  view: string;
+  local: AccessState;
+  onChange: () => void;
+}
+
+/** How often views are re-evaluated besides events (the fencing window is time-based). */
+const TICK_MS = 200;
+
+export class ClusterAlua {
+  readonly #c: Coordinator;
+  readonly #me: string;
+  readonly #myGroup: number;
+  readonly #log: Logger;
+  readonly #opts: ClusterAluaOptions;
+  readonly #snapshots = new Map<string, AluaSnapshot>();
+  readonly #leaders = new Map<string, LeaderRecord | undefined>();
+  readonly #volumes = new Map<string, VolumeEntry>();
+  #members: NodeAddresses[] = [];
+  #groups: PortGroup[] = [];
+  readonly #subs: Subscription[] = [];
+  readonly #unsubscribe: (() => void)[] = [];
+  #tick: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(opts: ClusterAluaOptions) {
+    this.#opts = opts;
+    this.#c = opts.coordinator;
+    this.#me = opts.coordinator.nodeName;
+    this.#myGroup = opts.portGroup.targetPortGroupId;
+    this.#log = opts.logger.child({ component: 'alua' });
+  }
+
+  async start(): Promise<void> {
+    this.#groups = await this.#c.portGroups();
+    this.#unsubscribe.push(
+      this.#c.on('leadershipAcquired', ({ volume, epoch }) => {
+        this.#log.info({ volume, epoch }, 'primary for volume: publishing ALUA state');
+        this.#evaluate(volume);
+        void this.#publish(volume);
+      }),
+      this.#c.on('leadershipLost', ({ volume, epoch, reason }) => {
+        // canServeWrites is already false: media commands stop at the gate. Then tell initiators.
+        this.#log.warn({ volume, epoch, reason }, 'lost the primary role');
+        this.#evaluate(volume);
+      }),
+      this.#c.on('session', () => this.#evaluateAll()),
+    );
+    this.#subs.push(
+      await this.#c.watchAlua((volume, snap) => {
+        if (snap) this.#snapshots.set(volume, snap);
+        else this.#snapshots.delete(volume);
+        this.#evaluate(volume);
+      }),
+    );
+    this.#tick = setInterval(() => this.#evaluateAll(), TICK_MS);
+    this.#tick.unref();
+  }
+
+  /** Membership changed (the composition root watches it): refresh groups, republish where primary. */
+  async membersChanged(members: NodeAddresses[]): Promise<void> {
+    this.#members = members;
+    // A joining node registers first and allocates its port group right after: wait for it.
+    for (let attempt = 0; attempt < 50 && !this.#closed; attempt++) {
+      try {
+        this.#groups = await this.#c.portGroups();
+      } catch (err) {
+        this.#log.warn({ err }, 'reading port groups failed');
+      }
+      if (this.#members !== members) return; // a newer change is being handled
+      const known = new Set(this.#groups.map((g) => g.node));
+      if (members.every((m) => known.has(m.name))) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    for (const volume of this.#volumes.keys()) {
+      if (this.#c.canServeWrites(volume)) void this.#publish(volume);
+      this.#evaluate(volume);
+    }
+  }
+
+  portGroups(): readonly PortGroup[] {
+    return this.#groups;
+  }
+
+  /** Starts serving a volume: watch its leader and campaign. */
+  async addVolume(volume: string, standby: boolean, onChange: () => void): Promise<LuAccess> {
+    if (!this.#volumes.has(volume)) {
+      const entry: VolumeEntry = {
+        standby,
+        leaderSub: undefined,
+        view: '',
+        local: 'transitioning',
+        onChange,
+      };
+      this.#volumes.set(volume, entry);
+      entry.leaderSub = await this.#c.watchLeader(volume, (leader) => {
+        const before = this.#leaders.get(volume);
+        this.#leaders.set(volume, leader);
+        if (before?.node !== leader?.node || before?.epoch !== leader?.epoch) {
+          this.#log.info(
+            { volume, primary: leader?.node ?? null, epoch: leader?.epoch ?? null },
+            'primary changed',
+          );
+          this.#opts.onPrimaryChange?.(volume, leader);
+        }
+        this.#evaluate(volume);
+      });
+      this.#c.campaign(volume);
+      this.#evaluate(volume);
+    }
+    return this.access(volume);
+  }
+
+  async removeVolume(volume: string): Promise<void> {
+    const e = this.#volumes.get(volume);
+    if (!e) return;
+    this.#volumes.delete(volume);
+    await e.leaderSub?.close();
+    await this.#c.resign(volume);
+    this.#leaders.delete(volume);
+  }
+
+  setStandby(volume: string, standby: boolean): void {
+    const e = this.#volumes.get(volume);
+    if (!e || e.standby === standby) return;
+    e.standby = standby;
+    if (this.#c.canServeWrites(volume)) void this.#publish(volume);
+  }
+
+  access(volume: string): LuAccess {
+    return {
+      state: () => this.localState(volume),
+      mayExecute: () => this.#c.canServeWrites(volume) && this.localState(volume) === 'active-optimized',
+      groupState: (id) => this.groupState(volume, id),
+    };
+  }
+
+  /** Where forwarded commands for `volume` go now. */
+  primaryOf(volume: string): PrimaryEndpoint | undefined {
+    const leader = this.#leaders.get(volume);
+    if (!leader || leader.node === this.#me) return undefined;
+    const m = this.#members.find((x) => x.name === leader.node);
+    return m?.grpc ? { node: m.name, address: m.grpc } : undefined;
+  }
+
+  /** This node's own group's state for `volume`. */
+  localState(volume: string): AccessState {
+    if (this.#c.sessionState() !== 'live') return 'unavailable';
+    const role = this.#c.role(volume);
+    const snap = this.#snapshots.get(volume);
+    if (role === 'leader') {
+      if (!this.#c.canServeWrites(volume)) return 'unavailable';
+      const epoch = this.#c.epoch(volume);
+      return snap && snap.primary === this.#me && snap.epoch === epoch ? 'active-optimized' : 'transitioning';
+    }
+    if (role === 'fenced') return 'unavailable';
+    const leader = this.#leaders.get(volume);
+    if (!leader || leader.node === this.#me || !snap || snap.epoch !== leader.epoch) return 'transitioning';
+    const mine = snap.groups.find((g) => g.targetPortGroupId === this.#myGroup)?.state;
+    // Published before this node joined: a role change until the primary republishes.
+    if (mine === undefined || mine === 'active-optimized') return 'transitioning';
+    // Forwarding is how this group does I/O: with the primary unreachable (it died and its
+    // lease has not expired yet) the port cannot do I/O, and TEST UNIT READY must say so.
+    if (mine === 'active-non-optimized') {
+      const primary = this.primaryOf(volume);
+      if (!primary || this.#opts.primaryReachable?.(primary.address) === false) return 'transitioning';
+    }
+    return mine;
+  }
+
+  /** Any group's state for `volume` (REPORT TARGET PORT GROUPS), from the etcd snapshot. */
+  groupState(volume: string, groupId: number): AccessState | undefined {
+    if (groupId === this.#myGroup) return this.localState(volume);
+    const snap = this.#snapshots.get(volume);
+    if (!snap) return 'transitioning';
+    const leader = this.#leaders.get(volume);
+    const state = snap.groups.find((g) => g.targetPortGroupId === groupId)?.state;
+    // The snapshot's primary no longer holds the role (its lease is gone): a role change.
+    if (state === 'active-optimized' && (!leader || leader.epoch !== snap.epoch)) return 'transitioning';
+    return state ?? 'unavailable';
+  }
+
+  async #publish(volume: string): Promise<void> {
+    const epoch = this.#c.epoch(volume);
+    const e = this.#volumes.get(volume);
+    if (epoch === undefined || !e || !this.#c.canServeWrites(volume)) return;
+    const live = new Set(this.#members.map((m) => m.name));
+    live.add(this.#me);
+    const groups: { targetPortGroupId: number; state: AluaState }[] = this.#groups.map((g) => ({
+      targetPortGroupId: g.targetPortGroupId,
+      state:
+        g.node === this.#me
+          ? 'active-optimized'
+          : live.has(g.node)
+            ? e.standby
+              ? 'standby'
+              : 'active-non-optimized'
+            : 'unavailable',
+    }));
+    if (!groups.some((g) => g.targetPortGroupId === this.#myGroup)) {
+      groups.push({ targetPortGroupId: this.#myGroup, state: 'active-optimized' });
+    }
+    const current = this.#snapshots.get(volume);
+    if (
+      current &&
+      current.epoch === epoch &&
+      JSON.stringify(current.groups) ===
+        JSON.stringify([...groups].sort((a, b) => a.targetPortGroupId - b.targetPortGroupId))
+    ) {
+      return;
+    }
+    try {
+      const snap = await this.#c.publishAlua(volume, epoch, groups);
+      const seen = this.#snapshots.get(volume);
+      if (!seen || seen.revision < snap.revision) this.#snapshots.set(volume, snap);
+      this.#log.info({ volume, epoch, groups: snap.groups }, 'ALUA state published');
+      this.#evaluate(volume);
+    } catch (err) {
+      this.#log.warn({ err, volume, epoch }, 'publishing the ALUA state failed');
+    }
+  }
+
+  #evaluateAll(): void {
+    for (const v of this.#volumes.keys()) this.#evaluate(v);
+  }
+
+  /** Notices a change of what the LU answers and reports it (unit attention) once. */
+  #evaluate(volume: string): void {
+    if (this.#closed) return;
+    const e = this.#volumes.get(volume);
+    if (!e) return;
+    const local = this.localState(volume);
+    const groups = this.#groups.map(
+      (g) => `${g.targetPortGroupId}:${this.groupState(volume, g.targetPortGroupId)}`,
+    );
+    const view = `${local}|${groups.join(',')}`;
+    if (view === e.view) return;
+    const first = e.view === '';
+    e.view = view;
+    if (local !== e.local) {
+      this.#log.info({ volume, from: e.local, to: local }, `ALUA ${e.local} -> ${local}`);
+      e.local = local;
+    }
+    if (!first) e.onChange();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#tick) clearInterval(this.#tick);
+    for (const u of this.#unsubscribe) u();
+    await Promise.all([...this.#volumes.values()].map((e) => e.leaderSub?.close()));
+    await Promise.all(this.#subs.map((s) => s.close()));
+  }
+}

@@ -1,0 +1,243 @@
+import * as grpc from '@grpc/grpc-js';
+import type {
+  CommandForwarder,
+  ForwardedCommand,
+  ForwardedCompletion,
+  ResetUnitAttention,
+} from '../scsi/forwarding.js';
+import { TandemError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import {
+  CHANNEL_OPTIONS,
+  type ExecuteResponse,
+  type ForwarderMessage,
+  type ForwardServiceClient,
+  forwardPackage,
+  fromResponse,
+  toRequest,
+} from './forward-proto.js';
+
+/** Where a volume's primary takes forwarded commands, as this node knows it now. */
+export interface PrimaryEndpoint {
+  readonly node: string;
+  /** gRPC HOST:PORT. */
+  readonly address: string;
+}
+
+export interface ForwardClientOptions {
+  readonly originNode: string;
+  /** The volume's primary (undefined: none known, so nothing can be forwarded). */
+  readonly primaryOf: (volume: string) => PrimaryEndpoint | undefined;
+  /** Every other live node serving the volume (resets reach them all). */
+  readonly peersOf: (volume: string) => PrimaryEndpoint[];
+  readonly logger: Logger;
+  /**
+   * Backstop for a primary that stops answering without closing its connection (SIGSTOP): the
+   * leader change normally fails such commands first (`primaryChanged`). Below the initiators'
+   * usual 30 s SCSI timeout.
+   */
+  readonly deadlineMs?: number;
+}
+
+interface Pending {
+  readonly id: string;
+  readonly volume: string;
+  readonly node: string;
+  readonly link: Link;
+  readonly resolve: (c: ForwardedCompletion) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** One primary's client and its Commands stream (opened on first use, again after it breaks). */
+interface Link {
+  readonly address: string;
+  readonly client: ForwardServiceClient;
+  stream: grpc.ClientDuplexStream<ForwarderMessage, ExecuteResponse> | undefined;
+  readonly pending: Map<string, Pending>;
+  /** The stream broke and no answer has come since: the primary may be gone. */
+  broken: boolean;
+}
+
+/** The Active/Non-optimized end of command forwarding. */
+export class ForwardClient implements CommandForwarder {
+  readonly #opts: ForwardClientOptions;
+  readonly #links = new Map<string, Link>();
+  readonly #log: Logger;
+  #closed = false;
+
+  constructor(opts: ForwardClientOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'forward-client' });
+  }
+
+  #link(address: string): Link {
+    let l = this.#links.get(address);
+    if (!l) {
+      const Ctor = forwardPackage().Forward;
+      const client = new Ctor(
+        address,
+        grpc.credentials.createInsecure(),
+        CHANNEL_OPTIONS,
+      ) as unknown as ForwardServiceClient;
+      l = { address, client, stream: undefined, pending: new Map(), broken: false };
+      this.#links.set(address, l);
+    }
+    return l;
+  }
+
+  #stream(l: Link): grpc.ClientDuplexStream<ForwarderMessage, ExecuteResponse> {
+    if (l.stream) return l.stream;
+    const stream = l.client.Commands();
+    l.stream = stream;
+    stream.on('data', (res: ExecuteResponse) => {
+      const p = l.pending.get(res.id);
+      l.broken = false;
+      if (!p) return; // already failed locally (deadline, primary change)
+      this.#settle(p);
+      p.resolve(fromResponse(res));
+    });
+    const broken = (why: string) => {
+      if (l.stream !== stream) return;
+      l.stream = undefined;
+      l.broken = true;
+      for (const p of [...l.pending.values()]) this.#fail(p, `stream to ${l.address} ended: ${why}`);
+    };
+    stream.on('error', (err: grpc.ServiceError) => broken(err.details ?? err.message));
+    stream.on('end', () => broken('closed by the primary'));
+    stream.on('close', () => broken('closed'));
+    return stream;
+  }
+
+  #settle(p: Pending): void {
+    clearTimeout(p.timer);
+    p.link.pending.delete(p.id);
+  }
+
+  #fail(p: Pending, why: string): void {
+    this.#settle(p);
+    p.reject(
+      new TandemError(
+        'TANDEM_ERR_FORWARD_UNAVAILABLE',
+        `${p.volume}: forwarding to ${p.node} failed: ${why}`,
+        {
+          retryable: true,
+        },
+      ),
+    );
+  }
+
+  /**
+   * Whether commands forwarded to `address` can get through now (DESIGN.md: TEST UNIT READY
+   * must fail the moment a port cannot do I/O). After the stream broke, only a channel that
+   * has reconnected counts; a channel in TRANSIENT_FAILURE never does.
+   */
+  reachable(address: string): boolean {
+    const l = this.#links.get(address);
+    if (!l) return true; // never used: the first command will connect
+    const channel = l.client.getChannel();
+    const state = channel.getConnectivityState(l.broken);
+    if (state === grpc.connectivityState.READY) {
+      l.broken = false;
+      return true;
+    }
+    if (l.broken) return false;
+    return state !== grpc.connectivityState.TRANSIENT_FAILURE && state !== grpc.connectivityState.SHUTDOWN;
+  }
+
+  forward(fc: ForwardedCommand, onAbort: (hook: () => void) => void): Promise<ForwardedCompletion> {
+    const primary = this.#closed ? undefined : this.#opts.primaryOf(fc.volume);
+    if (!primary) {
+      return Promise.reject(
+        new TandemError('TANDEM_ERR_FORWARD_UNAVAILABLE', `${fc.volume}: no primary to forward to`, {
+          retryable: true,
+        }),
+      );
+    }
+    const link = this.#link(primary.address);
+    return new Promise<ForwardedCompletion>((resolve, reject) => {
+      let stream: grpc.ClientDuplexStream<ForwarderMessage, ExecuteResponse>;
+      try {
+        stream = this.#stream(link);
+      } catch (err) {
+        reject(err as Error);
+        return;
+      }
+      const p: Pending = {
+        id: fc.id,
+        volume: fc.volume,
+        node: primary.node,
+        link,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.#send(link, { abort: { id: fc.id, originNode: this.#opts.originNode } });
+          this.#fail(p, 'no answer before the deadline');
+        }, this.#opts.deadlineMs ?? 25_000),
+      };
+      link.pending.set(fc.id, p);
+      stream.write({ execute: toRequest(fc, this.#opts.originNode) });
+      // Ask the primary to abort its copy; the answer still comes when it is done.
+      onAbort(() => this.#send(link, { abort: { id: fc.id, originNode: this.#opts.originNode } }));
+    });
+  }
+
+  #send(link: Link, msg: ForwarderMessage): void {
+    try {
+      link.stream?.write(msg);
+    } catch (err) {
+      this.#log.debug({ err: (err as Error).message }, 'could not write to the forwarding stream');
+    }
+  }
+
+  async resetPeers(volume: string, ua: ResetUnitAttention): Promise<void> {
+    if (this.#closed) return;
+    const origin = this.#opts.originNode;
+    await Promise.all(
+      this.#opts.peersOf(volume).map(
+        (peer) =>
+          new Promise<void>((resolve) => {
+            this.#link(peer.address).client.Reset(
+              { originNode: origin, volume, unitAttention: ua },
+              { deadline: Date.now() + 5000 },
+              (err) => {
+                // A node that cannot be reached has no nexus to tell (or is being fenced).
+                if (err)
+                  this.#log.warn(
+                    { volume, peer: peer.node, err: err.details },
+                    'reset not delivered to a peer',
+                  );
+                resolve();
+              },
+            );
+          }),
+      ),
+    );
+  }
+
+  /**
+   * The volume's primary changed: commands still waiting on another node will never be answered
+   * by a primary (it lost its role and fences itself): fail them now so the initiator retries.
+   */
+  primaryChanged(volume: string, node: string | undefined): void {
+    for (const l of this.#links.values()) {
+      for (const p of [...l.pending.values()]) {
+        if (p.volume === volume && p.node !== node) {
+          this.#log.info({ volume, from: p.node, to: node }, 'primary changed: failing a forwarded command');
+          this.#send(l, { abort: { id: p.id, originNode: this.#opts.originNode } });
+          this.#fail(p, `primary changed to ${node ?? 'none'}`);
+        }
+      }
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const l of this.#links.values()) {
+      for (const p of [...l.pending.values()]) this.#fail(p, 'node stopping');
+      l.stream?.cancel();
+      l.client.close();
+    }
+    this.#links.clear();
+  }
+}

@@ -1,0 +1,142 @@
+import * as grpc from '@grpc/grpc-js';
+import { type ForwardedCommandExecutor, RESET_UNIT_ATTENTIONS } from '../scsi/forwarding.js';
+import type { Logger } from '../util/logger.js';
+import {
+  CHANNEL_OPTIONS,
+  type ExecuteRequest,
+  type ExecuteResponse,
+  type ForwarderMessage,
+  forwardPackage,
+  fromRequest,
+  type ResetRequest,
+  type ResetResponse,
+  toResponse,
+} from './forward-proto.js';
+
+type CommandStream = grpc.ServerDuplexStream<ForwarderMessage, ExecuteResponse>;
+
+/**
+ * The primary's end of command forwarding: executes what Active/Non-optimized nodes send
+ * through the engine (ForwardedCommandExecutor), as the initiator's nexus.
+ */
+export class ForwardServer {
+  readonly #server: grpc.Server;
+  readonly #log: Logger;
+  host = '';
+  port = 0;
+
+  private constructor(server: grpc.Server, log: Logger) {
+    this.#server = server;
+    this.#log = log;
+  }
+
+  static async listen(
+    address: string,
+    executor: ForwardedCommandExecutor,
+    log: Logger,
+  ): Promise<ForwardServer> {
+    const server = new grpc.Server(CHANNEL_OPTIONS);
+    const self = new ForwardServer(server, log.child({ component: 'forward-server' }));
+    const pkg = forwardPackage();
+    server.addService(pkg.Forward.service, {
+      Commands: (stream: CommandStream) => self.#commands(executor, stream),
+      Reset: (
+        call: grpc.ServerUnaryCall<ResetRequest, ResetResponse>,
+        cb: grpc.sendUnaryData<ResetResponse>,
+      ) => {
+        const ua = RESET_UNIT_ATTENTIONS.find((x) => x === call.request.unitAttention);
+        if (!ua) {
+          cb({
+            code: grpc.status.INVALID_ARGUMENT,
+            details: `not a reset unit attention: ${call.request.unitAttention}`,
+          });
+          return;
+        }
+        executor.resetFromPeer(call.request.volume, ua).then(
+          (found) => cb(null, { found }),
+          (err: unknown) => cb({ code: grpc.status.INTERNAL, details: (err as Error).message }),
+        );
+      },
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      );
+    });
+    const i = address.lastIndexOf(':');
+    self.host = address.slice(0, i);
+    self.port = port;
+    return self;
+  }
+
+  get address(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  /** One forwarding node's stream: each command runs as it arrives; answers go back by id. */
+  #commands(executor: ForwardedCommandExecutor, stream: CommandStream): void {
+    /** Commands executing from this stream: their abort hooks. */
+    const inflight = new Map<string, () => void>();
+    let open = true;
+    const abortAll = () => {
+      open = false;
+      for (const hook of inflight.values()) hook();
+    };
+    stream.on('data', (msg: ForwarderMessage) => {
+      if (msg.abort) {
+        inflight.get(msg.abort.id)?.();
+        return;
+      }
+      const req: ExecuteRequest | null | undefined = msg.execute;
+      if (!req) return;
+      let fc: ReturnType<typeof fromRequest>;
+      try {
+        fc = fromRequest(req);
+      } catch (err) {
+        this.#log.warn(
+          { err: (err as Error).message, id: req.id },
+          'malformed forwarded command: stream closed',
+        );
+        stream.destroy(err as Error);
+        return;
+      }
+      let abort: (() => void) | undefined;
+      inflight.set(req.id, () => abort?.());
+      executor
+        .executeForwarded(fc, (hook) => {
+          abort = hook;
+        })
+        .then(
+          (c) => {
+            if (open) stream.write(toResponse(req.id, c));
+          },
+          (err: unknown) => {
+            this.#log.error({ err, volume: fc.volume, lun: fc.lun }, 'forwarded command failed');
+            // No answer: the forwarding node reports a transition and the initiator retries.
+            if (open) stream.destroy(err as Error);
+          },
+        )
+        .finally(() => inflight.delete(req.id));
+    });
+    // The forwarding node is gone (or cancelled the stream): abort what it sent.
+    stream.on('cancelled', abortAll);
+    stream.on('error', abortAll);
+    stream.on('end', () => {
+      abortAll();
+      stream.end();
+    });
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.#server.forceShutdown();
+        resolve();
+      }, 2000);
+      this.#server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,295 @@
+// Starts local clusters for tests through deploy/local/cluster (the script users run), each in a
+// temp dir: a private etcd and N tandemd nodes. Every cluster started here is brought down and
+// its dir removed in the test file's afterAll (TANDEM_KEEP_TMP=1 keeps the dir and its logs),
+// and its processes are SIGKILLed if the test process exits first.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { type LogLine, REPO_ROOT, TANDEMD } from './daemon.js';
+import { explain, run } from './tools.js';
+
+export const CLUSTER_SCRIPT = path.join(REPO_ROOT, 'deploy/local/cluster');
+
+/** One node as DIR/cluster.json lists it. */
+export interface ClusterNodeInfo {
+  name: string;
+  /** HOST:PORT of its iSCSI portal. */
+  portal: string;
+  url: string;
+  grpc: string | null;
+  pid: number;
+  config: string;
+  log: string;
+}
+
+/** DIR/cluster.json. */
+export interface ClusterInfo {
+  dir: string;
+  etcd: string[];
+  etcdPid: number;
+  etcdDataDir: string;
+  etcdLog: string;
+  prefix: string;
+  ttl: number;
+  standby: boolean;
+  sharedImage: string;
+  target: string;
+  nodes: ClusterNodeInfo[];
+  luns: Array<{ lun: number; volume: string; kind: string; size: string }>;
+}
+
+export interface ClusterOptions {
+  nodes: number;
+  kind?: 'shared' | 'replicated';
+  size?: string;
+  standby?: boolean;
+  /** Lease TTL in seconds (default 5). */
+  ttl?: number;
+  portalBase?: number;
+  /** Per-process readiness limit in seconds (default 30). */
+  timeoutS?: number;
+  logLevel?: string;
+}
+
+export interface ClusterNode {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly pid: number;
+  /** iscsi://HOST:PORT/TARGET/LUN */
+  url(lun?: number): string;
+  /** iscsi://HOST:PORT */
+  portalUrl(): string;
+  /** The node's JSON log lines so far (DIR/<name>/tandemd.log, across restarts). */
+  logs(): LogLine[];
+}
+
+const live = new Map<string, ClusterInfo>();
+let exitHookInstalled = false;
+
+function killAllNow(): void {
+  for (const info of live.values()) {
+    for (const n of info.nodes) signal(n.pid, 'SIGKILL');
+    signal(info.etcdPid, 'SIGCONT');
+    signal(info.etcdPid, 'SIGKILL');
+  }
+}
+
+// The clusters' processes are detached (the script starts them in their own sessions), so they
+// would outlive this process: kill them on exit, and on the signals that end it without 'exit'
+// (then let the signal do what it would have done).
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', killAllNow);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      killAllNow();
+      process.removeListener(sig, onSignal);
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    };
+    process.on(sig, onSignal);
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    // Only a process this cluster started (PID reuse): its command line names the cluster dir.
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('/tandem-cluster-')) return;
+    process.kill(pid, sig);
+  } catch {
+    // gone
+  }
+}
+
+/** Brings every cluster started here down and removes its dir (unless TANDEM_KEEP_TMP). */
+export async function stopAllClusters(): Promise<void> {
+  await Promise.all(
+    [...live.values()].map(async (info) => {
+      const r = await run(CLUSTER_SCRIPT, ['down', '--dir', info.dir, '--timeout', '5'], {
+        timeoutMs: 30_000,
+      });
+      if (r.code !== 0) {
+        for (const n of info.nodes) signal(n.pid, 'SIGKILL');
+        signal(info.etcdPid, 'SIGCONT');
+        signal(info.etcdPid, 'SIGKILL');
+      }
+      live.delete(info.dir);
+      if (!process.env.TANDEM_KEEP_TMP) await rm(info.dir, { recursive: true, force: true });
+      else console.log(`cluster kept in ${info.dir}`);
+    }),
+  );
+}
+
+afterAll(stopAllClusters, 60_000);
+
+function parseLog(file: string): LogLine[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: LogLine[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line) as LogLine);
+    } catch {
+      // a partial last line
+    }
+  }
+  return out;
+}
+
+export class Cluster {
+  #info: ClusterInfo;
+
+  constructor(readonly dir: string) {
+    this.#info = Cluster.read(dir);
+  }
+
+  static read(dir: string): ClusterInfo {
+    return JSON.parse(readFileSync(path.join(dir, 'cluster.json'), 'utf8')) as ClusterInfo;
+  }
+
+  get info(): ClusterInfo {
+    return this.#info;
+  }
+  get target(): string {
+    return this.#info.target;
+  }
+  get ttlSeconds(): number {
+    return this.#info.ttl;
+  }
+  get etcdEndpoint(): string {
+    return this.#info.etcd[0]!;
+  }
+  get names(): string[] {
+    return this.#info.nodes.map((n) => n.name);
+  }
+  get nodes(): ClusterNode[] {
+    return this.names.map((n) => this.node(n));
+  }
+
+  node(name: string): ClusterNode {
+    const n = this.#info.nodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no node ${name} in ${this.dir} (have ${this.names.join(', ')})`);
+    const i = n.portal.lastIndexOf(':');
+    const host = n.portal.slice(0, i);
+    const port = Number(n.portal.slice(i + 1));
+    const target = this.target;
+    return {
+      name,
+      host,
+      port,
+      pid: n.pid,
+      url: (lun = 0) => `iscsi://${n.portal}/${target}/${lun}`,
+      portalUrl: () => `iscsi://${n.portal}`,
+      logs: () => parseLog(n.log),
+    };
+  }
+
+  /** Per node: iscsi://HOST:PORT/TARGET/LUN, in node order. */
+  urls(lun = 0): string[] {
+    return this.nodes.map((n) => n.url(lun));
+  }
+
+  /** Runs the script on this cluster's dir; throws with its output unless it exits 0. */
+  async script(args: string[], timeoutMs = 90_000): Promise<string> {
+    const r = await run(CLUSTER_SCRIPT, [...args, '--dir', this.dir], { timeoutMs });
+    if (r.code !== 0) throw new Error(`cluster ${args[0]} failed:\n${explain(r)}`);
+    this.#info = Cluster.read(this.dir);
+    live.set(this.dir, this.#info);
+    return r.stdout;
+  }
+
+  /** SIGKILL one node; resolves when it is gone. */
+  kill(name: string): Promise<string> {
+    return this.script(['kill', name]);
+  }
+  /** Starts a stopped node again (same config and portal) and waits for its ready line. */
+  start(name: string): Promise<string> {
+    return this.script(['start', name]);
+  }
+  /**
+   * SIGSTOP etcd, sent from here rather than through `cluster stop-etcd` (which does the same)
+   * so that the returned time (performance.now()) is within a millisecond of the signal.
+   */
+  stopEtcd(): number {
+    return this.#signalEtcd('SIGSTOP');
+  }
+  /** SIGCONT etcd (see stopEtcd); returns when it was sent. */
+  contEtcd(): number {
+    return this.#signalEtcd('SIGCONT');
+  }
+  #signalEtcd(sig: NodeJS.Signals): number {
+    const pid = this.#info.etcdPid;
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(this.#info.etcdDataDir))
+      throw new Error(`etcd (pid ${pid}) is not running`);
+    process.kill(pid, sig);
+    return performance.now();
+  }
+  /** Stops every node and etcd (the dir, etcd's data included, stays for up()). */
+  down(): Promise<string> {
+    return this.script(['down', '--timeout', '10']);
+  }
+  /** Starts everything again on the same dir (etcd's data persists). */
+  up(opts: ClusterOptions): Promise<string> {
+    return this.script(['up', ...upArgs(opts)]);
+  }
+  /** Brings the cluster down and removes its dir now rather than in afterAll. */
+  async destroy(): Promise<void> {
+    await this.script(['down', '--timeout', '5']);
+    live.delete(this.dir);
+    if (!process.env.TANDEM_KEEP_TMP) await rm(this.dir, { recursive: true, force: true });
+  }
+
+  /** The multipath client's paths: one per node, named after it. */
+  paths(): Array<{ name: string; host: string; port: number }> {
+    return this.nodes.map((n) => ({ name: n.name, host: n.host, port: n.port }));
+  }
+
+  /** `status --json`: which processes run. */
+  async status(): Promise<{ etcd: string; nodes: Record<string, string> }> {
+    const r = await run(CLUSTER_SCRIPT, ['status', '--json', '--dir', this.dir], { timeoutMs: 30_000 });
+    return (JSON.parse(r.stdout) as { alive: { etcd: string; nodes: Record<string, string> } }).alive;
+  }
+}
+
+function upArgs(o: ClusterOptions): string[] {
+  return [
+    '--nodes',
+    String(o.nodes),
+    ...(o.kind ? ['--kind', o.kind] : []),
+    ...(o.size ? ['--size', o.size] : []),
+    ...(o.standby ? ['--standby'] : []),
+    ...(o.ttl !== undefined ? ['--ttl', String(o.ttl)] : []),
+    ...(o.portalBase !== undefined ? ['--portal-base', String(o.portalBase)] : []),
+    ...(o.timeoutS !== undefined ? ['--timeout', String(o.timeoutS)] : []),
+    ...(o.logLevel ? ['--log-level', o.logLevel] : []),
+  ];
+}
+
+/** `cluster up` in a new temp dir; the cluster is brought down and the dir removed in afterAll. */
+export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
+  installExitHook();
+  // The dir name is what signal() checks in /proc/PID/cmdline before killing anything.
+  const dir = await mkdtemp(path.join(tmpdir(), 'tandem-cluster-'));
+  const r = await run(CLUSTER_SCRIPT, ['up', '--dir', dir, ...upArgs(opts)], {
+    timeoutMs: ((opts.timeoutS ?? 30) * (opts.nodes + 1) + 30) * 1000,
+    env: { TANDEM_TANDEMD: process.env.TANDEM_TANDEMD ?? TANDEMD },
+  });
+  let info: ClusterInfo | undefined;
+  try {
+    info = Cluster.read(dir);
+  } catch {
+    // up failed before writing it
+  }
+  if (info) live.set(dir, info);
+  else if (!process.env.TANDEM_KEEP_TMP) await rm(dir, { recursive: true, force: true });
+  if (r.code !== 0) throw new Error(`cluster up failed (dir ${dir}):\n${explain(r)}`);
+  return new Cluster(dir);
+}
