@@ -9,6 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import YAML from 'yaml';
+import { killOnExit } from './reaper.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TANDEMD = path.join(REPO_ROOT, 'dist/cmd/tandemd.js');
@@ -75,21 +76,6 @@ export interface Tandem {
 
 const live = new Set<ChildProcess>();
 const ownedDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
 
 /** Stops every node still running (SIGKILL after 10 s) and removes the temp dirs created here. */
 export async function stopAllTandems(): Promise<void> {
@@ -131,7 +117,7 @@ function hostForUrl(host: string): string {
 
 export async function startTandem(opts: StartOptions = {}): Promise<Tandem> {
   if (!existsSync(TANDEMD)) throw new Error(`${TANDEMD} not found: run \`npm run build\` first`);
-  installExitHook();
+  killOnExit(live);
 
   const dataDir = opts.dataDir ?? (await tempDir('tandem-data-'));
   const args = [TANDEMD, '--data-dir', dataDir, '--log-level', opts.logLevel ?? 'info'];

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { freePorts } from './ports.js';
+import { killOnExit } from './reaper.js';
 
 export const ETCD_BIN = process.env.TANDEM_ETCD ?? '/usr/bin/etcd';
 
@@ -43,21 +44,6 @@ export interface Etcd {
 
 const live = new Set<ChildProcess>();
 const ownedDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const child of live) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  });
-}
 
 function running(child: ChildProcess): boolean {
   return child.exitCode === null && child.signalCode === null;
@@ -100,7 +86,7 @@ async function healthy(endpoint: string): Promise<boolean> {
 
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
   if (!existsSync(ETCD_BIN)) throw new Error(`${ETCD_BIN} not found: install the Debian package etcd-server`);
-  installExitHook();
+  killOnExit(live);
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tandem-etcd-'));
   ownedDirs.add(dataDir);
   const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
