@@ -137,7 +137,8 @@ export class Daemon {
           portalGroupTag: tpgt,
           targetPort: port,
           addresses: addressesOf,
-          admits: () => true,
+          admits: (initiator) => !t.acl || t.acl.includes(initiator),
+          ...(t.auth ? { auth: t.auth } : {}),
         });
       }
       const directory: TargetDirectory = {
@@ -158,6 +159,14 @@ export class Daemon {
       nopInTimeoutMs: cfg.iscsi.nopInTimeoutSeconds * 1000,
       commandWindow: cfg.iscsi.commandWindow,
       loginTimeoutMs: 15_000,
+      ...(cfg.discoveryAuth?.chap
+        ? {
+            discoveryAuth: {
+              chap: cfg.discoveryAuth.chap,
+              ...(cfg.discoveryAuth.mutualChap ? { mutualChap: cfg.discoveryAuth.mutualChap } : {}),
+            },
+          }
+        : {}),
     };
   }
 

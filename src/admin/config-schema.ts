@@ -37,10 +37,30 @@ const lunSchema = z.object({
   volumeId: z.string().optional(),
 });
 
+/** RFC 7143 12.1.3 asks for secrets of at least 96 bits; 16 bytes is the common upper bound. */
+const chapSecret = z.string().refine((s) => {
+  const n = Buffer.byteLength(s, 'utf8');
+  return n >= 12 && n <= 16;
+}, 'a CHAP secret must be 12 to 16 bytes long (RFC 7143 12.1.3)');
+
+const chapCredentials = z.object({
+  user: z.string().min(1).max(255),
+  secret: chapSecret,
+});
+
+/** Per target: CHAP the initiator must pass, and the target's own secret for mutual CHAP. */
+const authSchema = z.object({
+  chap: chapCredentials,
+  mutualChap: chapCredentials.optional(),
+});
+
 const targetSchema = z.object({
   iqn,
   alias: z.string().max(255).optional(),
   luns: z.array(lunSchema).default([]),
+  auth: authSchema.optional(),
+  /** Initiator names allowed to log in; absent: every initiator. */
+  acl: z.array(iqn).optional(),
 });
 
 /**
@@ -112,6 +132,10 @@ export const nodeConfigSchema = z.object({
       maxRecvDataSegmentLength: 262144,
     }),
   targets: z.array(targetSchema).default([]),
+  /** CHAP for discovery (SendTargets) sessions. */
+  discoveryAuth: z
+    .object({ chap: chapCredentials.optional(), mutualChap: chapCredentials.optional() })
+    .optional(),
   cluster: clusterSchema.optional(),
   bootstrap: bootstrapSchema.optional(),
 });
@@ -123,6 +147,7 @@ export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type VolumeConfig = z.infer<typeof volumeSchema>;
 export type ClusterTargetConfig = z.infer<typeof clusterTargetSchema>;
 export type ClusterLunConfig = z.infer<typeof clusterLunSchema>;
+export type AuthSettings = z.infer<typeof authSchema>;
 
 export const DEMO_TARGET = 'iqn.2026-11.org.tandem:demo';
 
@@ -167,7 +192,21 @@ export function parseNodeConfig(text: string, source: string): NodeConfig {
   if (cfg.bootstrap && !cfg.cluster) {
     throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: bootstrap: needs a cluster: section`);
   }
+  const checkAuth = (where: string, a: { chap?: { secret: string }; mutualChap?: { secret: string } }) => {
+    if (a.mutualChap && !a.chap) {
+      throw new TandemError('TANDEM_ERR_CONFIG_INVALID', `${source}: ${where}: mutualChap needs chap`);
+    }
+    // RFC 7143 12.1.3: a secret used to authenticate initiators must not authenticate targets.
+    if (a.mutualChap && a.chap && a.mutualChap.secret === a.chap.secret) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
+        `${source}: ${where}: chap and mutualChap must use different secrets`,
+      );
+    }
+  };
+  if (cfg.discoveryAuth) checkAuth('discoveryAuth', cfg.discoveryAuth);
   for (const t of cfg.targets) {
+    if (t.auth) checkAuth(`${t.iqn} auth`, t.auth);
     const seen = new Set<number>();
     for (const l of t.luns) {
       if (seen.has(l.lun))

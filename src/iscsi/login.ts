@@ -1,5 +1,12 @@
 import type { Logger } from '../util/logger.js';
-import { defaultParams, type NegotiatedParams, negotiate, targetDeclarations } from './params.js';
+import { type AuthConfig, ChapExchange } from './chap.js';
+import {
+  defaultParams,
+  type NegotiatedParams,
+  negotiate,
+  type TargetSettings,
+  targetDeclarations,
+} from './params.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './portal-interface.js';
 import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
 
@@ -103,9 +110,14 @@ export class LoginNegotiation {
   #tsih = 0;
   #cmdSN = 0;
   #authDone = false;
+  /** The portal's settings, with AuthMethod narrowed to CHAP once the target requires it. */
+  #settings: TargetSettings;
+  #auth: AuthConfig | undefined;
+  #chap: ChapExchange | undefined;
 
   constructor(opts: PortalOptions, directory: TargetDirectory, log: Logger) {
     this.#opts = opts;
+    this.#settings = opts.settings;
     this.#directory = directory;
     this.#log = log;
     this.params = defaultParams(opts.settings);
@@ -160,7 +172,7 @@ export class LoginNegotiation {
     }
     const result = negotiate(
       offered,
-      this.#opts.settings,
+      this.#settings,
       this.params,
       { stage: csg === Stage.SECURITY ? 'security' : 'operational', sessionType: this.#sessionType },
       this.#seen,
@@ -172,6 +184,8 @@ export class LoginNegotiation {
     this.#first = false;
     response.push(...result.response);
 
+    // While a CHAP exchange is under way the target holds the initiator in the security stage.
+    let hold = false;
     if (csg === Stage.SECURITY) {
       const auth = result.response.find(([k]) => k === 'AuthMethod');
       if (auth && auth[1] === 'Reject') {
@@ -180,18 +194,31 @@ export class LoginNegotiation {
           `no acceptable AuthMethod in "${offered.find(([k]) => k === 'AuthMethod')?.[1]}"`,
         );
       }
-      if (auth) this.#authDone = auth[1] === 'None';
-      if (req.transit && !this.#authDone && !this.#opts.settings.authMethods.includes('None')) {
+      if (auth) {
+        this.#authDone = auth[1] === 'None';
+        if (auth[1] === 'CHAP' && this.#auth) this.#chap = new ChapExchange(this.#auth);
+      }
+      if (this.#chap && !this.#authDone) {
+        const c = this.#chap.step(result.declared);
+        if (c.kind === 'fail') return fail('AUTHENTICATION_FAILURE', c.why);
+        response.push(...c.response);
+        if (c.kind === 'done') {
+          this.#authDone = true;
+          this.#log.debug({ initiator: this.#initiatorName }, 'CHAP authentication succeeded');
+        } else hold = true;
+      }
+      if (req.transit && !hold && !this.#authDone && !this.#settings.authMethods.includes('None')) {
         return fail('AUTHENTICATION_FAILURE', 'authentication did not complete');
       }
-    } else if (!this.#authDone && !this.#opts.settings.authMethods.includes('None')) {
+    } else if (!this.#authDone && !this.#settings.authMethods.includes('None')) {
       // Skipping the security stage is only allowed when no authentication is required.
       return fail('AUTHENTICATION_FAILURE', 'the target requires authentication');
     }
+    const transit = req.transit && !hold;
 
-    if (req.transit && req.nsg === Stage.FULL_FEATURE) {
+    if (transit && req.nsg === Stage.FULL_FEATURE) {
       response.push(
-        ...targetDeclarations(this.#opts.settings, {
+        ...targetDeclarations(this.#settings, {
           offered: this.#offered,
           sessionType: this.#sessionType,
         }),
@@ -211,9 +238,9 @@ export class LoginNegotiation {
     }
     return {
       kind: 'respond',
-      transit: req.transit,
+      transit,
       csg,
-      nsg: req.transit ? req.nsg : 0,
+      nsg: transit ? req.nsg : 0,
       data: encodeKeyValues(response),
     };
   }
@@ -242,6 +269,8 @@ export class LoginNegotiation {
       }
       this.#target = target;
     }
+    this.#auth = type === 'Discovery' ? this.#opts.discoveryAuth : this.#target?.auth;
+    if (this.#auth) this.#settings = { ...this.#opts.settings, authMethods: ['CHAP'] };
     this.#log.debug({ initiator: initiatorName, type }, 'login started');
     return undefined;
   }

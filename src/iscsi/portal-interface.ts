@@ -1,4 +1,5 @@
 import type { ItNexus, ScsiEngine, TargetPort } from '../scsi/command.js';
+import type { AuthConfig } from './chap.js';
 import type { TargetSettings } from './params.js';
 
 /** One iSCSI target as a portal serves it: its name, engine and this node's port. */
@@ -14,6 +15,8 @@ export interface TargetEntry {
   addresses(localAddress: string): string[];
   /** Whether an initiator may log in to this target (ACLs, issue #6). */
   admits(initiatorName: string): boolean;
+  /** CHAP the initiator must pass to log in (absent: AuthMethod=None). */
+  readonly auth?: AuthConfig;
 }
 
 export interface TargetDirectory {
@@ -31,6 +34,8 @@ export interface PortalOptions {
   readonly commandWindow: number;
   /** Login must finish within this time. */
   readonly loginTimeoutMs: number;
+  /** CHAP required of discovery sessions (absent: AuthMethod=None). */
+  readonly discoveryAuth?: AuthConfig;
 }
 
 export const DEFAULT_PORTAL_OPTIONS: Omit<PortalOptions, 'settings'> = {
