@@ -15,12 +15,19 @@ const program = new Command()
   .option('-c, --config <file>', 'node configuration (YAML)')
   .option('-l, --listen <host:port...>', 'portal address(es), overriding the configuration')
   .option('-d, --data-dir <dir>', 'data directory, overriding the configuration')
+  .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
   .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.TANDEM_LOG_LEVEL ?? 'info')
   .showHelpAfterError();
 
 async function main(): Promise<void> {
   program.parse();
-  const opts = program.opts<{ config?: string; listen?: string[]; dataDir?: string; logLevel: string }>();
+  const opts = program.opts<{
+    config?: string;
+    listen?: string[];
+    dataDir?: string;
+    metrics?: string;
+    logLevel: string;
+  }>();
   const log = createLogger({ level: opts.logLevel });
   let config: NodeConfig;
   try {
@@ -31,6 +38,13 @@ async function main(): Promise<void> {
   }
   if (opts.listen) config.portals = opts.listen;
   if (opts.dataDir) config.node.dataDir = opts.dataDir;
+  if (opts.metrics) {
+    if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(opts.metrics)) {
+      process.stderr.write(`tandemd: --metrics: expected HOST:PORT, e.g. 127.0.0.1:9464\n`);
+      process.exit(2);
+    }
+    config.metrics = { listen: opts.metrics };
+  }
 
   let daemon: Daemon;
   try {
@@ -48,6 +62,7 @@ async function main(): Promise<void> {
       node: config.node.name,
       mode: daemon.mode,
       ...(daemon.grpcAddress ? { grpc: daemon.grpcAddress } : {}),
+      ...(daemon.metricsAddress ? { metrics: daemon.metricsAddress } : {}),
       portals: daemon.portals.map((p) => `${p.host}:${p.port}`),
       targets: [...daemon.targets.keys()],
     },

@@ -75,6 +75,8 @@ export interface ClusterShared {
   readonly sessions: SessionRegistry;
   readonly table: OpcodeTable;
   readonly portalOptions: PortalOptions;
+  /** Told of every target engine the runtime creates (metrics observers). */
+  readonly onTarget?: (iqn: string, engine: ScsiTarget) => void;
 }
 
 const lunKey = (target: string, lun: number) => `${target},${lun}`;
@@ -361,6 +363,7 @@ export class ClusterRuntime {
     const engine = new ScsiTarget(this.#shared.table, this.#log.child({ target: iqn }));
     engine.forwardIdPrefix = `${this.#cfg.node.name}-${process.pid}-${Date.now().toString(36)}`;
     this.#shared.targets.set(iqn, engine);
+    this.#shared.onTarget?.(iqn, engine);
     this.#setEnginePorts(iqn, engine);
     const group = this.#group!;
     for (const [i, entries] of this.#directories.entries()) {

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { NodeConfig } from './admin/config-schema.js';
+import { Metrics } from './admin/metrics.js';
 import type { BlockDevice } from './backstore/block-device.js';
 import { FileDevice } from './backstore/file.js';
 import { MemoryDevice } from './backstore/memory.js';
@@ -8,6 +9,7 @@ import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
 import { SessionRegistry } from './iscsi/session-registry.js';
+import { ACCESS_STATE_CODE } from './scsi/alua.js';
 import type { TargetPort } from './scsi/command.js';
 import { createOpcodeTable } from './scsi/commands.js';
 import { LogicalUnit } from './scsi/logical-unit.js';
@@ -42,6 +44,13 @@ export class Daemon {
   #stopping: Promise<void> | undefined;
   /** Cluster mode (a `cluster:` section): etcd, ALUA, forwarding. Absent: embedded mode. */
   #cluster: ClusterRuntime | undefined;
+  /** The Prometheus endpoint (`metrics:` in the configuration); absent: off. */
+  #metrics: Metrics | undefined;
+
+  /** The metrics listener, HOST:PORT. */
+  get metricsAddress(): string | undefined {
+    return this.#metrics?.address;
+  }
 
   get mode(): 'embedded' | 'cluster' {
     return this.config.cluster ? 'cluster' : 'embedded';
@@ -70,6 +79,16 @@ export class Daemon {
   }
 
   async #build(): Promise<void> {
+    if (this.config.metrics) {
+      const m = new Metrics({
+        sessions: () => this.#sessionLabels(),
+        aluaStates: () => this.#aluaStates(),
+      });
+      const { host, port } = parseHostPort(this.config.metrics.listen);
+      await m.listen(host, port, this.#log);
+      this.#metrics = m;
+      this.#log.info({ metrics: m.address }, 'metrics endpoint listening');
+    }
     if (this.config.cluster) {
       this.#cluster = new ClusterRuntime(
         this.config,
@@ -79,6 +98,9 @@ export class Daemon {
           sessions: this.sessions,
           table: createOpcodeTable(),
           portalOptions: this.#portalOptions(),
+          onTarget: (iqn, engine) => {
+            engine.observer = this.#metrics?.observerFor(iqn);
+          },
         },
         this.#log,
       );
@@ -89,6 +111,7 @@ export class Daemon {
     const table = createOpcodeTable();
     for (const t of cfg.targets) {
       const engine = new ScsiTarget(table, this.#log.child({ target: t.iqn }));
+      engine.observer = this.#metrics?.observerFor(t.iqn);
       // Each portal is its own portal group, hence its own SCSI target port (DESIGN.md
       // Identity): TPGT and relative target port id are the portal's position, from 1.
       engine.setTargetPorts(cfg.portals.map((_, i) => targetPort(t.iqn, i + 1)));
@@ -151,6 +174,25 @@ export class Daemon {
     }
   }
 
+  *#sessionLabels(): Generator<{ target: string; portal: string }> {
+    for (const p of this.portals) {
+      const portal = p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
+      for (const s of p.sessions()) yield { target: s.target!.name, portal };
+    }
+  }
+
+  /** Cluster mode: this node's ALUA state of each volume it serves, in its port group. */
+  *#aluaStates(): Generator<{ volume: string; group: number; state: number }> {
+    for (const engine of this.targets.values()) {
+      const group = engine.targetPorts()[0]?.targetPortGroupId;
+      if (group === undefined) continue;
+      for (const lu of engine.logicalUnits().values()) {
+        if (lu.access)
+          yield { volume: lu.config.volumeId, group, state: ACCESS_STATE_CODE[lu.access.state()] };
+      }
+    }
+  }
+
   #portalOptions(): PortalOptions {
     const cfg = this.config;
     return {
@@ -201,6 +243,7 @@ export class Daemon {
       }
       await Promise.all(this.portals.map((p) => p.closeConnections('target shutting down')));
       if (this.#cluster) await this.#cluster.stop();
+      await this.#metrics?.close();
       for (const d of this.#devices) {
         try {
           await d.flush();

@@ -137,6 +137,8 @@ export const nodeConfigSchema = z.object({
     .object({ chap: chapCredentials.optional(), mutualChap: chapCredentials.optional() })
     .optional(),
   cluster: clusterSchema.optional(),
+  /** Prometheus `/metrics` endpoint (absent: off). */
+  metrics: z.object({ listen: hostPort }).optional(),
   bootstrap: bootstrapSchema.optional(),
 });
 

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Logger } from '../util/logger.js';
 import { Connection } from './conn.js';
 import type { PortalOptions, TargetDirectory } from './portal-interface.js';
+import type { Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 
 /** A network portal (RFC 7143 3.4.1): one TCP listener, many connections. */
@@ -56,6 +57,14 @@ export class Portal {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** The live normal (non-discovery) sessions logged in through this portal. */
+  *sessions(): Generator<Session> {
+    for (const c of this.#connections) {
+      const s = c.session;
+      if (s && !s.closed && s.type === 'Normal' && s.target) yield s;
+    }
   }
 
   /** Stops accepting new connections (existing ones stay up). */

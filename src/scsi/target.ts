@@ -21,6 +21,7 @@ import {
   type ResetUnitAttention,
 } from './forwarding.js';
 import type { LogicalUnit } from './logical-unit.js';
+import { type CommandObserver, commandClass } from './observer.js';
 import {
   type AnyOpcodeRow,
   AsymmetricAccessState,
@@ -59,6 +60,8 @@ export class ScsiTarget implements ScsiEngine, TargetView {
   readonly #forwardedNexuses = new Map<string, ItNexus>();
   /** Prefix of this node's forwarded command ids (unique per node and process). */
   forwardIdPrefix = `${process.pid}-${Date.now().toString(36)}`;
+  /** Set by the composition root: told of every command completed on an existing LU. */
+  observer: CommandObserver | undefined;
 
   /** The relative target ports that expose this target (REPORT TARGET PORT GROUPS). */
   setTargetPorts(ports: readonly TargetPort[]): void {
@@ -114,7 +117,17 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     const lu = this.#luns.get(cmd.lun);
     if (!lu) return this.#executeWithoutLu(cmd);
     lu.noteNexus(cmd.nexus.id);
-    return this.#executeOn(cmd, lu, false);
+    const obs = this.observer;
+    if (!obs) return this.#executeOn(cmd, lu, false);
+    const t0 = performance.now();
+    const c = await this.#executeOn(cmd, lu, false);
+    const seconds = (performance.now() - t0) / 1000;
+    const cls = commandClass(this.#table.lookup(cmd.cdb));
+    const good = c.status === ScsiStatus.GOOD;
+    const bytesIn = good && c.data ? c.data.length : 0;
+    const bytesOut = good && cls === 'write' && cmd.writeExpected ? c.transferLength : 0;
+    obs.completed(cmd.lun, cls, bytesIn, bytesOut, seconds, c.status);
+    return c;
   }
 
   /**
