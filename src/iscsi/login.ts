@@ -102,7 +102,6 @@ export class LoginNegotiation {
   #pendingText: Buffer[] = [];
   #pendingBytes = 0;
   readonly #seen = new Set<string>();
-  readonly #offered = new Set<string>();
   #initiatorName: string | undefined;
   #sessionType: 'Normal' | 'Discovery' = 'Normal';
   #target: TargetEntry | undefined;
@@ -163,7 +162,6 @@ export class LoginNegotiation {
       if (err instanceof TextFormatError) return fail('INITIATOR_ERROR', err.message);
       throw err;
     }
-    for (const [k] of offered) this.#offered.add(k);
 
     const response: KeyValues = [];
     if (this.#first) {
@@ -217,12 +215,7 @@ export class LoginNegotiation {
     const transit = req.transit && !hold;
 
     if (transit && req.nsg === Stage.FULL_FEATURE) {
-      response.push(
-        ...targetDeclarations(this.#settings, {
-          offered: this.#offered,
-          sessionType: this.#sessionType,
-        }),
-      );
+      response.push(...targetDeclarations(this.#settings));
       return {
         kind: 'complete',
         csg,

@@ -322,16 +322,11 @@ function parseNumber(v: string): number | undefined {
   return undefined;
 }
 
-/** Keys the target declares on its own in the last operational response. */
-export function targetDeclarations(
-  t: TargetSettings,
-  opts: { offered: Set<string>; alias?: string; tpgt?: number; sessionType: 'Normal' | 'Discovery' },
-): KeyValues {
-  const out: KeyValues = [];
-  // The initiator must know our receive limit to size Data-Out and immediate data.
-  out.push(['MaxRecvDataSegmentLength', String(t.maxRecvDataSegmentLength)]);
-  if (opts.sessionType === 'Normal' && opts.alias && !opts.offered.has('TargetAlias')) {
-    out.push(['TargetAlias', opts.alias]);
-  }
-  return out;
+/**
+ * Keys the target declares on its own in the last operational response: the initiator must
+ * know our receive limit to size Data-Out and immediate data. (TargetPortalGroupTag and
+ * TargetAlias go in the first response, login.ts.)
+ */
+export function targetDeclarations(t: TargetSettings): KeyValues {
+  return [['MaxRecvDataSegmentLength', String(t.maxRecvDataSegmentLength)]];
 }

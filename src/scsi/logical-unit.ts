@@ -58,7 +58,6 @@ export class LogicalUnit {
   readonly device: BlockDevice;
   readonly config: LogicalUnitConfig;
   readonly blockSize: number;
-  readonly blockShift: number;
   readonly unitAttentions = new UnitAttentions();
   readonly taskSet = new TaskSet();
   readonly rangeLock = new RangeLock();
@@ -85,7 +84,6 @@ export class LogicalUnit {
     this.device = device;
     this.config = config;
     this.blockSize = config.blockSize;
-    this.blockShift = Math.log2(config.blockSize);
     this.access = options.access;
     this.forwarder = options.forwarder;
     const digest = createHash('sha256')
