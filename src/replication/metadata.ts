@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { TandemError } from '../util/errors.js';
+
+/** What a node knows about its copy of a volume; `<volume>.meta.json` in the state directory. */
+export interface VolumeMetadata {
+  readonly version: 1;
+  /** The dataset this copy belongs to ("" before initDataset or a first complete resync). */
+  readonly datasetId: string;
+  /** False for a new or replaced store, and during a full resync. */
+  readonly hasValidData: boolean;
+  /** Highest primary epoch seen (safety rule 3). */
+  readonly highestEpoch: number;
+}
+
+const EMPTY: VolumeMetadata = { version: 1, datasetId: '', hasValidData: false, highestEpoch: 0 };
+
+/**
+ * The metadata file, replaced atomically (write a temporary file, fsync, rename, fsync the
+ * directory) so a crash leaves the old or the new contents, never a mix. Updates are serialized.
+ */
+export class MetadataFile {
+  readonly #file: string;
+  #current: VolumeMetadata = EMPTY;
+  #chain: Promise<void> = Promise.resolve();
+  #existed = false;
+
+  constructor(file: string) {
+    this.#file = file;
+  }
+
+  get current(): VolumeMetadata {
+    return this.#current;
+  }
+
+  /** Whether the file existed at load(). */
+  get existed(): boolean {
+    return this.#existed;
+  }
+
+  async load(): Promise<VolumeMetadata> {
+    await fs.promises.mkdir(path.dirname(this.#file), { recursive: true });
+    let text: string;
+    try {
+      text = await fs.promises.readFile(this.#file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw metaError(this.#file, err);
+      this.#current = EMPTY;
+      this.#existed = false;
+      return this.#current;
+    }
+    let raw: Partial<VolumeMetadata>;
+    try {
+      raw = JSON.parse(text) as Partial<VolumeMetadata>;
+    } catch (err) {
+      throw metaError(this.#file, err);
+    }
+    if (
+      raw.version !== 1 ||
+      typeof raw.datasetId !== 'string' ||
+      typeof raw.hasValidData !== 'boolean' ||
+      typeof raw.highestEpoch !== 'number' ||
+      !Number.isSafeInteger(raw.highestEpoch)
+    ) {
+      throw metaError(this.#file, new Error('not in the shape Tandem writes'));
+    }
+    this.#current = {
+      version: 1,
+      datasetId: raw.datasetId,
+      hasValidData: raw.hasValidData,
+      highestEpoch: raw.highestEpoch,
+    };
+    this.#existed = true;
+    return this.#current;
+  }
+
+  /** Applies `change` to the latest contents and makes the result durable before resolving. */
+  update(change: (m: VolumeMetadata) => Partial<Omit<VolumeMetadata, 'version'>>): Promise<VolumeMetadata> {
+    const run = this.#chain.then(async () => {
+      const next: VolumeMetadata = { ...this.#current, ...change(this.#current), version: 1 };
+      await writeDurably(this.#file, `${JSON.stringify(next, null, 2)}\n`);
+      this.#current = next;
+      return next;
+    });
+    this.#chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+}
+
+async function writeDurably(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  try {
+    const fh = await fs.promises.open(tmp, 'w', 0o600);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, file);
+    const dir = await fs.promises.open(path.dirname(file), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch (err) {
+    throw metaError(file, err);
+  }
+}
+
+function metaError(file: string, err: unknown): TandemError {
+  return new TandemError(
+    'TANDEM_ERR_BACKSTORE_IO',
+    `replication metadata ${file}: ${(err as Error).message}`,
+    {
+      cause: err,
+    },
+  );
+}

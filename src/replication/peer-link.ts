@@ -1,0 +1,302 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../util/logger.js';
+import { replicationError } from './errors.js';
+import {
+  type AckMessage,
+  CHANNEL_OPTIONS,
+  type HelloMessage,
+  type HelloReplyMessage,
+  type OpMessage,
+  type PrimaryMessage,
+  type ReplicaMessage,
+  type ReplicationServiceClient,
+  replicationPackage,
+} from './proto.js';
+import type { PeerState } from './replication-interface.js';
+
+/** Details prefixes a replica puts in the status that ends a Mirror stream. */
+export const REFUSAL = {
+  staleEpoch: 'STALE_EPOCH',
+  isPrimary: 'REFUSED',
+  protocol: 'PROTOCOL',
+  unknownVolume: 'UNKNOWN_VOLUME',
+} as const;
+
+/** An op as the volume hands it to a link: the link numbers it. */
+export type OutgoingOp = Omit<OpMessage, 'seq'>;
+
+interface PendingOp {
+  readonly op: OpMessage;
+  readonly bytes: number;
+  readonly resolve: (ack: AckMessage) => void;
+  readonly reject: (err: Error) => void;
+  sentAt: number;
+}
+
+/** Largest batch of ops in one stream message (a message may exceed it by one op). */
+const BATCH_BYTES = 4 << 20;
+
+const STATES: Record<PeerState, readonly PeerState[]> = {
+  connecting: ['connecting'],
+  resyncing: ['connecting'],
+  'in-sync': ['connecting', 'resyncing'],
+  'out-of-sync': ['connecting', 'resyncing', 'in-sync'],
+  'stale-epoch': ['connecting', 'resyncing', 'in-sync'],
+  refused: ['connecting', 'resyncing', 'in-sync'],
+  closed: ['connecting', 'resyncing', 'in-sync', 'out-of-sync', 'stale-epoch', 'refused'],
+};
+
+/**
+ * The primary's end of one Mirror stream to one replica: numbers ops, coalesces the ops queued
+ * in one tick into one message, keeps at most `maxInflightBytes` unacknowledged, honours stream
+ * backpressure, and fails as a whole (every pending op rejected, once) on a stream error, a
+ * nack, or an ack overdue by `ackTimeoutMs`.
+ */
+export class PeerLink {
+  readonly node: string;
+  readonly address: string;
+  readonly epoch: number;
+  #state: PeerState = 'connecting';
+  readonly #log: Logger;
+  readonly #client: ReplicationServiceClient;
+  #stream: grpc.ClientDuplexStream<PrimaryMessage, ReplicaMessage> | undefined;
+  readonly #queue: PendingOp[] = [];
+  readonly #inflight = new Map<number, PendingOp>();
+  #inflightBytes = 0;
+  #seq = 0;
+  #scheduled = false;
+  #blocked = false;
+  readonly #maxInflightBytes: number;
+  readonly #ackTimeoutMs: number;
+  readonly #timer: NodeJS.Timeout;
+  readonly #onDown: (link: PeerLink, why: string) => void;
+  readonly #onAck: () => void;
+  #hello: { resolve: (r: HelloReplyMessage) => void; reject: (e: Error) => void } | undefined;
+  #stateWaiters: (() => void)[] = [];
+  lastAckAt: number | undefined;
+  lastError: string | undefined;
+  /** Set while inSync.add() for this peer is pending (a failure must wait for its outcome). */
+  adding: Promise<void> | undefined;
+  /** Resync progress. */
+  resyncDoneBytes = 0;
+  resyncTotalBytes = 0;
+  resyncSentBytes = 0;
+
+  constructor(opts: {
+    node: string;
+    address: string;
+    epoch: number;
+    logger: Logger;
+    credentials: grpc.ChannelCredentials;
+    maxInflightBytes: number;
+    ackTimeoutMs: number;
+    onDown: (link: PeerLink, why: string) => void;
+    onAck: () => void;
+  }) {
+    this.node = opts.node;
+    this.address = opts.address;
+    this.epoch = opts.epoch;
+    this.#log = opts.logger;
+    this.#maxInflightBytes = opts.maxInflightBytes;
+    this.#ackTimeoutMs = opts.ackTimeoutMs;
+    this.#onDown = opts.onDown;
+    this.#onAck = opts.onAck;
+    const Ctor = replicationPackage().Replication;
+    this.#client = new Ctor(
+      opts.address,
+      opts.credentials,
+      CHANNEL_OPTIONS,
+    ) as unknown as ReplicationServiceClient;
+    this.#timer = setInterval(() => this.#checkOverdue(), Math.max(10, Math.floor(opts.ackTimeoutMs / 4)));
+    this.#timer.unref();
+  }
+
+  get state(): PeerState {
+    return this.#state;
+  }
+
+  get inflightOps(): number {
+    return this.#inflight.size + this.#queue.length;
+  }
+
+  /** Whether ops can be sent (the stream is up and the peer answered the Hello). */
+  get live(): boolean {
+    return this.#state === 'resyncing' || this.#state === 'in-sync';
+  }
+
+  /** Whether the link is finished (failed or closed): a new one replaces it. */
+  get down(): boolean {
+    return !this.live && this.#state !== 'connecting';
+  }
+
+  transition(to: PeerState, fields: Record<string, unknown> = {}): boolean {
+    const from = this.#state;
+    if (!STATES[to].includes(from)) return false;
+    if (from === to) return true;
+    this.#state = to;
+    this.#log.info(
+      { ...fields, peer: this.node, from, to },
+      `peer ${this.node}: ${from.toUpperCase()} -> ${to.toUpperCase()}`,
+    );
+    const waiters = this.#stateWaiters;
+    this.#stateWaiters = [];
+    for (const w of waiters) w();
+    return true;
+  }
+
+  /** Resolves at the next state change (or at once if the link is down). */
+  stateChange(): Promise<void> {
+    if (this.down) return Promise.resolve();
+    return new Promise((resolve) => this.#stateWaiters.push(resolve));
+  }
+
+  /** Opens the stream and sends the Hello; resolves with the replica's answer. */
+  connect(hello: HelloMessage, timeoutMs: number): Promise<HelloReplyMessage> {
+    const stream = this.#client.Mirror();
+    this.#stream = stream;
+    const reply = new Promise<HelloReplyMessage>((resolve, reject) => {
+      this.#hello = { resolve, reject };
+    });
+    const timer = setTimeout(() => this.fail(`no answer to Hello within ${timeoutMs} ms`), timeoutMs);
+    stream.on('data', (msg: ReplicaMessage) => this.#receive(msg));
+    stream.on('error', (err: grpc.ServiceError) => this.#streamEnded(err.details ?? err.message));
+    stream.on('end', () => this.#streamEnded('closed by the replica'));
+    stream.on('close', () => this.#streamEnded('closed'));
+    stream.on('drain', () => {
+      this.#blocked = false;
+      this.#pump();
+    });
+    stream.write({ hello });
+    return reply.finally(() => clearTimeout(timer));
+  }
+
+  #receive(msg: ReplicaMessage): void {
+    if (msg.hello) {
+      const h = this.#hello;
+      this.#hello = undefined;
+      if (!h) {
+        this.fail('protocol: a second Hello reply');
+        return;
+      }
+      h.resolve(msg.hello);
+      return;
+    }
+    const acks = msg.acks?.acks ?? [];
+    this.lastAckAt = Date.now();
+    for (const ack of acks) {
+      const p = this.#inflight.get(ack.seq);
+      if (!p) continue; // already failed locally
+      this.#inflight.delete(ack.seq);
+      this.#inflightBytes -= p.bytes;
+      this.#onAck();
+      if (ack.ok) p.resolve(ack);
+      else {
+        p.reject(new Error(`peer ${this.node} failed op ${ack.seq}: ${ack.error}`));
+        this.fail(`nack: ${ack.error}`);
+        return;
+      }
+    }
+    this.#pump();
+  }
+
+  #streamEnded(why: string): void {
+    if (this.down) return;
+    let to: PeerState = 'out-of-sync';
+    if (why.startsWith(REFUSAL.staleEpoch)) to = 'stale-epoch';
+    else if (why.startsWith(REFUSAL.isPrimary)) to = 'refused';
+    this.fail(why, to);
+  }
+
+  /** Sends one op; resolves with its ack, rejects when the link fails first. */
+  send(op: OutgoingOp): Promise<AckMessage> {
+    if (this.down) return Promise.reject(new Error(`peer ${this.node} is ${this.#state}`));
+    return new Promise<AckMessage>((resolve, reject) => {
+      const full: OpMessage = { ...op, seq: ++this.#seq };
+      this.#queue.push({ op: full, bytes: op.data.length + 64, resolve, reject, sentAt: 0 });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // Every op queued in this tick goes out in one message.
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#pump();
+        });
+      }
+    });
+  }
+
+  #pump(): void {
+    const stream = this.#stream;
+    if (!stream || this.#blocked || this.down || this.#hello) return;
+    while (this.#queue.length > 0) {
+      const ops: OpMessage[] = [];
+      let bytes = 0;
+      while (this.#queue.length > 0) {
+        const p = this.#queue[0]!;
+        const fits = this.#inflightBytes + p.bytes <= this.#maxInflightBytes || this.#inflight.size === 0;
+        if (!fits || (ops.length > 0 && bytes + p.bytes > BATCH_BYTES)) break;
+        this.#queue.shift();
+        p.sentAt = Date.now();
+        this.#inflight.set(p.op.seq, p);
+        this.#inflightBytes += p.bytes;
+        bytes += p.bytes;
+        ops.push(p.op);
+      }
+      if (ops.length === 0) return; // wait for acks
+      if (!stream.write({ ops: { epoch: this.epoch, ops } })) {
+        this.#blocked = true;
+        return;
+      }
+    }
+  }
+
+  #checkOverdue(): void {
+    if (this.down) return;
+    const now = Date.now();
+    for (const p of this.#inflight.values()) {
+      if (now - p.sentAt > this.#ackTimeoutMs) {
+        this.fail(`no ack for op ${p.op.seq} within ${this.#ackTimeoutMs} ms`);
+        return;
+      }
+      break; // Map order is send order: the first is the oldest
+    }
+  }
+
+  /** Fails the link once: every pending op and the Hello are rejected, the stream is cancelled. */
+  fail(why: string, to: PeerState = 'out-of-sync'): void {
+    if (this.down) return;
+    this.lastError = why;
+    this.transition(to, { reason: why });
+    this.#teardown(why);
+    this.#onDown(this, why);
+  }
+
+  #teardown(why: string): void {
+    clearInterval(this.#timer);
+    const err = replicationError('TANDEM_ERR_REPLICATION_UNAVAILABLE', `peer ${this.node}: ${why}`, {
+      retryable: true,
+    });
+    this.#hello?.reject(err);
+    this.#hello = undefined;
+    const pending = [...this.#inflight.values(), ...this.#queue];
+    this.#inflight.clear();
+    this.#queue.length = 0;
+    this.#inflightBytes = 0;
+    for (const p of pending) p.reject(err);
+    const stream = this.#stream;
+    this.#stream = undefined;
+    if (stream) {
+      stream.removeAllListeners('data');
+      stream.on('error', () => {});
+      stream.cancel();
+    }
+    this.#client.close();
+  }
+
+  /** Closes without reporting a failure (the volume is closing or no longer primary). */
+  close(why: string): void {
+    if (this.#state === 'closed') return;
+    const wasDown = this.down;
+    this.transition('closed', { reason: why });
+    if (!wasDown) this.#teardown(why);
+  }
+}

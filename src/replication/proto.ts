@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+/**
+ * proto/tandem/replication/v1/replication.proto, loaded at run time with @grpc/proto-loader like
+ * every Tandem proto (no generated code). The shapes below mirror the .proto (camelCase, as
+ * proto-loader presents them with keepCase: false; uint64 as number, enums as numbers).
+ */
+
+export const REPLICATION_PROTO = 'tandem/replication/v1/replication.proto';
+
+/** Finds proto/ above this module (src/replication under vitest, dist/src/replication built). */
+function protoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'proto');
+    if (fs.existsSync(path.join(candidate, REPLICATION_PROTO))) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`cannot find proto/${REPLICATION_PROTO} above ${fileURLToPath(import.meta.url)}`);
+}
+
+export const OpKind = {
+  WRITE: 1,
+  DISCARD: 2,
+  FLUSH: 3,
+  RESYNC_BEGIN: 4,
+  RESYNC_DATA: 5,
+  RESYNC_ZERO: 6,
+  IN_SYNC: 7,
+  CHECKSUM: 8,
+} as const;
+export type OpKindCode = (typeof OpKind)[keyof typeof OpKind];
+
+export interface HelloMessage {
+  volume: string;
+  epoch: number;
+  primaryNode: string;
+  datasetId: string;
+  regionSize: number;
+  size: number;
+}
+
+export interface HelloReplyMessage {
+  datasetId: string;
+  hasValidData: boolean;
+  highestEpoch: number;
+  regionSize: number;
+  dirtyBitmap: Buffer;
+}
+
+export interface OpMessage {
+  seq: number;
+  kind: number;
+  offset: number;
+  length: number;
+  data: Buffer;
+  fua: boolean;
+  full: boolean;
+  datasetId: string;
+}
+
+export interface OpBatchMessage {
+  epoch: number;
+  ops: OpMessage[];
+}
+
+export interface AckMessage {
+  seq: number;
+  ok: boolean;
+  error: string;
+  checksum: number;
+}
+
+export interface PrimaryMessage {
+  hello?: HelloMessage | null;
+  ops?: OpBatchMessage | null;
+  kind?: 'hello' | 'ops';
+}
+
+export interface ReplicaMessage {
+  hello?: HelloReplyMessage | null;
+  acks?: { acks: AckMessage[] } | null;
+  kind?: 'hello' | 'acks';
+}
+
+export interface ReplicationServiceClient extends grpc.Client {
+  Mirror(options?: grpc.CallOptions): grpc.ClientDuplexStream<PrimaryMessage, ReplicaMessage>;
+}
+
+interface ReplicationPackage {
+  Replication: grpc.ServiceClientConstructor;
+}
+
+let loaded: ReplicationPackage | undefined;
+
+export function replicationPackage(): ReplicationPackage {
+  if (!loaded) {
+    const def = protoLoader.loadSync(REPLICATION_PROTO, {
+      includeDirs: [protoRoot()],
+      keepCase: false,
+      longs: Number,
+      enums: Number,
+      defaults: true,
+      oneofs: true,
+    });
+    const root = grpc.loadPackageDefinition(def) as unknown as {
+      tandem: { replication: { v1: ReplicationPackage } };
+    };
+    loaded = root.tandem.replication.v1;
+  }
+  return loaded;
+}
+
+/** Room for a batch of coalesced writes (each at most 8 MiB) plus framing. */
+export const MAX_MESSAGE_BYTES = 64 << 20;
+
+export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+};

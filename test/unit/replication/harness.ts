@@ -1,0 +1,241 @@
+// In-process replication clusters for the unit tests: one gRPC server per node on 127.0.0.1:0,
+// a shared fake in-sync set (etcd's role), memory devices (optionally slowed down).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { BlockDevice, Extent } from '../../../src/backstore/block-device.js';
+import { MemoryDevice } from '../../../src/backstore/memory.js';
+import { ReplicatedVolume } from '../../../src/replication/replicated-volume.js';
+import type { InSyncSet, ReplicationTiming } from '../../../src/replication/replication-interface.js';
+import { addReplicationService } from '../../../src/replication/server.js';
+import { silentLogger } from '../../../src/util/logger.js';
+
+export const MiB = 1 << 20;
+
+/** etcd's in-sync set, with injectable latency and failures. */
+export class FakeInSync implements InSyncSet {
+  readonly set = new Set<string>();
+  removeDelayMs = 0;
+  /** remove() rejects while this is > 0 (decremented per call); Infinity: always. */
+  failRemoves = 0;
+  readonly log: string[] = [];
+  /** When each remove() resolved (Date.now()). */
+  readonly removedAt = new Map<string, number>();
+
+  constructor(...nodes: string[]) {
+    for (const n of nodes) this.set.add(n);
+  }
+
+  members(): ReadonlySet<string> {
+    return this.set;
+  }
+
+  async remove(node: string, epoch: number): Promise<void> {
+    this.log.push(`remove ${node} @${epoch}`);
+    if (this.removeDelayMs) await sleep(this.removeDelayMs);
+    if (this.failRemoves > 0) {
+      this.failRemoves--;
+      throw new Error('etcd: lost leadership');
+    }
+    this.set.delete(node);
+    this.removedAt.set(node, Date.now());
+  }
+
+  async add(node: string, epoch: number): Promise<void> {
+    this.log.push(`add ${node} @${epoch}`);
+    this.set.add(node);
+  }
+}
+
+/** A device whose writes, discards and flushes take `delayMs` (and can be made to fail). */
+export class SlowDevice implements BlockDevice {
+  delayMs = 0;
+  fail = false;
+  readonly discardGranularity: number;
+  constructor(readonly inner: MemoryDevice) {
+    this.discardGranularity = inner.discardGranularity;
+  }
+  get size(): number {
+    return this.inner.size;
+  }
+  get description(): string {
+    return 'slow-memory';
+  }
+  read(offset: number, length: number): Promise<Buffer> {
+    return this.inner.read(offset, length);
+  }
+  async #wait(): Promise<void> {
+    if (this.delayMs) await sleep(this.delayMs);
+    if (this.fail) throw new Error('injected I/O error');
+  }
+  async write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+    await this.#wait();
+    await this.inner.write(offset, data, fua);
+  }
+  async discard(offset: number, length: number): Promise<void> {
+    await this.#wait();
+    await this.inner.discard(offset, length);
+  }
+  async flush(): Promise<void> {
+    await this.#wait();
+  }
+  allocation(offset: number, length: number): Promise<Extent> {
+    return this.inner.allocation(offset, length);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+export interface TestNode {
+  readonly name: string;
+  volume: ReplicatedVolume;
+  readonly device: SlowDevice;
+  server: grpc.Server;
+  address: string;
+  stateDir: string;
+  canServe: boolean;
+  /** Restarts the gRPC server on a new port (after kill()). */
+  restart(): Promise<void>;
+  kill(): void;
+}
+
+export interface Cluster {
+  readonly nodes: Map<string, TestNode>;
+  readonly inSync: FakeInSync;
+  /** Nodes the others see as live. */
+  readonly live: Set<string>;
+  node(name: string): TestNode;
+  /** Reopens a node's volume over the same device and state directory. */
+  reopen(name: string): Promise<ReplicatedVolume>;
+  close(): Promise<void>;
+}
+
+export const FAST: Partial<ReplicationTiming> = {
+  ackTimeoutMs: 1000,
+  connectDeadlineMs: 500,
+  cleanAfterMs: 2000,
+  reconnectMs: 100,
+};
+
+export async function cluster(opts: {
+  names: string[];
+  size: number;
+  inSync?: string[];
+  timing?: Partial<ReplicationTiming>;
+  regionSize?: number;
+  device?: (name: string) => BlockDevice;
+}): Promise<Cluster> {
+  const inSync = new FakeInSync(...(opts.inSync ?? []));
+  const live = new Set(opts.names);
+  const nodes = new Map<string, TestNode>();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-repl-'));
+  const log = silentLogger();
+
+  const makeVolume = (n: TestNode, device: BlockDevice) =>
+    new ReplicatedVolume({
+      volume: 'vol1',
+      node: n.name,
+      logger: log,
+      device,
+      stateDir: n.stateDir,
+      inSync,
+      peers: () =>
+        [...nodes.values()]
+          .filter((p) => p.name !== n.name && live.has(p.name))
+          .map((p) => ({ node: p.name, address: p.address })),
+      replicas: () => opts.names.filter((x) => x !== n.name),
+      canServeWrites: () => n.canServe,
+      ...(opts.regionSize ? { regionSize: opts.regionSize } : {}),
+      timing: { ...FAST, ...opts.timing },
+    });
+
+  const listen = async (n: TestNode) => {
+    const server = new grpc.Server();
+    addReplicationService(server, (v) => (v === 'vol1' ? n.volume : undefined), log);
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    n.server = server;
+    n.address = `127.0.0.1:${port}`;
+  };
+
+  for (const name of opts.names) {
+    const device = new SlowDevice(new MemoryDevice(opts.size));
+    const n: TestNode = {
+      name,
+      device,
+      stateDir: path.join(root, name),
+      canServe: false,
+      server: undefined as unknown as grpc.Server,
+      address: '',
+      volume: undefined as unknown as ReplicatedVolume,
+      restart: () => listen(n),
+      kill: () => n.server.forceShutdown(),
+    };
+    n.volume = makeVolume(n, opts.device?.(name) ?? device);
+    await n.volume.open();
+    await listen(n);
+    nodes.set(name, n);
+  }
+
+  return {
+    nodes,
+    inSync,
+    live,
+    node: (name) => nodes.get(name)!,
+    reopen: async (name) => {
+      const n = nodes.get(name)!;
+      await n.volume.close();
+      n.volume = makeVolume(n, n.device);
+      await n.volume.open();
+      return n.volume;
+    },
+    close: async () => {
+      for (const n of nodes.values()) {
+        await n.volume.close().catch(() => undefined);
+        n.server.forceShutdown();
+      }
+      fs.rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function until(what: string, fn: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+export function peerState(v: ReplicatedVolume, node: string): string | undefined {
+  return v.status().peers.find((p) => p.node === node)?.state;
+}
+
+/** Deterministic pseudo-random bytes. */
+export function pattern(length: number, seed: number): Buffer {
+  const b = Buffer.alloc(length);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < length; i += 4) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b.writeUInt32LE(x, i);
+  }
+  return b;
+}
+
+export async function sameContents(a: BlockDevice, b: BlockDevice): Promise<boolean> {
+  const chunk = 1 << 20;
+  for (let off = 0; off < a.size; off += chunk) {
+    const n = Math.min(chunk, a.size - off);
+    if (!(await a.read(off, n)).equals(await b.read(off, n))) return false;
+  }
+  return true;
+}
