@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -27,6 +28,8 @@ import { ClusterReservationStore } from './cluster/reservation-store.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
 import type { SessionRegistry } from './iscsi/session-registry.js';
+import { addReplicationService, ReplicatedVolume } from './replication/index.js';
+import type { InSyncSet } from './replication/replication-interface.js';
 import type { TargetPort } from './scsi/command.js';
 import type { ForwardedCommand, ForwardedCompletion } from './scsi/forwarding.js';
 import { LogicalUnit } from './scsi/logical-unit.js';
@@ -34,7 +37,6 @@ import type { OpcodeTable } from './scsi/opcode-table.js';
 import { buildSense, reason } from './scsi/sense-reason.js';
 import { ScsiStatus } from './scsi/spec/status.js';
 import { ScsiTarget } from './scsi/target.js';
-import { TandemError } from './util/errors.js';
 import type { Logger } from './util/logger.js';
 
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
@@ -61,6 +63,8 @@ interface Mounted {
   readonly lu: LogicalUnit;
   readonly device: BlockDevice;
   readonly store: ClusterReservationStore;
+  /** Replicated volumes: the mirror (its blockDevice is what the LU writes to). */
+  readonly replication?: ReplicatedVolume;
 }
 
 interface Desired {
@@ -95,8 +99,18 @@ export class ClusterRuntime {
   /** Per portal: the targets it serves (filled by the reconcile; empty until ready). */
   readonly #directories: Map<string, TargetEntry>[] = [];
   readonly #mounted = new Map<string, Mounted>();
+  /** Replicated volumes served here, by volume id (the replication service looks them up). */
+  readonly #replicated = new Map<string, ReplicatedVolume>();
+  /**
+   * While primary of a replicated volume: the in-sync set as this node last wrote it. During a
+   * term only the primary changes the set (leader-guarded txns), so its own copy is exact, and
+   * never lags behind an add it has just made the way a watch could.
+   */
+  readonly #primaryInSync = new Map<string, Set<string>>();
   readonly #subs: Subscription[] = [];
   readonly #config = new Map<string, ConfigEntry>();
+  /** Targets as the configuration has them now: logins read ACL and CHAP from here, live. */
+  readonly #targetConfigs = new Map<string, ClusterTargetConfig>();
   coordinator: EtcdCoordinator | undefined;
   forwardServer: ForwardServer | undefined;
   #forwardClient: ForwardClient | undefined;
@@ -122,7 +136,6 @@ export class ClusterRuntime {
 
   async start(): Promise<void> {
     const cfg = this.#cfg;
-    for (const v of cfg.bootstrap?.volumes ?? []) unsupportedKind(v);
 
     // 1. Listeners first: their real addresses (port 0) are what the cluster records.
     this.forwardServer = await ForwardServer.listen(
@@ -137,6 +150,7 @@ export class ClusterRuntime {
         },
       },
       this.#log,
+      (server) => addReplicationService(server, (volume) => this.#replicated.get(volume), this.#log),
     );
     for (const [i, hp] of cfg.portals.entries()) {
       const j = hp.lastIndexOf(':');
@@ -197,12 +211,21 @@ export class ClusterRuntime {
       logger: this.#log,
       onPrimaryChange: (volume, leader) => this.#forwardClient?.primaryChanged(volume, leader?.node),
       primaryReachable: (address) => this.#forwardClient?.reachable(address) ?? false,
+      prepare: (volume, epoch) => this.#preparePrimary(volume, epoch),
+    });
+    coordinator.on('leadershipLost', ({ volume }) => {
+      this.#primaryInSync.delete(volume);
+      this.#replicated.get(volume)?.lostPrimary();
     });
     await this.#alua.start();
     this.#subs.push(
       await coordinator.watchMembers((members) => {
         this.#members = members;
-        void this.#alua?.membersChanged(members).then(() => this.#refreshPorts());
+        // After the port groups are re-read: a joining node's group names it as a replica.
+        void this.#alua?.membersChanged(members).then(() => {
+          this.#refreshPorts();
+          for (const rv of this.#replicated.values()) rv.peersChanged();
+        });
       }),
     );
     this.#subs.push(
@@ -311,7 +334,12 @@ export class ClusterRuntime {
 
   async #reconcile(): Promise<void> {
     const d = this.#desired();
-    for (const [iqn, t] of d.targets) this.#ensureTarget(iqn, t.alias);
+    for (const [iqn, t] of d.targets) {
+      this.#targetConfigs.set(iqn, t);
+      this.#ensureTarget(iqn, t.alias);
+    }
+    for (const iqn of [...this.#targetConfigs.keys()])
+      if (!d.targets.has(iqn)) this.#targetConfigs.delete(iqn);
     // Removals first (a LUN moved to another volume is removed, then added).
     for (const [key, m] of [...this.#mounted]) {
       const want = d.luns.get(key);
@@ -324,7 +352,8 @@ export class ClusterRuntime {
         vol.kind === m.volume.kind &&
         vol.path === m.volume.path &&
         vol.blockSize === m.volume.blockSize &&
-        vol.readOnly === m.volume.readOnly;
+        vol.readOnly === m.volume.readOnly &&
+        JSON.stringify(vol.replicas ?? null) === JSON.stringify(m.volume.replicas ?? null);
       if (!same) await this.#unmount(m);
       else if (vol.standby !== m.volume.standby) {
         this.#alua!.setStandby(vol.id, vol.standby);
@@ -350,7 +379,6 @@ export class ClusterRuntime {
         continue;
       }
       try {
-        unsupportedKind(vol);
         await this.#mount(key, l, vol);
       } catch (err) {
         this.#log.error({ err, target: l.target, lun: l.lun, volume: vol.id }, 'cannot serve LUN');
@@ -374,13 +402,36 @@ export class ClusterRuntime {
         engine,
         portalGroupTag: rel,
         targetPort: clusterPort(iqn, rel, group.targetPortGroupId),
-        addresses: (local) =>
-          this.#shared.portals.map((p, k) => {
+        // SendTargets lists every live node's portals (each with its own TPGT), so one
+        // discovery finds every path of a multipath setup.
+        addresses: (local) => {
+          const own = this.#shared.portals.map((p, k) => {
             const host = p.host === '0.0.0.0' || p.host === '::' ? local : p.host;
             const r = group.ports.find((x) => x.portal === this.#portalNames[k])!.relativePortId;
             return `${hostPortName(host, p.port)},${r}`;
-          }),
-        admits: () => true,
+          });
+          const others: string[] = [];
+          const groups = this.#alua?.portGroups() ?? [];
+          for (const m of this.#members) {
+            if (m.name === this.#cfg.node.name) continue;
+            const g = groups.find((x) => x.node === m.name);
+            for (const portal of m.portals) {
+              const r = g?.ports.find((x) => x.portal === portal)?.relativePortId;
+              if (r !== undefined && !/^(0\.0\.0\.0|\[::\]):/.test(portal)) others.push(`${portal},${r}`);
+            }
+          }
+          return [...own, ...others];
+        },
+        // A target deleted from the configuration admits nobody (its entry stays until restart).
+        admits: (initiator) => {
+          const t = this.#targetConfigs.get(iqn);
+          return t !== undefined && (!t.acl || t.acl.includes(initiator));
+        },
+      });
+      const entry = entries.get(iqn)!;
+      Object.defineProperty(entry, 'auth', {
+        enumerable: true,
+        get: () => this.#targetConfigs.get(iqn)?.auth,
       });
     }
     this.#log.info({ target: iqn }, 'target ready');
@@ -418,11 +469,103 @@ export class ClusterRuntime {
     }
   }
 
+  /** The other nodes holding a replica of `vol`: its `replicas`, else every node ever joined. */
+  #replicaNodes(vol: VolumeConfig): string[] {
+    const me = this.#cfg.node.name;
+    const all = vol.replicas ?? (this.#alua?.portGroups() ?? []).map((g) => g.node);
+    return [...new Set(all)].filter((n) => n !== me).sort();
+  }
+
+  #inSyncAdapter(volume: string): InSyncSet {
+    const c = this.coordinator!;
+    return {
+      members: () => this.#primaryInSync.get(volume) ?? new Set(this.#alua?.replicaSet(volume)?.inSync ?? []),
+      remove: async (node, epoch) => {
+        await c.setInSync(volume, epoch, node, false);
+        this.#primaryInSync.get(volume)?.delete(node);
+      },
+      add: async (node, epoch) => {
+        // Counted as in sync from before the txn: a write racing the add waits for the peer.
+        this.#primaryInSync.get(volume)?.add(node);
+        await c.setInSync(volume, epoch, node, true);
+      },
+    };
+  }
+
+  /**
+   * Won the election of a volume: before publishing Active/Optimized, a replicated volume's
+   * mirror must be ready. The in-sync set is read fresh (this node's copy for the term), and
+   * members whose session is gone (a dead primary) leave it at once: the first write does not
+   * wait for a peer that cannot answer (DESIGN.md Failover: the new primary records the old
+   * one as out of sync).
+   */
+  async #preparePrimary(volume: string, epoch: number): Promise<void> {
+    const rv = this.#replicated.get(volume);
+    if (!rv) return;
+    const c = this.coordinator!;
+    const set = await c.readReplicaSet(volume);
+    const live = new Set((await c.members()).map((m) => m.name));
+    const inSync = new Set(set.inSync);
+    this.#primaryInSync.set(volume, inSync);
+    for (const node of set.inSync) {
+      if (node === this.#cfg.node.name || live.has(node)) continue;
+      await c.setInSync(volume, epoch, node, false);
+      inSync.delete(node);
+    }
+    await rv.becamePrimary(epoch);
+  }
+
+  async #openReplicated(vol: VolumeConfig, device: BlockDevice): Promise<ReplicatedVolume> {
+    const c = this.coordinator!;
+    const me = this.#cfg.node.name;
+    const rv = new ReplicatedVolume({
+      volume: vol.id,
+      node: me,
+      logger: this.#log.child({ volume: vol.id }),
+      device,
+      stateDir: path.join(this.#cfg.node.dataDir, 'replication'),
+      inSync: this.#inSyncAdapter(vol.id),
+      peers: () => {
+        const replicas = new Set(this.#replicaNodes(vol));
+        return this.#members
+          .filter((m) => replicas.has(m.name) && m.grpc)
+          .map((m) => ({ node: m.name, address: m.grpc }));
+      },
+      replicas: () => this.#replicaNodes(vol),
+      canServeWrites: () => c.canServeWrites(vol.id),
+    });
+    await rv.open();
+    const set = await c.readReplicaSet(vol.id);
+    if (set.dataset === undefined) {
+      // A new volume: the first node to get here creates its lineage and is its first in-sync
+      // replica; every other replica starts out of sync and is resynced from it.
+      const id = randomUUID();
+      if (await c.createReplicaSet(vol.id, id)) {
+        await rv.initDataset(id);
+        this.#log.info({ volume: vol.id, dataset: id }, 'replicated volume created: first in-sync replica');
+      }
+    } else if (set.inSync.includes(me) && (!rv.hasValidData || rv.status().datasetId !== set.dataset)) {
+      // etcd counts this store as holding every acknowledged write, but it is not that store
+      // (replaced disk, lost metadata): never let it promote; the primary resyncs it.
+      this.#log.warn(
+        { volume: vol.id, dataset: set.dataset, local: rv.status().datasetId || null },
+        'local replica is not the one etcd lists as in sync: leaving the in-sync set',
+      );
+      await c.leaveInSync(vol.id);
+    }
+    return rv;
+  }
+
   async #mount(key: string, l: ClusterLunConfig, vol: VolumeConfig): Promise<void> {
     const c = this.coordinator!;
     const engine = this.#shared.targets.get(l.target)!;
     const device = await this.#openDevice(vol);
+    let replication: ReplicatedVolume | undefined;
     try {
+      if (vol.kind === 'replicated') {
+        replication = await this.#openReplicated(vol, device);
+        this.#replicated.set(vol.id, replication);
+      }
       const seed = await c.volumeSeed(vol.id);
       const store = await ClusterReservationStore.open({
         coordinator: c,
@@ -431,19 +574,33 @@ export class ClusterRuntime {
         logger: this.#log,
       });
       const holder: { lu?: LogicalUnit } = {};
-      const access = await this.#alua!.addVolume(vol.id, vol.standby, () => {
-        const lu = holder.lu;
-        // SPC-4 5.15.2.3: every I_T nexus of the LU learns of the change (here: those on this node).
-        if (lu) lu.unitAttentions.establishAll(lu.knownNexuses(), reason('ASYMMETRIC_ACCESS_STATE_CHANGED'));
-      });
+      const access = await this.#alua!.addVolume(
+        vol.id,
+        { standby: vol.standby, replicated: vol.kind === 'replicated' },
+        () => {
+          const lu = holder.lu;
+          // SPC-4 5.15.2.3: every I_T nexus of the LU learns of the change (here: those on this node).
+          if (lu)
+            lu.unitAttentions.establishAll(lu.knownNexuses(), reason('ASYMMETRIC_ACCESS_STATE_CHANGED'));
+        },
+      );
       const lu = new LogicalUnit(
-        device,
+        replication?.blockDevice ?? device,
         { volumeId: vol.id, blockSize: vol.blockSize, readOnly: vol.readOnly, identitySeed: seed },
         { reservationStore: store, access, forwarder: this.#forwardClient! },
       );
       holder.lu = lu;
       engine.addLun(l.lun, lu);
-      this.#mounted.set(key, { key, target: l.target, lun: l.lun, volume: vol, lu, device, store });
+      this.#mounted.set(key, {
+        key,
+        target: l.target,
+        lun: l.lun,
+        volume: vol,
+        lu,
+        device,
+        store,
+        ...(replication ? { replication } : {}),
+      });
       this.#log.info(
         {
           target: l.target,
@@ -456,7 +613,10 @@ export class ClusterRuntime {
         'logical unit ready',
       );
     } catch (err) {
-      await device.close().catch(() => undefined);
+      if (replication) {
+        this.#replicated.delete(vol.id);
+        await replication.close().catch(() => undefined);
+      } else await device.close().catch(() => undefined);
       throw err;
     }
   }
@@ -471,7 +631,11 @@ export class ClusterRuntime {
     m.store.close();
     try {
       await m.device.flush();
-      await m.device.close();
+      if (m.replication) {
+        // It closes the device it wraps.
+        this.#replicated.delete(m.volume.id);
+        await m.replication.close();
+      } else await m.device.close();
     } catch (err) {
       this.#log.error({ err, device: m.device.description }, 'closing a backing store failed');
     }
@@ -505,20 +669,12 @@ export class ClusterRuntime {
       m.store.close();
       try {
         await m.device.flush();
-        await m.device.close();
+        if (m.replication) await m.replication.close();
+        else await m.device.close();
       } catch (err) {
         this.#log.error({ err, device: m.device.description }, 'closing a backing store failed');
       }
     }
     this.#mounted.clear();
-  }
-}
-
-function unsupportedKind(v: VolumeConfig): void {
-  if (v.kind === 'replicated') {
-    throw new TandemError(
-      'TANDEM_ERR_CONFIG_UNSUPPORTED',
-      `volume ${v.id}: kind replicated is not yet supported (issue #5); use kind: shared`,
-    );
   }
 }

@@ -292,7 +292,8 @@ function nodeConfig(c, name, portal) {
     kind: c.luns[0].kind,
     size: c.luns[0].size,
     blockSize: 512,
-    path: c.sharedImage,
+    // shared: the one image every node opens; replicated: each node's own file in its dataDir.
+    ...(c.luns[0].kind === 'shared' ? { path: c.sharedImage } : {}),
     standby: c.standby,
   };
   return {
@@ -409,11 +410,7 @@ async function cmdUp(dir, o, started) {
   const nodes = intOption(o.nodes, 'nodes', 1, NAMES.length);
   if (nodes === undefined) throw new UsageError('up needs --nodes N');
   const kind = o.kind ?? 'shared';
-  if (kind === 'replicated')
-    throw new Failure(
-      '--kind replicated is not available yet: replicated volumes need synchronous replication (issue #5); use --kind shared',
-    );
-  if (kind !== 'shared') throw new UsageError(`bad --kind ${kind}: expected shared or replicated`);
+  if (kind !== 'shared' && kind !== 'replicated') throw new UsageError(`bad --kind ${kind}: expected shared or replicated`);
   const size = o.size ?? '1G';
   const bytes = parseSize(size);
   const portalBase = intOption(o['portal-base'], 'portal-base', 1, 65535 - nodes + 1);

@@ -94,9 +94,18 @@ export const volumeSchema = z.object({
   /** Non-primary port groups report Standby instead of Active/Non-optimized with forwarding. */
   standby: z.boolean().default(false),
   readOnly: z.boolean().default(false),
+  /** Replicated: the nodes holding a replica (absent: every node of the cluster). */
+  replicas: z.array(z.string().min(1)).optional(),
 });
 
-export const clusterTargetSchema = z.object({ iqn, alias: z.string().max(255).optional() });
+/** A target in the cluster configuration: like the node file's, with LUNs kept apart (`luns`). */
+export const clusterTargetSchema = z.object({
+  iqn,
+  alias: z.string().max(255).optional(),
+  auth: authSchema.optional(),
+  /** Initiator names allowed to log in; absent: every initiator. */
+  acl: z.array(iqn).optional(),
+});
 export const clusterLunSchema = z.object({
   target: iqn,
   lun: z.number().int().min(0).max(16383),

@@ -1,4 +1,5 @@
 import type { AccessState, LuAccess } from '../scsi/alua.js';
+import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import type {
   AluaSnapshot,
@@ -7,6 +8,7 @@ import type {
   LeaderRecord,
   NodeAddresses,
   PortGroup,
+  ReplicaSet,
   Subscription,
 } from './coordinator.js';
 import type { PrimaryEndpoint } from './forward-client.js';
@@ -32,10 +34,30 @@ export interface ClusterAluaOptions {
   readonly onPrimaryChange?: (volume: string, leader: LeaderRecord | undefined) => void;
   /** Whether commands can be forwarded to the primary at `address` now. */
   readonly primaryReachable?: (address: string) => boolean;
+  /**
+   * Runs when this node wins a volume, before it publishes itself Active/Optimized (a
+   * replicated volume's mirror must be ready before the first write arrives).
+   */
+  readonly prepare?: (volume: string, epoch: number) => Promise<void>;
+}
+
+/** Per-volume options of addVolume. */
+export interface AluaVolumeOptions {
+  readonly standby: boolean;
+  /**
+   * Replicated (safety rule 2): campaign only while in the in-sync set; a node outside it is
+   * Unavailable, and the primary publishes out-of-sync nodes' groups Unavailable.
+   */
+  readonly replicated?: boolean;
 }
 
 interface VolumeEntry {
   standby: boolean;
+  replicated: boolean;
+  /** Set once `prepare` has run for the current term's epoch (publishing waits for it). */
+  preparedEpoch: number | undefined;
+  /** A planned switchover is draining this primary: new media commands are refused. */
+  draining: boolean;
   leaderSub: Subscription | undefined;
   /** What the LU answers (own state + every group), to detect changes. */
   view: string;
@@ -55,6 +77,7 @@ export class ClusterAlua {
   readonly #snapshots = new Map<string, AluaSnapshot>();
   readonly #leaders = new Map<string, LeaderRecord | undefined>();
   readonly #volumes = new Map<string, VolumeEntry>();
+  readonly #replicaSets = new Map<string, ReplicaSet>();
   #members: NodeAddresses[] = [];
   #groups: PortGroup[] = [];
   readonly #subs: Subscription[] = [];
@@ -74,9 +97,8 @@ export class ClusterAlua {
     this.#groups = await this.#c.portGroups();
     this.#unsubscribe.push(
       this.#c.on('leadershipAcquired', ({ volume, epoch }) => {
-        this.#log.info({ volume, epoch }, 'primary for volume: publishing ALUA state');
         this.#evaluate(volume);
-        void this.#publish(volume);
+        void this.#prepare(volume, epoch);
       }),
       this.#c.on('leadershipLost', ({ volume, epoch, reason }) => {
         // canServeWrites is already false: media commands stop at the gate. Then tell initiators.
@@ -89,6 +111,15 @@ export class ClusterAlua {
       await this.#c.watchAlua((volume, snap) => {
         if (snap) this.#snapshots.set(volume, snap);
         else this.#snapshots.delete(volume);
+        this.#evaluate(volume);
+      }),
+    );
+    this.#subs.push(
+      await this.#c.watchReplicaSets((volume, set) => {
+        if (set) this.#replicaSets.set(volume, set);
+        else this.#replicaSets.delete(volume);
+        if (!this.#volumes.get(volume)?.replicated) return;
+        if (this.#c.canServeWrites(volume)) void this.#publish(volume);
         this.#evaluate(volume);
       }),
     );
@@ -121,11 +152,45 @@ export class ClusterAlua {
     return this.#groups;
   }
 
+  /** The replica set of a replicated volume as last seen (undefined: none yet). */
+  replicaSet(volume: string): ReplicaSet | undefined {
+    return this.#replicaSets.get(volume);
+  }
+
+  #inSync(volume: string, node: string): boolean {
+    return this.#replicaSets.get(volume)?.inSync.includes(node) ?? false;
+  }
+
+  async #prepare(volume: string, epoch: number): Promise<void> {
+    const e = this.#volumes.get(volume);
+    if (!e) return;
+    try {
+      await this.#opts.prepare?.(volume, epoch);
+    } catch (err) {
+      // Not ready to serve: give the role back so an in-sync peer can take it.
+      this.#log.error({ err, volume, epoch }, 'could not prepare to serve as primary: resigning');
+      await this.#c.resign(volume).catch(() => undefined);
+      setTimeout(() => {
+        if (!this.#closed && this.#volumes.has(volume))
+          this.#c.campaign(volume, { requireInSync: e.replicated });
+      }, 1000).unref();
+      return;
+    }
+    if (this.#c.epoch(volume) !== epoch) return;
+    e.preparedEpoch = epoch;
+    this.#log.info({ volume, epoch }, 'primary for volume: publishing ALUA state');
+    await this.#publish(volume);
+  }
+
   /** Starts serving a volume: watch its leader and campaign. */
-  async addVolume(volume: string, standby: boolean, onChange: () => void): Promise<LuAccess> {
+  async addVolume(volume: string, options: AluaVolumeOptions, onChange: () => void): Promise<LuAccess> {
+    const { standby } = options;
     if (!this.#volumes.has(volume)) {
       const entry: VolumeEntry = {
         standby,
+        replicated: options.replicated === true,
+        preparedEpoch: undefined,
+        draining: false,
         leaderSub: undefined,
         view: '',
         local: 'transitioning',
@@ -144,10 +209,48 @@ export class ClusterAlua {
         }
         this.#evaluate(volume);
       });
-      this.#c.campaign(volume);
+      this.#c.campaign(volume, { requireInSync: entry.replicated });
       this.#evaluate(volume);
     }
     return this.access(volume);
+  }
+
+  /**
+   * Planned switchover (DESIGN.md Failover): this primary reports Transitioning (new media
+   * commands get NOT READY, 04h/0Ah, and are retried), waits for `drained` (in-flight writes
+   * done), gives up the election key, waits for another node to take it, then campaigns again
+   * as an ordinary candidate. Resolves with the new primary.
+   */
+  async handOver(
+    volume: string,
+    drained: () => Promise<void>,
+    timeoutMs: number,
+  ): Promise<LeaderRecord | undefined> {
+    const e = this.#volumes.get(volume);
+    if (!e || !this.#c.canServeWrites(volume)) {
+      throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `${volume}: this node is not its primary`);
+    }
+    e.draining = true;
+    this.#evaluate(volume);
+    let next: LeaderRecord | undefined;
+    try {
+      await drained();
+      this.#log.info({ volume }, 'switchover: drained; handing the primary role over');
+      await this.#c.resign(volume);
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline && !this.#closed) {
+        next = this.#leaders.get(volume);
+        if (next && next.node !== this.#me) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      e.draining = false;
+      if (!this.#closed && this.#volumes.has(volume))
+        this.#c.campaign(volume, { requireInSync: e.replicated });
+      this.#evaluate(volume);
+    }
+    if (!next || next.node === this.#me) return undefined;
+    return next;
   }
 
   async removeVolume(volume: string): Promise<void> {
@@ -189,10 +292,13 @@ export class ClusterAlua {
     const snap = this.#snapshots.get(volume);
     if (role === 'leader') {
       if (!this.#c.canServeWrites(volume)) return 'unavailable';
+      if (this.#volumes.get(volume)?.draining) return 'transitioning';
       const epoch = this.#c.epoch(volume);
       return snap && snap.primary === this.#me && snap.epoch === epoch ? 'active-optimized' : 'transitioning';
     }
     if (role === 'fenced') return 'unavailable';
+    // A replica outside the in-sync set holds stale data: it serves nothing until resynced.
+    if (this.#volumes.get(volume)?.replicated && !this.#inSync(volume, this.#me)) return 'unavailable';
     const leader = this.#leaders.get(volume);
     if (!leader || leader.node === this.#me || !snap || snap.epoch !== leader.epoch) return 'transitioning';
     const mine = snap.groups.find((g) => g.targetPortGroupId === this.#myGroup)?.state;
@@ -223,6 +329,7 @@ export class ClusterAlua {
     const epoch = this.#c.epoch(volume);
     const e = this.#volumes.get(volume);
     if (epoch === undefined || !e || !this.#c.canServeWrites(volume)) return;
+    if (e.preparedEpoch !== epoch) return; // #prepare publishes once ready
     const live = new Set(this.#members.map((m) => m.name));
     live.add(this.#me);
     const groups: { targetPortGroupId: number; state: AluaState }[] = this.#groups.map((g) => ({
@@ -230,7 +337,7 @@ export class ClusterAlua {
       state:
         g.node === this.#me
           ? 'active-optimized'
-          : live.has(g.node)
+          : live.has(g.node) && (!e.replicated || this.#inSync(volume, g.node))
             ? e.standby
               ? 'standby'
               : 'active-non-optimized'

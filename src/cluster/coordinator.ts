@@ -119,6 +119,22 @@ export interface CoordinatorEvents {
   session: (e: { from: SessionState; to: SessionState }) => void;
 }
 
+/** A replicated volume's replica set as etcd holds it (DESIGN.md safety rule 2). */
+export interface ReplicaSet {
+  /** The data lineage id, created with the volume's first replica; absent: not created yet. */
+  readonly dataset: string | undefined;
+  /** Nodes known to hold every acknowledged write, sorted. Only they may become primary. */
+  readonly inSync: readonly string[];
+}
+
+export interface CampaignOptions {
+  /**
+   * Replicated volumes: campaign only while this node is in the volume's in-sync set, checked
+   * in the same etcd transaction that takes the election key (a stale replica never promotes).
+   */
+  readonly requireInSync?: boolean;
+}
+
 export interface Subscription {
   close(): Promise<void>;
 }
@@ -194,7 +210,7 @@ export interface Coordinator {
 
   // ---- per-volume election -----------------------------------------------------------------
   /** Starts campaigning for `volume` (idempotent). The outcome comes as events and role(). */
-  campaign(volume: string): void;
+  campaign(volume: string, options?: CampaignOptions): void;
   /** Stops campaigning; a leader gives up its key (leadershipLost 'resigned' first). */
   resign(volume: string): Promise<void>;
   role(volume: string): ElectionRole;
@@ -225,6 +241,28 @@ export interface Coordinator {
   readAlua(volume: string): Promise<AluaSnapshot | undefined>;
   /** Delivers every volume's snapshot now, then every change. */
   watchAlua(listener: VolumeListener<AluaSnapshot>): Promise<Subscription>;
+
+  // ---- replicated volumes (safety rule 2) ---------------------------------------------------
+  /**
+   * Creates the replica set of a new replicated volume with this node as its only in-sync member
+   * and `dataset` as its lineage, only if none exists. Resolves whether this call created it.
+   */
+  createReplicaSet(volume: string, dataset: string): Promise<boolean>;
+  readReplicaSet(volume: string): Promise<ReplicaSet>;
+  /** Delivers every volume's replica set now, then every change. */
+  watchReplicaSets(listener: VolumeListener<ReplicaSet>): Promise<Subscription>;
+  /**
+   * Adds or removes `node` from the in-sync set, in one transaction guarded by the caller's
+   * leadership at `epoch`. Rejects with TANDEM_ERR_CLUSTER_NOT_LEADER when that term is over.
+   */
+  setInSync(volume: string, epoch: number, node: string, inSync: boolean): Promise<void>;
+  /**
+   * Removes this node from the in-sync set without leadership: a replica that finds its own
+   * store untrustworthy (replaced disk, another dataset) steps out, so it can never promote.
+   */
+  leaveInSync(volume: string): Promise<void>;
+  /** Deletes a volume's replica set and dataset keys (the volume was deleted). */
+  deleteReplicaSet(volume: string): Promise<void>;
 
   // ---- persistent reservations (safety rule 7) ---------------------------------------------
   /** PR and SPC-2 reservation state of `volume` (opaque JSON owned by src/scsi). */

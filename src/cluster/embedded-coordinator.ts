@@ -16,6 +16,7 @@ import type {
   NodeAddresses,
   PortGroup,
   PortId,
+  ReplicaSet,
   SessionState,
   Subscription,
   Versioned,
@@ -55,7 +56,9 @@ export class EmbeddedCoordinator implements Coordinator {
   readonly #reservations = new Map<string, Stored>();
   readonly #acks = new Map<string, number>();
   readonly #config = new Map<string, ConfigEntry>();
+  readonly #replicaSets = new Map<string, ReplicaSet>();
   readonly #listeners = {
+    replicaSets: new Set<VolumeListener<ReplicaSet>>(),
     alua: new Set<VolumeListener<AluaSnapshot>>(),
     reservations: new Set<VolumeListener<JsonValue>>(),
     config: new Set<(e: ConfigEvent) => void>(),
@@ -257,6 +260,59 @@ export class EmbeddedCoordinator implements Coordinator {
     this.#reservations.set(volume, stored);
     this.#deliver(this.#listeners.reservations, (l) => l(volume, clone(stored.value), stored.revision));
     return { ok: true, revision: stored.revision };
+  }
+
+  // ---- replicated volumes: one node, so its own store is the whole in-sync set --------------
+
+  async createReplicaSet(volume: string, dataset: string): Promise<boolean> {
+    if (this.#replicaSets.has(volume)) return false;
+    this.#setReplicaSet(volume, { dataset, inSync: [this.nodeName] });
+    return true;
+  }
+
+  async readReplicaSet(volume: string): Promise<ReplicaSet> {
+    return this.#replicaSets.get(volume) ?? { dataset: undefined, inSync: [] };
+  }
+
+  async watchReplicaSets(listener: VolumeListener<ReplicaSet>): Promise<Subscription> {
+    const rev = this.#revision;
+    for (const [volume, set] of this.#replicaSets) listener(volume, set, rev);
+    return this.#subscribe(this.#listeners.replicaSets, listener);
+  }
+
+  async setInSync(volume: string, epoch: number, node: string, inSync: boolean): Promise<void> {
+    if (this.epoch(volume) !== epoch) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_NOT_LEADER',
+        `${volume}: not the primary with epoch ${epoch}`,
+      );
+    }
+    const cur = this.#replicaSets.get(volume) ?? { dataset: undefined, inSync: [] };
+    const members = new Set(cur.inSync);
+    if (inSync) members.add(node);
+    else members.delete(node);
+    this.#setReplicaSet(volume, { dataset: cur.dataset, inSync: [...members].sort() });
+  }
+
+  async leaveInSync(volume: string): Promise<void> {
+    const cur = this.#replicaSets.get(volume);
+    if (!cur) return;
+    this.#setReplicaSet(volume, {
+      dataset: cur.dataset,
+      inSync: cur.inSync.filter((n) => n !== this.nodeName),
+    });
+  }
+
+  async deleteReplicaSet(volume: string): Promise<void> {
+    if (!this.#replicaSets.delete(volume)) return;
+    const rev = this.#bump();
+    this.#deliver(this.#listeners.replicaSets, (l) => l(volume, undefined, rev));
+  }
+
+  #setReplicaSet(volume: string, set: ReplicaSet): void {
+    this.#replicaSets.set(volume, set);
+    const rev = this.#bump();
+    this.#deliver(this.#listeners.replicaSets, (l) => l(volume, set, rev));
   }
 
   async watchReservations(listener: VolumeListener<JsonValue>): Promise<Subscription> {

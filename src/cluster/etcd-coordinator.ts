@@ -6,6 +6,7 @@ import type { Logger } from '../util/logger.js';
 import type {
   AluaSnapshot,
   AluaState,
+  CampaignOptions,
   CasResult,
   ConfigEntry,
   ConfigEvent,
@@ -20,6 +21,7 @@ import type {
   NodeAddresses,
   PortGroup,
   PortId,
+  ReplicaSet,
   SessionState,
   Subscription,
   Versioned,
@@ -32,6 +34,7 @@ import { KeyLayout } from './keys.js';
 import {
   aluaValueSchema,
   counterSchema,
+  datasetSchema,
   decode,
   decodeJson,
   encode,
@@ -66,6 +69,9 @@ interface VolumeElection {
   readonly sm: StateMachine<ElectionRole>;
   wanted: boolean;
   epoch: number | undefined;
+  /** Campaign only while in the volume's in-sync set (replicated volumes). */
+  requireInSync: boolean;
+  staleLogged?: boolean;
   /** Session generation that holds the leadership (canServeWrites compares it). */
   generation: number;
   /** Aborted by resign() / close(). */
@@ -352,7 +358,7 @@ export class EtcdCoordinator implements Coordinator {
 
   // ---- election ----------------------------------------------------------------------------------
 
-  campaign(volume: string): void {
+  campaign(volume: string, options: CampaignOptions = {}): void {
     this.#assertOpen();
     let v = this.#elections.get(volume);
     if (!v) {
@@ -362,6 +368,7 @@ export class EtcdCoordinator implements Coordinator {
         sm: new StateMachine<ElectionRole>('election', 'idle', this.#logger.child({ volume })),
         wanted: false,
         epoch: undefined,
+        requireInSync: false,
         generation: 0,
         stop: new AbortController(),
         loop: undefined,
@@ -369,6 +376,7 @@ export class EtcdCoordinator implements Coordinator {
       this.#elections.set(volume, created);
       v = created;
     }
+    v.requireInSync = options.requireInSync === true;
     if (v.wanted) return;
     v.wanted = true;
     const stop = new AbortController();
@@ -457,11 +465,16 @@ export class EtcdCoordinator implements Coordinator {
       v.sm.transition(['fenced'], 'candidate');
       const signal = AbortSignal.any([lease.signal, stop]);
       try {
+        const inSyncKey = this.keys.inSyncMember(v.volume, this.nodeName);
+        // Safety rule 2: only a member of the in-sync set may become primary, checked in the
+        // same transaction that takes the key (the primary removes a member with a txn guarded
+        // by its key, so the two can never both succeed).
+        const compare = v.requireInSync ? [absent(key), present(inSyncKey)] : [absent(key)];
         const res = await withRetry(
           'campaign',
           () =>
             this.#client.kv.txn({
-              compare: [absent(key)],
+              compare,
               success: [put(key, { node: this.nodeName, lease: lease.id }, lease.id)],
               failure: [{ request_range: { key: Buffer.from(key) } }],
             }),
@@ -480,6 +493,26 @@ export class EtcdCoordinator implements Coordinator {
               epoch = revision(kv.create_revision);
           }
         }
+        if (epoch === undefined && res.responses[0]!.response_range.kvs.length === 0) {
+          // No primary, and this node is not in the in-sync set: it holds stale data and must
+          // not serve it. Wait for the set or the key to change (a returning primary resyncs us).
+          if (!v.staleLogged) {
+            v.staleLogged = true;
+            this.#logger.warn(
+              { volume: v.volume },
+              'not in the in-sync set and no primary: waiting for an in-sync replica to return',
+            );
+          }
+          await waitForEvent(
+            this.#client,
+            { key: this.keys.inSync(v.volume), prefix: true },
+            headerRev + 1,
+            () => true,
+            AbortSignal.any([signal, AbortSignal.timeout(2000)]),
+          );
+          continue;
+        }
+        v.staleLogged = false;
         if (epoch === undefined) {
           // Someone else leads: wait until the key is deleted (lease expiry, resignation).
           const outcome = await waitForEvent(
@@ -597,6 +630,123 @@ export class EtcdCoordinator implements Coordinator {
 
   async watchAlua(listener: VolumeListener<AluaSnapshot>): Promise<Subscription> {
     return this.#watchVolumes(this.keys.aluas(), (volume, kv) => aluaSnapshot(volume, kv), listener);
+  }
+
+  // ---- replicated volumes ----------------------------------------------------------------------------
+
+  async createReplicaSet(volume: string, dataset: string): Promise<boolean> {
+    this.#assertOpen();
+    const key = this.keys.dataset(volume);
+    const res = await withRetry('create replica set', () =>
+      this.#client.kv.txn({
+        compare: [absent(key)],
+        success: [
+          put(key, { id: dataset }),
+          put(this.keys.inSyncMember(volume, this.nodeName), { epoch: 0 }),
+        ],
+        failure: [{ request_range: { key: Buffer.from(key) } }],
+      }),
+    );
+    if (res.succeeded) return true;
+    // A retried txn whose first answer was lost finds its own dataset id.
+    const kv = res.responses[0]!.response_range.kvs[0];
+    return kv !== undefined && decode(datasetSchema, key, kv.value).id === dataset;
+  }
+
+  async readReplicaSet(volume: string): Promise<ReplicaSet> {
+    const res = await withRetry('read replica set', () =>
+      this.#client.kv.txn({
+        compare: [],
+        success: [
+          { request_range: { key: Buffer.from(this.keys.dataset(volume)) } },
+          { request_range: rangeRequest({ key: this.keys.inSync(volume), prefix: true }) },
+        ],
+      }),
+    );
+    const ds = res.responses[0]!.response_range.kvs[0];
+    const members = res.responses[1]!.response_range.kvs.map(
+      (kv) => this.keys.rest(this.keys.inSync(volume), kv.key.toString())[0]!,
+    );
+    return {
+      dataset: ds ? decode(datasetSchema, this.keys.dataset(volume), ds.value).id : undefined,
+      inSync: members.sort(),
+    };
+  }
+
+  async watchReplicaSets(listener: VolumeListener<ReplicaSet>): Promise<Subscription> {
+    // Any change under insync/ or datasets/ re-reads that volume's set (few, small keys).
+    const base = this.keys.inSyncAll();
+    const datasets = `${this.keys.prefix}datasets/`;
+    // One read at a time per volume, in event order: a later read never reports older state.
+    const chains = new Map<string, Promise<void>>();
+    const reread = (volume: string, rev: number) => {
+      const next = (chains.get(volume) ?? Promise.resolve()).then(() =>
+        this.readReplicaSet(volume).then(
+          (set) => listener(volume, set.dataset || set.inSync.length > 0 ? set : undefined, rev),
+          (err: unknown) => this.#logger.warn({ err, volume }, 'reading a replica set failed'),
+        ),
+      );
+      chains.set(volume, next);
+    };
+    const volumes = (kvs: readonly KeyValue[], b: string) =>
+      new Set(kvs.map((kv) => this.keys.rest(b, kv.key)[0]!));
+    const a = await this.#watch(base, {
+      snapshot: (kvs, rev) => {
+        for (const v of volumes(kvs, base)) reread(v, rev);
+      },
+      change: (ev, rev) => reread(this.keys.rest(base, ev.key)[0]!, rev),
+    });
+    const b = await this.#watch(datasets, {
+      snapshot: (kvs, rev) => {
+        for (const v of volumes(kvs, datasets)) reread(v, rev);
+      },
+      change: (ev, rev) => reread(this.keys.rest(datasets, ev.key)[0]!, rev),
+    });
+    return {
+      close: async () => {
+        await a.close();
+        await b.close();
+      },
+    };
+  }
+
+  async setInSync(volume: string, epoch: number, node: string, inSync: boolean): Promise<void> {
+    this.#assertOpen();
+    const member = this.keys.inSyncMember(volume, node);
+    const res = await withRetry(`${inSync ? 'add to' : 'remove from'} in-sync set`, () =>
+      this.#client.kv.txn({
+        compare: [leaderGuard(this.keys.leader(volume), epoch)],
+        success: [inSync ? put(member, { epoch }) : { request_delete_range: { key: Buffer.from(member) } }],
+      }),
+    );
+    if (!res.succeeded) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_NOT_LEADER',
+        `${volume}: election key with epoch ${epoch} is gone; in-sync set unchanged`,
+      );
+    }
+    this.#logger.info({ volume, node, inSync, epoch }, inSync ? 'replica in sync' : 'replica out of sync');
+  }
+
+  async leaveInSync(volume: string): Promise<void> {
+    this.#assertOpen();
+    const key = this.keys.inSyncMember(volume, this.nodeName);
+    await withRetry('leave in-sync set', () =>
+      this.#client.kv.txn({ compare: [], success: [{ request_delete_range: { key: Buffer.from(key) } }] }),
+    );
+    this.#logger.warn({ volume }, 'left the in-sync set: this replica must be resynced');
+  }
+
+  async deleteReplicaSet(volume: string): Promise<void> {
+    await withRetry('delete replica set', () =>
+      this.#client.kv.txn({
+        compare: [],
+        success: [
+          { request_delete_range: { key: Buffer.from(this.keys.dataset(volume)) } },
+          { request_delete_range: rangeRequest({ key: this.keys.inSync(volume), prefix: true }) },
+        ],
+      }),
+    );
   }
 
   // ---- persistent reservations ------------------------------------------------------------------------
@@ -874,6 +1024,10 @@ function put(key: string, value: unknown, lease?: string): IRequestOp {
 
 function absent(key: string): ICompare {
   return { key: Buffer.from(key), target: 'Create', result: 'Equal', create_revision: 0 };
+}
+
+function present(key: string): ICompare {
+  return { key: Buffer.from(key), target: 'Create', result: 'Greater', create_revision: 0 };
 }
 
 /** The leader-only guard: the election key still exists with the caller's epoch. */

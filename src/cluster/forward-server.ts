@@ -34,8 +34,11 @@ export class ForwardServer {
     address: string,
     executor: ForwardedCommandExecutor,
     log: Logger,
+    /** Adds the node's other peer-to-peer services (replication) to the same server and port. */
+    register?: (server: grpc.Server) => void,
   ): Promise<ForwardServer> {
     const server = new grpc.Server(CHANNEL_OPTIONS);
+    register?.(server);
     const self = new ForwardServer(server, log.child({ component: 'forward-server' }));
     const pkg = forwardPackage();
     server.addService(pkg.Forward.service, {

@@ -79,6 +79,21 @@ export class KeyLayout {
     return this.aluas() + segment(volume, 'volume');
   }
 
+  /** Replicated volumes: `datasets/<volume>` names the data lineage (created once). */
+  dataset(volume: string): string {
+    return `${this.prefix}datasets/${segment(volume, 'volume')}`;
+  }
+  /** `insync/<volume>/<node>`: one key per replica known to hold every acknowledged write. */
+  inSyncAll(): string {
+    return `${this.prefix}insync/`;
+  }
+  inSync(volume: string): string {
+    return `${this.inSyncAll()}${segment(volume, 'volume')}/`;
+  }
+  inSyncMember(volume: string, node: string): string {
+    return this.inSync(volume) + segment(node, 'node name');
+  }
+
   reservations(): string {
     return `${this.prefix}reservations/`;
   }

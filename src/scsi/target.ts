@@ -426,6 +426,12 @@ export class ScsiTarget implements ScsiEngine, TargetView {
   #internalFailure(cmd: TransportCommand, err: unknown, lu: LogicalUnit | undefined): Completion {
     const op = cmd.cdb[0]!.toString(16).padStart(2, '0');
     let name: SenseReasonName = 'INTERNAL_TARGET_FAILURE';
+    if (err instanceof TandemError && err.code === 'TANDEM_ERR_REPLICATION_FENCED') {
+      // Not acknowledged and never will be here: this node lost the right to (safety rules 1,
+      // 2, 4). NOT READY, transitioning: the initiator retries, on the new primary's path.
+      this.#log.warn({ opcode: op, lun: cmd.lun, err: err.message }, 'write not acknowledged: fenced');
+      return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
+    }
     if (err instanceof TandemError && err.code === 'TANDEM_ERR_BACKSTORE_IO') {
       name = /^read/.test(err.message) ? 'UNRECOVERED_READ_ERROR' : 'WRITE_ERROR';
       this.#log.error({ err, opcode: op, lun: cmd.lun }, 'backing store I/O failed');

@@ -23,6 +23,13 @@ export const ErrorCodes = {
   TANDEM_ERR_CLUSTER_RESERVATIONS_NOT_APPLIED:
     'a reservation change was not acknowledged by every live node in time; retryable',
   TANDEM_ERR_FORWARD_UNAVAILABLE: "the volume's primary could not be reached to forward a command; retryable",
+  TANDEM_ERR_REPLICATION_FENCED:
+    'a write could not be replicated and this node may no longer acknowledge it (it lost the primary role or could not update the in-sync set); retryable on another path',
+  TANDEM_ERR_REPLICATION_PROTOCOL: 'a replication peer broke the replication protocol; the stream is closed',
+  TANDEM_ERR_REPLICATION_STALE_EPOCH:
+    'a replication message carried an epoch older than the highest this replica has seen (a deposed primary); refused',
+  TANDEM_ERR_REPLICATION_UNAVAILABLE:
+    'a replication peer could not be reached or did not answer in time; retryable',
   TANDEM_ERR_CONFIG_UNSUPPORTED: 'the configuration asks for something this version does not support yet',
 } as const;
 

@@ -1,0 +1,257 @@
+// Issue #5, check 1 (crash failover under load) and check 5 (a stale peer never promotes), on a
+// 2-node cluster with a replicated volume (DESIGN.md safety rules 1–3).
+//
+// Check 1: eight writers (queue depth 8) write 4 KiB blocks through the multipath client, each
+// block carrying (LBA, writer, sequence, CRC32C); each writer owns its own LBAs so that, per LBA,
+// writes are ordered. The primary is SIGKILLed mid-run; the writers carry on through the
+// survivor. Afterwards every LBA reads back from the new primary as its last acknowledged write
+// (or as a later write that was sent but not acknowledged: SCSI allows either), never older.
+//
+// Check 5: the peer is stopped, the primary takes writes, then the primary is stopped and only
+// the old peer started: it stays Unavailable (no write accepted, no stale read served) until the
+// primary returns; then it is resynced and serves the data written while it was away.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { crc32c } from '../../src/util/crc32c.js';
+import { type Cluster, startCluster } from '../helpers/cluster.js';
+import { read16, ScsiStatus, testUnitReady, write16 } from '../helpers/initiator/index.js';
+import { describeResult, MultipathClient, senseString } from '../helpers/multipath.js';
+
+const BLOCK = 512;
+const IO = 4096;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A 4 KiB block that names itself: magic, LBA, writer, sequence, then filler and a CRC32C. */
+function stamp(lba: number, writer: number, seq: number): Buffer {
+  const b = Buffer.alloc(IO);
+  b.write('TNDM', 0, 'latin1');
+  b.writeUInt32BE(lba, 4);
+  b.writeUInt16BE(writer, 8);
+  b.writeUInt32BE(seq, 10);
+  for (let i = 16; i < IO - 4; i += 4) b.writeUInt32BE((lba * 2654435761 + seq * 40503 + i) >>> 0, i);
+  b.writeUInt32BE(crc32c(b.subarray(0, IO - 4)), IO - 4);
+  return b;
+}
+
+function decodeStamp(b: Buffer): { lba: number; writer: number; seq: number; intact: boolean } | undefined {
+  if (b.subarray(0, 4).toString('latin1') !== 'TNDM') return undefined;
+  return {
+    lba: b.readUInt32BE(4),
+    writer: b.readUInt16BE(8),
+    seq: b.readUInt32BE(10),
+    intact: crc32c(b.subarray(0, IO - 4)) === b.readUInt32BE(IO - 4),
+  };
+}
+
+/** The primary's name, from RTPG through any path. */
+async function primaryOf(mp: MultipathClient): Promise<string> {
+  await mp.refresh();
+  const p = mp.paths.find((x) => x.state === 'active-optimized');
+  if (!p) throw new Error(`no Active/Optimized path: ${mp.describeStates()}`);
+  return p.name;
+}
+
+describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes loses no acknowledged write', () => {
+  let cluster: Cluster;
+  let mp: MultipathClient;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: 5 });
+    mp = await MultipathClient.connect({
+      paths: cluster.paths(),
+      target: cluster.target,
+      initiatorName: 'iqn.2026-11.org.tandem.test:replicated-failover',
+      commandTimeoutMs: 3000,
+      retryWindowMs: 30_000,
+    });
+  });
+
+  afterAll(async () => {
+    await mp?.close();
+    await cluster?.destroy();
+  });
+
+  it('every acknowledged write reads back intact from the new primary; failover time is reported', async () => {
+    // Both replicas in sync first (the peer joins out of sync and is resynced).
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      await mp.refresh();
+      if (mp.paths.every((p) => ['active-optimized', 'active-non-optimized'].includes(p.state))) break;
+      await sleep(200);
+    }
+    expect(mp.describeStates()).toMatch(/A\/O/);
+    expect(mp.describeStates()).toMatch(/A\/NO/);
+    const primary = await primaryOf(mp);
+    const survivor = cluster.names.find((n) => n !== primary)!;
+
+    const WRITERS = 8;
+    const LBAS_PER_WRITER = 64; // 4 KiB slots: 8 × 64 × 4 KiB = 2 MiB
+    /** Per slot: the last acknowledged sequence, and every sequence sent after it. */
+    const acked = new Map<number, number>();
+    const pending = new Map<number, Set<number>>();
+    let stop = false;
+    let killedAt = 0;
+    let firstAfterKill: { at: number; path: string } | undefined;
+    let ackedTotal = 0;
+    const failures: string[] = [];
+
+    const writer = async (w: number) => {
+      for (let seq = 1; !stop; seq++) {
+        const slot = w * LBAS_PER_WRITER + (seq % LBAS_PER_WRITER);
+        const lba = slot * (IO / BLOCK);
+        const data = stamp(lba, w, seq);
+        const p = pending.get(slot) ?? new Set<number>();
+        p.add(seq);
+        pending.set(slot, p);
+        try {
+          const r = await mp.execute(write16(lba, IO / BLOCK), {
+            op: 'WRITE',
+            lba,
+            blocks: IO / BLOCK,
+            dataOut: data,
+          });
+          if (r.result.status === ScsiStatus.GOOD) {
+            acked.set(slot, seq);
+            // Everything sent before this one to the slot is settled (overwritten).
+            pending.set(slot, new Set());
+            ackedTotal++;
+            if (killedAt && !firstAfterKill && performance.now() > killedAt)
+              firstAfterKill = { at: performance.now(), path: r.path };
+          } else failures.push(`${r.path}: ${describeResult(r.result)}`);
+        } catch (err) {
+          failures.push((err as Error).message.split('\n')[0]!);
+        }
+      }
+    };
+    const running = Array.from({ length: WRITERS }, (_, w) => writer(w));
+    await sleep(2000);
+    const before = ackedTotal;
+    killedAt = performance.now();
+    await cluster.kill(primary);
+    // Run until well after the failover.
+    const waitUntil = Date.now() + 25_000;
+    while (!firstAfterKill && Date.now() < waitUntil) await sleep(100);
+    await sleep(2000);
+    stop = true;
+    await Promise.all(running);
+    expect(
+      firstAfterKill,
+      `no write acknowledged after the kill; failures: ${failures.slice(-5).join(' | ')}`,
+    ).toBeDefined();
+    const failoverMs = firstAfterKill!.at - killedAt;
+    console.log(
+      `replicated failover: ${before} writes acknowledged before SIGKILL of ${primary}, ${ackedTotal} in all; ` +
+        `first acknowledged write through ${firstAfterKill!.path} ${Math.round(failoverMs)} ms after the kill (TTL 5 s)`,
+    );
+    expect(firstAfterKill!.path).toBe(survivor);
+    expect(before).toBeGreaterThan(50);
+
+    // Read every slot back through the new primary.
+    let checked = 0;
+    for (let w = 0; w < WRITERS; w++) {
+      for (let k = 0; k < LBAS_PER_WRITER; k++) {
+        const slot = w * LBAS_PER_WRITER + k;
+        const lba = slot * (IO / BLOCK);
+        const r = await mp.execute(read16(lba, IO / BLOCK), { op: 'READ', expectedDataIn: IO });
+        expect(r.result.status, describeResult(r.result)).toBe(ScsiStatus.GOOD);
+        const got = decodeStamp(r.result.data);
+        const want = acked.get(slot);
+        if (want === undefined) continue;
+        checked++;
+        expect(got, `slot ${slot}: no stamp where seq ${want} was acknowledged`).toBeDefined();
+        expect(got!.intact, `slot ${slot}: torn or corrupt block`).toBe(true);
+        expect(got!.lba).toBe(lba);
+        const allowed = new Set([want, ...(pending.get(slot) ?? [])]);
+        expect(
+          allowed.has(got!.seq),
+          `slot ${slot}: read seq ${got!.seq}, last acknowledged ${want}, unacknowledged later: ${[...(pending.get(slot) ?? [])].join(',')}`,
+        ).toBe(true);
+      }
+    }
+    expect(checked).toBeGreaterThan(WRITERS * LBAS_PER_WRITER * 0.9);
+  }, 120_000);
+});
+
+describe('replicated volume: a stale peer never promotes', () => {
+  let cluster: Cluster;
+  let mp: MultipathClient;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '32M', ttl: 3 });
+    mp = await MultipathClient.connect({
+      paths: cluster.paths(),
+      target: cluster.target,
+      initiatorName: 'iqn.2026-11.org.tandem.test:stale-peer',
+      commandTimeoutMs: 2000,
+      retryWindowMs: 20_000,
+    });
+  });
+
+  afterAll(async () => {
+    await mp?.close();
+    await cluster?.destroy();
+  });
+
+  it('stop peer, write, stop primary, start only the old peer: Unavailable until the primary returns', async () => {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      await mp.refresh();
+      if (mp.paths.every((p) => ['active-optimized', 'active-non-optimized'].includes(p.state))) break;
+      await sleep(200);
+    }
+    const primary = await primaryOf(mp);
+    const peer = cluster.names.find((n) => n !== primary)!;
+    const before = Buffer.alloc(IO, 0x11);
+    expect((await mp.write(0, before)).result.status).toBe(ScsiStatus.GOOD);
+
+    await cluster.kill(peer);
+    const fresh = Buffer.alloc(IO, 0x22);
+    const w = await mp.write(0, fresh);
+    expect(w.result.status, describeResult(w.result)).toBe(ScsiStatus.GOOD);
+    expect(w.path).toBe(primary);
+
+    await cluster.kill(primary);
+    await cluster.start(peer);
+    // Well past a lease TTL: the stale peer must still refuse media access.
+    const t0 = Date.now();
+    const seen = new Set<string>();
+    while (Date.now() - t0 < 8000) {
+      const tur = await mp.executeOn(peer, testUnitReady());
+      const rd = await mp.executeOn(peer, read16(0, IO / BLOCK), { expectedDataIn: IO });
+      const wr = await mp.executeOn(peer, write16(0, IO / BLOCK), { dataOut: Buffer.alloc(IO, 0x33) });
+      for (const [name, r] of [
+        ['TUR', tur],
+        ['READ', rd],
+        ['WRITE', wr],
+      ] as const) {
+        seen.add(`${name} ${describeResult(r)}`);
+        expect(r.status, `${name} through the stale peer: ${describeResult(r)}`).toBe(
+          ScsiStatus.CHECK_CONDITION,
+        );
+        expect(senseString(r.sense), `${name} through the stale peer`).toBe('02h/04h/0Ch');
+      }
+      await sleep(500);
+    }
+    console.log(`stale peer ${peer} answered for 8 s: ${[...seen].join('; ')}`);
+    const peerLogs = cluster.node(peer).logs();
+    expect(
+      peerLogs.some((l) => String(l.msg).startsWith('election:') && l.to === 'leader'),
+      'the stale peer became primary',
+    ).toBe(false);
+    expect(peerLogs.some((l) => String(l.msg).includes('not in the in-sync set'))).toBe(true);
+
+    // The primary returns: it takes the role, resyncs the peer, and the peer serves new data.
+    await cluster.start(primary);
+    const t1 = Date.now();
+    let r: Awaited<ReturnType<MultipathClient['executeOn']>> | undefined;
+    while (Date.now() - t1 < 30_000) {
+      await mp.refresh();
+      if (mp.state(peer) === 'active-non-optimized') {
+        r = await mp.executeOn(peer, read16(0, IO / BLOCK), { expectedDataIn: IO });
+        if (r.status === ScsiStatus.GOOD) break;
+      }
+      await sleep(250);
+    }
+    expect(r?.status, r ? describeResult(r) : mp.describeStates()).toBe(ScsiStatus.GOOD);
+    expect(r!.data.equals(fresh), 'the peer serves the write made while it was away').toBe(true);
+  }, 120_000);
+});
