@@ -16,6 +16,7 @@ const program = new Command()
   .option('-l, --listen <host:port...>', 'portal address(es), overriding the configuration')
   .option('-d, --data-dir <dir>', 'data directory, overriding the configuration')
   .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics')
+  .option('--admin <host:port|off>', 'admin API for tandemctl (default 127.0.0.1:7070; off: none)')
   .option('--log-level <level>', 'trace, debug, info, warn, error', process.env.TANDEM_LOG_LEVEL ?? 'info')
   .showHelpAfterError();
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
     listen?: string[];
     dataDir?: string;
     metrics?: string;
+    admin?: string;
     logLevel: string;
   }>();
   const log = createLogger({ level: opts.logLevel });
@@ -46,6 +48,14 @@ async function main(): Promise<void> {
     config.metrics = { listen: opts.metrics };
   }
 
+  if (opts.admin) {
+    if (opts.admin !== 'off' && !/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(opts.admin)) {
+      process.stderr.write(`tandemd: --admin: expected HOST:PORT or off, e.g. 127.0.0.1:7070\n`);
+      process.exit(2);
+    }
+    config.admin = { listen: opts.admin };
+  }
+
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(config, log);
@@ -63,6 +73,7 @@ async function main(): Promise<void> {
       mode: daemon.mode,
       ...(daemon.grpcAddress ? { grpc: daemon.grpcAddress } : {}),
       ...(daemon.metricsAddress ? { metrics: daemon.metricsAddress } : {}),
+      ...(daemon.adminAddress ? { admin: daemon.adminAddress } : {}),
       portals: daemon.portals.map((p) => `${p.host}:${p.port}`),
       targets: [...daemon.targets.keys()],
     },

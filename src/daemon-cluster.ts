@@ -17,6 +17,7 @@ import { ClusterAlua } from './cluster/alua-source.js';
 import type {
   ConfigEntry,
   ConfigEvent,
+  LeaderRecord,
   NodeAddresses,
   PortGroup,
   Subscription,
@@ -25,6 +26,7 @@ import { EtcdCoordinator } from './cluster/etcd-coordinator.js';
 import { ForwardClient } from './cluster/forward-client.js';
 import { ForwardServer } from './cluster/forward-server.js';
 import { ClusterReservationStore } from './cluster/reservation-store.js';
+import type { ClusterHost, ServedVolume } from './daemon-admin.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
 import type { SessionRegistry } from './iscsi/session-registry.js';
@@ -37,6 +39,7 @@ import type { OpcodeTable } from './scsi/opcode-table.js';
 import { buildSense, reason } from './scsi/sense-reason.js';
 import { ScsiStatus } from './scsi/spec/status.js';
 import { ScsiTarget } from './scsi/target.js';
+import { TandemError } from './util/errors.js';
 import type { Logger } from './util/logger.js';
 
 const hex4 = (n: number) => n.toString(16).padStart(4, '0');
@@ -81,6 +84,8 @@ export interface ClusterShared {
   readonly portalOptions: PortalOptions;
   /** Told of every target engine the runtime creates (metrics observers). */
   readonly onTarget?: (iqn: string, engine: ScsiTarget) => void;
+  /** The admin API's address, registered with the cluster ('' when off). */
+  readonly adminAddress?: () => string;
 }
 
 const lunKey = (target: string, lun: number) => `${target},${lun}`;
@@ -91,7 +96,7 @@ const lunKey = (target: string, lun: number) => `${target},${lun}`;
  * reconciles targets and LUNs from the watched configuration and wires every LU to the
  * cluster's ALUA state, reservation store and command forwarding.
  */
-export class ClusterRuntime {
+export class ClusterRuntime implements ClusterHost {
   readonly #cfg: NodeConfig;
   readonly #cc: ClusterConfig;
   readonly #log: Logger;
@@ -177,7 +182,12 @@ export class ClusterRuntime {
 
     // 2. Join: session lease, membership, ids.
     const coordinator = new EtcdCoordinator({
-      node: { name: cfg.node.name, portals: this.#portalNames, grpc: this.grpcAddress, admin: '' },
+      node: {
+        name: cfg.node.name,
+        portals: this.#portalNames,
+        grpc: this.grpcAddress,
+        admin: this.#shared.adminAddress?.() ?? '',
+      },
       logger: this.#log,
       endpoints: this.#cc.etcd,
       prefix: keyPrefix(this.#cc.prefix),
@@ -652,6 +662,42 @@ export class ClusterRuntime {
       });
     }
     return engine.executeForwarded(fc, onAbort);
+  }
+
+  // ---- ClusterHost (the admin backend's view) ------------------------------------------------
+
+  members(): readonly NodeAddresses[] {
+    return this.#members;
+  }
+
+  served(): readonly ServedVolume[] {
+    return [...this.#mounted.values()].map((m) => {
+      const inSync = this.#inSyncAdapter(m.volume.id);
+      return {
+        volume: m.volume,
+        size: m.device.size,
+        aluaState: () => this.#alua?.localState(m.volume.id) ?? 'unavailable',
+        ...(m.replication ? { replication: m.replication, inSync: () => inSync.members() } : {}),
+        idle: async () => {
+          // The draining primary refuses new media commands; wait for those already running.
+          while (m.lu.taskSet.size > 0) await new Promise((r) => setTimeout(r, 10));
+        },
+      };
+    });
+  }
+
+  handOver(
+    volume: string,
+    drained: () => Promise<void>,
+    timeoutMs: number,
+  ): Promise<LeaderRecord | undefined> {
+    if (!this.#alua) throw new TandemError('TANDEM_ERR_CLUSTER_UNAVAILABLE', 'the node is still joining');
+    return this.#alua.handOver(volume, drained, timeoutMs);
+  }
+
+  /** HOST:PORT of relative target port `id` of this node ('' if it is not one of ours). */
+  portalOf(relativePortId: number): string {
+    return this.#group?.ports.find((p) => p.relativePortId === relativePortId)?.portal ?? '';
   }
 
   /** After the portals have drained: leave the cluster (resigning hands every volume over). */

@@ -1,9 +1,11 @@
 import path from 'node:path';
+import { AdminServer } from './admin/admin-server.js';
 import type { NodeConfig } from './admin/config-schema.js';
 import { Metrics } from './admin/metrics.js';
 import type { BlockDevice } from './backstore/block-device.js';
 import { FileDevice } from './backstore/file.js';
 import { MemoryDevice } from './backstore/memory.js';
+import { DaemonAdminBackend } from './daemon-admin.js';
 import { ClusterRuntime } from './daemon-cluster.js';
 import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
 import { Portal } from './iscsi/portal.js';
@@ -44,12 +46,22 @@ export class Daemon {
   #stopping: Promise<void> | undefined;
   /** Cluster mode (a `cluster:` section): etcd, ALUA, forwarding. Absent: embedded mode. */
   #cluster: ClusterRuntime | undefined;
-  /** The Prometheus endpoint (`metrics:` in the configuration); absent: off. */
+  /**
+   * The node's Prometheus registry: always kept (tandemctl top reads it through the admin API);
+   * served over HTTP only with `metrics:` in the configuration.
+   */
   #metrics: Metrics | undefined;
+  #metricsListening = false;
+  #admin: AdminServer | undefined;
 
   /** The metrics listener, HOST:PORT. */
   get metricsAddress(): string | undefined {
-    return this.#metrics?.address;
+    return this.#metricsListening ? this.#metrics?.address : undefined;
+  }
+
+  /** The admin API listener, HOST:PORT. */
+  get adminAddress(): string | undefined {
+    return this.#admin?.address;
   }
 
   get mode(): 'embedded' | 'cluster' {
@@ -79,14 +91,15 @@ export class Daemon {
   }
 
   async #build(): Promise<void> {
+    const m = new Metrics({
+      sessions: () => this.#sessionLabels(),
+      aluaStates: () => this.#aluaStates(),
+    });
+    this.#metrics = m;
     if (this.config.metrics) {
-      const m = new Metrics({
-        sessions: () => this.#sessionLabels(),
-        aluaStates: () => this.#aluaStates(),
-      });
       const { host, port } = parseHostPort(this.config.metrics.listen);
       await m.listen(host, port, this.#log);
-      this.#metrics = m;
+      this.#metricsListening = true;
       this.#log.info({ metrics: m.address }, 'metrics endpoint listening');
     }
     if (this.config.cluster) {
@@ -101,9 +114,12 @@ export class Daemon {
           onTarget: (iqn, engine) => {
             engine.observer = this.#metrics?.observerFor(iqn);
           },
+          adminAddress: () => this.#admin?.address ?? '',
         },
         this.#log,
       );
+      // The admin API listens first: its address is registered with the cluster.
+      await this.#startAdmin();
       await this.#cluster.start();
       return;
     }
@@ -172,6 +188,36 @@ export class Daemon {
       const portal = await Portal.listen(host, port, opts, directory, this.sessions, this.#log);
       this.portals.push(portal);
     }
+    await this.#startAdmin();
+  }
+
+  async #startAdmin(): Promise<void> {
+    const listen = this.config.admin.listen;
+    if (listen === 'off') return;
+    const hp = (p: Portal) => (p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`);
+    const cluster = this.#cluster;
+    const backend = new DaemonAdminBackend({
+      node: this.config.node.name,
+      portals: () => this.portals.map(hp),
+      admin: () => this.#admin?.address ?? '',
+      grpc: () => this.grpcAddress ?? '',
+      sessions: this.sessions,
+      portalOf: (rel) => cluster?.portalOf(rel) ?? (this.portals[rel - 1] ? hp(this.portals[rel - 1]!) : ''),
+      metricsText: () => this.#metrics!.registry.metrics(),
+      ...(cluster ? { cluster } : {}),
+      embeddedVolumes: () =>
+        [...this.targets].flatMap(([iqn, engine]) =>
+          [...engine.logicalUnits()].map(([lun, lu]) => ({
+            id: `${iqn}/${lun}`,
+            role: 'primary',
+            aluaState: 'active-optimized',
+            epoch: 0,
+            size: lu.device.size,
+          })),
+        ),
+    });
+    this.#admin = await AdminServer.listen(listen, backend, this.#log);
+    this.#log.info({ admin: this.#admin.address }, 'admin API listening');
   }
 
   *#sessionLabels(): Generator<{ target: string; portal: string }> {
@@ -243,6 +289,7 @@ export class Daemon {
       }
       await Promise.all(this.portals.map((p) => p.closeConnections('target shutting down')));
       if (this.#cluster) await this.#cluster.stop();
+      await this.#admin?.close();
       await this.#metrics?.close();
       for (const d of this.#devices) {
         try {

@@ -49,6 +49,8 @@ Commands:
   stop-etcd --dir DIR       SIGSTOP etcd (it freezes; connections stay open).
   cont-etcd --dir DIR       SIGCONT etcd.
   status --dir DIR [--json] Print cluster.json and which processes run; exit 3 unless all do.
+  endpoint --dir DIR [NODE] Print a running node's admin address (HOST:PORT) for tandemctl:
+                            export TANDEM_ENDPOINT=$(${PROG} endpoint --dir DIR)
 
 Exit status: 0 done, 1 failed, 2 bad usage, 3 (status) something is not running.
 Environment: TANDEM_ETCD (etcd binary, default /usr/bin/etcd), TANDEM_TANDEMD (tandemd.js).`;
@@ -300,6 +302,8 @@ function nodeConfig(c, name, portal) {
     node: { name, dataDir: path.join(c.dir, name) },
     portals: [portal],
     cluster: { etcd: c.etcd, prefix: PREFIX, leaseTtlSeconds: c.ttl, grpc: '127.0.0.1:0' },
+    // tandemctl's endpoint: a free port the first time, pinned afterwards (see pinPortal).
+    admin: { listen: '127.0.0.1:0' },
     bootstrap: {
       targets: [{ iqn: TARGET, alias: 'cluster' }],
       volumes: [vol],
@@ -382,14 +386,20 @@ async function startNode(c, node, timeoutMs, logLevel, started, onSpawn) {
   }
   const portal = Array.isArray(ready.portals) ? ready.portals[0] : undefined;
   if (typeof portal !== 'string') throw new Failure(`node ${node.name}'s ready line names no portal: ${JSON.stringify(ready)}`);
-  return { pid: child.pid, portal, grpc: typeof ready.grpc === 'string' ? ready.grpc : null };
+  return {
+    pid: child.pid,
+    portal,
+    grpc: typeof ready.grpc === 'string' ? ready.grpc : null,
+    admin: typeof ready.admin === 'string' ? ready.admin : null,
+  };
 }
 
-/** Pins the portal the kernel picked into the node's file, so `start` reuses the address. */
-function pinPortal(node, portal) {
+/** Pins the portal and admin port the kernel picked into the node's file, so `start` reuses them. */
+function pinPortal(node, portal, admin) {
   const doc = YAML.parse(fs.readFileSync(node.config, 'utf8'));
-  if (doc.portals?.[0] === portal) return;
+  if (doc.portals?.[0] === portal && (!admin || doc.admin?.listen === admin)) return;
   doc.portals = [portal];
+  if (admin) doc.admin = { listen: admin };
   writeNodeConfig(node.config, doc);
 }
 
@@ -487,8 +497,8 @@ async function cmdUp(dir, o, started) {
       node.pid = pid; // in cluster.json at once: `down` finds it even if this script dies now
       writeJsonAtomic(jsonFile, c);
     });
-    Object.assign(node, { portal: r.portal, url: nodeUrl(r.portal), grpc: r.grpc, pid: r.pid });
-    pinPortal(node, r.portal);
+    Object.assign(node, { portal: r.portal, url: nodeUrl(r.portal), grpc: r.grpc, admin: r.admin, pid: r.pid });
+    pinPortal(node, r.portal, r.admin);
     writeJsonAtomic(jsonFile, c);
   };
   // Node a first: it wins the elections, so the primary is known (a) once `up` returns.
@@ -500,8 +510,10 @@ async function cmdUp(dir, o, started) {
   console.log(`cluster up in ${dir}: ${nodes} node${nodes > 1 ? 's' : ''}, ${kind} volume ${VOLUME} (${size}), lease TTL ${ttl} s${c.standby ? ', standby' : ''}`);
   if (reused) console.log('  (etcd data reused from an earlier run: its configuration wins over these options)');
   console.log(`  etcd  ${etcd.endpoint}  pid ${etcd.pid}`);
-  for (const n of c.nodes) console.log(`  ${n.name}     ${n.url}  pid ${n.pid}  grpc ${n.grpc ?? '?'}  log ${n.log}`);
+  for (const n of c.nodes)
+    console.log(`  ${n.name}     ${n.url}  pid ${n.pid}  grpc ${n.grpc ?? '?'}  admin ${n.admin ?? '?'}  log ${n.log}`);
   console.log(`  ${jsonFile}`);
+  console.log(`  tandemctl: export TANDEM_ENDPOINT=${c.nodes[0].admin}   (or: ${PROG} endpoint --dir ${dir})`);
 }
 
 async function cmdDown(dir, o) {
@@ -545,9 +557,18 @@ async function cmdStart(dir, name, o, started) {
   // Re-read: another `start` may have updated the file meanwhile.
   const now = readCluster(dir);
   const m = findNode(now, name);
-  Object.assign(m, { portal: r.portal, url: nodeUrl(r.portal), grpc: r.grpc, pid: r.pid });
+  Object.assign(m, { portal: r.portal, url: nodeUrl(r.portal), grpc: r.grpc, admin: r.admin, pid: r.pid });
   writeJsonAtomic(jsonFile, now);
-  console.log(`started ${name}: ${m.url}  pid ${r.pid}  grpc ${r.grpc ?? '?'}`);
+  console.log(`started ${name}: ${m.url}  pid ${r.pid}  grpc ${r.grpc ?? '?'}  admin ${r.admin ?? '?'}`);
+}
+
+function cmdEndpoint(dir, name) {
+  const c = readCluster(dir);
+  const candidates = name ? [findNode(c, name)] : c.nodes;
+  const n = candidates.find((x) => x.admin && procState(x.pid, nodeMarker(x)) === 'running');
+  if (!n) throw new Failure(name ? `node ${name} is not running` : 'no node is running');
+  console.log(n.admin);
+  return 0;
 }
 
 function cmdEtcdSignal(dir, sig) {
@@ -596,6 +617,7 @@ const ALLOWED = {
   'stop-etcd': ['dir'],
   'cont-etcd': ['dir'],
   status: ['dir', 'json'],
+  endpoint: ['dir'],
 };
 
 async function main(argv) {
@@ -616,7 +638,8 @@ async function main(argv) {
   if (!allowed) throw new UsageError(`unknown command ${command} (try --help)`);
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new UsageError(`${command} takes no --${k}`);
   const wantsNode = command === 'kill' || command === 'start';
-  if (rest.length > (wantsNode ? 1 : 0)) throw new UsageError(`unexpected argument ${rest[wantsNode ? 1 : 0]}`);
+  const mayNameNode = wantsNode || command === 'endpoint';
+  if (rest.length > (mayNameNode ? 1 : 0)) throw new UsageError(`unexpected argument ${rest[wantsNode ? 1 : 0]}`);
   if (wantsNode && rest.length === 0) throw new UsageError(`which node? e.g. \`${command} a --dir DIR\``);
   if (!o.dir) throw new UsageError(`${command} needs --dir DIR`);
   const dir = path.resolve(o.dir);
@@ -650,6 +673,8 @@ async function main(argv) {
         return 0;
       case 'status':
         return cmdStatus(dir, o);
+      case 'endpoint':
+        return cmdEndpoint(dir, rest[0]);
     }
   } catch (err) {
     if (started.etcd || started.nodes.size > 0) await teardown(started);
@@ -662,7 +687,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`${PROG}: ${err.message}\nUsage: ${PROG} up|down|kill|start|stop-etcd|cont-etcd|status … (--help)\n`);
+      process.stderr.write(`${PROG}: ${err.message}\nUsage: ${PROG} up|down|kill|start|stop-etcd|cont-etcd|status|endpoint … (--help)\n`);
       process.exit(2);
     }
     if (err instanceof Failure) {

@@ -146,6 +146,11 @@ export const nodeConfigSchema = z.object({
     .object({ chap: chapCredentials.optional(), mutualChap: chapCredentials.optional() })
     .optional(),
   cluster: clusterSchema.optional(),
+  /**
+   * Admin gRPC API (tandemctl). Default 127.0.0.1:7070, tandemctl's default endpoint; `off`
+   * disables it. Keep it on loopback or a management network: it has no authentication.
+   */
+  admin: z.object({ listen: z.union([hostPort, z.literal('off')]) }).default({ listen: '127.0.0.1:7070' }),
   /** Prometheus `/metrics` endpoint (absent: off). */
   metrics: z.object({ listen: hostPort }).optional(),
   bootstrap: bootstrapSchema.optional(),

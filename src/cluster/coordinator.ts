@@ -295,6 +295,14 @@ export interface Coordinator {
   /** Deletes one object; resolves false if it did not exist. */
   deleteConfig(kind: ConfigKind, name: string, expectedRevision?: number): Promise<boolean>;
   watchConfig(listener: (event: ConfigEvent) => void): Promise<Subscription>;
+  /**
+   * Makes the whole configuration exactly `entries` (others deleted) in one transaction; with
+   * `expectedRevision`, only if no entry was written after it (else CONFLICT error).
+   */
+  replaceConfig(
+    entries: readonly { kind: ConfigKind; name: string; value: JsonValue }[],
+    expectedRevision?: number,
+  ): Promise<number>;
 
   on<E extends keyof CoordinatorEvents>(event: E, listener: CoordinatorEvents[E]): () => void;
 }

@@ -385,6 +385,25 @@ export class EmbeddedCoordinator implements Coordinator {
     return true;
   }
 
+  async replaceConfig(
+    entries: readonly { kind: ConfigKind; name: string; value: JsonValue }[],
+    expectedRevision?: number,
+  ): Promise<number> {
+    const latest = Math.max(0, ...[...this.#config.values()].map((e) => e.revision));
+    if (expectedRevision !== undefined && latest > expectedRevision) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_CONFLICT',
+        `the configuration changed after revision ${expectedRevision}`,
+      );
+    }
+    const wanted = new Set(entries.map((e) => `${e.kind}/${e.name}`));
+    for (const e of [...this.#config.values()])
+      if (!wanted.has(`${e.kind}/${e.name}`)) await this.deleteConfig(e.kind, e.name);
+    let rev = this.#revision;
+    for (const e of entries) rev = await this.putConfig(e.kind, e.name, e.value);
+    return rev;
+  }
+
   async watchConfig(listener: (event: ConfigEvent) => void): Promise<Subscription> {
     const snap = await this.readConfig();
     listener({ type: 'snapshot', ...snap });

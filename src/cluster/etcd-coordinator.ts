@@ -920,6 +920,35 @@ export class EtcdCoordinator implements Coordinator {
     return Number(res.responses[0]!.response_delete_range.deleted) > 0;
   }
 
+  async replaceConfig(
+    entries: readonly { kind: ConfigKind; name: string; value: JsonValue }[],
+    expectedRevision?: number,
+  ): Promise<number> {
+    this.#assertOpen();
+    const current = await this.readConfig();
+    const wanted = new Map(entries.map((e) => [this.keys.configKey(e.kind, e.name), e.value]));
+    const ops: IRequestOp[] = [];
+    for (const e of current.entries) {
+      const key = this.keys.configKey(e.kind, e.name);
+      if (!wanted.has(key)) ops.push({ request_delete_range: { key: Buffer.from(key) } });
+    }
+    for (const [key, value] of wanted) ops.push(put(key, value));
+    // Nothing under config/ may have changed since the caller read it (nor since we did).
+    const since = Math.min(expectedRevision ?? current.revision, current.revision);
+    const range = rangeRequest({ key: this.keys.config(), prefix: true });
+    const compare: ICompare[] = [
+      { key: range.key, range_end: range.range_end, target: 'Mod', result: 'Less', mod_revision: since + 1 },
+    ];
+    const res = await withRetry('replace config', () => this.#client.kv.txn({ compare, success: ops }));
+    if (!res.succeeded) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_CONFLICT',
+        `the configuration changed after revision ${since}; read it again and retry`,
+      );
+    }
+    return revision(res.header.revision);
+  }
+
   async watchConfig(listener: (event: ConfigEvent) => void): Promise<Subscription> {
     return this.#watch(this.keys.config(), {
       snapshot: (kvs, rev) =>

@@ -30,6 +30,9 @@ export const ErrorCodes = {
     'a replication message carried an epoch older than the highest this replica has seen (a deposed primary); refused',
   TANDEM_ERR_REPLICATION_UNAVAILABLE:
     'a replication peer could not be reached or did not answer in time; retryable',
+  TANDEM_ERR_ADMIN_WRONG_MODE: 'the admin operation needs cluster mode (or the other kind of volume)',
+  TANDEM_ERR_ADMIN_NOT_FOUND: 'the admin operation names a target, volume, LUN or node that does not exist',
+  TANDEM_ERR_ADMIN_EXISTS: 'the admin operation would create something that exists already',
   TANDEM_ERR_CONFIG_UNSUPPORTED: 'the configuration asks for something this version does not support yet',
 } as const;
 

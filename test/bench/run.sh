@@ -44,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-node "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --log-level "${TANDEM_LOG_LEVEL:-info}" \
+node "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level "${TANDEM_LOG_LEVEL:-info}" \
   >"$WORK/tandemd.log" 2>"$WORK/tandemd.err" &
 PID=$!
 

@@ -114,7 +114,9 @@ describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes l
             // Everything sent before this one to the slot is settled (overwritten).
             pending.set(slot, new Set());
             ackedTotal++;
-            if (killedAt && !firstAfterKill && performance.now() > killedAt)
+            // Writes in flight at the kill may still complete on the old primary: the failover
+            // ends with the first write the survivor acknowledges.
+            if (killedAt && !firstAfterKill && r.path === survivor)
               firstAfterKill = { at: performance.now(), path: r.path };
           } else failures.push(`${r.path}: ${describeResult(r.result)}`);
         } catch (err) {
@@ -142,7 +144,6 @@ describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes l
       `replicated failover: ${before} writes acknowledged before SIGKILL of ${primary}, ${ackedTotal} in all; ` +
         `first acknowledged write through ${firstAfterKill!.path} ${Math.round(failoverMs)} ms after the kill (TTL 5 s)`,
     );
-    expect(firstAfterKill!.path).toBe(survivor);
     expect(before).toBeGreaterThan(50);
 
     // Read every slot back through the new primary.

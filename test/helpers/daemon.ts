@@ -54,6 +54,8 @@ export interface Tandem {
   readonly target: string;
   readonly targets: string[];
   readonly dataDir: string;
+  /** The admin API (tandemctl --endpoint), HOST:PORT, from the ready line ('' when off). */
+  readonly admin: string;
   /** iscsi://HOST:PORT/TARGET/LUN through the given portal. */
   url(lun?: number, portalIndex?: number): string;
   /** iscsi://HOST:PORT (for discovery, e.g. iscsi-ls). */
@@ -134,6 +136,9 @@ export async function startTandem(opts: StartOptions = {}): Promise<Tandem> {
       ? Array.from({ length: opts.portals ?? 1 }, () => '127.0.0.1:0')
       : [];
   if (listen.length > 0) args.push('--listen', ...listen);
+  // Tests run many nodes at once: the admin API on a free port unless the config names one.
+  const configNamesAdmin = opts.config !== undefined && 'admin' in opts.config;
+  if (!configNamesAdmin) args.push('--admin', '127.0.0.1:0');
 
   const child = spawn(process.execPath, args, {
     cwd: REPO_ROOT,
@@ -213,6 +218,7 @@ export async function startTandem(opts: StartOptions = {}): Promise<Tandem> {
     target: targets[0] ?? DEMO_TARGET,
     targets,
     dataDir,
+    admin: typeof ready.admin === 'string' ? ready.admin : '',
     exited,
     portalUrl(portalIndex = 0) {
       const p = portals[portalIndex];

@@ -1,0 +1,488 @@
+import type {
+  AdminBackend,
+  AdminConfigEntry,
+  ClusterStatus,
+  NodeStatus,
+  NodeVolumeStatus,
+  SessionInfo,
+  SwitchoverOutcome,
+  VerifyOutcome,
+  VolumeStatusInfo,
+} from './admin/admin-backend.js';
+import { AdminClient } from './admin/admin-client.js';
+import { type VolumeConfig, volumeSchema } from './admin/config-schema.js';
+import type {
+  ConfigKind,
+  Coordinator,
+  JsonValue,
+  LeaderRecord,
+  NodeAddresses,
+} from './cluster/coordinator.js';
+import type { SessionRegistry } from './iscsi/session-registry.js';
+import type { ReplicatedVolume } from './replication/index.js';
+import { TandemError } from './util/errors.js';
+
+/**
+ * The admin service's backend (src/admin/admin-backend.ts) for both modes, over what the
+ * composition root owns: the coordinator, the served volumes, the sessions and the metrics.
+ * Cluster reads and writes go to etcd with a short deadline, so `tandemctl` fails fast when etcd
+ * is unreachable; a node that has lost its etcd session says so at once.
+ */
+
+/** What the node serves of one volume, for status, switchover and verify. */
+export interface ServedVolume {
+  readonly volume: VolumeConfig;
+  readonly size: number;
+  aluaState(): string;
+  readonly replication?: ReplicatedVolume;
+  /** Replicated: the in-sync set as this node knows it. */
+  inSync?(): ReadonlySet<string>;
+  /** Resolves when no command is executing on the volume's LU (bounded by the caller). */
+  idle(): Promise<void>;
+}
+
+/** The cluster runtime as the backend sees it. */
+export interface ClusterHost {
+  /** Undefined until the node has joined the cluster. */
+  readonly coordinator: Coordinator | undefined;
+  members(): readonly NodeAddresses[];
+  served(): readonly ServedVolume[];
+  handOver(
+    volume: string,
+    drained: () => Promise<void>,
+    timeoutMs: number,
+  ): Promise<LeaderRecord | undefined>;
+}
+
+export interface AdminBackendOptions {
+  readonly node: string;
+  readonly portals: () => string[];
+  readonly admin: () => string;
+  readonly grpc: () => string;
+  readonly sessions: SessionRegistry;
+  /** HOST:PORT of the portal that is relative target port `id`. */
+  readonly portalOf: (relativePortId: number) => string;
+  readonly metricsText: () => Promise<string>;
+  /** Cluster mode; absent: embedded. */
+  readonly cluster?: ClusterHost;
+  /** Embedded mode: what it serves (LU sizes per target/LUN). */
+  readonly embeddedVolumes?: () => NodeVolumeStatus[];
+}
+
+/** etcd calls made for an operator: fail fast instead of retrying for the coordinator's 10 s. */
+const ETCD_DEADLINE_MS = 3000;
+const FANOUT_MS = 2000;
+const SWITCHOVER_MS = 20_000;
+
+export class DaemonAdminBackend implements AdminBackend {
+  readonly mode: 'embedded' | 'cluster';
+  readonly #o: AdminBackendOptions;
+  readonly #upSince = Date.now();
+
+  constructor(opts: AdminBackendOptions) {
+    this.#o = opts;
+    this.mode = opts.cluster ? 'cluster' : 'embedded';
+  }
+
+  #cluster(what: string): ClusterHost {
+    const c = this.#o.cluster;
+    if (!c) {
+      throw new TandemError(
+        'TANDEM_ERR_ADMIN_WRONG_MODE',
+        `${what} needs cluster mode: this node runs embedded (its configuration is its YAML file; edit it and restart tandemd)`,
+      );
+    }
+    return c;
+  }
+
+  /** Runs an etcd operation for the operator with a short deadline. */
+  async #etcd<T>(what: string, op: (c: Coordinator) => Promise<T>): Promise<T> {
+    const host = this.#cluster(what);
+    const coordinator = host.coordinator;
+    if (!coordinator) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_UNAVAILABLE',
+        `${what}: node ${this.#o.node} is still joining the cluster`,
+        {
+          retryable: true,
+        },
+      );
+    }
+    const state = coordinator.sessionState();
+    if (state !== 'live') {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_UNAVAILABLE',
+        `${what}: node ${this.#o.node} has no live etcd session (${state}); check that etcd is reachable from it`,
+        { retryable: true },
+      );
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new TandemError(
+              'TANDEM_ERR_CLUSTER_UNAVAILABLE',
+              `${what}: etcd did not answer within ${ETCD_DEADLINE_MS / 1000} s`,
+              { retryable: true },
+            ),
+          ),
+        ETCD_DEADLINE_MS,
+      );
+    });
+    try {
+      return await Promise.race([op(coordinator), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #sessions(): SessionInfo[] {
+    return this.#o.sessions
+      .sessions()
+      .filter((s) => s.type === 'Normal')
+      .map((s) => ({
+        node: this.#o.node,
+        initiator: s.initiatorName,
+        isid: s.isid.toString('hex'),
+        target: s.target?.name ?? '',
+        portal: s.target ? this.#o.portalOf(s.target.targetPort.relativePortId) : '',
+        since: s.createdAt.getTime(),
+        // MaxConnections = 1: a session has one connection.
+        connections: 1,
+      }));
+  }
+
+  async nodeStatus(): Promise<NodeStatus> {
+    const c = this.#o.cluster;
+    const coord = c?.coordinator;
+    const volumes: NodeVolumeStatus[] = c
+      ? c.served().map((v) => {
+          const r = v.replication?.status();
+          const epoch = coord?.epoch(v.volume.id) ?? 0;
+          const resyncing = r?.peers.filter((p) => p.state === 'resyncing') ?? [];
+          return {
+            id: v.volume.id,
+            role: coord?.role(v.volume.id) === 'leader' ? 'primary' : (r?.role ?? 'serving'),
+            aluaState: v.aluaState(),
+            epoch,
+            size: v.size,
+            ...(r
+              ? {
+                  replication: {
+                    inSync: [...(v.inSync?.() ?? [])].sort(),
+                    peers: r.peers.map((p) => ({ node: p.node, state: p.state })),
+                    resyncDone: resyncing.reduce((s, p) => s + p.resyncDoneBytes, 0),
+                    resyncTotal: resyncing.reduce((s, p) => s + p.resyncTotalBytes, 0),
+                  },
+                }
+              : {}),
+          };
+        })
+      : (this.#o.embeddedVolumes?.() ?? []);
+    return {
+      name: this.#o.node,
+      mode: this.mode,
+      portals: this.#o.portals(),
+      admin: this.#o.admin(),
+      grpc: this.#o.grpc(),
+      upSince: this.#upSince,
+      volumes,
+      sessions: this.#sessions(),
+    };
+  }
+
+  async clusterStatus(): Promise<ClusterStatus> {
+    const own = await this.nodeStatus();
+    const host = this.#o.cluster;
+    if (!host) {
+      return {
+        mode: 'embedded',
+        node: this.#o.node,
+        nodes: [
+          {
+            name: own.name,
+            up: true,
+            portals: own.portals,
+            admin: own.admin,
+            grpc: own.grpc,
+            targetPortGroupId: 1,
+            upSince: own.upSince,
+          },
+        ],
+        volumes: own.volumes.map((v) => ({
+          id: v.id,
+          kind: 'shared',
+          size: v.size,
+          replicas: [own.name],
+          inSync: [own.name],
+          primary: own.name,
+          epoch: v.epoch,
+          portGroups: [{ node: own.name, targetPortGroupId: 1, state: v.aluaState }],
+          resyncDone: 0,
+          resyncTotal: 0,
+          luns: [],
+        })),
+        sessions: own.sessions,
+        warnings: [],
+      };
+    }
+    const { members, groups, config } = await this.#etcd('status', async (c) => ({
+      members: await c.members(),
+      groups: await c.portGroups(),
+      config: await c.readConfig(),
+    }));
+    const warnings: string[] = [];
+    // Other nodes' own view (sessions, resync progress), asked in parallel with a short deadline.
+    const others = await Promise.all(
+      members
+        .filter((m) => m.name !== this.#o.node)
+        .map(async (m): Promise<NodeStatus | undefined> => {
+          if (!m.admin) {
+            warnings.push(`node ${m.name}: no admin address registered`);
+            return undefined;
+          }
+          const client = new AdminClient(m.admin, { timeoutMs: FANOUT_MS });
+          try {
+            return await client.fetchNodeStatus(FANOUT_MS);
+          } catch (err) {
+            warnings.push(`node ${m.name}: NodeStatus from ${m.admin} failed: ${(err as Error).message}`);
+            return undefined;
+          } finally {
+            client.close();
+          }
+        }),
+    );
+    const statuses = new Map<string, NodeStatus>([[own.name, own]]);
+    for (const s of others) if (s) statuses.set(s.name, s);
+    const live = new Map(members.map((m) => [m.name, m]));
+    const nodes = groups.map((g) => {
+      const m = live.get(g.node);
+      return {
+        name: g.node,
+        up: m !== undefined,
+        portals: m ? [...m.portals] : g.ports.map((p) => p.portal),
+        admin: m?.admin ?? '',
+        grpc: m?.grpc ?? '',
+        targetPortGroupId: g.targetPortGroupId,
+        upSince: statuses.get(g.node)?.upSince ?? 0,
+      };
+    });
+    const vols = config.entries.filter((e) => e.kind === 'volumes');
+    const luns = config.entries.filter((e) => e.kind === 'luns');
+    const volumes: VolumeStatusInfo[] = [];
+    for (const e of vols) {
+      const parsed = volumeSchema.safeParse(e.value);
+      if (!parsed.success) continue;
+      const v = parsed.data;
+      const [leader, alua, set] = await this.#etcd('status', async (c) =>
+        Promise.all([c.leader(v.id), c.readAlua(v.id), c.readReplicaSet(v.id)]),
+      );
+      let resyncDone = 0;
+      let resyncTotal = 0;
+      for (const s of statuses.values()) {
+        const r = s.volumes.find((x) => x.id === v.id)?.replication;
+        if (r && s.name === leader?.node) {
+          resyncDone += r.resyncDone;
+          resyncTotal += r.resyncTotal;
+        }
+      }
+      const served = host.served().find((s) => s.volume.id === v.id);
+      volumes.push({
+        id: v.id,
+        kind: v.kind,
+        size: v.size ?? served?.size ?? 0,
+        replicas: v.replicas ?? groups.map((g) => g.node),
+        inSync: v.kind === 'replicated' ? [...set.inSync] : [],
+        primary: leader?.node ?? '',
+        epoch: leader?.epoch ?? 0,
+        portGroups: groups.map((g) => ({
+          node: g.node,
+          targetPortGroupId: g.targetPortGroupId,
+          state:
+            alua && leader && alua.epoch === leader.epoch
+              ? (alua.groups.find((x) => x.targetPortGroupId === g.targetPortGroupId)?.state ?? 'unavailable')
+              : 'transitioning',
+        })),
+        resyncDone,
+        resyncTotal,
+        luns: luns
+          .map((l) => l.value as { target?: string; lun?: number; volume?: string })
+          .filter((l) => l.volume === v.id)
+          .map((l) => `${l.target}/${l.lun}`),
+      });
+    }
+    return {
+      mode: 'cluster',
+      node: this.#o.node,
+      nodes,
+      volumes,
+      sessions: [...statuses.values()].flatMap((s) => s.sessions),
+      warnings,
+    };
+  }
+
+  async readConfig(): Promise<{ revision: number; entries: AdminConfigEntry[] }> {
+    const r = await this.#etcd('reading the configuration', (c) => c.readConfig());
+    return {
+      revision: r.revision,
+      entries: r.entries.map((e) => ({ kind: e.kind, name: e.name, value: e.value, revision: e.revision })),
+    };
+  }
+
+  async putConfig(
+    kind: ConfigKind,
+    name: string,
+    value: JsonValue,
+    expectedRevision?: number,
+  ): Promise<number> {
+    return this.#etcd(`writing ${kind}/${name}`, (c) => c.putConfig(kind, name, value, expectedRevision));
+  }
+
+  async deleteConfig(kind: ConfigKind, name: string, expectedRevision?: number): Promise<boolean> {
+    const deleted = await this.#etcd(`deleting ${kind}/${name}`, (c) =>
+      c.deleteConfig(kind, name, expectedRevision),
+    );
+    // A deleted replicated volume's lineage goes too: a volume created again with the same id
+    // starts as a new dataset (its replicas are resynced from the new first replica).
+    if (deleted && kind === 'volumes')
+      await this.#etcd('deleting the replica set', (c) => c.deleteReplicaSet(name));
+    return deleted;
+  }
+
+  async replaceConfig(
+    entries: readonly Omit<AdminConfigEntry, 'revision'>[],
+    expectedRevision?: number,
+  ): Promise<void> {
+    await this.#etcd('importing the configuration', (c) => c.replaceConfig(entries, expectedRevision));
+  }
+
+  async switchover(volume: string, to?: string): Promise<SwitchoverOutcome> {
+    const host = this.#cluster('switchover');
+    const leader = await this.#etcd('switchover', (x) => x.leader(volume));
+    if (!leader) {
+      throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `volume ${volume} has no primary right now`, {
+        retryable: true,
+      });
+    }
+    if (to === leader.node) {
+      throw new TandemError('TANDEM_ERR_ADMIN_EXISTS', `${to} is already the primary of ${volume}`);
+    }
+    if (leader.node !== this.#o.node) {
+      // Only the primary can drain its own I/O: ask it.
+      const m = host.members().find((x) => x.name === leader.node);
+      if (!m?.admin) {
+        throw new TandemError(
+          'TANDEM_ERR_CLUSTER_UNAVAILABLE',
+          `the primary of ${volume} (${leader.node}) has no reachable admin address`,
+          { retryable: true },
+        );
+      }
+      const client = new AdminClient(m.admin, { timeoutMs: SWITCHOVER_MS + 5000 });
+      try {
+        const r = await client.switchover(volume, to, SWITCHOVER_MS + 5000);
+        return { volume, from: r.from, to: r.to, epoch: Number(r.epoch) };
+      } finally {
+        client.close();
+      }
+    }
+    const served = host.served().find((s) => s.volume.id === volume);
+    if (!served) throw new TandemError('TANDEM_ERR_ADMIN_NOT_FOUND', `volume ${volume} is not served here`);
+    const live = new Set(host.members().map((m) => m.name));
+    let candidates = [...live].filter((n) => n !== this.#o.node);
+    if (served.replication) {
+      const inSync = served.inSync?.() ?? new Set<string>();
+      candidates = candidates.filter((n) => inSync.has(n));
+    }
+    if (to !== undefined && !candidates.includes(to)) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_NOT_LEADER',
+        `${to} cannot take ${volume} over: it is ${live.has(to) ? 'not in the in-sync set (wait for its resync)' : 'not a live member'}`,
+      );
+    }
+    if (candidates.length === 0) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_NOT_LEADER',
+        `no other node can take ${volume} over: none is live${served.replication ? ' and in sync' : ''}`,
+      );
+    }
+    if (to !== undefined && candidates.length > 1) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_UNSUPPORTED',
+        `--to with more than one eligible node is not supported yet (eligible: ${candidates.join(', ')}); omit --to`,
+      );
+    }
+    const next = await host.handOver(volume, () => withTimeout(served.idle(), 10_000), SWITCHOVER_MS);
+    if (!next) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_UNAVAILABLE',
+        `no node took ${volume} over within ${SWITCHOVER_MS / 1000} s; ${this.#o.node} campaigns again`,
+        { retryable: true },
+      );
+    }
+    return { volume, from: this.#o.node, to: next.node, epoch: next.epoch };
+  }
+
+  async verify(volume: string, onProgress: (done: number, total: number) => void): Promise<VerifyOutcome> {
+    const host = this.#cluster('verify');
+    const served = host.served().find((s) => s.volume.id === volume);
+    const leader = await this.#etcd('verify', (c) => c.leader(volume));
+    if (!leader)
+      throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `volume ${volume} has no primary right now`);
+    if (leader.node !== this.#o.node) {
+      const m = host.members().find((x) => x.name === leader.node);
+      if (!m?.admin) {
+        throw new TandemError(
+          'TANDEM_ERR_CLUSTER_UNAVAILABLE',
+          `the primary ${leader.node} has no admin address`,
+        );
+      }
+      const client = new AdminClient(m.admin, { timeoutMs: 5000 });
+      try {
+        const r = await client.verify(volume, onProgress);
+        return {
+          regions: Number(r.regions),
+          regionSize: Number(r.regionSize),
+          differing: (r.differing ?? []).map((d) => ({
+            node: d.node,
+            offset: Number(d.offset),
+            length: Number(d.length),
+          })),
+        };
+      } finally {
+        client.close();
+      }
+    }
+    if (!served?.replication) {
+      throw new TandemError(
+        'TANDEM_ERR_ADMIN_WRONG_MODE',
+        `volume ${volume} is not replicated: nothing to compare`,
+      );
+    }
+    const size = served.size;
+    const r = await served.replication.verify((done, total) =>
+      onProgress(Math.min(size, Math.round((done / total) * size)), size),
+    );
+    if (r.nodes.length === 0) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_NOT_LEADER',
+        `volume ${volume}: no in-sync peer is connected, so there is nothing to compare (see tandemctl status)`,
+      );
+    }
+    return {
+      regions: r.regions,
+      regionSize: r.regionSize,
+      differing: r.differing.map((d) => ({ node: d.node, offset: d.offset, length: d.length })),
+    };
+  }
+
+  metricsText(): Promise<string> {
+    return this.#o.metricsText();
+  }
+}
+
+async function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
