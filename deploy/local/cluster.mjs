@@ -51,6 +51,7 @@ Commands:
   status --dir DIR [--json] Print cluster.json and which processes run; exit 3 unless all do.
   endpoint --dir DIR [NODE] Print a running node's admin address (HOST:PORT) for tandemctl:
                             export TANDEM_ENDPOINT=$(${PROG} endpoint --dir DIR)
+  url NODE --dir DIR        Print the node's target URL, iscsi://HOST:PORT/TARGET (append /LUN).
 
 Exit status: 0 done, 1 failed, 2 bad usage, 3 (status) something is not running.
 Environment: TANDEM_ETCD (etcd binary, default /usr/bin/etcd), TANDEM_TANDEMD (tandemd.js).`;
@@ -618,6 +619,7 @@ const ALLOWED = {
   'cont-etcd': ['dir'],
   status: ['dir', 'json'],
   endpoint: ['dir'],
+  url: ['dir'],
 };
 
 async function main(argv) {
@@ -637,7 +639,7 @@ async function main(argv) {
   const allowed = ALLOWED[command];
   if (!allowed) throw new UsageError(`unknown command ${command} (try --help)`);
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new UsageError(`${command} takes no --${k}`);
-  const wantsNode = command === 'kill' || command === 'start';
+  const wantsNode = command === 'kill' || command === 'start' || command === 'url';
   const mayNameNode = wantsNode || command === 'endpoint';
   if (rest.length > (mayNameNode ? 1 : 0)) throw new UsageError(`unexpected argument ${rest[wantsNode ? 1 : 0]}`);
   if (wantsNode && rest.length === 0) throw new UsageError(`which node? e.g. \`${command} a --dir DIR\``);
@@ -675,6 +677,12 @@ async function main(argv) {
         return cmdStatus(dir, o);
       case 'endpoint':
         return cmdEndpoint(dir, rest[0]);
+      case 'url': {
+        const n = findNode(readCluster(dir), rest[0]);
+        if (!n.portal) throw new Failure(`node ${rest[0]} has never started`);
+        console.log(`iscsi://${n.portal}/${TARGET}`);
+        return 0;
+      }
     }
   } catch (err) {
     if (started.etcd || started.nodes.size > 0) await teardown(started);
@@ -687,7 +695,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`${PROG}: ${err.message}\nUsage: ${PROG} up|down|kill|start|stop-etcd|cont-etcd|status|endpoint … (--help)\n`);
+      process.stderr.write(`${PROG}: ${err.message}\nUsage: ${PROG} up|down|kill|start|stop-etcd|cont-etcd|status|endpoint|url … (--help)\n`);
       process.exit(2);
     }
     if (err instanceof Failure) {

@@ -1,16 +1,35 @@
 #!/usr/bin/env bash
-# npm run bench [-- PERF_ARGS...]
+# npm run bench [-- [--replicated-only] [--out DIR] PERF_ARGS...]
 #
-# Starts a fresh embedded tandemd (LUN 0 = sparse 1 GiB file in a new temp data dir, portal on a
-# port the kernel picks), runs ../shared/tools/perf --vs-tgt against it with PERF_ARGS passed
-# through (e.g. --seconds 2 --rounds 2), prints perf's table, stops tandemd and removes the data
-# dir. Exits with perf's exit code. The npm script builds first; this script builds nothing.
+# Part 1 (single node): starts a fresh embedded tandemd (LUN 0 = sparse 1 GiB file in a new temp
+# data dir, portal on a port the kernel picks), runs ../shared/tools/perf --vs-tgt against it with
+# PERF_ARGS passed through (e.g. --seconds 2 --rounds 2), prints perf's table, stops tandemd and
+# removes the data dir.
+# Part 2 (replicated): test/bench/replicated.sh with the same PERF_ARGS: a 2-node replicated
+# cluster, perf --vs-tgt with the write workloads seqwrite-4k-qd32,seqwrite-64k-qd16 against the
+# primary, then the table "replicated (2 nodes, protocol C)  IOPS  vs single-node Tandem  vs tgt"
+# (single-node = part 1's medians from this run, tgt = the baseline of part 2's perf run) and the
+# line "replicated 4k write vs tgt: X.XX (aim ≥ 0.60)". The aim is reported, not enforced.
+# Defaults (5 s runs, 3 rounds) take about 3.5 min for part 1 and 1.5 min for part 2.
+#
+# Options (taken out of PERF_ARGS):
+#   --replicated-only  run part 2 only (its "vs single-node Tandem" column is then "-", unless
+#                      TANDEM_BENCH_SINGLE_JSON names an earlier single-node perf.json)
+#   --single-only      run part 1 only (the table of every workload, as before part 2 existed)
+#   --out DIR          keep the results in DIR/single and DIR/replicated (perf.json, logs/);
+#                      default: a new $TMPDIR/tandem-bench.XXXXXX, kept and printed at the end
+# Exits with the first non-zero perf exit code (1 a run failed, 2 setup), else 0; 130 interrupted.
+# The npm script builds first; this script builds nothing.
 #
 # Environment:
-#   TANDEM_PERF       the perf tool (default: ../shared/tools/perf next to the repository)
-#   TANDEM_BENCH_DIR  parent of the temp dirs for tandemd's LUN file AND tgt's LUN file (perf
-#                     --tmpdir), so both targets write to the same filesystem (default: $TMPDIR or /tmp)
-#   TANDEM_LOG_LEVEL  tandemd's log level during the run (default: info)
+#   TANDEM_BENCH_PARTS  which parts to run: "single", "replicated" or "single,replicated" (the
+#                       default; --replicated-only/--single-only override it)
+#   TANDEM_PERF         the perf tool (default: ../shared/tools/perf next to the repository)
+#   TANDEM_BENCH_DIR    parent of the temp dirs for tandemd's LUN file, the cluster's volume files
+#                       AND tgt's LUN file (perf --tmpdir), so all targets write to the same
+#                       filesystem (default: $TMPDIR or /tmp)
+#   TANDEM_LOG_LEVEL    tandemd's log level during the run (default: info)
+#   (part 2 also reads TANDEM_BENCH_SINGLE_JSON, TANDEM_BENCH_SYNC_TIMEOUT: see replicated.sh)
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -20,58 +39,130 @@ TANDEMD=$REPO_ROOT/dist/cmd/tandemd.js
 TARGET=iqn.2026-11.org.tandem:demo
 
 die() { echo "bench: $*" >&2; exit 2; }
+
+PARTS=${TANDEM_BENCH_PARTS:-single,replicated}
+RESULTS=""
+ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --replicated-only) PARTS=replicated; shift ;;
+    --single-only) PARTS=single; shift ;;
+    --out) [ $# -ge 2 ] || die "--out needs a value"; RESULTS=$2; shift 2 ;;
+    --out=*) RESULTS=${1#*=}; shift ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+SINGLE=0 REPLICATED=0
+IFS=',' read -r -a _parts <<<"$PARTS"
+for p in "${_parts[@]}"; do
+  case "${p// /}" in
+    single) SINGLE=1 ;;
+    replicated) REPLICATED=1 ;;
+    '') ;;
+    *) die "TANDEM_BENCH_PARTS: unknown part '$p' (known: single, replicated)" ;;
+  esac
+done
+[ "$SINGLE" = 1 ] || [ "$REPLICATED" = 1 ] || die "TANDEM_BENCH_PARTS selects no part"
+
 [ -f "$PERF" ] || die "perf tool not found: $PERF (set TANDEM_PERF)"
 PERF_CMD=("$PERF")
 [ -x "$PERF" ] || PERF_CMD=(bash "$PERF")   # a copy that lost its execute bit
 [ -f "$TANDEMD" ] || die "$TANDEMD not found: run 'npm run build' (npm run bench does)"
 command -v tgtd >/dev/null 2>&1 || [ -x /usr/sbin/tgtd ] || die "tgtd not found: apt-get install tgt (perf --vs-tgt needs it)"
 mkdir -p "$PARENT"
+if [ -z "$RESULTS" ]; then
+  RESULTS=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench.XXXXXX")
+else
+  mkdir -p "$RESULTS"
+fi
+RESULTS=$(cd "$RESULTS" && pwd)
 
-WORK=$(mktemp -d "$PARENT/tandem-bench.XXXXXX")
-PID=""
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
+WORK=""
+PID=""      # part 1's tandemd
+CHILD=""    # perf (part 1) or replicated.sh (part 2): see run()
+stop_tandemd() {
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
     kill -TERM "$PID" 2>/dev/null || true
     for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$PID" 2>/dev/null || true
     wait "$PID" 2>/dev/null || true
   fi
-  rm -rf "$WORK"
+  PID=""
+  if [ -n "$WORK" ]; then rm -rf "$WORK"; fi
+  WORK=""
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT
+  trap '' INT TERM   # a second Ctrl-C must not cut the teardown short
+  if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
+    kill -TERM "$CHILD" 2>/dev/null || true   # perf stops its tgtd, replicated.sh its cluster
+    wait "$CHILD" 2>/dev/null || true
+  fi
+  stop_tandemd
   exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
-node "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level "${TANDEM_LOG_LEVEL:-info}" \
-  >"$WORK/tandemd.log" 2>"$WORK/tandemd.err" &
-PID=$!
+# Runs "$@" in the background in a session of its own and waits for it: a signal to this script
+# runs the trap at once (bash defers traps while a foreground command runs), and the child gets
+# exactly one SIGTERM, from cleanup (a second signal from Ctrl-C or a process-group kill would
+# cut perf's own cleanup short and leave its tgtd running).
+SETSID=()
+if command -v setsid >/dev/null 2>&1; then SETSID=(setsid); fi
+run() {
+  local rc=0
+  "${SETSID[@]}" "$@" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
 
-PORT=""
-for _ in $(seq 1 200); do
+RC=0
+# ---- part 1: single node ----------------------------------------------------------------------
+if [ "$SINGLE" = 1 ]; then
+  WORK=$(mktemp -d "$PARENT/tandem-bench.XXXXXX")
+  node "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level "${TANDEM_LOG_LEVEL:-info}" \
+    >"$WORK/tandemd.log" 2>"$WORK/tandemd.err" &
+  PID=$!
+
+  PORT=""
+  for _ in $(seq 1 200); do
+    if ! kill -0 "$PID" 2>/dev/null; then
+      echo "bench: tandemd exited before it was ready:" >&2
+      cat "$WORK/tandemd.log" "$WORK/tandemd.err" >&2
+      exit 2
+    fi
+    PORT=$(grep -m1 '"event":"ready"' "$WORK/tandemd.log" | sed -n 's/.*"portals":\["[^"]*:\([0-9]*\)".*/\1/p' || true)
+    [ -n "$PORT" ] && break
+    sleep 0.1
+  done
+  [ -n "$PORT" ] || { echo "bench: tandemd not ready after 20 s:" >&2; cat "$WORK/tandemd.log" "$WORK/tandemd.err" >&2; exit 2; }
+
+  URL="iscsi://127.0.0.1:$PORT/$TARGET/0"
+  echo "bench: single node: tandemd pid $PID at $URL (data in $WORK/data); baseline: tgt, LUN file under $PARENT" >&2
+
+  run "${PERF_CMD[@]}" --vs-tgt --tmpdir "$PARENT" "${ARGS[@]}" --out "$RESULTS/single" "$URL" || RC=$?
+
   if ! kill -0 "$PID" 2>/dev/null; then
-    echo "bench: tandemd exited before it was ready:" >&2
-    cat "$WORK/tandemd.log" "$WORK/tandemd.err" >&2
-    exit 2
+    echo "bench: tandemd died during the run:" >&2
+    tail -n 50 "$WORK/tandemd.log" "$WORK/tandemd.err" >&2
+    [ "$RC" -ne 0 ] || RC=1
   fi
-  PORT=$(grep -m1 '"event":"ready"' "$WORK/tandemd.log" | sed -n 's/.*"portals":\["[^"]*:\([0-9]*\)".*/\1/p' || true)
-  [ -n "$PORT" ] && break
-  sleep 0.1
-done
-[ -n "$PORT" ] || { echo "bench: tandemd not ready after 20 s:" >&2; cat "$WORK/tandemd.log" "$WORK/tandemd.err" >&2; exit 2; }
-
-URL="iscsi://127.0.0.1:$PORT/$TARGET/0"
-echo "bench: tandemd pid $PID at $URL (data in $WORK/data); baseline: tgt, LUN file under $PARENT" >&2
-
-set +e
-"${PERF_CMD[@]}" --vs-tgt --tmpdir "$PARENT" "$@" "$URL"
-RC=$?
-set -e
-
-if ! kill -0 "$PID" 2>/dev/null; then
-  echo "bench: tandemd died during the run:" >&2
-  tail -n 50 "$WORK/tandemd.log" "$WORK/tandemd.err" >&2
-  [ "$RC" -ne 0 ] || RC=1
+  stop_tandemd
+  case "$RC" in 2|130) exit "$RC" ;; esac   # setup failed or interrupted: part 2 would too
 fi
+
+# ---- part 2: replicated -----------------------------------------------------------------------
+if [ "$REPLICATED" = 1 ]; then
+  echo >&2
+  if [ "$SINGLE" = 1 ]; then export TANDEM_BENCH_SINGLE_JSON=$RESULTS/single/perf.json; fi
+  RC2=0
+  run bash "$REPO_ROOT/test/bench/replicated.sh" "${ARGS[@]}" --out "$RESULTS/replicated" || RC2=$?
+  [ "$RC2" -ne 130 ] || exit 130
+  [ "$RC" -ne 0 ] || RC=$RC2
+fi
+echo "bench: results in $RESULTS" >&2
 exit "$RC"

@@ -92,16 +92,24 @@ describe('deploy/local/cluster: usage', () => {
     }
   });
 
-  it('--kind replicated fails with a clear message until replication lands (issue #5)', async () => {
+  it('an unknown --kind is a usage error (exit 2) naming the choices', async () => {
     const dir = await newDir();
-    const r = await cluster(['up', '--nodes', '2', '--dir', dir, '--kind', 'replicated']);
-    expect(r.code, explain(r)).toBe(1);
-    expect(r.stderr).toMatch(/--kind replicated is not available yet.*issue #5.*--kind shared/);
+    const r = await cluster(['up', '--nodes', '2', '--dir', dir, '--kind', 'mirrored']);
+    expect(r.code, explain(r)).toBe(2);
+    expect(r.stderr).toMatch(/bad --kind mirrored: expected shared or replicated/);
   });
 
   it('commands on a dir without a cluster exit 1', async () => {
     const dir = await newDir();
-    for (const args of [['status'], ['down'], ['kill', 'a'], ['start', 'a'], ['stop-etcd']]) {
+    for (const args of [
+      ['status'],
+      ['down'],
+      ['kill', 'a'],
+      ['start', 'a'],
+      ['stop-etcd'],
+      ['endpoint'],
+      ['url', 'a'],
+    ]) {
       const r = await cluster([...args, '--dir', dir]);
       expect(r.code, explain(r)).toBe(1);
       expect(r.stderr, explain(r)).toMatch(/no cluster in .*cluster\.json does not exist/);

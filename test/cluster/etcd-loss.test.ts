@@ -5,7 +5,7 @@
 // write ending before SIGSTOP + lease TTL or starting after SIGCONT, and after SIGCONT exactly
 // one node is Active/Optimized and writes work again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster } from '../helpers/cluster.js';
+import { type Cluster, leadership, startCluster } from '../helpers/cluster.js';
 import { write16 } from '../helpers/initiator/index.js';
 import { describeResult, type IoRecord, MultipathClient } from '../helpers/multipath.js';
 
@@ -40,36 +40,6 @@ function runs(io: IoRecord[], t0: number): string {
     flush();
   }
   return [...byPath].map(([p, l]) => `  ${p}: ${l.join('; ')}`).join('\n');
-}
-
-interface Leadership {
-  node: string;
-  /** Wall-clock ms (the logs' `time`). */
-  from: number;
-  to: number;
-  end: string;
-}
-
-/**
- * Who was primary of `volume` when, from the nodes' own logs: from `election: … -> LEADER` to
- * `election: LEADER -> …` (or the end of the log).
- */
-function leadership(cluster: Cluster, volume: string): Leadership[] {
-  const out: Leadership[] = [];
-  for (const n of cluster.nodes) {
-    let start: number | undefined;
-    for (const l of n.logs()) {
-      if (typeof l.msg !== 'string' || !l.msg.startsWith('election:') || l.volume !== volume) continue;
-      if (l.to === 'leader') start = l.time;
-      else if (l.from === 'leader' && start !== undefined) {
-        out.push({ node: n.name, from: start, to: l.time, end: `${l.to} (${String(l.reason ?? '')})` });
-        start = undefined;
-      }
-    }
-    if (start !== undefined)
-      out.push({ node: n.name, from: start, to: Number.POSITIVE_INFINITY, end: 'still leader' });
-  }
-  return out.sort((x, y) => x.from - y.from);
 }
 
 describe('etcd lost (SIGSTOP): the primary fences itself before its lease can expire', () => {

@@ -11,36 +11,14 @@
 // the old peer started: it stays Unavailable (no write accepted, no stale read served) until the
 // primary returns; then it is resynced and serves the data written while it was away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { crc32c } from '../../src/util/crc32c.js';
 import { type Cluster, startCluster } from '../helpers/cluster.js';
 import { read16, ScsiStatus, testUnitReady, write16 } from '../helpers/initiator/index.js';
 import { describeResult, MultipathClient, senseString } from '../helpers/multipath.js';
+import { StampedWriters } from '../helpers/write-log.js';
 
 const BLOCK = 512;
 const IO = 4096;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A 4 KiB block that names itself: magic, LBA, writer, sequence, then filler and a CRC32C. */
-function stamp(lba: number, writer: number, seq: number): Buffer {
-  const b = Buffer.alloc(IO);
-  b.write('TNDM', 0, 'latin1');
-  b.writeUInt32BE(lba, 4);
-  b.writeUInt16BE(writer, 8);
-  b.writeUInt32BE(seq, 10);
-  for (let i = 16; i < IO - 4; i += 4) b.writeUInt32BE((lba * 2654435761 + seq * 40503 + i) >>> 0, i);
-  b.writeUInt32BE(crc32c(b.subarray(0, IO - 4)), IO - 4);
-  return b;
-}
-
-function decodeStamp(b: Buffer): { lba: number; writer: number; seq: number; intact: boolean } | undefined {
-  if (b.subarray(0, 4).toString('latin1') !== 'TNDM') return undefined;
-  return {
-    lba: b.readUInt32BE(4),
-    writer: b.readUInt16BE(8),
-    seq: b.readUInt32BE(10),
-    intact: crc32c(b.subarray(0, IO - 4)) === b.readUInt32BE(IO - 4),
-  };
-}
 
 /** The primary's name, from RTPG through any path. */
 async function primaryOf(mp: MultipathClient): Promise<string> {
@@ -83,92 +61,33 @@ describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes l
     const primary = await primaryOf(mp);
     const survivor = cluster.names.find((n) => n !== primary)!;
 
-    const WRITERS = 8;
-    const LBAS_PER_WRITER = 64; // 4 KiB slots: 8 × 64 × 4 KiB = 2 MiB
-    /** Per slot: the last acknowledged sequence, and every sequence sent after it. */
-    const acked = new Map<number, number>();
-    const pending = new Map<number, Set<number>>();
-    let stop = false;
-    let killedAt = 0;
-    let firstAfterKill: { at: number; path: string } | undefined;
-    let ackedTotal = 0;
-    const failures: string[] = [];
-
-    const writer = async (w: number) => {
-      for (let seq = 1; !stop; seq++) {
-        const slot = w * LBAS_PER_WRITER + (seq % LBAS_PER_WRITER);
-        const lba = slot * (IO / BLOCK);
-        const data = stamp(lba, w, seq);
-        const p = pending.get(slot) ?? new Set<number>();
-        p.add(seq);
-        pending.set(slot, p);
-        try {
-          const r = await mp.execute(write16(lba, IO / BLOCK), {
-            op: 'WRITE',
-            lba,
-            blocks: IO / BLOCK,
-            dataOut: data,
-          });
-          if (r.result.status === ScsiStatus.GOOD) {
-            acked.set(slot, seq);
-            // Everything sent before this one to the slot is settled (overwritten).
-            pending.set(slot, new Set());
-            ackedTotal++;
-            // Writes in flight at the kill may still complete on the old primary: the failover
-            // ends with the first write the survivor acknowledges.
-            if (killedAt && !firstAfterKill && r.path === survivor)
-              firstAfterKill = { at: performance.now(), path: r.path };
-          } else failures.push(`${r.path}: ${describeResult(r.result)}`);
-        } catch (err) {
-          failures.push((err as Error).message.split('\n')[0]!);
-        }
-      }
-    };
-    const running = Array.from({ length: WRITERS }, (_, w) => writer(w));
+    const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 64 });
+    writers.start();
     await sleep(2000);
-    const before = ackedTotal;
-    killedAt = performance.now();
+    const before = writers.acks.length;
+    const killedAt = performance.now();
     await cluster.kill(primary);
-    // Run until well after the failover.
+    // Writes in flight at the kill may still complete on the old primary: the failover ends
+    // with the first write the survivor acknowledges.
+    const firstOnSurvivor = () => writers.acks.find((x) => x.path === survivor && x.end > killedAt);
     const waitUntil = Date.now() + 25_000;
-    while (!firstAfterKill && Date.now() < waitUntil) await sleep(100);
+    while (!firstOnSurvivor() && Date.now() < waitUntil) await sleep(100);
     await sleep(2000);
-    stop = true;
-    await Promise.all(running);
+    await writers.stop();
+    const first = firstOnSurvivor();
     expect(
-      firstAfterKill,
-      `no write acknowledged after the kill; failures: ${failures.slice(-5).join(' | ')}`,
+      first,
+      `no write acknowledged after the kill; failures: ${writers.failures.slice(-5).join(' | ')}`,
     ).toBeDefined();
-    const failoverMs = firstAfterKill!.at - killedAt;
+    const failoverMs = first!.end - killedAt;
     console.log(
-      `replicated failover: ${before} writes acknowledged before SIGKILL of ${primary}, ${ackedTotal} in all; ` +
-        `first acknowledged write through ${firstAfterKill!.path} ${Math.round(failoverMs)} ms after the kill (TTL 5 s)`,
+      `replicated failover: ${before} writes acknowledged before SIGKILL of ${primary}, ${writers.acks.length} in all; ` +
+        `first acknowledged write through ${survivor} ${Math.round(failoverMs)} ms after the kill (TTL 5 s)`,
     );
     expect(before).toBeGreaterThan(50);
-
-    // Read every slot back through the new primary.
-    let checked = 0;
-    for (let w = 0; w < WRITERS; w++) {
-      for (let k = 0; k < LBAS_PER_WRITER; k++) {
-        const slot = w * LBAS_PER_WRITER + k;
-        const lba = slot * (IO / BLOCK);
-        const r = await mp.execute(read16(lba, IO / BLOCK), { op: 'READ', expectedDataIn: IO });
-        expect(r.result.status, describeResult(r.result)).toBe(ScsiStatus.GOOD);
-        const got = decodeStamp(r.result.data);
-        const want = acked.get(slot);
-        if (want === undefined) continue;
-        checked++;
-        expect(got, `slot ${slot}: no stamp where seq ${want} was acknowledged`).toBeDefined();
-        expect(got!.intact, `slot ${slot}: torn or corrupt block`).toBe(true);
-        expect(got!.lba).toBe(lba);
-        const allowed = new Set([want, ...(pending.get(slot) ?? [])]);
-        expect(
-          allowed.has(got!.seq),
-          `slot ${slot}: read seq ${got!.seq}, last acknowledged ${want}, unacknowledged later: ${[...(pending.get(slot) ?? [])].join(',')}`,
-        ).toBe(true);
-      }
-    }
-    expect(checked).toBeGreaterThan(WRITERS * LBAS_PER_WRITER * 0.9);
+    const { checked, problems } = await writers.verify();
+    expect(problems, problems.slice(0, 10).join('\n')).toEqual([]);
+    expect(checked).toBeGreaterThan(8 * 64 * 0.9);
   }, 120_000);
 });
 

@@ -19,6 +19,8 @@ export interface ClusterNodeInfo {
   portal: string;
   url: string;
   grpc: string | null;
+  /** HOST:PORT of its admin API (tandemctl --endpoint); null when the node did not report one. */
+  admin: string | null;
   pid: number;
   config: string;
   log: string;
@@ -58,6 +60,8 @@ export interface ClusterNode {
   readonly host: string;
   readonly port: number;
   readonly pid: number;
+  /** HOST:PORT of its admin API (tandemctl --endpoint), or null. */
+  readonly admin: string | null;
   /** iscsi://HOST:PORT/TARGET/LUN */
   url(lun?: number): string;
   /** iscsi://HOST:PORT */
@@ -186,6 +190,7 @@ export class Cluster {
       host,
       port,
       pid: n.pid,
+      admin: n.admin ?? null,
       url: (lun = 0) => `iscsi://${n.portal}/${target}/${lun}`,
       portalUrl: () => `iscsi://${n.portal}`,
       logs: () => parseLog(n.log),
@@ -292,4 +297,34 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   else if (!process.env.TANDEM_KEEP_TMP) await rm(dir, { recursive: true, force: true });
   if (r.code !== 0) throw new Error(`cluster up failed (dir ${dir}):\n${explain(r)}`);
   return new Cluster(dir);
+}
+
+export interface Leadership {
+  node: string;
+  /** Wall-clock ms (the logs' `time`). */
+  from: number;
+  to: number;
+  end: string;
+}
+
+/**
+ * Who was primary of `volume` when, from the nodes' own logs: from `election: … -> LEADER` to
+ * `election: LEADER -> …` (or the end of the log).
+ */
+export function leadership(cluster: Cluster, volume: string): Leadership[] {
+  const out: Leadership[] = [];
+  for (const n of cluster.nodes) {
+    let start: number | undefined;
+    for (const l of n.logs()) {
+      if (typeof l.msg !== 'string' || !l.msg.startsWith('election:') || l.volume !== volume) continue;
+      if (l.to === 'leader') start = l.time;
+      else if (l.from === 'leader' && start !== undefined) {
+        out.push({ node: n.name, from: start, to: l.time, end: `${l.to} (${String(l.reason ?? '')})` });
+        start = undefined;
+      }
+    }
+    if (start !== undefined)
+      out.push({ node: n.name, from: start, to: Number.POSITIVE_INFINITY, end: 'still leader' });
+  }
+  return out.sort((x, y) => x.from - y.from);
 }

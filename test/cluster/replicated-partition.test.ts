@@ -1,0 +1,169 @@
+// Issue #5, check 2 (partition): the primary of a replicated volume is cut off from etcd and
+// from its peer, made real two ways:
+//  - the primary process is frozen (SIGSTOP) while initiators keep writing: nothing it holds can
+//    be acknowledged; the peer takes over only once the primary's lease has expired; when the
+//    old primary thaws it acknowledges nothing as primary (its replication is refused by epoch,
+//    its in-sync-set txn fails its leadership guard), and no acknowledged write is lost;
+//  - etcd is frozen (SIGSTOP): the primary fences itself before its lease can expire and stops
+//    acknowledging; nothing is acknowledged until etcd returns.
+// In both, the nodes' own logs show that their primary terms never overlap, and the stamped
+// write log reads back with no acknowledged write lost.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, leadership, startCluster } from '../helpers/cluster.js';
+import { MultipathClient } from '../helpers/multipath.js';
+import { StampedWriters } from '../helpers/write-log.js';
+
+const TTL_S = 5;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitBothUsable(mp: MultipathClient): Promise<string> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await mp.refresh();
+    if (mp.paths.every((p) => ['active-optimized', 'active-non-optimized'].includes(p.state))) break;
+    await sleep(200);
+  }
+  const p = mp.paths.find((x) => x.state === 'active-optimized');
+  if (!p || !mp.paths.every((x) => ['active-optimized', 'active-non-optimized'].includes(x.state)))
+    throw new Error(`paths not ready: ${mp.describeStates()}`);
+  return p.name;
+}
+
+function noOverlap(cluster: Cluster): string {
+  const terms = leadership(cluster, 'vol0');
+  const text = terms
+    .map(
+      (t) =>
+        `${t.node}: ${new Date(t.from).toISOString()} .. ${Number.isFinite(t.to) ? new Date(t.to).toISOString() : 'now'} (${t.end})`,
+    )
+    .join('\n');
+  for (let i = 1; i < terms.length; i++) {
+    expect(terms[i]!.from, `primary terms overlap:\n${text}`).toBeGreaterThanOrEqual(terms[i - 1]!.to);
+  }
+  return text;
+}
+
+describe('partition: the frozen primary is replaced only after its lease expires and acknowledges nothing when it thaws', () => {
+  let cluster: Cluster;
+  let mp: MultipathClient;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: TTL_S });
+    mp = await MultipathClient.connect({
+      paths: cluster.paths(),
+      target: cluster.target,
+      initiatorName: 'iqn.2026-11.org.tandem.test:partition-freeze',
+      commandTimeoutMs: 2000,
+      retryWindowMs: 30_000,
+    });
+  });
+
+  afterAll(async () => {
+    for (const n of cluster?.nodes ?? []) {
+      try {
+        process.kill(n.pid, 'SIGCONT');
+      } catch {
+        // gone
+      }
+    }
+    await mp?.close();
+    await cluster?.destroy();
+  });
+
+  it('no acknowledged write is lost; primary terms never overlap', async () => {
+    const primary = await waitBothUsable(mp);
+    const peer = cluster.names.find((n) => n !== primary)!;
+    const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
+    writers.start();
+    await sleep(1500);
+    const pid = cluster.node(primary).pid;
+    const frozenAt = performance.now();
+    const frozenWall = Date.now();
+    process.kill(pid, 'SIGSTOP');
+    // Until well past the lease: the peer takes over meanwhile.
+    const deadline = Date.now() + 25_000;
+    const takeover = () => writers.acks.find((a) => a.path === peer && a.start > frozenAt);
+    while (!takeover() && Date.now() < deadline) await sleep(100);
+    await sleep(1000);
+    process.kill(pid, 'SIGCONT');
+    const thawed = performance.now();
+    // The thawed old primary rejoins (resynced); writers carry on through whichever path works.
+    await sleep(4000);
+    await writers.stop();
+    const t = takeover();
+    expect(
+      t,
+      `the peer never acknowledged a write; failures: ${writers.failures.slice(-5).join(' | ')}`,
+    ).toBeDefined();
+    // The peer's term started only after the frozen primary's lease could have expired.
+    const peerTerm = leadership(cluster, 'vol0').find((x) => x.node === peer);
+    expect(peerTerm, 'the peer never became primary').toBeDefined();
+    expect(peerTerm!.from - frozenWall).toBeGreaterThanOrEqual((TTL_S - 1) * 1000);
+    const terms = noOverlap(cluster);
+    // Nothing through the frozen primary's path was acknowledged while it was frozen.
+    const whileFrozen = writers.acks.filter(
+      (a) => a.path === primary && a.end > frozenAt + 50 && a.end < thawed,
+    );
+    expect(whileFrozen).toEqual([]);
+    const { checked, problems } = await writers.verify();
+    console.log(
+      `partition (SIGSTOP ${primary}): peer ${peer} took its first write ${Math.round(t!.end - frozenAt)} ms after the freeze ` +
+        `(term began ${peerTerm!.from - frozenWall} ms after it; TTL ${TTL_S} s); ${writers.acks.length} writes acknowledged, ` +
+        `${checked} slots read back, ${problems.length} problems\n${terms}`,
+    );
+    expect(problems, problems.slice(0, 10).join('\n')).toEqual([]);
+  }, 120_000);
+});
+
+describe('partition: etcd frozen — the primary fences itself and nothing is acknowledged until etcd returns', () => {
+  let cluster: Cluster;
+  let mp: MultipathClient;
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: TTL_S });
+    mp = await MultipathClient.connect({
+      paths: cluster.paths(),
+      target: cluster.target,
+      initiatorName: 'iqn.2026-11.org.tandem.test:partition-etcd',
+      commandTimeoutMs: 2000,
+      retryWindowMs: 40_000,
+    });
+  });
+
+  afterAll(async () => {
+    try {
+      cluster?.contEtcd();
+    } catch {
+      // gone
+    }
+    await mp?.close();
+    await cluster?.destroy();
+  });
+
+  it('no write acknowledged from lease expiry until SIGCONT; none lost; terms never overlap', async () => {
+    await waitBothUsable(mp);
+    const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
+    writers.start();
+    await sleep(1500);
+    const stoppedAt = performance.now();
+    cluster.stopEtcd();
+    await sleep((TTL_S + 3) * 1000);
+    const contAt = performance.now();
+    cluster.contEtcd();
+    const deadline = Date.now() + 30_000;
+    while (!writers.acks.some((a) => a.start > contAt) && Date.now() < deadline) await sleep(100);
+    await sleep(1000);
+    await writers.stop();
+    const lastBefore = Math.max(...writers.acks.filter((a) => a.end < contAt).map((a) => a.end));
+    const inWindow = writers.acks.filter((a) => a.end > stoppedAt + TTL_S * 1000 && a.end < contAt);
+    expect(inWindow, 'writes acknowledged while no node could hold a lease').toEqual([]);
+    const terms = noOverlap(cluster);
+    const { checked, problems } = await writers.verify();
+    console.log(
+      `partition (SIGSTOP etcd): last acknowledged write ${Math.round(lastBefore - stoppedAt)} ms after the stop (TTL ${TTL_S} s); ` +
+        `${checked} slots read back, ${problems.length} problems\n${terms}`,
+    );
+    expect(lastBefore - stoppedAt).toBeLessThan(TTL_S * 1000);
+    expect(problems, problems.slice(0, 10).join('\n')).toEqual([]);
+  }, 120_000);
+});
