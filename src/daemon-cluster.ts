@@ -365,9 +365,10 @@ export class ClusterRuntime implements ClusterHost {
         vol.readOnly === m.volume.readOnly &&
         JSON.stringify(vol.replicas ?? null) === JSON.stringify(m.volume.replicas ?? null);
       if (!same) await this.#unmount(m);
-      else if (vol.standby !== m.volume.standby) {
-        this.#alua!.setStandby(vol.id, vol.standby);
-        this.#mounted.set(key, { ...m, volume: vol });
+      else {
+        if (vol.standby !== m.volume.standby) this.#alua!.setStandby(vol.id, vol.standby);
+        if (vol.size !== m.volume.size) await this.#resize(m, vol);
+        this.#mounted.set(key, { ...this.#mounted.get(key)!, volume: vol });
       }
     }
     for (const [key, l] of d.luns) {
@@ -459,6 +460,36 @@ export class ClusterRuntime implements ClusterHost {
 
   #refreshPorts(): void {
     for (const [iqn, engine] of this.#shared.targets) this.#setEnginePorts(iqn, engine);
+  }
+
+  /**
+   * A volume's configured size changed: grow its store in place (every node does, for its own
+   * store or the shared one; growing is idempotent) and tell every nexus on this node (SBC-3
+   * 4.10: CAPACITY DATA HAS CHANGED). Shrinking is refused: blocks in use would vanish.
+   */
+  async #resize(m: Mounted, vol: VolumeConfig): Promise<void> {
+    const want = vol.size;
+    const have = m.device.size;
+    if (want === undefined || want === have) return;
+    if (m.replication) {
+      this.#log.error(
+        { volume: vol.id, from: have, to: want },
+        'resizing a replicated volume is not supported yet: size unchanged',
+      );
+      return;
+    }
+    if (want < have || !m.device.grow) {
+      this.#log.error({ volume: vol.id, from: have, to: want }, 'the volume cannot shrink or grow here: size unchanged');
+      return;
+    }
+    try {
+      await m.device.grow(want);
+    } catch (err) {
+      this.#log.error({ err, volume: vol.id, to: want }, 'growing the volume failed');
+      return;
+    }
+    m.lu.unitAttentions.establishAll(m.lu.knownNexuses(), reason('CAPACITY_DATA_HAS_CHANGED'));
+    this.#log.info({ volume: vol.id, from: have, to: want }, 'volume grown: CAPACITY DATA HAS CHANGED');
   }
 
   async #openDevice(vol: VolumeConfig): Promise<BlockDevice> {

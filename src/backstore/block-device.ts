@@ -26,6 +26,11 @@ export interface BlockDevice {
    * how many bytes (> 0, ≤ `length`) share that status. Absent: everything is allocated.
    */
   allocation?(offset: number, length: number): Promise<Extent>;
+  /**
+   * Grows the device to `size` bytes (the new bytes read as zeroes); `size` reports the new value
+   * afterwards. Absent, or rejecting: the device cannot grow (a block device, memory).
+   */
+  grow?(size: number): Promise<void>;
   /** Brings a range into the cache ahead of reads (PRE-FETCH). Absent: always in memory. */
   prefetch?(offset: number, length: number): Promise<void>;
   close(): Promise<void>;

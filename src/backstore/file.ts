@@ -27,7 +27,7 @@ export interface FileDeviceOptions {
  * on a file system that cannot, discard writes zeroes and every block reports mapped.
  */
 export class FileDevice implements BlockDevice {
-  readonly size: number;
+  #size: number;
   readonly description: string;
   readonly discardGranularity: number;
   readonly #fd: number;
@@ -49,7 +49,7 @@ export class FileDevice implements BlockDevice {
   ) {
     this.#fd = fd;
     this.#path = file;
-    this.size = size;
+    this.#size = size;
     this.#isBlockDevice = isBlockDevice;
     this.description = `file:${file}`;
     // Holes are punched in file system blocks: a partial block is zeroed, not released.
@@ -155,6 +155,27 @@ export class FileDevice implements BlockDevice {
     return new Promise((resolve, reject) => {
       fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('fdatasync', this.#path, e)) : resolve()));
     });
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  async grow(size: number): Promise<void> {
+    if (size <= this.#size) return;
+    if (this.#isBlockDevice) {
+      throw new TandemError('TANDEM_ERR_BACKSTORE_IO', `grow ${this.#path}: a block device has the size it has`);
+    }
+    try {
+      await new Promise<void>((resolve, reject) =>
+        fs.ftruncate(this.#fd, size, (err) => (err ? reject(err) : resolve())),
+      );
+    } catch (err) {
+      throw new TandemError('TANDEM_ERR_BACKSTORE_IO', `grow ${this.#path} to ${size}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    this.#size = size;
   }
 
   async discard(offset: number, length: number): Promise<void> {

@@ -46,7 +46,9 @@ function inSync(file, nodes) {
 const byName = (doc) => new Map((doc?.workloads ?? []).map((w) => [w.name, w]));
 const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
 const ratio = (a, b) => (a !== null && b ? a / b : null);
-const fmtIops = (x) => (x === null ? 'FAILED' : Math.round(x).toLocaleString('en-US'));
+// Rounds half to even, as perf's Python table does, so both tables show the same IOPS.
+const roundEven = (x) => (Math.abs(x % 1) === 0.5 ? 2 * Math.round(x / 2) : Math.round(x));
+const fmtIops = (x) => (x === null ? 'FAILED' : roundEven(x).toLocaleString('en-US'));
 const fmtRatio = (x) => (x === null ? '-' : x.toFixed(2));
 
 function table(replFile, singleFile) {
