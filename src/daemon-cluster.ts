@@ -121,6 +121,7 @@ export class ClusterRuntime implements ClusterHost {
   #forwardClient: ForwardClient | undefined;
   #alua: ClusterAlua | undefined;
   #group: PortGroup | undefined;
+  #era = '';
   #portalNames: string[] = [];
   #members: NodeAddresses[] = [];
   #reconciling: Promise<void> = Promise.resolve();
@@ -196,6 +197,7 @@ export class ClusterRuntime implements ClusterHost {
     this.coordinator = coordinator;
     await coordinator.start();
     this.#group = await coordinator.allocatePortGroup();
+    this.#era = await coordinator.era();
     this.#log.info(
       { targetPortGroupId: this.#group.targetPortGroupId, ports: this.#group.ports },
       'joined the cluster',
@@ -574,6 +576,7 @@ export class ClusterRuntime implements ClusterHost {
       },
       replicas: () => this.#replicaNodes(vol),
       canServeWrites: () => c.canServeWrites(vol.id),
+      era: this.#era,
     });
     await rv.open();
     const set = await c.readReplicaSet(vol.id);

@@ -289,7 +289,7 @@ async function startEtcd(dir, prev, timeoutMs, started) {
 // ---------------------------------------------------------------------------------------------
 // Nodes
 
-function nodeConfig(c, name, portal) {
+function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
   const vol = {
     id: VOLUME,
     kind: c.luns[0].kind,
@@ -304,7 +304,7 @@ function nodeConfig(c, name, portal) {
     portals: [portal],
     cluster: { etcd: c.etcd, prefix: PREFIX, leaseTtlSeconds: c.ttl, grpc: '127.0.0.1:0' },
     // tandemctl's endpoint: a free port the first time, pinned afterwards (see pinPortal).
-    admin: { listen: '127.0.0.1:0' },
+    admin: { listen: admin },
     bootstrap: {
       targets: [{ iqn: TARGET, alias: 'cluster' }],
       volumes: [vol],
@@ -479,6 +479,9 @@ async function cmdUp(dir, o, started) {
     let portal = '127.0.0.1:0';
     if (portalBase !== undefined) portal = `127.0.0.1:${portalBase + i}`;
     else if (old?.portal && (await portIsFree(Number(old.portal.split(':').pop())))) portal = old.portal;
+    // The admin port too: a TANDEM_ENDPOINT exported before `down` still works after `up`.
+    let admin = '127.0.0.1:0';
+    if (old?.admin && (await portIsFree(Number(old.admin.split(':').pop())))) admin = old.admin;
     const node = {
       name,
       portal,
@@ -488,7 +491,7 @@ async function cmdUp(dir, o, started) {
       config: path.join(nodeDir, 'node.yaml'),
       log: path.join(nodeDir, 'tandemd.log'),
     };
-    writeNodeConfig(node.config, nodeConfig(c, name, portal));
+    writeNodeConfig(node.config, nodeConfig(c, name, portal, admin));
     c.nodes.push(node);
   }
   writeJsonAtomic(jsonFile, c);

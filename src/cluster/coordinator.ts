@@ -242,6 +242,12 @@ export interface Coordinator {
   /** Delivers every volume's snapshot now, then every change. */
   watchAlua(listener: VolumeListener<AluaSnapshot>): Promise<Subscription>;
 
+  /**
+   * The cluster's era: a random id created once under the key prefix. Epochs (etcd revisions)
+   * are comparable only within one era: a replaced etcd starts its revisions again.
+   */
+  era(): Promise<string>;
+
   // ---- replicated volumes (safety rule 2) ---------------------------------------------------
   /**
    * Creates the replica set of a new replicated volume with this node as its only in-sync member

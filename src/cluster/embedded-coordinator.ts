@@ -264,6 +264,10 @@ export class EmbeddedCoordinator implements Coordinator {
 
   // ---- replicated volumes: one node, so its own store is the whole in-sync set --------------
 
+  async era(): Promise<string> {
+    return 'embedded';
+  }
+
   async createReplicaSet(volume: string, dataset: string): Promise<boolean> {
     if (this.#replicaSets.has(volume)) return false;
     this.#setReplicaSet(volume, { dataset, inSync: [this.nodeName] });

@@ -634,6 +634,21 @@ export class EtcdCoordinator implements Coordinator {
 
   // ---- replicated volumes ----------------------------------------------------------------------------
 
+  async era(): Promise<string> {
+    const key = this.keys.era();
+    const proposal = randomBytes(12).toString('hex');
+    const res = await withRetry('era', () =>
+      this.#client.kv.txn({
+        compare: [absent(key)],
+        success: [put(key, { id: proposal })],
+        failure: [{ request_range: { key: Buffer.from(key) } }],
+      }),
+    );
+    if (res.succeeded) return proposal;
+    const kv = res.responses[0]!.response_range.kvs[0];
+    return kv ? decode(datasetSchema, key, kv.value).id : proposal;
+  }
+
   async createReplicaSet(volume: string, dataset: string): Promise<boolean> {
     this.#assertOpen();
     const key = this.keys.dataset(volume);

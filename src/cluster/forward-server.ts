@@ -38,6 +38,7 @@ export class ForwardServer {
     register?: (server: grpc.Server) => void,
   ): Promise<ForwardServer> {
     const server = new grpc.Server(CHANNEL_OPTIONS);
+    widenReceiveWindow(server);
     register?.(server);
     const self = new ForwardServer(server, log.child({ component: 'forward-server' }));
     const pkg = forwardPackage();
@@ -142,4 +143,21 @@ export class ForwardServer {
       });
     });
   }
+}
+
+/**
+ * HTTP/2 gives every stream a 64 KiB receive window by default, and grpc-js has no server
+ * option to change it: a long-lived stream carrying many writes at once (replication, forwarded
+ * commands at queue depth 32) then stalls until each WINDOW_UPDATE comes back. Widen the window
+ * in the HTTP/2 settings the server will offer (grpc-js keeps them in `commonServerOptions`);
+ * if a grpc-js version stops keeping them there, this does nothing and the default applies.
+ */
+const RECEIVE_WINDOW_BYTES = 16 << 20;
+function widenReceiveWindow(server: grpc.Server): void {
+  const s = server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> } };
+  if (!s.commonServerOptions) return;
+  s.commonServerOptions.settings = {
+    ...s.commonServerOptions.settings,
+    initialWindowSize: RECEIVE_WINDOW_BYTES,
+  };
 }

@@ -79,6 +79,10 @@ export class KeyLayout {
     return this.aluas() + segment(volume, 'volume');
   }
 
+  era(): string {
+    return `${this.prefix}era`;
+  }
+
   /** Replicated volumes: `datasets/<volume>` names the data lineage (created once). */
   dataset(volume: string): string {
     return `${this.prefix}datasets/${segment(volume, 'volume')}`;

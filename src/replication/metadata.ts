@@ -11,9 +11,14 @@ export interface VolumeMetadata {
   readonly hasValidData: boolean;
   /** Highest primary epoch seen (safety rule 3). */
   readonly highestEpoch: number;
+  /**
+   * The etcd era `highestEpoch` belongs to ('' before eras were recorded). Epochs are etcd
+   * revisions: a replaced etcd (restored from a config export) starts them again near 1.
+   */
+  readonly era: string;
 }
 
-const EMPTY: VolumeMetadata = { version: 1, datasetId: '', hasValidData: false, highestEpoch: 0 };
+const EMPTY: VolumeMetadata = { version: 1, datasetId: '', hasValidData: false, highestEpoch: 0, era: '' };
 
 /**
  * The metadata file, replaced atomically (write a temporary file, fsync, rename, fsync the
@@ -60,7 +65,8 @@ export class MetadataFile {
       typeof raw.datasetId !== 'string' ||
       typeof raw.hasValidData !== 'boolean' ||
       typeof raw.highestEpoch !== 'number' ||
-      !Number.isSafeInteger(raw.highestEpoch)
+      !Number.isSafeInteger(raw.highestEpoch) ||
+      (raw.era !== undefined && typeof raw.era !== 'string')
     ) {
       throw metaError(this.#file, new Error('not in the shape Tandem writes'));
     }
@@ -69,6 +75,7 @@ export class MetadataFile {
       datasetId: raw.datasetId,
       hasValidData: raw.hasValidData,
       highestEpoch: raw.highestEpoch,
+      era: raw.era ?? '',
     };
     this.#existed = true;
     return this.#current;

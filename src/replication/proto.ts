@@ -42,6 +42,8 @@ export interface HelloMessage {
   datasetId: string;
   regionSize: number;
   size: number;
+  /** etcd era ('' when unknown). */
+  era: string;
 }
 
 export interface HelloReplyMessage {
@@ -121,4 +123,7 @@ export const MAX_MESSAGE_BYTES = 64 << 20;
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  // The client's HTTP/2 receive window (replies: acks, read data): wide, so a busy stream
+  // never waits for WINDOW_UPDATE round trips.
+  'grpc-node.flow_control_window': 16 << 20,
 };

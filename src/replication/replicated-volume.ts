@@ -105,7 +105,20 @@ export class ReplicatedVolume {
   }
 
   async open(): Promise<void> {
-    const meta = await this.#meta.load();
+    let meta = await this.#meta.load();
+    const era = this.#o.era;
+    if (era && meta.era !== era) {
+      if (meta.era !== '') {
+        // etcd was replaced (a restore into a new cluster): its revisions, hence epochs, started
+        // again. No primary of the old era can hold a lease in this one, and Hellos carry the
+        // era, so an old-era primary is refused (see acceptHello).
+        this.#log.warn(
+          { from: meta.era, to: era, highestEpoch: meta.highestEpoch },
+          'etcd era changed: epoch history restarts',
+        );
+        meta = await this.#meta.update(() => ({ era, highestEpoch: 0 }));
+      } else meta = await this.#meta.update(() => ({ era }));
+    }
     const file = path.join(this.#o.stateDir, `${this.#o.volume}.bitmap`);
     const size = this.#device.size;
     const { bitmap, created } = await DirtyBitmap.open(file, size, regionSizeFor(size, this.#o.regionSize));
@@ -274,6 +287,7 @@ export class ReplicatedVolume {
       datasetId: this.datasetId,
       regionSize: this.#bm().regionSize,
       size,
+      era: this.#o.era ?? '',
     };
     try {
       const reply = await link.connect(
@@ -739,6 +753,13 @@ export class ReplicatedVolume {
       throw replicationError(
         'TANDEM_ERR_REPLICATION_PROTOCOL',
         `${this.#o.volume}: the primary's size ${hello.size} is not ours (${this.#device.size})`,
+      );
+    }
+    const era = this.#o.era ?? '';
+    if (era && hello.era && hello.era !== era) {
+      throw replicationError(
+        'TANDEM_ERR_REPLICATION_STALE_EPOCH',
+        `${this.#o.volume}: the primary ${hello.primaryNode} belongs to another etcd cluster (era ${hello.era}, ours ${era})`,
       );
     }
     await this.acceptEpoch(hello.epoch, hello.primaryNode);

@@ -39,6 +39,12 @@ export interface ReplicatedVolumeOptions {
   regionSize?: number;
   /** Default insecure. */
   credentials?: grpc.ChannelCredentials;
+  /**
+   * The etcd cluster's era (Coordinator.era). When it differs from the era this copy's highest
+   * epoch was recorded in, etcd was replaced: the epoch history starts again. Hellos of another
+   * era are refused. Absent: eras are not checked.
+   */
+  era?: string;
   /** Tuning, mostly for tests. */
   timing?: Partial<ReplicationTiming>;
 }
