@@ -481,7 +481,10 @@ export class ClusterRuntime implements ClusterHost {
       return;
     }
     if (want < have || !m.device.grow) {
-      this.#log.error({ volume: vol.id, from: have, to: want }, 'the volume cannot shrink or grow here: size unchanged');
+      this.#log.error(
+        { volume: vol.id, from: have, to: want },
+        'the volume cannot shrink or grow here: size unchanged',
+      );
       return;
     }
     try {

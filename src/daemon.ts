@@ -11,6 +11,7 @@ import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
 import { SessionRegistry } from './iscsi/session-registry.js';
+import type { ReplicationStatus } from './replication/replication-interface.js';
 import { ACCESS_STATE_CODE } from './scsi/alua.js';
 import type { TargetPort } from './scsi/command.js';
 import { createOpcodeTable } from './scsi/commands.js';
@@ -94,6 +95,7 @@ export class Daemon {
     const m = new Metrics({
       sessions: () => this.#sessionLabels(),
       aluaStates: () => this.#aluaStates(),
+      replication: () => this.#replicationStatuses(),
     });
     this.#metrics = m;
     if (this.config.metrics) {
@@ -135,7 +137,8 @@ export class Daemon {
         const device = await this.#openDevice(t.iqn, l);
         this.#devices.push(device);
         const volumeId = l.volumeId ?? `${cfg.node.name}:${t.iqn}:${l.lun}`;
-        const lu = new LogicalUnit(device, {
+        // The LU's device calls are timed (backstore stage); the daemon still closes `device`.
+        const lu = new LogicalUnit(m.timeDevice(device, t.iqn, l.lun), {
           volumeId,
           blockSize: l.blockSize,
           readOnly: l.readOnly,
@@ -225,6 +228,11 @@ export class Daemon {
       const portal = p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
       for (const s of p.sessions()) yield { target: s.target!.name, portal };
     }
+  }
+
+  /** Cluster mode: the status of each replicated volume this node serves. */
+  *#replicationStatuses(): Generator<ReplicationStatus> {
+    for (const v of this.#cluster?.served() ?? []) if (v.replication) yield v.replication.status();
   }
 
   /** Cluster mode: this node's ALUA state of each volume it serves, in its port group. */

@@ -1,6 +1,8 @@
 import http from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { CommandClass, CommandObserver } from '../scsi/observer.js';
+import type { BlockDevice, Extent } from '../backstore/block-device.js';
+import type { ReplicationStatus } from '../replication/replication-interface.js';
+import type { CommandClass, CommandObserver, Stage } from '../scsi/observer.js';
 import { ScsiStatus } from '../scsi/spec/status.js';
 import type { Logger } from '../util/logger.js';
 
@@ -10,6 +12,8 @@ export interface MetricsSources {
   sessions(): Iterable<{ target: string; portal: string }>;
   /** Cluster mode: this node's ALUA state (SPC-4 code) of each volume it serves. */
   aluaStates(): Iterable<{ volume: string; group: number; state: number }>;
+  /** Cluster mode: the status of each replicated volume served here (read at scrape time). */
+  replication?(): Iterable<ReplicationStatus>;
 }
 
 /** 50 µs to 10 s. */
@@ -28,6 +32,7 @@ interface LunChildren {
   readonly bytesIn: Inc;
   readonly bytesOut: Inc;
   readonly errors: Map<number, Inc>;
+  readonly stages: Record<Stage, Obs>;
 }
 
 /** The node's Prometheus registry and its `/metrics` HTTP listener. */
@@ -37,6 +42,7 @@ export class Metrics {
   readonly #bytes: Counter<'target' | 'lun' | 'direction'>;
   readonly #seconds: Histogram<'target' | 'lun' | 'class'>;
   readonly #errors: Counter<'target' | 'lun' | 'status'>;
+  readonly #stages: StageHistogram;
   #server: http.Server | undefined;
 
   constructor(sources: MetricsSources) {
@@ -67,6 +73,8 @@ export class Metrics {
       labelNames: ['target', 'lun', 'status'],
       registers,
     });
+    this.#stages = new StageHistogram();
+    this.registry.registerMetric(this.#stages as never);
     new Gauge({
       name: 'tandem_iscsi_sessions',
       help: 'Live iSCSI normal sessions, per target and portal',
@@ -87,6 +95,27 @@ export class Metrics {
         for (const a of sources.aluaStates()) this.labels(a.volume, String(a.group)).set(a.state);
       },
     });
+    if (sources.replication) registerReplication(registers, sources.replication.bind(sources));
+  }
+
+  /** Stage histograms of one LU, created on first use (label children are cached). */
+  #stageChildren(target: string, lun: string): Record<Stage, Obs> {
+    const h = this.#stages;
+    return {
+      receive: h.series(target, lun, 'receive'),
+      queue: h.series(target, lun, 'queue'),
+      backstore: h.series(target, lun, 'backstore'),
+      replication: h.series(target, lun, 'replication'),
+      transmit: h.series(target, lun, 'transmit'),
+    };
+  }
+
+  /**
+   * `device` with its data-path calls (read, write, flush, discard) timed into the backstore
+   * stage of TARGET/LUN: one observation per call, which for READ and WRITE is one per command.
+   */
+  timeDevice(device: BlockDevice, target: string, lun: number): BlockDevice {
+    return new TimedDevice(device, this.#stages.series(target, String(lun), 'backstore'));
   }
 
   /** The observer to set on one target's engine; label children are cached per LUN. */
@@ -108,6 +137,7 @@ export class Metrics {
         bytesIn: this.#bytes.labels(target, l, 'in'),
         bytesOut: this.#bytes.labels(target, l, 'out'),
         errors: new Map(),
+        stages: this.#stageChildren(target, l),
       };
       luns.set(lun, c);
       return c;
@@ -128,6 +158,9 @@ export class Metrics {
           }
           e.inc();
         }
+      },
+      stage(lun, stage, seconds) {
+        (luns.get(lun) ?? children(lun)).stages[stage].observe(seconds);
       },
     };
   }
@@ -171,5 +204,250 @@ export class Metrics {
     this.#server = undefined;
     s.closeAllConnections();
     await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+/** One series of the stage histogram: plain numbers, no allocation per observation. */
+class StageSeries {
+  readonly labels: { target: string; lun: string; stage: Stage };
+  /** Per bucket of LATENCY_BUCKETS (not cumulative); the last one is +Inf. */
+  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+
+  constructor(target: string, lun: string, stage: Stage) {
+    this.labels = { target, lun, stage };
+  }
+
+  observe(v: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && v > LATENCY_BUCKETS[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+/**
+ * `tandem_scsi_stage_seconds`, a histogram registered as a custom prom-client metric: up to
+ * five observations per command would cost five label hashes and allocations in prom-client's
+ * Histogram child; these series are plain counters read at scrape time.
+ */
+class StageHistogram {
+  readonly name = 'tandem_scsi_stage_seconds';
+  readonly help =
+    'SCSI command latency per stage, per LU: receive (first header to data-out complete), queue (task-set ordering), backstore (each BlockDevice call), replication (peer acks beyond the local write), transmit (response ready to written to the socket)';
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  readonly #series = new Map<string, StageSeries>();
+
+  series(target: string, lun: string, stage: Stage): StageSeries {
+    const key = `${target}\0${lun}\0${stage}`;
+    let s = this.#series.get(key);
+    if (!s) {
+      s = new StageSeries(target, lun, stage);
+      this.#series.set(key, s);
+    }
+    return s;
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: object[] } {
+    const values: object[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const s of this.#series.values()) {
+      // A stage never observed (replication of a local volume) has no series.
+      if (s.count === 0) continue;
+      let acc = 0;
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+        acc += s.counts[i]!;
+        values.push({ metricName: bucket, labels: { le: LATENCY_BUCKETS[i]!, ...s.labels }, value: acc });
+      }
+      values.push({ metricName: bucket, labels: { le: '+Inf', ...s.labels }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const s of this.#series.values()) {
+      s.counts.fill(0);
+      s.sum = 0;
+      s.count = 0;
+    }
+  }
+}
+
+/** A BlockDevice whose data-path calls are timed (the backstore stage); the rest pass through. */
+class TimedDevice implements BlockDevice {
+  readonly #inner: BlockDevice;
+  readonly #seconds: Obs;
+  readonly size: number;
+  readonly description: string;
+  readonly discardGranularity?: number;
+  readonly discard?: (offset: number, length: number) => Promise<void>;
+  readonly allocation?: (offset: number, length: number) => Promise<Extent>;
+  readonly prefetch?: (offset: number, length: number) => Promise<void>;
+
+  constructor(inner: BlockDevice, seconds: Obs) {
+    this.#inner = inner;
+    this.#seconds = seconds;
+    this.size = inner.size;
+    this.description = inner.description;
+    // Optional members stay absent when the device lacks them (their absence means something).
+    if (inner.discardGranularity !== undefined) this.discardGranularity = inner.discardGranularity;
+    if (inner.discard) {
+      const discard = inner.discard.bind(inner);
+      this.discard = (offset, length) => {
+        const t0 = performance.now();
+        return this.#timed(discard(offset, length), t0);
+      };
+    }
+    if (inner.allocation) this.allocation = inner.allocation.bind(inner);
+    if (inner.prefetch) this.prefetch = inner.prefetch.bind(inner);
+  }
+
+  read(offset: number, length: number): Promise<Buffer> {
+    const t0 = performance.now();
+    return this.#timed(this.#inner.read(offset, length), t0);
+  }
+
+  write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+    const t0 = performance.now();
+    return this.#timed(this.#inner.write(offset, data, fua), t0);
+  }
+
+  flush(): Promise<void> {
+    const t0 = performance.now();
+    return this.#timed(this.#inner.flush(), t0);
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  async #timed<T>(p: Promise<T>, t0: number): Promise<T> {
+    try {
+      return await p;
+    } finally {
+      this.#seconds.observe((performance.now() - t0) / 1000);
+    }
+  }
+}
+
+const ROLE_VALUE: Record<ReplicationStatus['role'], number> = { primary: 1, replica: 0, closed: 0 };
+
+/** Counters of ReplicationStatus.metrics, exported as `tandem_replication_<name>_total`. */
+const REPLICATION_COUNTERS = [
+  ['mirrored_ops', 'mirroredOps', 'Ops sent to peers (writes, discards, flushes; resync excluded)'],
+  ['mirrored_bytes', 'mirroredBytes', 'Data bytes of mirrored writes'],
+  ['acks', 'acks', 'Acknowledgements received from peers'],
+  ['peer_failures', 'peerFailures', 'Peer failures (stream error, timeout, nack)'],
+  ['resync_regions', 'resyncRegions', 'Regions copied by resync'],
+  ['resync_bytes', 'resyncBytes', 'Bytes copied by resync (sent as data or as zero)'],
+  ['applied_ops', 'appliedOps', 'Ops applied here as a replica'],
+  ['applied_bytes', 'appliedBytes', 'Data bytes applied here as a replica'],
+  [
+    'degraded_writes',
+    'degradedWrites',
+    "Writes whose acknowledgement waited for a peer's removal from the in-sync set",
+  ],
+  ['fenced_writes', 'fencedWrites', 'Writes refused because this node was fenced'],
+] as const;
+
+/**
+ * Replication gauges and counters, read from each volume's status() at scrape time. One
+ * snapshot serves every metric of one scrape (the collectors run in the same turn).
+ */
+function registerReplication(registers: Registry[], source: () => Iterable<ReplicationStatus>): void {
+  let snapshot: ReplicationStatus[] | undefined;
+  const statuses = (): ReplicationStatus[] => {
+    if (!snapshot) {
+      snapshot = [...source()];
+      setImmediate(() => {
+        snapshot = undefined;
+      });
+    }
+    return snapshot;
+  };
+  const perVolume = (name: string, help: string, value: (s: ReplicationStatus) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['volume'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of statuses()) this.labels(s.volume).set(value(s));
+      },
+    });
+  const perPeer = (
+    name: string,
+    help: string,
+    value: (p: ReplicationStatus['peers'][number]) => number | undefined,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['volume', 'peer'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of statuses()) {
+          for (const p of s.peers) {
+            const v = value(p);
+            if (v !== undefined) this.labels(s.volume, p.node).set(v);
+          }
+        }
+      },
+    });
+  perVolume(
+    'tandem_replication_role',
+    'Replication role of this node: 1 primary, 0 replica or closed',
+    (s) => ROLE_VALUE[s.role],
+  );
+  perVolume('tandem_replication_epoch', "This node's epoch as primary (0 when not primary)", (s) => s.epoch);
+  perVolume('tandem_replication_dirty_regions', 'Regions marked dirty in the bitmap', (s) => s.dirtyRegions);
+  perVolume(
+    'tandem_replication_dirty_bytes',
+    'Bytes of the regions marked dirty in the bitmap',
+    (s) => s.dirtyBytes,
+  );
+  perPeer(
+    'tandem_replication_in_sync',
+    'Whether the peer mirrors every write: 1 in-sync, 0 otherwise',
+    (p) => (p.state === 'in-sync' ? 1 : 0),
+  );
+  perPeer(
+    'tandem_replication_resync_done_bytes',
+    'Bytes done in the current (or last) resync of the peer',
+    (p) => p.resyncDoneBytes,
+  );
+  perPeer(
+    'tandem_replication_resync_planned_bytes',
+    'Bytes to copy in the current (or last) resync of the peer',
+    (p) => p.resyncTotalBytes,
+  );
+  perPeer(
+    'tandem_replication_inflight_ops',
+    'Ops sent to the peer and not yet acknowledged',
+    (p) => p.inflightOps,
+  );
+  perPeer(
+    'tandem_replication_last_ack_seconds',
+    'Seconds since the last acknowledgement from the peer (absent: none yet)',
+    (p) => (p.lastAckMs === undefined ? undefined : p.lastAckMs / 1000),
+  );
+  for (const [name, key, help] of REPLICATION_COUNTERS) {
+    new Counter({
+      name: `tandem_replication_${name}_total`,
+      help: `${help} (since the volume was opened)`,
+      labelNames: ['volume'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of statuses()) this.labels(s.volume).inc(s.metrics[key]);
+      },
+    });
   }
 }

@@ -164,16 +164,23 @@ export class FileDevice implements BlockDevice {
   async grow(size: number): Promise<void> {
     if (size <= this.#size) return;
     if (this.#isBlockDevice) {
-      throw new TandemError('TANDEM_ERR_BACKSTORE_IO', `grow ${this.#path}: a block device has the size it has`);
+      throw new TandemError(
+        'TANDEM_ERR_BACKSTORE_IO',
+        `grow ${this.#path}: a block device has the size it has`,
+      );
     }
     try {
       await new Promise<void>((resolve, reject) =>
         fs.ftruncate(this.#fd, size, (err) => (err ? reject(err) : resolve())),
       );
     } catch (err) {
-      throw new TandemError('TANDEM_ERR_BACKSTORE_IO', `grow ${this.#path} to ${size}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw new TandemError(
+        'TANDEM_ERR_BACKSTORE_IO',
+        `grow ${this.#path} to ${size}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
     }
     this.#size = size;
   }

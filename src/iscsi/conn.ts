@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { type Completion, TmfFunction, TmfResponse } from '../scsi/command.js';
+import type { CommandObserver } from '../scsi/observer.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
 import { ioBuffers } from '../util/buffer-pool.js';
 import { crc32c, putDigest, readDigest } from '../util/crc32c.js';
@@ -85,6 +86,13 @@ export class Connection implements R2tSender {
   #timer: NodeJS.Timeout | undefined;
   #closeReason = '';
   #corked = false;
+  // per-stage latency (set at login when the target keeps statistics)
+  #observer: CommandObserver | undefined;
+  /** performance.now() of the latest socket read, and of the one that completed #header. */
+  #rxAt = 0;
+  #headerAt = 0;
+  /** Tasks whose response is queued in the current write batch (transmit stage). */
+  #transmitting: IscsiTask[] = [];
   readonly closed: Promise<void>;
   #resolveClosed!: () => void;
 
@@ -178,6 +186,7 @@ export class Connection implements R2tSender {
   #onData(chunk: Buffer): void {
     if (this.#state === 'closed') return;
     this.#lastRx = Date.now();
+    if (this.#observer) this.#rxAt = performance.now();
     this.#chunks.push(chunk);
     this.#avail += chunk.length;
     this.#pump();
@@ -225,6 +234,7 @@ export class Connection implements R2tSender {
         }
       }
       this.#header = Buffer.from(raw.subarray(0, BHS_LENGTH + ahsLen));
+      this.#headerAt = this.#rxAt;
       const dsl = dataSegmentLength(this.#header);
       const limit = this.#state === 'login' ? LOGIN_MAX_DATA : this.#maxRecv;
       if (dsl > limit) {
@@ -515,6 +525,8 @@ export class Connection implements R2tSender {
         this.#headerDigest = step.params.headerDigest;
         this.#dataDigest = step.params.dataDigest;
         this.#maxRecv = step.params.targetMaxRecvDataSegmentLength;
+        this.#observer = session.target?.engine.observer;
+        if (this.#observer) this.#rxAt = performance.now();
         this.#state = 'full-feature';
         this.#log.info(
           {
@@ -596,6 +608,8 @@ export class Connection implements R2tSender {
       },
       this,
     );
+    // A command held back for CmdSN order keeps the stamp of the PDU that released it.
+    if (this.#observer) task.arrivedAt = this.#headerAt;
     this.#tasks.set(itt, task);
     s.inFlight++;
     s.target.engine.execute(task).then(
@@ -615,6 +629,10 @@ export class Connection implements R2tSender {
       s.refreshWindow();
     }
     if (this.#state !== 'full-feature' || c.aborted || s?.closed) return;
+    if (task.arrivedAt) {
+      task.readyAt = performance.now();
+      this.#transmitting.push(task);
+    }
     const edtl = task.expectedLength;
     const xfer = c.transferLength;
     const overflow = xfer > edtl;
@@ -708,6 +726,7 @@ export class Connection implements R2tSender {
     }
     try {
       task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data);
+      if (task.arrivedAt) task.dataOutAt = this.#rxAt;
     } catch (err) {
       if (!(err instanceof DataSequenceError)) throw err;
       this.#log.warn({ itt, err: err.message }, 'Data-Out out of sequence: PDU rejected, task fails');
@@ -980,8 +999,22 @@ export class Connection implements R2tSender {
     this.#socket.cork();
     setImmediate(() => {
       this.#corked = false;
+      const batch = this.#transmitting;
+      if (batch.length > 0 && !this.#socket.destroyed) {
+        // Writes complete in order: this empty one's callback runs once the kernel has the
+        // batch's bytes (after any backpressure), which ends the transmit stage of its tasks.
+        this.#transmitting = [];
+        this.#socket.write(EMPTY, () => this.#transmitted(batch));
+      }
       this.#socket.uncork();
     });
+  }
+
+  #transmitted(batch: IscsiTask[]): void {
+    const obs = this.#observer;
+    if (!obs) return;
+    const now = performance.now();
+    for (const t of batch) obs.stage(t.lun, 'transmit', (now - t.readyAt) / 1000);
   }
 
   /**

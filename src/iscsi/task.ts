@@ -55,6 +55,11 @@ export class IscsiTask implements TransportCommand {
   readonly readExpected: boolean;
   readonly writeExpected: boolean;
   readonly nexus: ItNexus;
+  /** performance.now() stamps for per-stage latency (0: not kept); the connection sets them. */
+  arrivedAt = 0;
+  dataOutAt = 0;
+  /** Its response was queued for sending. */
+  readyAt = 0;
   readonly #signal = { aborted: false };
   readonly #sender: R2tSender;
   readonly #unsolicitedLimit: number;

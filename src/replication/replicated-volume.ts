@@ -807,6 +807,48 @@ export class ReplicatedVolume {
   }
 
   /** Applies one op from the primary; resolves with the checksum for CHECKSUM, else 0. */
+  /**
+   * Applies a run of WRITE ops that are adjacent on the device (each starts where the previous
+   * ends) and share FUA, as one device write: the primary never has overlapping writes in flight,
+   * so the run is exactly what the ops would write one by one, at one system call.
+   */
+  async applyWriteRun(ops: readonly OpMessage[]): Promise<void> {
+    this.#checkReplica();
+    const dev = this.#device;
+    let bytes = 0;
+    for (const op of ops) {
+      if (
+        op.kind !== OpKind.WRITE ||
+        op.data.length === 0 ||
+        op.offset < 0 ||
+        op.offset + op.data.length > dev.size
+      ) {
+        throw replicationError(
+          'TANDEM_ERR_REPLICATION_PROTOCOL',
+          `${this.#o.volume}: op ${op.seq} is not a write inside the volume`,
+        );
+      }
+      bytes += op.data.length;
+    }
+    for (let i = 1; i < ops.length; i++) {
+      if (ops[i]!.offset !== ops[i - 1]!.offset + ops[i - 1]!.data.length || ops[i]!.fua !== ops[0]!.fua) {
+        throw new TandemError('TANDEM_ERR_ASSERT', 'applyWriteRun: ops are not one adjacent run');
+      }
+    }
+    this.#metrics.appliedOps += ops.length;
+    this.#metrics.appliedBytes += bytes;
+    await dev.write(
+      ops[0]!.offset,
+      ops.length === 1
+        ? ops[0]!.data
+        : Buffer.concat(
+            ops.map((o) => o.data),
+            bytes,
+          ),
+      ops[0]!.fua,
+    );
+  }
+
   async applyOp(op: OpMessage): Promise<number> {
     this.#checkReplica();
     const dev = this.#device;

@@ -1,3 +1,4 @@
+import type { CommandObserver } from './observer.js';
 import type { TaskAttributeCode } from './spec/status.js';
 
 /**
@@ -51,6 +52,13 @@ export interface TransportCommand {
    * AbortSignal fits; the iSCSI transport uses a plain flag, which is far cheaper per command).
    */
   readonly signal: { readonly aborted: boolean };
+  /**
+   * performance.now() when the command's first PDU header arrived, for the receive stage
+   * (absent or 0: the transport does not stamp; the engine then reports no receive stage).
+   */
+  readonly arrivedAt?: number;
+  /** performance.now() when the last of its data-out arrived (absent or 0: none came). */
+  readonly dataOutAt?: number;
   /** The engine aborts the task: the transport fires `signal` and sends no response. */
   abort(): void;
   /**
@@ -124,4 +132,6 @@ export interface ScsiEngine {
   nexusLost(nexus: ItNexus, reason: 'logout' | 'reinstatement' | 'connection-loss'): void;
   /** LUNs this nexus may see, ascending. */
   lunsFor(nexus: ItNexus): number[];
+  /** Per-LU statistics; the transport reports its transmit stage here (undefined: none kept). */
+  readonly observer?: CommandObserver | undefined;
 }

@@ -118,15 +118,21 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     if (!lu) return this.#executeWithoutLu(cmd);
     lu.noteNexus(cmd.nexus.id);
     const obs = this.observer;
-    if (!obs) return this.#executeOn(cmd, lu, false);
+    if (!obs) return this.#executeOn(cmd, lu, false, 0);
     const t0 = performance.now();
-    const c = await this.#executeOn(cmd, lu, false);
+    const c = await this.#executeOn(cmd, lu, false, t0);
     const seconds = (performance.now() - t0) / 1000;
     const cls = commandClass(this.#table.lookup(cmd.cdb));
     const good = c.status === ScsiStatus.GOOD;
     const bytesIn = good && c.data ? c.data.length : 0;
     const bytesOut = good && cls === 'write' && cmd.writeExpected ? c.transferLength : 0;
     obs.completed(cmd.lun, cls, bytesIn, bytesOut, seconds, c.status);
+    const arrived = cmd.arrivedAt;
+    if (arrived) {
+      // Receive ends when the data-out is all in, or at the hand-over if it needed none.
+      const dataOut = cmd.dataOutAt ?? 0;
+      obs.stage(cmd.lun, 'receive', (Math.max(dataOut, t0) - arrived) / 1000);
+    }
     return c;
   }
 
@@ -146,7 +152,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       // The nodes disagree on the LUN map for a moment (a reconcile in progress): retry.
       return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
     }
-    const c = await this.#executeOn(cmd, lu, true);
+    const c = await this.#executeOn(cmd, lu, true, 0);
     // Pooled data-in memory goes back once copied into the reply.
     if (c.release && c.data) {
       const data = Buffer.from(c.data);
@@ -172,8 +178,17 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     return n;
   }
 
-  async #executeOn(cmd: TransportCommand, lu: LogicalUnit, forwarded: boolean): Promise<Completion> {
-    const { task, result } = lu.taskSet.run(cmd, (t) => this.#gate(cmd, lu, t, forwarded));
+  /** `t0`: performance.now() at the hand-over when the queue stage is observed, else 0. */
+  async #executeOn(
+    cmd: TransportCommand,
+    lu: LogicalUnit,
+    forwarded: boolean,
+    t0: number,
+  ): Promise<Completion> {
+    const { task, result } = lu.taskSet.run(cmd, (t) => {
+      if (t0 > 0) this.observer?.stage(cmd.lun, 'queue', (performance.now() - t0) / 1000);
+      return this.#gate(cmd, lu, t, forwarded);
+    });
     try {
       const c = await result;
       return task.aborted || c.aborted

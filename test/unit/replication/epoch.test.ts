@@ -45,7 +45,15 @@ function rawStream(address: string) {
 }
 
 const hello = (epoch: number) => ({
-  hello: { volume: 'vol1', epoch, primaryNode: 'x', datasetId: 'ds1', regionSize: MiB, size: 4 * MiB, era: '' },
+  hello: {
+    volume: 'vol1',
+    epoch,
+    primaryNode: 'x',
+    datasetId: 'ds1',
+    regionSize: MiB,
+    size: 4 * MiB,
+    era: '',
+  },
 });
 const write = (seq: number, offset: number) => ({
   seq,
