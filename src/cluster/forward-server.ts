@@ -154,10 +154,15 @@ export class ForwardServer {
  */
 const RECEIVE_WINDOW_BYTES = 16 << 20;
 function widenReceiveWindow(server: grpc.Server): void {
-  const s = server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> } };
+  const s = server as unknown as {
+    commonServerOptions?: { settings?: Record<string, unknown>; noDelay?: boolean };
+  };
   if (!s.commonServerOptions) return;
   s.commonServerOptions.settings = {
     ...s.commonServerOptions.settings,
     initialWindowSize: RECEIVE_WINDOW_BYTES,
   };
+  // The options reach net.Server: accepted sockets without Nagle, like grpc-js's client side
+  // (small replies — acks, forwarded status — must not wait for the previous segment's ACK).
+  s.commonServerOptions.noDelay = true;
 }
