@@ -86,6 +86,8 @@ export interface ClusterShared {
   readonly onTarget?: (iqn: string, engine: ScsiTarget) => void;
   /** The admin API's address, registered with the cluster ('' when off). */
   readonly adminAddress?: () => string;
+  /** Wraps a LU's local store so its calls are timed (the "backstore" latency stage). */
+  readonly timeDevice?: (device: BlockDevice, target: string, lun: number) => BlockDevice;
 }
 
 const lunKey = (target: string, lun: number) => `${target},${lun}`;
@@ -561,7 +563,11 @@ export class ClusterRuntime implements ClusterHost {
     await rv.becamePrimary(epoch);
   }
 
-  async #openReplicated(vol: VolumeConfig, device: BlockDevice): Promise<ReplicatedVolume> {
+  async #openReplicated(
+    vol: VolumeConfig,
+    device: BlockDevice,
+    onPeerWait: (seconds: number) => void,
+  ): Promise<ReplicatedVolume> {
     const c = this.coordinator!;
     const me = this.#cfg.node.name;
     const rv = new ReplicatedVolume({
@@ -580,6 +586,7 @@ export class ClusterRuntime implements ClusterHost {
       replicas: () => this.#replicaNodes(vol),
       canServeWrites: () => c.canServeWrites(vol.id),
       era: this.#era,
+      onPeerWait,
     });
     await rv.open();
     const set = await c.readReplicaSet(vol.id);
@@ -606,11 +613,15 @@ export class ClusterRuntime implements ClusterHost {
   async #mount(key: string, l: ClusterLunConfig, vol: VolumeConfig): Promise<void> {
     const c = this.coordinator!;
     const engine = this.#shared.targets.get(l.target)!;
-    const device = await this.#openDevice(vol);
+    const raw = await this.#openDevice(vol);
+    // Timed: the LU's own I/O on the primary, and on a replica the mirrored writes it applies.
+    const device = this.#shared.timeDevice?.(raw, l.target, l.lun) ?? raw;
     let replication: ReplicatedVolume | undefined;
     try {
       if (vol.kind === 'replicated') {
-        replication = await this.#openReplicated(vol, device);
+        replication = await this.#openReplicated(vol, device, (s) =>
+          this.#shared.targets.get(l.target)?.observer?.stage(l.lun, 'replication', s),
+        );
         this.#replicated.set(vol.id, replication);
       }
       const seed = await c.volumeSeed(vol.id);

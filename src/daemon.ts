@@ -117,6 +117,7 @@ export class Daemon {
             engine.observer = this.#metrics?.observerFor(iqn);
           },
           adminAddress: () => this.#admin?.address ?? '',
+          timeDevice: (device, target, lun) => m.timeDevice(device, target, lun),
         },
         this.#log,
       );

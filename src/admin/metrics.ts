@@ -282,17 +282,17 @@ class StageHistogram {
 class TimedDevice implements BlockDevice {
   readonly #inner: BlockDevice;
   readonly #seconds: Obs;
-  readonly size: number;
   readonly description: string;
   readonly discardGranularity?: number;
   readonly discard?: (offset: number, length: number) => Promise<void>;
   readonly allocation?: (offset: number, length: number) => Promise<Extent>;
   readonly prefetch?: (offset: number, length: number) => Promise<void>;
+  readonly grow?: (size: number) => Promise<void>;
 
   constructor(inner: BlockDevice, seconds: Obs) {
     this.#inner = inner;
     this.#seconds = seconds;
-    this.size = inner.size;
+    if (inner.grow) this.grow = inner.grow.bind(inner);
     this.description = inner.description;
     // Optional members stay absent when the device lacks them (their absence means something).
     if (inner.discardGranularity !== undefined) this.discardGranularity = inner.discardGranularity;
@@ -305,6 +305,11 @@ class TimedDevice implements BlockDevice {
     }
     if (inner.allocation) this.allocation = inner.allocation.bind(inner);
     if (inner.prefetch) this.prefetch = inner.prefetch.bind(inner);
+  }
+
+  /** The inner device's: it can grow. */
+  get size(): number {
+    return this.#inner.size;
   }
 
   read(offset: number, length: number): Promise<Buffer> {

@@ -516,7 +516,18 @@ export class ReplicatedVolume {
       }
       const late = Promise.all(waits);
       late.catch(() => undefined); // awaited below; a local failure must not leave it unhandled
+      const onPeerWait = this.#o.onPeerWait;
+      let localDone = 0;
+      if (onPeerWait && sent.length > 0) {
+        local.then(
+          () => {
+            localDone = performance.now();
+          },
+          () => undefined,
+        );
+      }
       const results = await Promise.allSettled([local, ...sent.map((s) => s.ack)]);
+      if (onPeerWait && localDone > 0) onPeerWait(Math.max(0, performance.now() - localDone) / 1000);
       if (results[0]!.status === 'rejected') throw results[0].reason;
       for (let i = 0; i < sent.length; i++) {
         if (results[i + 1]!.status === 'fulfilled') continue;

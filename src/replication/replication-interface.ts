@@ -47,6 +47,11 @@ export interface ReplicatedVolumeOptions {
   era?: string;
   /** Tuning, mostly for tests. */
   timing?: Partial<ReplicationTiming>;
+  /**
+   * Told, per mirrored write, how long the primary waited for its peers after its own copy was
+   * done (seconds; 0 when the peers were faster): the "replication" latency stage.
+   */
+  onPeerWait?: (seconds: number) => void;
 }
 
 export interface ReplicationTiming {

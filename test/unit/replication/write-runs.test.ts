@@ -1,10 +1,10 @@
 // The replica applies adjacent mirrored writes of one batch as one device write: the runs must
 // be exactly the adjacent same-FUA WRITE sequences, in order, and nothing else.
 import { describe, expect, it } from 'vitest';
-import { OpKind, type OpMessage } from '../../../src/replication/proto.js';
+import { OpKind, type OpKindCode, type OpMessage } from '../../../src/replication/proto.js';
 import { writeRuns } from '../../../src/replication/server.js';
 
-const op = (seq: number, kind: OpKind, offset: number, length: number, fua = false): OpMessage => ({
+const op = (seq: number, kind: OpKindCode, offset: number, length: number, fua = false): OpMessage => ({
   seq,
   kind,
   offset,
