@@ -336,7 +336,29 @@ export class DaemonAdminBackend implements AdminBackend {
     value: JsonValue,
     expectedRevision?: number,
   ): Promise<number> {
+    if (kind === 'volumes') await this.#checkResize(name, value);
     return this.#etcd(`writing ${kind}/${name}`, (c) => c.putConfig(kind, name, value, expectedRevision));
+  }
+
+  /** Growing a shared volume is live; a replicated one's size cannot change yet: say so now. */
+  async #checkResize(name: string, value: JsonValue): Promise<void> {
+    const { entries } = await this.#etcd(`reading volumes/${name}`, (c) => c.readConfig());
+    const cur = entries.find((e) => e.kind === 'volumes' && e.name === name);
+    const before = cur ? volumeSchema.safeParse(cur.value) : undefined;
+    const after = volumeSchema.safeParse(value);
+    if (!before?.success || !after.success || before.data.size === after.data.size) return;
+    if (before.data.kind === 'replicated' || after.data.kind === 'replicated') {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_UNSUPPORTED',
+        `volume ${name}: resizing a replicated volume is not supported yet (its replicas' sizes and bitmaps must change together); create a larger volume and copy`,
+      );
+    }
+    if ((after.data.size ?? 0) < (before.data.size ?? 0)) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_UNSUPPORTED',
+        `volume ${name}: a volume cannot shrink (blocks in use would vanish)`,
+      );
+    }
   }
 
   async deleteConfig(kind: ConfigKind, name: string, expectedRevision?: number): Promise<boolean> {

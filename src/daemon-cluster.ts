@@ -92,6 +92,15 @@ export interface ClusterShared {
 
 const lunKey = (target: string, lun: number) => `${target},${lun}`;
 
+/** LUN masking from a target's `aclLuns` (initiator → LUNs), with the sets built once. */
+export function lunMaskOf(
+  aclLuns: Readonly<Record<string, readonly number[]>> | undefined,
+): ((initiator: string) => ReadonlySet<number> | undefined) | undefined {
+  if (!aclLuns) return undefined;
+  const sets = new Map(Object.entries(aclLuns).map(([i, l]) => [i, new Set(l)]));
+  return (initiator) => sets.get(initiator);
+}
+
 /**
  * Cluster mode of the composition root (DESIGN.md Configuration): joins etcd, allocates this
  * node's port group and relative ports, bootstraps the configuration if etcd has none, then
@@ -118,6 +127,8 @@ export class ClusterRuntime implements ClusterHost {
   readonly #config = new Map<string, ConfigEntry>();
   /** Targets as the configuration has them now: logins read ACL and CHAP from here, live. */
   readonly #targetConfigs = new Map<string, ClusterTargetConfig>();
+  /** Each target's LUN masking as last applied. */
+  readonly #masks = new Map<string, ClusterTargetConfig['aclLuns']>();
   coordinator: EtcdCoordinator | undefined;
   forwardServer: ForwardServer | undefined;
   #forwardClient: ForwardClient | undefined;
@@ -351,6 +362,15 @@ export class ClusterRuntime implements ClusterHost {
     for (const [iqn, t] of d.targets) {
       this.#targetConfigs.set(iqn, t);
       this.#ensureTarget(iqn, t.alias);
+      const engine = this.#shared.targets.get(iqn)!;
+      const before = JSON.stringify(this.#masks.get(iqn) ?? null);
+      if (before !== JSON.stringify(t.aclLuns ?? null)) {
+        this.#masks.set(iqn, t.aclLuns);
+        engine.lunMask = lunMaskOf(t.aclLuns);
+        // What some initiators may see changed: they re-read REPORT LUNS.
+        for (const lu of engine.logicalUnits().values())
+          lu.unitAttentions.establishAll(lu.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
+      }
     }
     for (const iqn of [...this.#targetConfigs.keys()])
       if (!d.targets.has(iqn)) this.#targetConfigs.delete(iqn);

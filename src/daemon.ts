@@ -6,7 +6,7 @@ import type { BlockDevice } from './backstore/block-device.js';
 import { FileDevice } from './backstore/file.js';
 import { MemoryDevice } from './backstore/memory.js';
 import { DaemonAdminBackend } from './daemon-admin.js';
-import { ClusterRuntime } from './daemon-cluster.js';
+import { ClusterRuntime, lunMaskOf } from './daemon-cluster.js';
 import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
@@ -131,6 +131,7 @@ export class Daemon {
     for (const t of cfg.targets) {
       const engine = new ScsiTarget(table, this.#log.child({ target: t.iqn }));
       engine.observer = this.#metrics?.observerFor(t.iqn);
+      engine.lunMask = lunMaskOf(t.aclLuns);
       // Each portal is its own portal group, hence its own SCSI target port (DESIGN.md
       // Identity): TPGT and relative target port id are the portal's position, from 1.
       engine.setTargetPorts(cfg.portals.map((_, i) => targetPort(t.iqn, i + 1)));

@@ -61,6 +61,8 @@ const targetSchema = z.object({
   auth: authSchema.optional(),
   /** Initiator names allowed to log in; absent: every initiator. */
   acl: z.array(iqn).optional(),
+  /** Per initiator: the only LUNs it sees (LUN masking); an initiator not listed sees all. */
+  aclLuns: z.record(z.string(), z.array(z.number().int().min(0).max(16383))).optional(),
 });
 
 /**
@@ -105,6 +107,8 @@ export const clusterTargetSchema = z.object({
   auth: authSchema.optional(),
   /** Initiator names allowed to log in; absent: every initiator. */
   acl: z.array(iqn).optional(),
+  /** Per initiator: the only LUNs it sees (LUN masking); an initiator not listed sees all. */
+  aclLuns: z.record(z.string(), z.array(z.number().int().min(0).max(16383))).optional(),
 });
 export const clusterLunSchema = z.object({
   target: iqn,

@@ -109,12 +109,27 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     return this.#luns;
   }
 
-  lunsFor(_nexus: ItNexus | TransportCommand): number[] {
-    return [...this.#luns.keys()].sort((a, b) => a - b);
+  /**
+   * LUN masking (set by the composition root from the target's ACL): the LUNs an initiator may
+   * see, or undefined for all. A masked LUN does not exist for that initiator: REPORT LUNS
+   * leaves it out and commands to it get LOGICAL UNIT NOT SUPPORTED (SPC-4 4.6.23).
+   */
+  lunMask: ((initiatorName: string) => ReadonlySet<number> | undefined) | undefined;
+
+  /** The LU at `lun` as the initiator `initiatorName` may see it. */
+  #visible(initiatorName: string, lun: number): LogicalUnit | undefined {
+    const mask = this.lunMask?.(initiatorName);
+    return mask && !mask.has(lun) ? undefined : this.#luns.get(lun);
+  }
+
+  lunsFor(nexus: ItNexus | TransportCommand): number[] {
+    const initiator = 'nexus' in nexus ? nexus.nexus.initiatorName : nexus.initiatorName;
+    const mask = this.lunMask?.(initiator);
+    return [...this.#luns.keys()].filter((l) => !mask || mask.has(l)).sort((a, b) => a - b);
   }
 
   async execute(cmd: TransportCommand): Promise<Completion> {
-    const lu = this.#luns.get(cmd.lun);
+    const lu = this.#visible(cmd.nexus.initiatorName, cmd.lun);
     if (!lu) return this.#executeWithoutLu(cmd);
     lu.noteNexus(cmd.nexus.id);
     const obs = this.observer;
@@ -145,7 +160,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     fc: ForwardedCommand,
     onAbort: (hook: () => void) => void,
   ): Promise<ForwardedCompletion> {
-    const lu = this.#luns.get(fc.lun);
+    const lu = this.#visible(fc.nexus.initiatorName, fc.lun);
     const cmd = new ForwardedTransportCommand(fc, this.#forwardedNexus(fc));
     onAbort(() => cmd.abort());
     if (!lu || lu.config.volumeId !== fc.volume) {
@@ -460,7 +475,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     const nexusId = req.nexus.id;
     switch (req.fn) {
       case TmfFunction.ABORT_TASK: {
-        const lu = this.#luns.get(req.lun);
+        const lu = this.#visible(req.nexus.initiatorName, req.lun);
         if (!lu) return TmfResponse.LUN_DOES_NOT_EXIST;
         const victims = [...lu.taskSet.tasks()].filter(
           (t) => t.nexus.id === nexusId && t.tag === req.referencedTag,
@@ -472,7 +487,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       }
       case TmfFunction.ABORT_TASK_SET:
       case TmfFunction.CLEAR_TASK_SET: {
-        const lu = this.#luns.get(req.lun);
+        const lu = this.#visible(req.nexus.initiatorName, req.lun);
         if (!lu) return TmfResponse.LUN_DOES_NOT_EXIST;
         const all = req.fn === TmfFunction.CLEAR_TASK_SET;
         const victims = [...lu.taskSet.tasks()].filter((t) => all || t.nexus.id === nexusId);
@@ -481,7 +496,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         return TmfResponse.FUNCTION_COMPLETE;
       }
       case TmfFunction.LOGICAL_UNIT_RESET: {
-        const lu = this.#luns.get(req.lun);
+        const lu = this.#visible(req.nexus.initiatorName, req.lun);
         if (!lu) return TmfResponse.LUN_DOES_NOT_EXIST;
         await this.#resetLu(lu, nexusId, reason('BUS_DEVICE_RESET_FUNCTION_OCCURRED'));
         return TmfResponse.FUNCTION_COMPLETE;

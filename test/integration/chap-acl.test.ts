@@ -3,7 +3,15 @@
 // exact login status class/detail (RFC 7143 11.13.5).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTandem, type Tandem } from '../helpers/daemon.js';
-import { type ConnectOptions, IscsiInitiator, LoginError } from '../helpers/initiator/index.js';
+import {
+  type ConnectOptions,
+  IscsiInitiator,
+  LoginError,
+  parseReportLuns,
+  reportLuns,
+  ScsiStatus,
+  testUnitReady,
+} from '../helpers/initiator/index.js';
 import { explain, iscsiInq, requireTools, run } from '../helpers/tools.js';
 
 const MUTUAL_TARGET = 'iqn.2026-11.org.tandem:chap-mutual';
@@ -196,5 +204,65 @@ describe('CHAP and ACLs (embedded mode)', () => {
       expect(stdout).not.toContain(s);
       expect(stderr).not.toContain(s);
     }
+  });
+});
+
+describe('LUN masking (aclLuns): an initiator sees only its LUNs', () => {
+  const MASKED = 'iqn.2026-11.org.tandem.test:masked';
+  const TARGET = 'iqn.2026-11.org.tandem:masking';
+  let node: Tandem;
+  const open: IscsiInitiator[] = [];
+
+  beforeAll(async () => {
+    node = await startTandem({
+      config: {
+        targets: [
+          {
+            iqn: TARGET,
+            luns: [memLun, { ...memLun, lun: 1 }, { ...memLun, lun: 2 }],
+            aclLuns: { [MASKED]: [1] },
+          },
+        ],
+      },
+    });
+  });
+
+  afterAll(async () => {
+    for (const i of open) i.close();
+    await node?.stop();
+  });
+
+  async function session(initiatorName: string): Promise<IscsiInitiator> {
+    const s = await IscsiInitiator.connect({
+      host: '127.0.0.1',
+      port: node.portals[0]!.port,
+      initiatorName,
+      sessionType: 'Normal',
+      targetName: TARGET,
+      timeoutMs: 10_000,
+    });
+    open.push(s);
+    return s;
+  }
+
+  it('REPORT LUNS lists only the allowed LUN; the others do not exist for that initiator', async () => {
+    const masked = await session(MASKED);
+    const r = await masked.scsi(0, reportLuns(), { expectedDataIn: 4096 });
+    expect(r.status).toBe(ScsiStatus.GOOD);
+    expect(parseReportLuns(r.data)).toEqual([1]);
+    const tur0 = await masked.scsi(0, testUnitReady());
+    expect(tur0.status).toBe(ScsiStatus.CHECK_CONDITION);
+    expect([tur0.sense?.key, tur0.sense?.asc, tur0.sense?.ascq]).toEqual([0x05, 0x25, 0x00]);
+    // LUN 1 works (after the power-on unit attention every new nexus gets first).
+    let tur1 = await masked.scsi(1, testUnitReady());
+    if (tur1.status === ScsiStatus.CHECK_CONDITION && tur1.sense?.key === 0x06)
+      tur1 = await masked.scsi(1, testUnitReady());
+    expect(tur1.status).toBe(ScsiStatus.GOOD);
+  });
+
+  it('an initiator not listed in aclLuns sees every LUN', async () => {
+    const other = await session(OTHER);
+    const r = await other.scsi(0, reportLuns(), { expectedDataIn: 4096 });
+    expect(parseReportLuns(r.data)).toEqual([0, 1, 2]);
   });
 });
