@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { type ForwardedCommandExecutor, RESET_UNIT_ATTENTIONS } from '../scsi/forwarding.js';
 import type { Logger } from '../util/logger.js';
@@ -67,6 +68,7 @@ export class ForwardServer {
         err ? reject(err) : resolve(p),
       );
     });
+    widenConnectionWindow(server);
     const i = address.lastIndexOf(':');
     self.host = address.slice(0, i);
     self.port = port;
@@ -165,4 +167,25 @@ function widenReceiveWindow(server: grpc.Server): void {
   // The options reach net.Server: accepted sockets without Nagle, like grpc-js's client side
   // (small replies — acks, forwarded status — must not wait for the previous segment's ACK).
   s.commonServerOptions.noDelay = true;
+}
+
+/**
+ * HTTP/2 also has a connection-wide receive window, 64 KiB by default and not an HTTP/2 setting,
+ * so the stream window above is not enough: every message larger than what is left of it
+ * waits for a WINDOW_UPDATE round trip (64 KiB replicated writes crawled). Raise it on each new
+ * session of the server's listeners (grpc-js keeps them in `http2Servers`; it does the same on
+ * its client side with 'grpc-node.flow_control_window').
+ */
+function widenConnectionWindow(server: grpc.Server): void {
+  const listeners = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
+  if (!listeners) return;
+  for (const l of listeners.keys()) {
+    l.on('session', (session: { setLocalWindowSize?: (size: number) => void }) => {
+      try {
+        session.setLocalWindowSize?.(RECEIVE_WINDOW_BYTES);
+      } catch {
+        // a session that is already closing: nothing to widen
+      }
+    });
+  }
 }

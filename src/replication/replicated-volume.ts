@@ -495,7 +495,7 @@ export class ReplicatedVolume {
     if (ranged) await this.#locks.shared(first, last);
     try {
       // Rule 6: the regions are dirty on stable storage before either copy changes.
-      if (ranged) await bm.mark(first, last);
+      if (ranged) await this.#mark(bm, first, last);
       this.#checkServe(gen);
       const local =
         op.kind === OpKind.WRITE
@@ -540,6 +540,25 @@ export class ReplicatedVolume {
     } finally {
       if (ranged) this.#locks.releaseShared(first, last);
     }
+  }
+
+  /**
+   * Marks [first, last] dirty. When that costs a bitmap write anyway, the next MARK_AHEAD regions
+   * are marked in the same write (and count as just written, so the cleaner leaves them for a
+   * while): a sequential stream then pays one fdatasync per MARK_AHEAD + 1 regions instead of one
+   * per region. The price: after a crash of this primary those few regions are resynced too.
+   */
+  #mark(bm: DirtyBitmap, first: number, last: number): Promise<void> {
+    let clean = false;
+    for (let r = first; r <= last && !clean; r++) clean = !bm.isDirty(r);
+    // While a replica is out of sync the bits say exactly what it lacks: no marking ahead.
+    if (!clean || !this.#allInSync()) return bm.mark(first, last);
+    const end = Math.min(bm.regions - 1, last + MARK_AHEAD);
+    const now = Date.now();
+    for (let r = last + 1; r <= end; r++) {
+      if (!bm.isDirty(r) && !this.#locks.lastWrite.has(r)) this.#locks.lastWrite.set(r, now);
+    }
+    return bm.mark(first, end);
   }
 
   /**
@@ -680,15 +699,20 @@ export class ReplicatedVolume {
     );
   }
 
+  /** Every configured replica is in the in-sync set with a live mirror. */
+  #allInSync(): boolean {
+    for (const node of this.#o.replicas()) {
+      if (node === this.#o.node) continue;
+      if (!this.#isMember(node) || this.#links.get(node)?.state !== 'in-sync') return false;
+    }
+    return true;
+  }
+
   /** Rule 6: once every replica is in sync, regions quiet for cleanAfterMs are clean again. */
   #cleanQuietRegions(): void {
     if (this.#role !== 'primary' || !this.#o.canServeWrites()) return;
     const bm = this.#bm();
-    if (bm.dirtyCount === 0) return;
-    for (const node of this.#o.replicas()) {
-      if (node === this.#o.node) continue;
-      if (!this.#isMember(node) || this.#links.get(node)?.state !== 'in-sync') return;
-    }
+    if (bm.dirtyCount === 0 || !this.#allInSync()) return;
     const now = Date.now();
     const quiet: number[] = [];
     for (const r of bm.dirtyRegions()) {
@@ -713,35 +737,44 @@ export class ReplicatedVolume {
     const size = this.#device.size;
     const links = [...this.#links.values()].filter((l) => l.state === 'in-sync');
     const differing: { node: string; offset: number; length: number }[] = [];
-    for (let r = 0; r < bm.regions; r++) {
-      if (gen !== this.#generation) throw this.#fenced('lost primary during verify');
-      const offset = r * bm.regionSize;
-      const length = Math.min(bm.regionSize, size - offset);
-      await this.#locks.exclusive(r);
-      try {
-        const sums = links.map((l) =>
-          l.send({
-            kind: OpKind.CHECKSUM,
-            offset,
-            length,
-            data: EMPTY,
-            fua: false,
-            full: false,
-            datasetId: '',
-          }),
-        );
-        const mine = crc32c(await this.#device.read(offset, length));
-        const theirs = await Promise.allSettled(sums);
-        theirs.forEach((res, i) => {
-          if (res.status === 'rejected' || res.value.checksum !== mine) {
-            differing.push({ node: links[i]!.node, offset, length });
-          }
-        });
-      } finally {
-        this.#locks.releaseExclusive(r);
+    let next = 0;
+    let done = 0;
+    // A few regions at a time (like resync): the checksums of both copies overlap the reads.
+    const worker = async (): Promise<void> => {
+      for (;;) {
+        const r = next++;
+        if (r >= bm.regions) return;
+        if (gen !== this.#generation) throw this.#fenced('lost primary during verify');
+        const offset = r * bm.regionSize;
+        const length = Math.min(bm.regionSize, size - offset);
+        await this.#locks.exclusive(r);
+        try {
+          const sums = links.map((l) =>
+            l.send({
+              kind: OpKind.CHECKSUM,
+              offset,
+              length,
+              data: EMPTY,
+              fua: false,
+              full: false,
+              datasetId: '',
+            }),
+          );
+          const mine = crc32c(await this.#device.read(offset, length));
+          const theirs = await Promise.allSettled(sums);
+          theirs.forEach((res, i) => {
+            if (res.status === 'rejected' || res.value.checksum !== mine) {
+              differing.push({ node: links[i]!.node, offset, length });
+            }
+          });
+        } finally {
+          this.#locks.releaseExclusive(r);
+        }
+        onProgress?.(++done, bm.regions);
       }
-      onProgress?.(r + 1, bm.regions);
-    }
+    };
+    await Promise.all(Array.from({ length: VERIFY_PARALLEL }, worker));
+    differing.sort((a, b) => a.offset - b.offset || (a.node < b.node ? -1 : 1));
     const result = {
       regions: bm.regions,
       regionSize: bm.regionSize,
@@ -949,6 +982,10 @@ export class ReplicatedVolume {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Regions marked dirty beyond a write's own when its mark needs a bitmap write anyway. */
+const MARK_AHEAD = 7;
+/** Regions verified at once. */
+const VERIFY_PARALLEL = 4;
 
 function dirtyBytes(bm: DirtyBitmap, size: number): number {
   let n = bm.dirtyCount * bm.regionSize;
