@@ -983,7 +983,7 @@ export class ReplicatedVolume {
 
 const EMPTY = Buffer.alloc(0);
 /** Regions marked dirty beyond a write's own when its mark needs a bitmap write anyway. */
-const MARK_AHEAD = 7;
+const MARK_AHEAD = 31;
 /** Regions verified at once. */
 const VERIFY_PARALLEL = 4;
 

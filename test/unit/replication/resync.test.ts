@@ -129,7 +129,7 @@ describe('resync', () => {
     await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
     await a.volume.blockDevice.write(MiB, pattern(4096, 1), false);
     // Region 1, and with every replica in sync the regions after it are marked in the same
-    // bitmap write (mark-ahead: 7, clipped at the end of this 8-region volume).
+    // bitmap write (mark-ahead, clipped at the end of this 8-region volume).
     expect(a.volume.status().dirtyRegions).toBe(7);
     await sleep(50);
     expect(a.volume.status().dirtyRegions).toBe(7); // not quiet yet
