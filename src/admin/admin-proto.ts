@@ -1,8 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import { loadProtoPackage } from '../util/proto.js';
 
 /**
  * proto/tandem/admin/v1/admin.proto, loaded at run time with @grpc/proto-loader like the forward
@@ -17,16 +14,6 @@ export const DEFAULT_ADMIN_PORT = 7070;
 
 /** Trailing metadata key carrying the TANDEM_ERR_… code of a failed call. */
 export const ERROR_CODE_METADATA = 'tandem-error-code';
-
-function protoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'proto');
-    if (fs.existsSync(path.join(candidate, ADMIN_PROTO))) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`cannot find proto/${ADMIN_PROTO} above ${fileURLToPath(import.meta.url)}`);
-}
 
 export interface SessionMsg {
   node: string;
@@ -182,20 +169,7 @@ interface AdminPackage {
 let loaded: AdminPackage | undefined;
 
 export function adminPackage(): AdminPackage {
-  if (!loaded) {
-    const def = protoLoader.loadSync(ADMIN_PROTO, {
-      includeDirs: [protoRoot()],
-      keepCase: false,
-      longs: Number,
-      enums: Number,
-      defaults: true,
-      oneofs: true,
-    });
-    const root = grpc.loadPackageDefinition(def) as unknown as {
-      tandem: { admin: { v1: AdminPackage } };
-    };
-    loaded = root.tandem.admin.v1;
-  }
+  loaded ??= loadProtoPackage<AdminPackage>(ADMIN_PROTO, 'tandem.admin.v1');
   return loaded;
 }
 

@@ -1,10 +1,7 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
 import type { ForwardedCommand, ForwardedCompletion } from '../scsi/forwarding.js';
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
+import { loadProtoPackage } from '../util/proto.js';
 
 /**
  * proto/tandem/forward/v1/forward.proto, loaded at run time with @grpc/proto-loader: the one
@@ -13,17 +10,6 @@ import type { TaskAttributeCode } from '../scsi/spec/status.js';
  */
 
 export const FORWARD_PROTO = 'tandem/forward/v1/forward.proto';
-
-/** Finds proto/ above this module (src/cluster under tsx/vitest, dist/src/cluster when built). */
-function protoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'proto');
-    if (fs.existsSync(path.join(candidate, FORWARD_PROTO))) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`cannot find proto/${FORWARD_PROTO} above ${fileURLToPath(import.meta.url)}`);
-}
 
 export interface NexusMessage {
   initiatorName: string;
@@ -98,20 +84,7 @@ interface ForwardPackage {
 let loaded: ForwardPackage | undefined;
 
 export function forwardPackage(): ForwardPackage {
-  if (!loaded) {
-    const def = protoLoader.loadSync(FORWARD_PROTO, {
-      includeDirs: [protoRoot()],
-      keepCase: false,
-      longs: Number,
-      enums: Number,
-      defaults: true,
-      oneofs: true,
-    });
-    const root = grpc.loadPackageDefinition(def) as unknown as {
-      tandem: { forward: { v1: ForwardPackage } };
-    };
-    loaded = root.tandem.forward.v1;
-  }
+  loaded ??= loadProtoPackage<ForwardPackage>(FORWARD_PROTO, 'tandem.forward.v1');
   return loaded;
 }
 

@@ -1,8 +1,5 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import { loadProtoPackage } from '../util/proto.js';
 
 /**
  * proto/tandem/replication/v1/replication.proto, loaded at run time with @grpc/proto-loader like
@@ -11,17 +8,6 @@ import * as protoLoader from '@grpc/proto-loader';
  */
 
 export const REPLICATION_PROTO = 'tandem/replication/v1/replication.proto';
-
-/** Finds proto/ above this module (src/replication under vitest, dist/src/replication built). */
-function protoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = path.join(dir, 'proto');
-    if (fs.existsSync(path.join(candidate, REPLICATION_PROTO))) return candidate;
-    dir = path.dirname(dir);
-  }
-  throw new Error(`cannot find proto/${REPLICATION_PROTO} above ${fileURLToPath(import.meta.url)}`);
-}
 
 export const OpKind = {
   WRITE: 1,
@@ -100,20 +86,7 @@ interface ReplicationPackage {
 let loaded: ReplicationPackage | undefined;
 
 export function replicationPackage(): ReplicationPackage {
-  if (!loaded) {
-    const def = protoLoader.loadSync(REPLICATION_PROTO, {
-      includeDirs: [protoRoot()],
-      keepCase: false,
-      longs: Number,
-      enums: Number,
-      defaults: true,
-      oneofs: true,
-    });
-    const root = grpc.loadPackageDefinition(def) as unknown as {
-      tandem: { replication: { v1: ReplicationPackage } };
-    };
-    loaded = root.tandem.replication.v1;
-  }
+  loaded ??= loadProtoPackage<ReplicationPackage>(REPLICATION_PROTO, 'tandem.replication.v1');
   return loaded;
 }
 

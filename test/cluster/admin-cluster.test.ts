@@ -17,11 +17,10 @@ import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, type ClusterOptions, startCluster } from '../helpers/cluster.js';
-import { type LogLine, REPO_ROOT } from '../helpers/daemon.js';
+import { type Cluster, type ClusterOptions, startCluster, TANDEMCTL, tandemctl } from '../helpers/cluster.js';
+import type { LogLine } from '../helpers/daemon.js';
 import { explain, qemuIo, type RunResult, requireTools, run } from '../helpers/tools.js';
 
-const TANDEMCTL = path.join(REPO_ROOT, 'dist/cmd/tandemctl.js');
 const MiB = 1 << 20;
 const OPTS: ClusterOptions = { nodes: 2, kind: 'replicated', size: '256M', ttl: 5 };
 const TARGET2 = 'iqn.2026-11.org.tandem:second';
@@ -58,12 +57,11 @@ interface Status {
   mode: string;
 }
 
-function tandemctl(endpoint: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return run(process.execPath, [TANDEMCTL, '--endpoint', endpoint, ...args], { timeoutMs });
-}
+const tctl = (endpoint: string, args: string[], timeoutMs = 60_000): Promise<RunResult> =>
+  tandemctl(endpoint, [...args], timeoutMs);
 
 async function ok(endpoint: string, args: string[]): Promise<string> {
-  const r = await tandemctl(endpoint, args);
+  const r = await tctl(endpoint, args);
   expect(r.code, explain(r)).toBe(0);
   return r.stdout;
 }
@@ -336,7 +334,7 @@ describe('tandemctl against a real cluster (issue #6, checks 2 and 5)', () => {
     const bad = await qemuIo(cluster.node('b').url(1), [`read -P 0x00 ${PATTERNS[2]!.offset} ${MiB}`]);
     expect(bad.stdout + bad.stderr, explain(bad)).toContain(VERIFY_FAILED);
     for (const id of volumes) {
-      const v = await tandemctl(admin(), ['--json', 'verify', id], 120_000);
+      const v = await tctl(admin(), ['--json', 'verify', id], 120_000);
       expect(v.code, explain(v)).toBe(0);
       expect((JSON.parse(v.stdout) as { differing: unknown[] }).differing).toEqual([]);
     }
@@ -357,7 +355,7 @@ describe('tandemctl against a real cluster (issue #6, checks 2 and 5)', () => {
   it('fails fast with one clear line when the node is down or etcd unreachable', async () => {
     // (a) nothing listens on the port.
     const port = await closedPort();
-    const closed = await tandemctl(`127.0.0.1:${port}`, ['status']);
+    const closed = await tctl(`127.0.0.1:${port}`, ['status']);
     console.log(
       `closed port 127.0.0.1:${port}: exit ${closed.code} in ${closed.ms} ms: ${closed.stderr.trim()}`,
     );
@@ -366,7 +364,7 @@ describe('tandemctl against a real cluster (issue #6, checks 2 and 5)', () => {
     // (b) a killed node.
     const bAdmin = cluster.node('b').admin!;
     await cluster.kill('b');
-    const down = await tandemctl(bAdmin, ['status']);
+    const down = await tctl(bAdmin, ['status']);
     console.log(`killed node b (${bAdmin}): exit ${down.code} in ${down.ms} ms: ${down.stderr.trim()}`);
     expectFastFailure(down, 4, 2000, new RegExp(bAdmin.replace(/\./g, '\\.')));
 
@@ -374,9 +372,9 @@ describe('tandemctl against a real cluster (issue #6, checks 2 and 5)', () => {
     const aAdmin = cluster.node('a').admin!;
     cluster.stopEtcd();
     try {
-      const st = await tandemctl(aAdmin, ['status']);
+      const st = await tctl(aAdmin, ['status']);
       console.log(`etcd stopped, status via a: exit ${st.code} in ${st.ms} ms: ${st.stderr.trim()}`);
-      const create = await tandemctl(aAdmin, ['volume', 'create', 'x', '--size', '1M']);
+      const create = await tctl(aAdmin, ['volume', 'create', 'x', '--size', '1M']);
       console.log(
         `etcd stopped, volume create via a: exit ${create.code} in ${create.ms} ms: ${create.stderr.trim()}`,
       );
@@ -387,7 +385,7 @@ describe('tandemctl against a real cluster (issue #6, checks 2 and 5)', () => {
     }
     // etcd back: the refused create changed nothing, and the node answers again.
     const vols = await waitFor('a to answer with etcd back', 30_000, async () => {
-      const r = await tandemctl(aAdmin, ['--json', 'volume', 'list']);
+      const r = await tctl(aAdmin, ['--json', 'volume', 'list']);
       return r.code === 0 ? (JSON.parse(r.stdout) as Array<{ id: string }>) : undefined;
     });
     expect(vols.map((v) => v.id).sort()).toEqual(['data1', 'data2', 'vol0']);

@@ -9,13 +9,12 @@
 import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster } from '../helpers/cluster.js';
-import { type LogLine, REPO_ROOT } from '../helpers/daemon.js';
+import { type Cluster, startCluster, tandemctl } from '../helpers/cluster.js';
+import type { LogLine } from '../helpers/daemon.js';
 import { read16, type ScsiResult, ScsiStatus, SenseKey, write16 } from '../helpers/initiator/index.js';
 import { describeResult, MultipathClient } from '../helpers/multipath.js';
-import { explain, type RunResult, run } from '../helpers/tools.js';
+import { explain, type RunResult } from '../helpers/tools.js';
 
-const TANDEMCTL = path.join(REPO_ROOT, 'dist/cmd/tandemctl.js');
 const BLOCK = 512;
 const MiB = 1 << 20;
 const REGION = MiB;
@@ -47,9 +46,8 @@ function unmap(lba: number, blocks: number): { cdb: Buffer; params: Buffer } {
   return { cdb, params };
 }
 
-function tandemctl(endpoint: string, args: string[], timeoutMs = 120_000): Promise<RunResult> {
-  return run(process.execPath, [TANDEMCTL, '--endpoint', endpoint, '--json', ...args], { timeoutMs });
-}
+const tctl = (endpoint: string, args: string[], timeoutMs = 120_000): Promise<RunResult> =>
+  tandemctl(endpoint, ['--json', ...args], timeoutMs);
 
 interface VerifyJson {
   regions: number;
@@ -183,7 +181,7 @@ describe('replicated volume: concurrent overlapping WRITE / COMPARE AND WRITE / 
 
     // The replicas are identical: by tandemctl verify (through the peer's admin endpoint, which
     // hands it to the primary) and by comparing the backing files themselves.
-    const v = await tandemctl(cluster.node(b).admin!, ['verify', 'vol0']);
+    const v = await tctl(cluster.node(b).admin!, ['verify', 'vol0']);
     expect(v.code, explain(v)).toBe(0);
     const ok = JSON.parse(v.stdout) as VerifyJson;
     expect(ok.differing).toEqual([]);
@@ -205,7 +203,7 @@ describe('replicated volume: concurrent overlapping WRITE / COMPARE AND WRITE / 
     } finally {
       await fh.close();
     }
-    const bad = await tandemctl(cluster.node(a).admin!, ['verify', 'vol0']);
+    const bad = await tctl(cluster.node(a).admin!, ['verify', 'vol0']);
     expect(bad.code, explain(bad)).toBe(3);
     const diff = JSON.parse(bad.stdout) as VerifyJson;
     expect(

@@ -11,7 +11,7 @@
 // the old peer started: it stays Unavailable (no write accepted, no stale read served) until the
 // primary returns; then it is resynced and serves the data written while it was away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster } from '../helpers/cluster.js';
+import { type Cluster, startCluster, waitAllUsable } from '../helpers/cluster.js';
 import { read16, ScsiStatus, testUnitReady, write16 } from '../helpers/initiator/index.js';
 import { describeResult, MultipathClient, senseString } from '../helpers/multipath.js';
 import { StampedWriters } from '../helpers/write-log.js';
@@ -50,12 +50,7 @@ describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes l
 
   it('every acknowledged write reads back intact from the new primary; failover time is reported', async () => {
     // Both replicas in sync first (the peer joins out of sync and is resynced).
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      await mp.refresh();
-      if (mp.paths.every((p) => ['active-optimized', 'active-non-optimized'].includes(p.state))) break;
-      await sleep(200);
-    }
+    await waitAllUsable(mp);
     expect(mp.describeStates()).toMatch(/A\/O/);
     expect(mp.describeStates()).toMatch(/A\/NO/);
     const primary = await primaryOf(mp);
@@ -112,12 +107,7 @@ describe('replicated volume: a stale peer never promotes', () => {
   });
 
   it('stop peer, write, stop primary, start only the old peer: Unavailable until the primary returns', async () => {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      await mp.refresh();
-      if (mp.paths.every((p) => ['active-optimized', 'active-non-optimized'].includes(p.state))) break;
-      await sleep(200);
-    }
+    await waitAllUsable(mp);
     const primary = await primaryOf(mp);
     const peer = cluster.names.find((n) => n !== primary)!;
     const before = Buffer.alloc(IO, 0x11);

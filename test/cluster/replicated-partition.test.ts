@@ -9,25 +9,12 @@
 // In both, the nodes' own logs show that their primary terms never overlap, and the stamped
 // write log reads back with no acknowledged write lost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, leadership, startCluster } from '../helpers/cluster.js';
+import { type Cluster, leadership, startCluster, waitAllUsable } from '../helpers/cluster.js';
 import { MultipathClient } from '../helpers/multipath.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
 const TTL_S = 5;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitBothUsable(mp: MultipathClient): Promise<string> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    await mp.refresh();
-    if (mp.paths.every((p) => ['active-optimized', 'active-non-optimized'].includes(p.state))) break;
-    await sleep(200);
-  }
-  const p = mp.paths.find((x) => x.state === 'active-optimized');
-  if (!p || !mp.paths.every((x) => ['active-optimized', 'active-non-optimized'].includes(x.state)))
-    throw new Error(`paths not ready: ${mp.describeStates()}`);
-  return p.name;
-}
 
 function noOverlap(cluster: Cluster): string {
   const terms = leadership(cluster, 'vol0');
@@ -71,7 +58,7 @@ describe('partition: the frozen primary is replaced only after its lease expires
   });
 
   it('the peer takes over only after the lease expires; no acknowledged write is lost', async () => {
-    const primary = await waitBothUsable(mp);
+    const primary = await waitAllUsable(mp);
     const peer = cluster.names.find((n) => n !== primary)!;
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
     writers.start();
@@ -155,7 +142,7 @@ describe('partition: etcd frozen — the primary fences itself and nothing is ac
   });
 
   it('no write acknowledged from lease expiry until SIGCONT; none lost; terms never overlap', async () => {
-    await waitBothUsable(mp);
+    await waitAllUsable(mp);
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
     writers.start();
     await sleep(1500);

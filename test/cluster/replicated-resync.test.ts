@@ -7,14 +7,12 @@
 // the primary is killed the old peer, now primary, must serve every written range and zeroes
 // elsewhere.
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster } from '../helpers/cluster.js';
-import { type LogLine, REPO_ROOT } from '../helpers/daemon.js';
+import { type Cluster, startCluster, TANDEMCTL, tandemctl } from '../helpers/cluster.js';
+import type { LogLine } from '../helpers/daemon.js';
 import { MultipathClient } from '../helpers/multipath.js';
-import { explain, qemuIo, type RunResult, requireTools, run } from '../helpers/tools.js';
+import { explain, qemuIo, type RunResult, requireTools } from '../helpers/tools.js';
 
-const TANDEMCTL = path.join(REPO_ROOT, 'dist/cmd/tandemctl.js');
 const MiB = 1 << 20;
 const GiB = 1 << 30;
 const REGION = MiB;
@@ -35,9 +33,8 @@ const NEVER_WRITTEN = { offset: 3 * GiB, length: 8 * MiB };
 const regionsOf = (r: { offset: number; length: number }) =>
   Math.floor((r.offset + r.length - 1) / REGION) - Math.floor(r.offset / REGION) + 1;
 
-function tandemctl(endpoint: string, args: string[], timeoutMs = 120_000): Promise<RunResult> {
-  return run(process.execPath, [TANDEMCTL, '--endpoint', endpoint, '--json', ...args], { timeoutMs });
-}
+const tctl = (endpoint: string, args: string[], timeoutMs = 120_000): Promise<RunResult> =>
+  tandemctl(endpoint, ['--json', ...args], timeoutMs);
 
 function resyncDone(logs: LogLine[], peer: string): LogLine[] {
   return logs.filter((l) => l.msg === 'resync done: peer in sync' && l.peer === peer);
@@ -148,7 +145,7 @@ describe('replicated volume: a returning peer is resynced from the dirty-region 
     expect(bytes).toBeLessThan(GiB / 8);
 
     // The cluster view agrees: b in the in-sync set, its port group A/NO.
-    const st = await tandemctl(cluster.node(a).admin!, ['status']);
+    const st = await tctl(cluster.node(a).admin!, ['status']);
     expect(st.code, explain(st)).toBe(0);
     const vol = (
       JSON.parse(st.stdout) as {
@@ -160,7 +157,7 @@ describe('replicated volume: a returning peer is resynced from the dirty-region 
 
     // Every replica identical (run against b's endpoint: it forwards to the primary).
     const t0 = performance.now();
-    const v = await tandemctl(cluster.node(b).admin!, ['verify', 'vol0'], 300_000);
+    const v = await tctl(cluster.node(b).admin!, ['verify', 'vol0'], 300_000);
     const verifyMs = performance.now() - t0;
     expect(v.code, explain(v)).toBe(0);
     const res = JSON.parse(v.stdout) as { regions: number; regionSize: number; differing: unknown[] };

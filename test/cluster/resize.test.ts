@@ -1,34 +1,17 @@
 // Issue #6: `tandemctl volume resize` grows a shared volume live: every node serves the new
 // capacity and initiators get CAPACITY DATA HAS CHANGED (06h/2Ah/09h); a replicated volume's
 // resize and any shrink are refused at once with one clear line (exit 1), nothing changed.
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster } from '../helpers/cluster.js';
-import { REPO_ROOT } from '../helpers/daemon.js';
+import { type Cluster, startCluster, tandemctl } from '../helpers/cluster.js';
 import { parseReadCapacity16, readCapacity16, ScsiStatus } from '../helpers/initiator/index.js';
 import { MultipathClient, senseString } from '../helpers/multipath.js';
+import { explain } from '../helpers/tools.js';
 
-const TANDEMCTL = path.join(REPO_ROOT, 'dist/cmd/tandemctl.js');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const capacity = (d: Buffer) => {
   const c = parseReadCapacity16(d);
   return Number(c.lastLba + 1n) * c.blockLength;
 };
-
-function tandemctl(endpoint: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [TANDEMCTL, '--endpoint', endpoint, ...args]);
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.on('exit', (code) => resolve({ code, out }));
-  });
-}
 
 describe('volume resize', () => {
   let cluster: Cluster;
@@ -56,7 +39,7 @@ describe('volume resize', () => {
       expect(capacity(r.data)).toBe(256 * 1024 * 1024);
     }
     const grown = await tandemctl(endpoint, ['volume', 'resize', 'vol0', '--size', '512M']);
-    expect(grown.code, grown.out).toBe(0);
+    expect(grown.code, explain(grown)).toBe(0);
     for (const n of cluster.names) {
       const deadline = Date.now() + 10_000;
       let bytes = 0;
@@ -73,8 +56,8 @@ describe('volume resize', () => {
       expect(sawUa, `CAPACITY DATA HAS CHANGED through ${n}`).toBe(true);
     }
     const shrink = await tandemctl(endpoint, ['volume', 'resize', 'vol0', '--size', '128M', '--force']);
-    expect(shrink.code, shrink.out).toBe(1);
-    expect(shrink.out).toMatch(/cannot shrink/);
+    expect(shrink.code, explain(shrink)).toBe(1);
+    expect(shrink.stderr).toMatch(/cannot shrink/);
   }, 60_000);
 
   it('refuses to resize a replicated volume, at once and with one line', async () => {
@@ -88,10 +71,11 @@ describe('volume resize', () => {
       '--kind',
       'replicated',
     ]);
-    expect(created.code, created.out).toBe(0);
+    expect(created.code, explain(created)).toBe(0);
     const r = await tandemctl(endpoint, ['volume', 'resize', 'rep1', '--size', '64M']);
-    expect(r.code, r.out).toBe(1);
-    expect(r.out.trim().split('\n')).toHaveLength(1);
-    expect(r.out).toMatch(/resizing a replicated volume is not supported yet/);
+    expect(r.code, explain(r)).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/resizing a replicated volume is not supported yet/);
   }, 30_000);
 });

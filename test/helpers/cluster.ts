@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { type LogLine, REPO_ROOT, TANDEMD } from './daemon.js';
-import { explain, run } from './tools.js';
+import type { MultipathClient } from './multipath.js';
+import { explain, type RunResult, run } from './tools.js';
 
 export const CLUSTER_SCRIPT = path.join(REPO_ROOT, 'deploy/local/cluster');
 
@@ -327,4 +328,30 @@ export function leadership(cluster: Cluster, volume: string): Leadership[] {
       out.push({ node: n.name, from: start, to: Number.POSITIVE_INFINITY, end: 'still leader' });
   }
   return out.sort((x, y) => x.from - y.from);
+}
+
+export const TANDEMCTL = path.join(REPO_ROOT, 'dist/cmd/tandemctl.js');
+
+/** Runs the built tandemctl against a node's admin endpoint. */
+export function tandemctl(endpoint: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  return run(process.execPath, [TANDEMCTL, '--endpoint', endpoint, ...args], { timeoutMs });
+}
+
+/**
+ * Waits until every path of `mp` is Active/Optimized or Active/Non-optimized (a replicated
+ * volume's peer joins out of sync and is resynced first); returns the A/O path's name.
+ */
+export async function waitAllUsable(mp: MultipathClient, timeoutMs = 30_000): Promise<string> {
+  const usable = () =>
+    mp.paths.every((p) => p.state === 'active-optimized' || p.state === 'active-non-optimized');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await mp.refresh();
+    if (usable()) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const primary = mp.paths.find((x) => x.state === 'active-optimized');
+  if (!primary || !usable())
+    throw new Error(`paths not all usable after ${timeoutMs} ms: ${mp.describeStates()}`);
+  return primary.name;
 }

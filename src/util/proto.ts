@@ -1,0 +1,39 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+/**
+ * The wire contracts in proto/ are loaded at run time with @grpc/proto-loader: the one way
+ * Tandem uses protobuf (no generated code to keep in sync). Message shapes are camelCase,
+ * 64-bit integers are JS numbers, enums are numbers, absent fields have their defaults and
+ * oneofs name the field that is set.
+ */
+
+/** Finds proto/ above this module (src/util under vitest, dist/src/util when built). */
+function protoRoot(file: string): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'proto');
+    if (fs.existsSync(path.join(candidate, file))) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new Error(`cannot find proto/${file} above ${fileURLToPath(import.meta.url)}`);
+}
+
+/** Loads proto/`file` and returns the package object at `packageName` (e.g. tandem.admin.v1). */
+export function loadProtoPackage<T>(file: string, packageName: string): T {
+  const def = protoLoader.loadSync(file, {
+    includeDirs: [protoRoot(file)],
+    keepCase: false,
+    longs: Number,
+    enums: Number,
+    defaults: true,
+    oneofs: true,
+  });
+  let node: unknown = grpc.loadPackageDefinition(def);
+  for (const part of packageName.split('.')) node = (node as Record<string, unknown>)[part];
+  if (!node) throw new Error(`proto/${file} has no package ${packageName}`);
+  return node as T;
+}
