@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { replaceFileDurably } from '../util/durable-file.js';
 import { TandemError } from '../util/errors.js';
 
 const MAGIC = 'TNDMBMP1';
@@ -103,21 +104,7 @@ export class DirtyBitmap {
         header.writeUInt32BE(1, 8);
         header.writeBigUInt64BE(BigInt(regionSize), 16);
         header.writeBigUInt64BE(BigInt(size), 24);
-        const tmp = `${file}.tmp`;
-        const fh = await fs.promises.open(tmp, 'w', 0o600);
-        try {
-          await fh.writeFile(Buffer.concat([header, bits]));
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
-        await fs.promises.rename(tmp, file);
-        const dir = await fs.promises.open(path.dirname(file), 'r');
-        try {
-          await dir.sync();
-        } finally {
-          await dir.close();
-        }
+        await replaceFileDurably(file, Buffer.concat([header, bits]));
       }
       const fd = fs.openSync(file, 'r+');
       return { bitmap: new DirtyBitmap(file, fd, size, regionSize, bits), created: old === undefined };

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { replaceFileDurably } from '../util/durable-file.js';
 import { TandemError } from '../util/errors.js';
 
 /** What a node knows about its copy of a volume; `<volume>.meta.json` in the state directory. */
@@ -98,22 +99,8 @@ export class MetadataFile {
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp`;
   try {
-    const fh = await fs.promises.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, file);
-    const dir = await fs.promises.open(path.dirname(file), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    await replaceFileDurably(file, text);
   } catch (err) {
     throw metaError(file, err);
   }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { replaceFileDurably } from '../../util/durable-file.js';
 import type {
   ReservationChange,
   ReservationSnapshot,
@@ -95,20 +96,6 @@ export class MemoryReservationStore implements ReservationStore {
     if (before.aptpl && JSON.stringify(persistentPart(before)) === json) return;
     const dir = path.dirname(file);
     await fs.promises.mkdir(dir, { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    const fh = await fs.promises.open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(json + '\n');
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, file);
-    const d = await fs.promises.open(dir, 'r');
-    try {
-      await d.sync();
-    } finally {
-      await d.close();
-    }
+    await replaceFileDurably(file, json + '\n');
   }
 }
