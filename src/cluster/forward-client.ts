@@ -7,8 +7,8 @@ import type {
 } from '../scsi/forwarding.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { PEER_CHANNEL_OPTIONS } from '../util/proto.js';
 import {
-  CHANNEL_OPTIONS,
   type ExecuteResponse,
   type ForwarderMessage,
   type ForwardServiceClient,
@@ -78,7 +78,7 @@ export class ForwardClient implements CommandForwarder {
       const client = new Ctor(
         address,
         grpc.credentials.createInsecure(),
-        CHANNEL_OPTIONS,
+        PEER_CHANNEL_OPTIONS,
       ) as unknown as ForwardServiceClient;
       l = { address, client, stream: undefined, pending: new Map(), broken: false };
       this.#links.set(address, l);

@@ -88,17 +88,6 @@ export function forwardPackage(): ForwardPackage {
   return loaded;
 }
 
-/** Large enough for the largest data-out or data-in (8 MiB transfers, XCOPY, WRITE SAME). */
-export const MAX_MESSAGE_BYTES = 64 << 20;
-
-export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  // The client's HTTP/2 receive window (replies: acks, read data): wide, so a busy stream
-  // never waits for WINDOW_UPDATE round trips.
-  'grpc-node.flow_control_window': 16 << 20,
-};
-
 export function toRequest(fc: ForwardedCommand, originNode: string): ExecuteRequest {
   return {
     id: fc.id,

@@ -2,8 +2,8 @@ import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { type ForwardedCommandExecutor, RESET_UNIT_ATTENTIONS } from '../scsi/forwarding.js';
 import type { Logger } from '../util/logger.js';
+import { PEER_CHANNEL_OPTIONS } from '../util/proto.js';
 import {
-  CHANNEL_OPTIONS,
   type ExecuteRequest,
   type ExecuteResponse,
   type ForwarderMessage,
@@ -38,7 +38,7 @@ export class ForwardServer {
     /** Adds the node's other peer-to-peer services (replication) to the same server and port. */
     register?: (server: grpc.Server) => void,
   ): Promise<ForwardServer> {
-    const server = new grpc.Server(CHANNEL_OPTIONS);
+    const server = new grpc.Server(PEER_CHANNEL_OPTIONS);
     widenReceiveWindow(server);
     register?.(server);
     const self = new ForwardServer(server, log.child({ component: 'forward-server' }));

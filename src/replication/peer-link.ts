@@ -1,9 +1,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../util/logger.js';
+import { PEER_CHANNEL_OPTIONS } from '../util/proto.js';
 import { replicationError } from './errors.js';
 import {
   type AckMessage,
-  CHANNEL_OPTIONS,
   type HelloMessage,
   type HelloReplyMessage,
   type OpMessage,
@@ -105,7 +105,7 @@ export class PeerLink {
     this.#client = new Ctor(
       opts.address,
       opts.credentials,
-      CHANNEL_OPTIONS,
+      PEER_CHANNEL_OPTIONS,
     ) as unknown as ReplicationServiceClient;
     this.#timer = setInterval(() => this.#checkOverdue(), Math.max(10, Math.floor(opts.ackTimeoutMs / 4)));
     this.#timer.unref();

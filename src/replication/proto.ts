@@ -89,14 +89,3 @@ export function replicationPackage(): ReplicationPackage {
   loaded ??= loadProtoPackage<ReplicationPackage>(REPLICATION_PROTO, 'tandem.replication.v1');
   return loaded;
 }
-
-/** Room for a batch of coalesced writes (each at most 8 MiB) plus framing. */
-export const MAX_MESSAGE_BYTES = 64 << 20;
-
-export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
-  'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-  'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  // The client's HTTP/2 receive window (replies: acks, read data): wide, so a busy stream
-  // never waits for WINDOW_UPDATE round trips.
-  'grpc-node.flow_control_window': 16 << 20,
-};

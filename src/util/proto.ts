@@ -37,3 +37,16 @@ export function loadProtoPackage<T>(file: string, packageName: string): T {
   if (!node) throw new Error(`proto/${file} has no package ${packageName}`);
   return node as T;
 }
+
+/**
+ * Channel and server options of the node-to-node streams (command forwarding and replication
+ * share one server): messages up to 64 MiB — the largest data-out or data-in (8 MiB transfers,
+ * XCOPY, WRITE SAME) or a batch of coalesced writes, plus framing — and a wide HTTP/2 receive
+ * window on the client side (replies: acks, read data), so a busy stream never waits for
+ * WINDOW_UPDATE round trips. The server side is widened in src/cluster/forward-server.ts.
+ */
+export const PEER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
+  'grpc.max_receive_message_length': 64 << 20,
+  'grpc.max_send_message_length': 64 << 20,
+  'grpc-node.flow_control_window': 16 << 20,
+};

@@ -3,13 +3,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  CHANNEL_OPTIONS,
   OpKind,
   type PrimaryMessage,
   type ReplicaMessage,
   type ReplicationServiceClient,
   replicationPackage,
 } from '../../../src/replication/proto.js';
+import { PEER_CHANNEL_OPTIONS } from '../../../src/util/proto.js';
 import { type Cluster, cluster, MiB, pattern, peerState, until } from './harness.js';
 
 let c: Cluster | undefined;
@@ -24,7 +24,7 @@ function rawStream(address: string) {
   const client = new Ctor(
     address,
     grpc.credentials.createInsecure(),
-    CHANNEL_OPTIONS,
+    PEER_CHANNEL_OPTIONS,
   ) as unknown as ReplicationServiceClient;
   const stream = client.Mirror();
   const received: ReplicaMessage[] = [];
