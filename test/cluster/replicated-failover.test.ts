@@ -20,14 +20,6 @@ const BLOCK = 512;
 const IO = 4096;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The primary's name, from RTPG through any path. */
-async function primaryOf(mp: MultipathClient): Promise<string> {
-  await mp.refresh();
-  const p = mp.paths.find((x) => x.state === 'active-optimized');
-  if (!p) throw new Error(`no Active/Optimized path: ${mp.describeStates()}`);
-  return p.name;
-}
-
 describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes loses no acknowledged write', () => {
   let cluster: Cluster;
   let mp: MultipathClient;
@@ -50,10 +42,9 @@ describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes l
 
   it('every acknowledged write reads back intact from the new primary; failover time is reported', async () => {
     // Both replicas in sync first (the peer joins out of sync and is resynced).
-    await waitAllUsable(mp);
+    const primary = await waitAllUsable(mp);
     expect(mp.describeStates()).toMatch(/A\/O/);
     expect(mp.describeStates()).toMatch(/A\/NO/);
-    const primary = await primaryOf(mp);
     const survivor = cluster.names.find((n) => n !== primary)!;
 
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 64 });
@@ -107,8 +98,7 @@ describe('replicated volume: a stale peer never promotes', () => {
   });
 
   it('stop peer, write, stop primary, start only the old peer: Unavailable until the primary returns', async () => {
-    await waitAllUsable(mp);
-    const primary = await primaryOf(mp);
+    const primary = await waitAllUsable(mp);
     const peer = cluster.names.find((n) => n !== primary)!;
     const before = Buffer.alloc(IO, 0x11);
     expect((await mp.write(0, before)).result.status).toBe(ScsiStatus.GOOD);
