@@ -20,6 +20,9 @@ export class FakeBackend implements AdminBackend {
   readonly failures = new Map<string, Error>();
   readonly calls: { method: string; args: unknown[] }[] = [];
   verifyOutcome: VerifyOutcome = { regions: 4, regionSize: 1 << 20, differing: [] };
+  /** Changes the status clusterStatus returns (`call`: 1 for the first call after it is set). */
+  tweakStatus: ((s: ClusterStatus, call: number) => void) | undefined;
+  #statusCalls = 0;
   #scrapes = 0;
 
   #check(method: string, args: unknown[]): void {
@@ -50,7 +53,7 @@ export class FakeBackend implements AdminBackend {
   async clusterStatus(): Promise<ClusterStatus> {
     this.#check('clusterStatus', []);
     const now = Date.now();
-    return {
+    const s: ClusterStatus = {
       mode: 'cluster',
       node: 'a',
       nodes: [
@@ -104,6 +107,9 @@ export class FakeBackend implements AdminBackend {
       ],
       warnings: ['node b: down'],
     };
+    if (this.tweakStatus) this.tweakStatus(s, ++this.#statusCalls);
+    else this.#statusCalls = 0;
+    return s;
   }
 
   async readConfig(): Promise<{ revision: number; entries: AdminConfigEntry[] }> {

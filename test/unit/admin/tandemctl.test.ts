@@ -203,6 +203,39 @@ describe('tandemctl', () => {
     expect(await ok(['resync'])).toMatch(/^vol0 +a +a +b +25% 1 GiB\/4 GiB$/m);
   });
 
+  it('wait: polls status until the volume is served and in sync; gives up with the reason', async () => {
+    expect(await ok(['wait', 'vol0', '--primary', 'a'])).toMatch(
+      /^volume vol0: primary a \(epoch 42\), in sync a — after \d+\.\d s\n$/,
+    );
+    // b comes up on the third status and is in sync on the fifth.
+    backend.tweakStatus = (s, call) => {
+      const v = s.volumes[0]!;
+      if (call >= 3) s.nodes[1]!.up = true;
+      if (call >= 5) {
+        v.inSync = ['a', 'b'];
+        v.resyncDone = v.resyncTotal;
+        v.portGroups[1]!.state = 'active-non-optimized';
+      }
+    };
+    try {
+      const j = JSON.parse(await ok(['wait', 'vol0', '--in-sync', '--json']));
+      expect(j).toMatchObject({ volume: 'vol0', primary: 'a', inSync: ['a', 'b'] });
+      expect(j.seconds).toBeGreaterThanOrEqual(1.5); // four half-second polls
+      backend.tweakStatus = (s) => {
+        s.volumes[0]!.inSync = ['a'];
+      };
+      const line = await fails(['wait', 'vol0', '--in-sync', '--wait', '1'], 1);
+      expect(line).toMatch(/^tandemctl: wait vol0: not reached within 1 s: replica b is down — /);
+      expect(await fails(['wait', 'vol0', '--primary', 'b', '--wait', '0.5'], 1)).toContain(
+        'the primary is a, not b',
+      );
+      expect(await fails(['wait', 'nope'], 1)).toMatch(/^tandemctl: wait nope: no volume nope — /);
+      expect(await fails(['wait', 'vol0', '--wait', '0'], 2)).toContain('--wait 0');
+    } finally {
+      backend.tweakStatus = undefined;
+    }
+  });
+
   it('top --once prints per-LU rates', async () => {
     const out = await ok(['top', '--once', '--interval', '0.2']);
     expect(out).toMatch(
