@@ -13,7 +13,7 @@ import {
 } from './admin/config-schema.js';
 import type { BlockDevice } from './backstore/block-device.js';
 import { FileDevice } from './backstore/file.js';
-import { ClusterAlua } from './cluster/alua-source.js';
+import { ClusterAlua, PREFERRED_GRACE_MS } from './cluster/alua-source.js';
 import type {
   ConfigEntry,
   ConfigEvent,
@@ -537,6 +537,13 @@ export class ClusterRuntime implements ClusterHost {
     }
   }
 
+  /** `vol`'s preferred first primary: its first replica, else the first node by name. */
+  #preferred(vol: VolumeConfig): string | undefined {
+    if (vol.replicas && vol.replicas.length > 0) return vol.replicas[0];
+    const all = [this.#cfg.node.name, ...(this.#alua?.portGroups() ?? []).map((g) => g.node)];
+    return all.sort()[0];
+  }
+
   /** The other nodes holding a replica of `vol`: its `replicas`, else every node ever joined. */
   #replicaNodes(vol: VolumeConfig): string[] {
     const me = this.#cfg.node.name;
@@ -609,7 +616,22 @@ export class ClusterRuntime implements ClusterHost {
       onPeerWait,
     });
     await rv.open();
-    const set = await c.readReplicaSet(vol.id);
+    let set = await c.readReplicaSet(vol.id);
+    const preferred = this.#preferred(vol);
+    if (set.dataset === undefined && preferred !== me) {
+      // A new volume starts on its preferred node (its first replica) when that node is up:
+      // give it the grace period to create the dataset, so the placement is predictable.
+      const deadline = Date.now() + PREFERRED_GRACE_MS;
+      while (
+        set.dataset === undefined &&
+        Date.now() < deadline &&
+        !this.#stopping &&
+        this.#members.some((m) => m.name === preferred)
+      ) {
+        await new Promise((r) => setTimeout(r, 100));
+        set = await c.readReplicaSet(vol.id);
+      }
+    }
     if (set.dataset === undefined) {
       // A new volume: the first node to get here creates its lineage and is its first in-sync
       // replica; every other replica starts out of sync and is resynced from it.
@@ -654,7 +676,7 @@ export class ClusterRuntime implements ClusterHost {
       const holder: { lu?: LogicalUnit } = {};
       const access = await this.#alua!.addVolume(
         vol.id,
-        { standby: vol.standby, replicated: vol.kind === 'replicated' },
+        { standby: vol.standby, replicated: vol.kind === 'replicated', preferred: this.#preferred(vol) },
         () => {
           const lu = holder.lu;
           // SPC-4 5.15.2.3: every I_T nexus of the LU learns of the change (here: those on this node).

@@ -49,7 +49,17 @@ export interface AluaVolumeOptions {
    * Unavailable, and the primary publishes out-of-sync nodes' groups Unavailable.
    */
   readonly replicated?: boolean;
+  /**
+   * The volume's preferred primary (its first replica). Another node holds back its first
+   * campaign while that node is live and able to win (PREFERRED_GRACE_MS at most), so where a
+   * new volume or a cold-started cluster puts the primary does not depend on which node
+   * reacted first. A failover never waits for this: the candidates are campaigning already.
+   */
+  readonly preferred?: string;
 }
+
+/** How long a node holds back its first campaign for the volume's preferred primary. */
+export const PREFERRED_GRACE_MS = 10_000;
 
 interface VolumeEntry {
   standby: boolean;
@@ -209,10 +219,32 @@ export class ClusterAlua {
         }
         this.#evaluate(volume);
       });
-      this.#c.campaign(volume, { requireInSync: entry.replicated });
+      if (options.preferred !== undefined && options.preferred !== this.#me) {
+        void this.#campaignAfterPreferred(volume, entry, options.preferred);
+      } else {
+        this.#c.campaign(volume, { requireInSync: entry.replicated });
+      }
       this.#evaluate(volume);
     }
     return this.access(volume);
+  }
+
+  /**
+   * Campaigns once the preferred node leads, cannot (not live; replicated: not in the in-sync
+   * set), or has had PREFERRED_GRACE_MS. Only the order of the first election changes.
+   */
+  async #campaignAfterPreferred(volume: string, entry: VolumeEntry, preferred: string): Promise<void> {
+    const deadline = Date.now() + PREFERRED_GRACE_MS;
+    for (;;) {
+      if (this.#closed || this.#volumes.get(volume) !== entry) return;
+      const live = this.#members.some((m) => m.name === preferred);
+      const set = this.#replicaSets.get(volume);
+      const able = live && (!entry.replicated || set === undefined || set.inSync.includes(preferred));
+      if (this.#leaders.get(volume) !== undefined || !able || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.#log.debug({ volume, preferred }, 'campaigning after the preferred primary');
+    this.#c.campaign(volume, { requireInSync: entry.replicated });
   }
 
   /**

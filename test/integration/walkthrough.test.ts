@@ -56,6 +56,12 @@ describe('README walkthrough', () => {
     expect(out).toMatch(/vol0\s+1 GiB\s+replicated\s+a,b\s+a,b\s+a\s/);
     // Step 3 and 5: two verifies, both identical.
     expect(out.match(/replicas identical/g)?.length, tail).toBe(2);
+    // The waits instead of sleeps: what each one reached.
+    expect(out).toMatch(/volume vol0: primary a \(epoch \d+\), in sync a,b — after/);
+    // data1 starts on its preferred node, a (the first by name), wherever it was created.
+    expect(out).toMatch(/volume data1: primary a \(epoch \d+\), in sync a,b — after/);
+    expect(out).toMatch(/volume data1: primary b \(epoch \d+\), in sync b — after/);
+    expect(out).toMatch(/volume data1: primary b \(epoch \d+\), in sync (a,b|b,a) — after/);
     // Step 4: after the kill, b is primary and a is down.
     expect(out).toMatch(/a\s+down\s/);
     expect(out).toMatch(/data1\s+256 MiB\s+replicated\s+a,b\s+b\s+b\s/);
