@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FileDevice } from '../../../src/backstore/file.js';
 import { TandemError } from '../../../src/util/errors.js';
 
@@ -118,6 +118,61 @@ describe('FileDevice', () => {
     for (let i = 0; i < parts.length; i++) {
       expect((await d.read(i * 64 * 1024, 64 * 1024)).equals(parts[i]!), `part ${i}`).toBe(true);
     }
+  });
+
+  it('adjacent writes of one turn go out as a few pwritev calls, and each lands where it belongs', async () => {
+    const d = await dev('m.img', { createSize: 4 * MiB });
+    const writev = vi.spyOn(fs, 'writev');
+    try {
+      // 300 adjacent 4 KiB writes (more than one run holds), one FUA write in the middle of
+      // them, and a write elsewhere, all in one turn.
+      const parts = Array.from({ length: 300 }, (_, i) => pattern(4096, i));
+      const done = parts.map((p, i) => d.write(i * 4096, p, i === 150));
+      done.push(d.write(3 * MiB, pattern(512, 99), false));
+      await Promise.all(done);
+      expect(writev.mock.calls.length).toBeGreaterThanOrEqual(2);
+      expect(writev.mock.calls.length).toBeLessThanOrEqual(4);
+      const all = await d.read(0, 300 * 4096);
+      for (let i = 0; i < parts.length; i++) {
+        expect(all.subarray(i * 4096, (i + 1) * 4096).equals(parts[i]!), `part ${i}`).toBe(true);
+      }
+      expect((await d.read(3 * MiB, 512)).equals(pattern(512, 99))).toBe(true);
+    } finally {
+      writev.mockRestore();
+    }
+  });
+
+  it('a short pwritev continues with the rest of the run', async () => {
+    const d = await dev('n.img', { createSize: MiB });
+    const real = fs.writev;
+    const writev = vi
+      .spyOn(fs, 'writev')
+      .mockImplementationOnce(((
+        fd: number,
+        buffers: Buffer[],
+        position: number,
+        cb: (err: NodeJS.ErrnoException | null, n: number) => void,
+      ) => real(fd, [buffers[0]!, buffers[1]!.subarray(0, 100)], position, cb)) as typeof fs.writev);
+    try {
+      const parts = [pattern(4096, 1), pattern(4096, 2), pattern(4096, 3)];
+      await Promise.all(parts.map((p, i) => d.write(i * 4096, p, false)));
+      expect(writev.mock.calls.length).toBe(2);
+      expect((await d.read(0, 3 * 4096)).equals(Buffer.concat(parts))).toBe(true);
+    } finally {
+      writev.mockRestore();
+    }
+  });
+
+  it('writes accepted before close() still reach the file', async () => {
+    const file = 'o.img';
+    const d = await dev(file, { createSize: MiB });
+    const writes = [d.write(0, pattern(4096, 5), false), d.write(4096, pattern(4096, 6), false)];
+    await d.close();
+    await Promise.all(writes);
+    const again = await dev(file);
+    expect((await again.read(0, 8192)).equals(Buffer.concat([pattern(4096, 5), pattern(4096, 6)]))).toBe(
+      true,
+    );
   });
 
   it('close is idempotent', async () => {
