@@ -211,11 +211,14 @@ export class FileDevice implements BlockDevice {
       }
     };
     const closed = this.#closedError('write');
-    if (closed) return settle(closed);
+    if (closed) {
+      settle(closed);
+      return;
+    }
     const done = (err: NodeJS.ErrnoException | null): void => {
-      if (err) return settle(ioError('write', this.#path, err));
-      if (!run.fua) return settle(undefined);
-      fs.fdatasync(this.#fd, (e) => settle(e ? ioError('fdatasync', this.#path, e) : undefined));
+      if (err) settle(ioError('write', this.#path, err));
+      else if (!run.fua) settle(undefined);
+      else fs.fdatasync(this.#fd, (e) => settle(e ? ioError('fdatasync', this.#path, e) : undefined));
     };
     if (run.buffers.length === 1) {
       const data = run.buffers[0]!;
@@ -226,7 +229,8 @@ export class FileDevice implements BlockDevice {
           done(null);
         });
       };
-      return step(0);
+      step(0);
+      return;
     }
     const stepv = (buffers: Buffer[], position: number): void => {
       fs.writev(this.#fd, buffers, position, (err, n) => {
