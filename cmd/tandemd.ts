@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-heap-size=128
 import './preload.js';
 import { Command } from 'commander';
 import { embeddedDefaults, loadNodeConfig, type NodeConfig } from '../src/admin/config-schema.js';

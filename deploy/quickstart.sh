@@ -76,7 +76,7 @@ npm run build --silent
 # ---- start ----------------------------------------------------------------------------------
 mkdir -p "$DATA_DIR"
 stop_node
-ARGS=(dist/cmd/tandemd.js --listen "$LISTEN" --data-dir "$DATA_DIR")
+ARGS=(--initial-heap-size=128 dist/cmd/tandemd.js --listen "$LISTEN" --data-dir "$DATA_DIR")
 if [ "$MODE" = foreground ]; then
   echo "==> node ${ARGS[*]}   (Ctrl-C stops it)"
   exec node "${ARGS[@]}"

@@ -22,6 +22,8 @@ import YAML from 'yaml';
 const PROG = 'cluster';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TANDEMD = process.env.TANDEM_TANDEMD ?? path.join(REPO, 'dist/cmd/tandemd.js');
+/** V8 flags tandemd runs with (as in its shebang line; README "Running tandemd yourself"). */
+const NODE_FLAGS = ['--initial-heap-size=128'];
 const TARGET = 'iqn.2026-11.org.tandem:cluster';
 const PREFIX = '/tandem/local';
 const VOLUME = 'vol0';
@@ -354,7 +356,7 @@ async function startNode(c, node, timeoutMs, logLevel, started, onSpawn) {
   if (!fs.existsSync(TANDEMD)) throw new Failure(`${TANDEMD} not found: run \`npm run build\` first`);
   const offset = fs.existsSync(node.log) ? fs.statSync(node.log).size : 0;
   const fd = fs.openSync(node.log, 'a');
-  const args = [TANDEMD, '--config', node.config, ...(logLevel ? ['--log-level', logLevel] : [])];
+  const args = [...NODE_FLAGS, TANDEMD, '--config', node.config, ...(logLevel ? ['--log-level', logLevel] : [])];
   const child = spawn(process.execPath, args, { cwd: REPO, detached: true, stdio: ['ignore', fd, fd] });
   fs.closeSync(fd);
   child.unref();

@@ -124,7 +124,7 @@ RC=0
 # ---- part 1: single node ----------------------------------------------------------------------
 if [ "$SINGLE" = 1 ]; then
   WORK=$(mktemp -d "$PARENT/tandem-bench.XXXXXX")
-  node "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level "${TANDEM_LOG_LEVEL:-info}" \
+  node --initial-heap-size=128 "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --admin 127.0.0.1:0 --log-level "${TANDEM_LOG_LEVEL:-info}" \
     >"$WORK/tandemd.log" 2>"$WORK/tandemd.err" &
   PID=$!
 

@@ -13,6 +13,8 @@ import { killOnExit } from './reaper.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const TANDEMD = path.join(REPO_ROOT, 'dist/cmd/tandemd.js');
+/** The V8 flags of tandemd's shebang line, which every launcher passes (README). */
+export const TANDEMD_NODE_FLAGS = ['--initial-heap-size=128'];
 export const DEMO_TARGET = 'iqn.2026-11.org.tandem:demo';
 
 export interface StartOptions {
@@ -122,7 +124,14 @@ export async function startTandem(opts: StartOptions = {}): Promise<Tandem> {
   killOnExit(live);
 
   const dataDir = opts.dataDir ?? (await tempDir('tandem-data-'));
-  const args = [TANDEMD, '--data-dir', dataDir, '--log-level', opts.logLevel ?? 'info'];
+  const args = [
+    ...TANDEMD_NODE_FLAGS,
+    TANDEMD,
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    opts.logLevel ?? 'info',
+  ];
   if (opts.config) {
     const dir = await tempDir('tandem-config-');
     const file = path.join(dir, 'node.yaml');

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { loadNodeConfig, nodeConfigSchema } from '../../../src/admin/config-schema.js';
 import { PRODUCT, VENDOR } from '../../../src/scsi/spc/inquiry.js';
+import { TANDEMD_NODE_FLAGS } from '../../helpers/daemon.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const file = (rel: string) => path.join(root, rel);
@@ -102,10 +103,28 @@ describe('deploy/systemd', () => {
       .filter((l) => l.startsWith(`${key}=`))
       .map((l) => l.slice(key.length + 1));
 
+  it('every launcher runs tandemd with the V8 flags of its shebang line', () => {
+    const shebang = read('cmd/tandemd.ts').split('\n')[0]!;
+    const m = /^#!\/usr\/bin\/env -S node (.+)$/.exec(shebang);
+    expect(m, shebang).not.toBeNull();
+    const flags = m![1]!;
+    expect(flags).toBe(TANDEMD_NODE_FLAGS.join(' '));
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    expect(pkg.scripts.start).toContain(`node ${flags} dist/cmd/tandemd.js`);
+    expect(read('deploy/systemd/tandemd.service')).toContain(
+      `/usr/bin/node ${flags} /opt/tandem/dist/cmd/tandemd.js`,
+    );
+    expect(read('deploy/quickstart.sh')).toContain(`ARGS=(${flags} dist/cmd/tandemd.js`);
+    expect(read('test/bench/run.sh')).toContain(`node ${flags} "$TANDEMD"`);
+    expect(read('deploy/local/cluster.mjs')).toContain(`const NODE_FLAGS = ['${flags}'];`);
+  });
+
   it('tandemd.service runs the built tandemd.js with --config', () => {
     const unit = read('deploy/systemd/tandemd.service');
     const exec = directives(unit, 'ExecStart');
-    expect(exec).toEqual(['/usr/bin/node /opt/tandem/dist/cmd/tandemd.js --config /etc/tandem/node.yaml']);
+    expect(exec).toEqual([
+      '/usr/bin/node --initial-heap-size=128 /opt/tandem/dist/cmd/tandemd.js --config /etc/tandem/node.yaml',
+    ]);
     // dist/cmd/tandemd.js is the build of cmd/tandemd.ts (package.json "bin").
     const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string> };
     expect(exec[0]).toContain(`/opt/tandem/${pkg.bin.tandemd}`);
