@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BlockDevice, Extent } from '../backstore/block-device.js';
 import type { ReplicationStatus } from '../replication/replication-interface.js';
 import type { CommandClass, CommandObserver, Stage } from '../scsi/observer.js';
@@ -38,42 +38,39 @@ interface LunChildren {
 /** The node's Prometheus registry and its `/metrics` HTTP listener. */
 export class Metrics {
   readonly registry = new Registry();
-  readonly #commands: Counter<'target' | 'lun' | 'class'>;
-  readonly #bytes: Counter<'target' | 'lun' | 'direction'>;
-  readonly #seconds: Histogram<'target' | 'lun' | 'class'>;
+  readonly #commands: SeriesCounter;
+  readonly #bytes: SeriesCounter;
+  readonly #seconds: SeriesHistogram;
   readonly #errors: Counter<'target' | 'lun' | 'status'>;
-  readonly #stages: StageHistogram;
+  readonly #stages: SeriesHistogram;
   #server: http.Server | undefined;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.#commands = new Counter({
-      name: 'tandem_scsi_commands_total',
-      help: 'SCSI commands completed, per LU and command class',
-      labelNames: ['target', 'lun', 'class'],
-      registers,
-    });
-    this.#bytes = new Counter({
-      name: 'tandem_scsi_bytes_total',
-      help: 'Bytes transferred by successful SCSI commands (in: data-in, out: data-out)',
-      labelNames: ['target', 'lun', 'direction'],
-      registers,
-    });
-    this.#seconds = new Histogram({
-      name: 'tandem_scsi_command_seconds',
-      help: 'SCSI command latency in the engine, per LU and command class',
-      labelNames: ['target', 'lun', 'class'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    this.#commands = new SeriesCounter(
+      'tandem_scsi_commands_total',
+      'SCSI commands completed, per LU and command class',
+    );
+    this.#bytes = new SeriesCounter(
+      'tandem_scsi_bytes_total',
+      'Bytes transferred by successful SCSI commands (in: data-in, out: data-out)',
+    );
+    this.#seconds = new SeriesHistogram(
+      'tandem_scsi_command_seconds',
+      'SCSI command latency in the engine, per LU and command class',
+    );
+    for (const m of [this.#commands, this.#bytes, this.#seconds]) this.registry.registerMetric(m as never);
     this.#errors = new Counter({
       name: 'tandem_scsi_errors_total',
       help: 'SCSI commands completed with a status other than GOOD',
       labelNames: ['target', 'lun', 'status'],
       registers,
     });
-    this.#stages = new StageHistogram();
+    this.#stages = new SeriesHistogram(
+      'tandem_scsi_stage_seconds',
+      'SCSI command latency per stage, per LU: receive (first header to data-out complete), queue (task-set ordering), backstore (each BlockDevice call), replication (peer acks beyond the local write), transmit (response ready to written to the socket)',
+    );
     this.registry.registerMetric(this.#stages as never);
     new Gauge({
       name: 'tandem_iscsi_sessions',
@@ -102,11 +99,11 @@ export class Metrics {
   #stageChildren(target: string, lun: string): Record<Stage, Obs> {
     const h = this.#stages;
     return {
-      receive: h.series(target, lun, 'receive'),
-      queue: h.series(target, lun, 'queue'),
-      backstore: h.series(target, lun, 'backstore'),
-      replication: h.series(target, lun, 'replication'),
-      transmit: h.series(target, lun, 'transmit'),
+      receive: h.series({ target, lun, stage: 'receive' }),
+      queue: h.series({ target, lun, stage: 'queue' }),
+      backstore: h.series({ target, lun, stage: 'backstore' }),
+      replication: h.series({ target, lun, stage: 'replication' }),
+      transmit: h.series({ target, lun, stage: 'transmit' }),
     };
   }
 
@@ -115,7 +112,7 @@ export class Metrics {
    * stage of TARGET/LUN: one observation per call, which for READ and WRITE is one per command.
    */
   timeDevice(device: BlockDevice, target: string, lun: number): BlockDevice {
-    return new TimedDevice(device, this.#stages.series(target, String(lun), 'backstore'));
+    return new TimedDevice(device, this.#stages.series({ target, lun: String(lun), stage: 'backstore' }));
   }
 
   /** The observer to set on one target's engine; label children are cached per LUN. */
@@ -125,17 +122,17 @@ export class Metrics {
       const l = String(lun);
       const c: LunChildren = {
         commands: {
-          read: this.#commands.labels(target, l, 'read'),
-          write: this.#commands.labels(target, l, 'write'),
-          other: this.#commands.labels(target, l, 'other'),
+          read: this.#commands.series({ target, lun: l, class: 'read' }),
+          write: this.#commands.series({ target, lun: l, class: 'write' }),
+          other: this.#commands.series({ target, lun: l, class: 'other' }),
         },
         seconds: {
-          read: this.#seconds.labels(target, l, 'read'),
-          write: this.#seconds.labels(target, l, 'write'),
-          other: this.#seconds.labels(target, l, 'other'),
+          read: this.#seconds.series({ target, lun: l, class: 'read' }),
+          write: this.#seconds.series({ target, lun: l, class: 'write' }),
+          other: this.#seconds.series({ target, lun: l, class: 'other' }),
         },
-        bytesIn: this.#bytes.labels(target, l, 'in'),
-        bytesOut: this.#bytes.labels(target, l, 'out'),
+        bytesIn: this.#bytes.series({ target, lun: l, direction: 'in' }),
+        bytesOut: this.#bytes.series({ target, lun: l, direction: 'out' }),
         errors: new Map(),
         stages: this.#stageChildren(target, l),
       };
@@ -207,16 +204,18 @@ export class Metrics {
   }
 }
 
-/** One series of the stage histogram: plain numbers, no allocation per observation. */
-class StageSeries {
-  readonly labels: { target: string; lun: string; stage: Stage };
+type Labels = Readonly<Record<string, string>>;
+
+/** One series of a SeriesHistogram: plain numbers, no allocation per observation. */
+class HistogramSeries {
+  readonly labels: Labels;
   /** Per bucket of LATENCY_BUCKETS (not cumulative); the last one is +Inf. */
   readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
   sum = 0;
   count = 0;
 
-  constructor(target: string, lun: string, stage: Stage) {
-    this.labels = { target, lun, stage };
+  constructor(labels: Labels) {
+    this.labels = labels;
   }
 
   observe(v: number): void {
@@ -229,23 +228,25 @@ class StageSeries {
 }
 
 /**
- * `tandem_scsi_stage_seconds`, a histogram registered as a custom prom-client metric: up to
- * five observations per command would cost five label hashes and allocations in prom-client's
- * Histogram child; these series are plain counters read at scrape time.
+ * A histogram (LATENCY_BUCKETS) registered as a custom prom-client metric. The data path makes
+ * several observations per command; prom-client's label children hash their labels on every
+ * call, these series are plain numbers read at scrape time. Series never observed are not shown.
  */
-class StageHistogram {
-  readonly name = 'tandem_scsi_stage_seconds';
-  readonly help =
-    'SCSI command latency per stage, per LU: receive (first header to data-out complete), queue (task-set ordering), backstore (each BlockDevice call), replication (peer acks beyond the local write), transmit (response ready to written to the socket)';
+class SeriesHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  readonly #series = new Map<string, StageSeries>();
+  readonly #series = new Map<string, HistogramSeries>();
 
-  series(target: string, lun: string, stage: Stage): StageSeries {
-    const key = `${target}\0${lun}\0${stage}`;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  series(labels: Labels): HistogramSeries {
+    const key = Object.values(labels).join('\0');
     let s = this.#series.get(key);
     if (!s) {
-      s = new StageSeries(target, lun, stage);
+      s = new HistogramSeries(labels);
       this.#series.set(key, s);
     }
     return s;
@@ -255,7 +256,6 @@ class StageHistogram {
     const values: object[] = [];
     const bucket = `${this.name}_bucket`;
     for (const s of this.#series.values()) {
-      // A stage never observed (replication of a local volume) has no series.
       if (s.count === 0) continue;
       let acc = 0;
       for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
@@ -274,6 +274,55 @@ class StageHistogram {
       s.counts.fill(0);
       s.sum = 0;
       s.count = 0;
+    }
+  }
+}
+
+/** One series of a SeriesCounter. */
+class CounterSeries {
+  value = 0;
+  touched = false;
+  constructor(readonly labels: Labels) {}
+
+  inc(n = 1): void {
+    this.value += n;
+    this.touched = true;
+  }
+}
+
+/** A counter registered as a custom prom-client metric, for the same reason as SeriesHistogram. */
+class SeriesCounter {
+  readonly type = 'counter';
+  readonly aggregator = 'sum';
+  readonly #series = new Map<string, CounterSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  series(labels: Labels): CounterSeries {
+    const key = Object.values(labels).join('\0');
+    let s = this.#series.get(key);
+    if (!s) {
+      s = new CounterSeries(labels);
+      this.#series.set(key, s);
+    }
+    return s;
+  }
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: object[] } {
+    const values: object[] = [];
+    for (const s of this.#series.values()) {
+      if (s.touched) values.push({ labels: s.labels, value: s.value });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const s of this.#series.values()) {
+      s.value = 0;
+      s.touched = false;
     }
   }
 }

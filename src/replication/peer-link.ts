@@ -211,7 +211,17 @@ export class PeerLink {
   send(op: OutgoingOp): Promise<AckMessage> {
     if (this.down) return Promise.reject(new Error(`peer ${this.node} is ${this.#state}`));
     return new Promise<AckMessage>((resolve, reject) => {
-      const full: OpMessage = { ...op, seq: ++this.#seq };
+      // One shape for every op (a literal, not a spread: this runs once per write).
+      const full: OpMessage = {
+        seq: ++this.#seq,
+        kind: op.kind,
+        offset: op.offset,
+        length: op.length,
+        data: op.data,
+        fua: op.fua,
+        full: op.full,
+        datasetId: op.datasetId,
+      };
       this.#queue.push({ op: full, bytes: op.data.length + 64, resolve, reject, sentAt: 0 });
       if (!this.#scheduled) {
         this.#scheduled = true;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
 
 /**
  * The wire contracts in proto/ are loaded at run time with @grpc/proto-loader: the one way
@@ -22,9 +23,9 @@ function protoRoot(file: string): string {
   throw new Error(`cannot find proto/${file} above ${fileURLToPath(import.meta.url)}`);
 }
 
-/** Loads proto/`file` and returns the package object at `packageName` (e.g. tandem.admin.v1). */
-export function loadProtoPackage<T>(file: string, packageName: string): T {
-  const def = protoLoader.loadSync(file, {
+/** proto/`file` as @grpc/proto-loader presents it (the options every Tandem proto uses). */
+export function loadProtoDefinition(file: string): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(file, {
     includeDirs: [protoRoot(file)],
     keepCase: false,
     longs: Number,
@@ -32,7 +33,24 @@ export function loadProtoPackage<T>(file: string, packageName: string): T {
     defaults: true,
     oneofs: true,
   });
-  let node: unknown = grpc.loadPackageDefinition(def);
+}
+
+/** proto/`file` as a protobufjs Root (camelCase fields, as proto-loader presents them). */
+export function loadProtoRoot(file: string): protobuf.Root {
+  const root = new protobuf.Root();
+  const dir = protoRoot(file);
+  root.resolvePath = (_origin, target) => (path.isAbsolute(target) ? target : path.join(dir, target));
+  return root.loadSync(file, { keepCase: false });
+}
+
+/** Loads proto/`file` and returns the package object at `packageName` (e.g. tandem.admin.v1). */
+export function loadProtoPackage<T>(file: string, packageName: string): T {
+  return packageOf<T>(grpc.loadPackageDefinition(loadProtoDefinition(file)), file, packageName);
+}
+
+/** The object at `packageName` in a loaded package definition. */
+export function packageOf<T>(loaded: grpc.GrpcObject, file: string, packageName: string): T {
+  let node: unknown = loaded;
   for (const part of packageName.split('.')) node = (node as Record<string, unknown>)[part];
   if (!node) throw new Error(`proto/${file} has no package ${packageName}`);
   return node as T;
