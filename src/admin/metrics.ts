@@ -207,7 +207,7 @@ export class Metrics {
 type Labels = Readonly<Record<string, string>>;
 
 /** One series of a SeriesHistogram: plain numbers, no allocation per observation. */
-class HistogramSeries {
+class HistogramSeries implements MetricSeries {
   readonly labels: Labels;
   /** Per bucket of LATENCY_BUCKETS (not cumulative); the last one is +Inf. */
   readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
@@ -225,61 +225,84 @@ class HistogramSeries {
     this.sum += v;
     this.count++;
   }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.sum = 0;
+    this.count = 0;
+  }
+}
+
+interface MetricSeries {
+  readonly labels: Labels;
+  reset(): void;
 }
 
 /**
- * A histogram (LATENCY_BUCKETS) registered as a custom prom-client metric. The data path makes
- * several observations per command; prom-client's label children hash their labels on every
- * call, these series are plain numbers read at scrape time. Series never observed are not shown.
+ * A metric registered as a custom prom-client metric whose series are plain numbers read at
+ * scrape time. The data path updates several per command; prom-client's label children hash
+ * their labels on every call. Series never updated are not shown.
  */
-class SeriesHistogram {
-  readonly type = 'histogram';
+abstract class SeriesMetric<S extends MetricSeries> {
   readonly aggregator = 'sum';
-  readonly #series = new Map<string, HistogramSeries>();
+  abstract readonly type: string;
+  readonly #series = new Map<string, S>();
 
   constructor(
     readonly name: string,
     readonly help: string,
+    readonly create: (labels: Labels) => S,
   ) {}
 
-  series(labels: Labels): HistogramSeries {
+  series(labels: Labels): S {
     const key = Object.values(labels).join('\0');
     let s = this.#series.get(key);
     if (!s) {
-      s = new HistogramSeries(labels);
+      s = this.create(labels);
       this.#series.set(key, s);
     }
     return s;
   }
 
+  protected abstract values(s: S): object[];
+
   get(): { name: string; help: string; type: string; aggregator: string; values: object[] } {
     const values: object[] = [];
-    const bucket = `${this.name}_bucket`;
-    for (const s of this.#series.values()) {
-      if (s.count === 0) continue;
-      let acc = 0;
-      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
-        acc += s.counts[i]!;
-        values.push({ metricName: bucket, labels: { le: LATENCY_BUCKETS[i]!, ...s.labels }, value: acc });
-      }
-      values.push({ metricName: bucket, labels: { le: '+Inf', ...s.labels }, value: s.count });
-      values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
-      values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
-    }
+    for (const s of this.#series.values()) values.push(...this.values(s));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   reset(): void {
-    for (const s of this.#series.values()) {
-      s.counts.fill(0);
-      s.sum = 0;
-      s.count = 0;
+    for (const s of this.#series.values()) s.reset();
+  }
+}
+
+/** A histogram of LATENCY_BUCKETS. */
+class SeriesHistogram extends SeriesMetric<HistogramSeries> {
+  readonly type = 'histogram';
+
+  constructor(name: string, help: string) {
+    super(name, help, (labels) => new HistogramSeries(labels));
+  }
+
+  protected values(s: HistogramSeries): object[] {
+    if (s.count === 0) return [];
+    const bucket = `${this.name}_bucket`;
+    const values: object[] = [];
+    let acc = 0;
+    for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+      acc += s.counts[i]!;
+      values.push({ metricName: bucket, labels: { le: LATENCY_BUCKETS[i]!, ...s.labels }, value: acc });
     }
+    values.push({ metricName: bucket, labels: { le: '+Inf', ...s.labels }, value: s.count });
+    values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
+    values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
+    return values;
   }
 }
 
 /** One series of a SeriesCounter. */
-class CounterSeries {
+class CounterSeries implements MetricSeries {
   value = 0;
   touched = false;
   constructor(readonly labels: Labels) {}
@@ -288,42 +311,22 @@ class CounterSeries {
     this.value += n;
     this.touched = true;
   }
-}
-
-/** A counter registered as a custom prom-client metric, for the same reason as SeriesHistogram. */
-class SeriesCounter {
-  readonly type = 'counter';
-  readonly aggregator = 'sum';
-  readonly #series = new Map<string, CounterSeries>();
-
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-
-  series(labels: Labels): CounterSeries {
-    const key = Object.values(labels).join('\0');
-    let s = this.#series.get(key);
-    if (!s) {
-      s = new CounterSeries(labels);
-      this.#series.set(key, s);
-    }
-    return s;
-  }
-
-  get(): { name: string; help: string; type: string; aggregator: string; values: object[] } {
-    const values: object[] = [];
-    for (const s of this.#series.values()) {
-      if (s.touched) values.push({ labels: s.labels, value: s.value });
-    }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
-  }
 
   reset(): void {
-    for (const s of this.#series.values()) {
-      s.value = 0;
-      s.touched = false;
-    }
+    this.value = 0;
+    this.touched = false;
+  }
+}
+
+class SeriesCounter extends SeriesMetric<CounterSeries> {
+  readonly type = 'counter';
+
+  constructor(name: string, help: string) {
+    super(name, help, (labels) => new CounterSeries(labels));
+  }
+
+  protected values(s: CounterSeries): object[] {
+    return s.touched ? [{ labels: s.labels, value: s.value }] : [];
   }
 }
 
