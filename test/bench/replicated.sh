@@ -68,15 +68,13 @@ else
 fi
 
 WORK=$(mktemp -d "$PARENT/tandem-bench-cluster.XXXXXX")
-CHILD=""   # the long-running command (cluster up, perf): see run()
+# shellcheck source=test/bench/child.sh
+source "$(dirname "${BASH_SOURCE[0]}")/child.sh"   # CHILD, run, stop_child
 cleanup() {
   local rc=$?
   trap - EXIT
   trap '' INT TERM   # a second Ctrl-C must not cut the teardown short
-  if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
-    kill -TERM "$CHILD" 2>/dev/null || true   # perf stops its tgtd, cluster up what it started
-    wait "$CHILD" 2>/dev/null || true
-  fi
+  stop_child
   if [ -f "$WORK/cluster.json" ]; then
     node "$CLUSTER" down --dir "$WORK" >&2 || echo "bench: 'cluster down --dir $WORK' failed" >&2
   fi
@@ -85,21 +83,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
-
-# Runs "$@" in the background in a session of its own and waits for it: a signal to this script
-# runs the trap at once (bash defers traps while a foreground command runs), and the child gets
-# exactly one SIGTERM, from cleanup (a second signal from Ctrl-C or a process-group kill would
-# cut perf's own cleanup short and leave its tgtd running).
-SETSID=()
-if command -v setsid >/dev/null 2>&1; then SETSID=(setsid); fi
-run() {
-  local rc=0
-  "${SETSID[@]}" "$@" &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
 
 echo "bench: replicated: starting a 2-node cluster in $WORK" >&2
 run node "$CLUSTER" up --nodes 2 --dir "$WORK" --kind replicated --size 1G \

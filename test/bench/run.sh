@@ -79,7 +79,8 @@ RESULTS=$(cd "$RESULTS" && pwd)
 
 WORK=""
 PID=""      # part 1's tandemd
-CHILD=""    # perf (part 1) or replicated.sh (part 2): see run()
+# shellcheck source=test/bench/child.sh
+source "$(dirname "${BASH_SOURCE[0]}")/child.sh"   # CHILD, run, stop_child
 stop_tandemd() {
   if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
     kill -TERM "$PID" 2>/dev/null || true
@@ -95,30 +96,12 @@ cleanup() {
   local rc=$?
   trap - EXIT
   trap '' INT TERM   # a second Ctrl-C must not cut the teardown short
-  if [ -n "$CHILD" ] && kill -0 "$CHILD" 2>/dev/null; then
-    kill -TERM "$CHILD" 2>/dev/null || true   # perf stops its tgtd, replicated.sh its cluster
-    wait "$CHILD" 2>/dev/null || true
-  fi
+  stop_child
   stop_tandemd
   exit "$rc"
 }
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
-
-# Runs "$@" in the background in a session of its own and waits for it: a signal to this script
-# runs the trap at once (bash defers traps while a foreground command runs), and the child gets
-# exactly one SIGTERM, from cleanup (a second signal from Ctrl-C or a process-group kill would
-# cut perf's own cleanup short and leave its tgtd running).
-SETSID=()
-if command -v setsid >/dev/null 2>&1; then SETSID=(setsid); fi
-run() {
-  local rc=0
-  "${SETSID[@]}" "$@" &
-  CHILD=$!
-  wait "$CHILD" || rc=$?
-  CHILD=""
-  return "$rc"
-}
 
 RC=0
 # ---- part 1: single node ----------------------------------------------------------------------
