@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { CONFIG_KINDS, type ConfigKind, type JsonValue } from '../cluster/coordinator.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { shutdownServer } from '../util/proto.js';
 import type { AdminBackend, ClusterStatus, NodeStatus, SessionInfo } from './admin-backend.js';
 import {
   adminPackage,
@@ -255,15 +256,6 @@ export class AdminServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.#server.forceShutdown();
-        resolve();
-      }, 2000);
-      this.#server.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await shutdownServer(this.#server);
   }
 }

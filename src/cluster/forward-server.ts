@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { type ForwardedCommandExecutor, RESET_UNIT_ATTENTIONS } from '../scsi/forwarding.js';
 import type { Logger } from '../util/logger.js';
-import { PEER_CHANNEL_OPTIONS } from '../util/proto.js';
+import { PEER_CHANNEL_OPTIONS, shutdownServer } from '../util/proto.js';
 import {
   type ExecuteRequest,
   type ExecuteResponse,
@@ -134,16 +134,7 @@ export class ForwardServer {
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        this.#server.forceShutdown();
-        resolve();
-      }, 2000);
-      this.#server.tryShutdown(() => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
+    await shutdownServer(this.#server);
   }
 }
 

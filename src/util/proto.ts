@@ -68,3 +68,20 @@ export const PEER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_send_message_length': 64 << 20,
   'grpc-node.flow_control_window': 16 << 20,
 };
+
+/**
+ * Stops a gRPC server: lets calls in progress finish, and cancels what is left after `graceMs`.
+ * Resolves once the server is down either way.
+ */
+export function shutdownServer(server: grpc.Server, graceMs = 2000): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
