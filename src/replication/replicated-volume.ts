@@ -8,16 +8,23 @@ import { DirtyBitmap, regionSizeFor } from './bitmap.js';
 import { replicationError } from './errors.js';
 import { MetadataFile } from './metadata.js';
 import { type OutgoingOp, PeerLink } from './peer-link.js';
-import { type HelloMessage, type HelloReplyMessage, OpKind, type OpMessage } from './proto.js';
+import {
+  type HelloMessage,
+  type HelloReplyMessage,
+  OpKind,
+  type OpKindCode,
+  type OpMessage,
+} from './proto.js';
 import { RegionLock } from './region-lock.js';
-import type {
-  PeerAddress,
-  ReplicatedVolumeOptions,
-  ReplicationMetrics,
-  ReplicationStatus,
-  ReplicationTiming,
-  Role,
-  VerifyResult,
+import {
+  type PeerAddress,
+  type ReplicatedVolumeOptions,
+  type ReplicationMetrics,
+  type ReplicationStatus,
+  type ReplicationTiming,
+  type Role,
+  type VerifyResult,
+  zeroReplicationMetrics,
 } from './replication-interface.js';
 
 const DEFAULT_TIMING: ReplicationTiming = {
@@ -65,18 +72,7 @@ export class ReplicatedVolume {
   #cleanTimer: NodeJS.Timeout | undefined;
   /** Rejecters of writes in progress: lostPrimary() fails them all at once. */
   readonly #pending = new Set<(err: Error) => void>();
-  readonly #metrics: ReplicationMetrics = {
-    mirroredOps: 0,
-    mirroredBytes: 0,
-    acks: 0,
-    peerFailures: 0,
-    resyncRegions: 0,
-    resyncBytes: 0,
-    appliedOps: 0,
-    appliedBytes: 0,
-    degradedWrites: 0,
-    fencedWrites: 0,
-  };
+  readonly #metrics: ReplicationMetrics = zeroReplicationMetrics();
 
   constructor(opts: ReplicatedVolumeOptions) {
     this.#o = opts;
@@ -409,36 +405,9 @@ export class ReplicatedVolume {
         return `replicated:${dev.description}`;
       },
       read: (offset, length) => dev.read(offset, length),
-      write: (offset, data, fua) =>
-        this.#mirrored({
-          kind: OpKind.WRITE,
-          offset,
-          length: data.length,
-          data,
-          fua,
-          full: false,
-          datasetId: '',
-        }),
-      flush: () =>
-        this.#mirrored({
-          kind: OpKind.FLUSH,
-          offset: 0,
-          length: 0,
-          data: EMPTY,
-          fua: false,
-          full: false,
-          datasetId: '',
-        }),
-      discard: (offset, length) =>
-        this.#mirrored({
-          kind: OpKind.DISCARD,
-          offset,
-          length,
-          data: EMPTY,
-          fua: false,
-          full: false,
-          datasetId: '',
-        }),
+      write: (offset, data, fua) => this.#mirrored(outgoing(OpKind.WRITE, offset, data.length, data, fua)),
+      flush: () => this.#mirrored(outgoing(OpKind.FLUSH, 0, 0)),
+      discard: (offset, length) => this.#mirrored(outgoing(OpKind.DISCARD, offset, length)),
       close: () => this.close(),
     };
     if (dev.discardGranularity !== undefined)
@@ -617,15 +586,7 @@ export class ReplicatedVolume {
       { peer: link.node, full, regions: regions.length, bytes: total, peerDirtyRegions: peerDirty.length },
       'resync started',
     );
-    await link.send({
-      kind: OpKind.RESYNC_BEGIN,
-      offset: 0,
-      length: 0,
-      data: EMPTY,
-      fua: false,
-      full,
-      datasetId: '',
-    });
+    await link.send(outgoing(OpKind.RESYNC_BEGIN, 0, 0, EMPTY, false, full));
     let next = 0;
     let nextReport = 0.1;
     const worker = async () => {
@@ -638,18 +599,10 @@ export class ReplicatedVolume {
         try {
           let op: OutgoingOp;
           if (await unmapped(this.#device, offset, length)) {
-            op = {
-              kind: OpKind.RESYNC_ZERO,
-              offset,
-              length,
-              data: EMPTY,
-              fua: false,
-              full: false,
-              datasetId: '',
-            };
+            op = outgoing(OpKind.RESYNC_ZERO, offset, length);
           } else {
             const data = await this.#device.read(offset, length);
-            op = { kind: OpKind.RESYNC_DATA, offset, length, data, fua: false, full: false, datasetId: '' };
+            op = outgoing(OpKind.RESYNC_DATA, offset, length, data);
             link.resyncSentBytes += length;
           }
           await link.send(op);
@@ -684,15 +637,7 @@ export class ReplicatedVolume {
     }
     if (link.down) return;
     link.transition('in-sync');
-    await link.send({
-      kind: OpKind.IN_SYNC,
-      offset: 0,
-      length: 0,
-      data: EMPTY,
-      fua: false,
-      full: false,
-      datasetId: this.datasetId,
-    });
+    await link.send(outgoing(OpKind.IN_SYNC, 0, 0, EMPTY, false, false, this.datasetId));
     this.#log.info(
       { peer: link.node, bytes: total, sentBytes: link.resyncSentBytes, durationMs: Date.now() - started },
       'resync done: peer in sync',
@@ -749,17 +694,7 @@ export class ReplicatedVolume {
         const length = Math.min(bm.regionSize, size - offset);
         await this.#locks.exclusive(r);
         try {
-          const sums = links.map((l) =>
-            l.send({
-              kind: OpKind.CHECKSUM,
-              offset,
-              length,
-              data: EMPTY,
-              fua: false,
-              full: false,
-              datasetId: '',
-            }),
-          );
+          const sums = links.map((l) => l.send(outgoing(OpKind.CHECKSUM, offset, length)));
           const mine = crc32c(await this.#device.read(offset, length));
           const theirs = await Promise.allSettled(sums);
           theirs.forEach((res, i) => {
@@ -975,6 +910,19 @@ export class ReplicatedVolume {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** An op for the peers, in the one shape every op has (`full` and `datasetId` only for resync). */
+function outgoing(
+  kind: OpKindCode,
+  offset: number,
+  length: number,
+  data: Buffer = EMPTY,
+  fua = false,
+  full = false,
+  datasetId = '',
+): OutgoingOp {
+  return { kind, offset, length, data, fua, full, datasetId };
+}
 /** Regions marked dirty beyond a write's own when its mark needs a bitmap write anyway. */
 const MARK_AHEAD = 31;
 /** Regions verified at once. */

@@ -115,6 +115,22 @@ export interface ReplicationMetrics {
   fencedWrites: number;
 }
 
+/** Every counter at zero (a volume just opened). */
+export function zeroReplicationMetrics(): ReplicationMetrics {
+  return {
+    mirroredOps: 0,
+    mirroredBytes: 0,
+    acks: 0,
+    peerFailures: 0,
+    resyncRegions: 0,
+    resyncBytes: 0,
+    appliedOps: 0,
+    appliedBytes: 0,
+    degradedWrites: 0,
+    fencedWrites: 0,
+  };
+}
+
 export interface ReplicationStatus {
   readonly volume: string;
   readonly node: string;

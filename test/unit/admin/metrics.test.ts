@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/admin/metrics.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import type { PeerStatus, ReplicationStatus } from '../../../src/replication/replication-interface.js';
+import {
+  type PeerStatus,
+  type ReplicationStatus,
+  zeroReplicationMetrics,
+} from '../../../src/replication/replication-interface.js';
 
 const T = 'iqn.2026-11.org.tandem:unit';
 
@@ -31,18 +35,7 @@ function status(s: Partial<ReplicationStatus> & { volume: string }): Replication
     dirtyRegions: 0,
     dirtyBytes: 0,
     peers: [],
-    metrics: {
-      mirroredOps: 0,
-      mirroredBytes: 0,
-      acks: 0,
-      peerFailures: 0,
-      resyncRegions: 0,
-      resyncBytes: 0,
-      appliedOps: 0,
-      appliedBytes: 0,
-      degradedWrites: 0,
-      fencedWrites: 0,
-    },
+    metrics: zeroReplicationMetrics(),
     ...s,
   };
 }
