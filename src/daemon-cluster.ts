@@ -620,17 +620,18 @@ export class ClusterRuntime implements ClusterHost {
     const preferred = this.#preferred(vol);
     if (set.dataset === undefined && preferred !== me) {
       // A new volume starts on its preferred node (its first replica) when that node is up:
-      // give it the grace period to create the dataset, so the placement is predictable.
+      // give it the grace period to create the dataset, so the placement is predictable. The
+      // wait watches the replica sets the ALUA source already follows; etcd is read once after.
       const deadline = Date.now() + PREFERRED_GRACE_MS;
       while (
-        set.dataset === undefined &&
+        this.#alua?.replicaSet(vol.id)?.dataset === undefined &&
         Date.now() < deadline &&
         !this.#stopping &&
         this.#members.some((m) => m.name === preferred)
       ) {
         await new Promise((r) => setTimeout(r, 100));
-        set = await c.readReplicaSet(vol.id);
       }
+      set = await c.readReplicaSet(vol.id);
     }
     if (set.dataset === undefined) {
       // A new volume: the first node to get here creates its lineage and is its first in-sync
