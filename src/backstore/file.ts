@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ioBuffers } from '../util/buffer-pool.js';
 import { TandemError } from '../util/errors.js';
 import type { BlockDevice, Extent } from './block-device.js';
+import { InlineWritePolicy, type InlineWritePolicyOptions } from './inline-writes.js';
 import { type NativeHelper, nativeHelper } from './native.js';
 
 function ioError(op: string, file: string, err: NodeJS.ErrnoException): TandemError {
@@ -21,6 +22,25 @@ interface WriteRun {
   readonly waiters: { resolve: () => void; reject: (err: TandemError) => void }[];
 }
 
+/**
+ * What is left of `buffers` after a (p)writev wrote `n` bytes of them: the buffers it did not
+ * reach, the first of them cut where it stopped; undefined when it wrote them all.
+ */
+function unwritten(buffers: Buffer[], n: number): Buffer[] | undefined {
+  let left = n;
+  let i = 0;
+  while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
+  if (i === buffers.length) return undefined;
+  const rest = buffers.slice(i);
+  rest[0] = rest[0]!.subarray(left);
+  return rest;
+}
+
+/** A write that returned 0 for a non-empty range would otherwise be retried for ever. */
+function noProgress(): NodeJS.ErrnoException {
+  return Object.assign(new Error('the write made no progress (0 bytes written)'), { code: 'EIO' });
+}
+
 /** A run's limits: IOV_MAX is 1024 on Linux; 1 MiB keeps one run from holding up the others. */
 const RUN_MAX_BUFFERS = 256;
 const RUN_MAX_BYTES = 1 << 20;
@@ -28,8 +48,16 @@ const RUN_MAX_BYTES = 1 << 20;
 export interface FileDeviceOptions {
   createSize?: number;
   readOnly?: boolean;
-  /** Told once when a thin-provisioning system call is unavailable and the device falls back. */
+  /**
+   * Told once when a thin-provisioning system call is unavailable and the device falls back,
+   * and when a slow write sends writes to the thread pool for a while.
+   */
   warn?: (message: string) => void;
+  /**
+   * Writes go inline (a pwritev on the event loop) while they are fast, else through the thread
+   * pool (see InlineWritePolicy); false: always through the thread pool.
+   */
+  inlineWrites?: boolean | InlineWritePolicyOptions;
 }
 
 /**
@@ -57,6 +85,8 @@ export class FileDevice implements BlockDevice {
   /** Runs handed to the kernel and not finished; close() waits for them (the fd must stay ours). */
   #writesInFlight = 0;
   #writesIdle: (() => void)[] = [];
+  /** Whether a run goes inline or to the thread pool; undefined: always the pool. */
+  readonly #inline: InlineWritePolicy | undefined;
 
   private constructor(
     fd: number,
@@ -75,6 +105,8 @@ export class FileDevice implements BlockDevice {
     this.discardGranularity = blksize >= 512 && (blksize & (blksize - 1)) === 0 ? blksize : 4096;
     this.#warn = opts.warn ?? ((m) => process.emitWarning(m, { code: 'TANDEM_BACKSTORE_FALLBACK' }));
     this.#native = nativeHelper(opts.warn);
+    const inline = opts.inlineWrites ?? true;
+    this.#inline = inline === false ? undefined : new InlineWritePolicy(inline === true ? {} : inline);
   }
 
   /**
@@ -156,8 +188,9 @@ export class FileDevice implements BlockDevice {
    * Writes are gathered for the rest of the event-loop turn (they run at setImmediate): a write
    * that starts where the previous one in the turn ends, with the same FUA, joins its run, and
    * each run is one pwritev. A sequential stream at queue depth 32 then costs a few system calls
-   * and thread-pool hand-offs per turn instead of 32. Writes that are not adjacent stay separate
-   * and are issued in the order they came, concurrently, exactly as before.
+   * per turn instead of 32. Writes that are not adjacent stay separate and are issued in the
+   * order they came. Each run goes inline (a pwritev on the event loop) while writes are fast,
+   * else to the thread pool, where the runs of one turn run concurrently (InlineWritePolicy).
    */
   write(offset: number, data: Buffer, fua: boolean): Promise<void> {
     const closed = this.#closedError('write');
@@ -220,11 +253,38 @@ export class FileDevice implements BlockDevice {
       else if (!run.fua) settle(undefined);
       else fs.fdatasync(this.#fd, (e) => settle(e ? ioError('fdatasync', this.#path, e) : undefined));
     };
+    const inline = this.#inline;
+    if (inline?.inline) {
+      // A page-cache write: done before a pool thread would have woken (see InlineWritePolicy).
+      const startedAt = inline.now();
+      let err: NodeJS.ErrnoException | null = null;
+      try {
+        let buffers: Buffer[] | undefined = run.buffers;
+        let position = run.offset;
+        while (buffers) {
+          const n = fs.writevSync(this.#fd, buffers, position);
+          if (n === 0) throw noProgress();
+          position += n;
+          buffers = unwritten(buffers, n);
+        }
+      } catch (e) {
+        err = e as NodeJS.ErrnoException;
+      }
+      const backoffMs = inline.done(startedAt);
+      if (backoffMs > 0) {
+        this.#warn(
+          `a ${run.length}-byte write took ${(inline.now() - startedAt).toFixed(1)} ms on the event loop: writes go through the thread pool for ${backoffMs} ms`,
+        );
+      }
+      done(err);
+      return;
+    }
     if (run.buffers.length === 1) {
       const data = run.buffers[0]!;
       const step = (written: number): void => {
         fs.write(this.#fd, data, written, data.length - written, run.offset + written, (err, n) => {
           if (err) return done(err);
+          if (n === 0) return done(noProgress());
           if (written + n < data.length) return step(written + n);
           done(null);
         });
@@ -235,14 +295,10 @@ export class FileDevice implements BlockDevice {
     const stepv = (buffers: Buffer[], position: number): void => {
       fs.writev(this.#fd, buffers, position, (err, n) => {
         if (err) return done(err);
-        // A short write: continue with what is left (the first buffers, or part of one, went).
-        let left = n;
-        let i = 0;
-        while (i < buffers.length && left >= buffers[i]!.length) left -= buffers[i++]!.length;
-        if (i === buffers.length) return done(null);
-        const rest = buffers.slice(i);
-        rest[0] = rest[0]!.subarray(left);
-        stepv(rest, position + n);
+        if (n === 0) return done(noProgress());
+        const rest = unwritten(buffers, n);
+        if (rest) stepv(rest, position + n);
+        else done(null);
       });
     };
     stepv(run.buffers, run.offset);

@@ -120,8 +120,8 @@ describe('FileDevice', () => {
     }
   });
 
-  it('adjacent writes of one turn go out as a few pwritev calls, and each lands where it belongs', async () => {
-    const d = await dev('m.img', { createSize: 4 * MiB });
+  it('thread pool: adjacent writes of one turn go out as a few pwritev calls, and each lands where it belongs', async () => {
+    const d = await dev('m.img', { createSize: 4 * MiB, inlineWrites: false });
     const writev = vi.spyOn(fs, 'writev');
     try {
       // 300 adjacent 4 KiB writes (more than one run holds), one FUA write in the middle of
@@ -142,8 +142,8 @@ describe('FileDevice', () => {
     }
   });
 
-  it('a short pwritev continues with the rest of the run', async () => {
-    const d = await dev('n.img', { createSize: MiB });
+  it('thread pool: a short pwritev continues with the rest of the run', async () => {
+    const d = await dev('n.img', { createSize: MiB, inlineWrites: false });
     const real = fs.writev;
     const writev = vi
       .spyOn(fs, 'writev')
@@ -160,6 +160,113 @@ describe('FileDevice', () => {
       expect((await d.read(0, 3 * 4096)).equals(Buffer.concat(parts))).toBe(true);
     } finally {
       writev.mockRestore();
+    }
+  });
+
+  it('inline (the default): adjacent writes of one turn are a few pwritev calls on the event loop, none in the pool', async () => {
+    const d = await dev('p.img', { createSize: 4 * MiB });
+    const sync = vi.spyOn(fs, 'writevSync');
+    const pool = vi.spyOn(fs, 'writev');
+    try {
+      const parts = Array.from({ length: 300 }, (_, i) => pattern(4096, i));
+      const done = parts.map((p, i) => d.write(i * 4096, p, i === 150));
+      done.push(d.write(3 * MiB, pattern(512, 99), false));
+      await Promise.all(done);
+      expect(sync.mock.calls.length).toBeGreaterThanOrEqual(2);
+      expect(sync.mock.calls.length).toBeLessThanOrEqual(4);
+      expect(pool).not.toHaveBeenCalled();
+      const all = await d.read(0, 300 * 4096);
+      for (let i = 0; i < parts.length; i++) {
+        expect(all.subarray(i * 4096, (i + 1) * 4096).equals(parts[i]!), `part ${i}`).toBe(true);
+      }
+      expect((await d.read(3 * MiB, 512)).equals(pattern(512, 99))).toBe(true);
+    } finally {
+      sync.mockRestore();
+      pool.mockRestore();
+    }
+  });
+
+  it('inline: a short pwritev continues with the rest of the run; one that writes nothing fails the run', async () => {
+    const d = await dev('q.img', { createSize: MiB });
+    const real = fs.writevSync;
+    const sync = vi
+      .spyOn(fs, 'writevSync')
+      .mockImplementationOnce(((fd: number, buffers: Buffer[], position: number) =>
+        real(fd, [buffers[0]!, buffers[1]!.subarray(0, 100)], position)) as typeof fs.writevSync);
+    try {
+      const parts = [pattern(4096, 1), pattern(4096, 2), pattern(4096, 3)];
+      await Promise.all(parts.map((p, i) => d.write(i * 4096, p, false)));
+      expect(sync.mock.calls.length).toBe(2);
+      expect((await d.read(0, 3 * 4096)).equals(Buffer.concat(parts))).toBe(true);
+      sync.mockImplementationOnce((() => 0) as typeof fs.writevSync);
+      const err = await Promise.all([
+        d.write(0, pattern(4096, 4), false),
+        d.write(4096, pattern(4096, 5), false),
+      ]).catch((e: unknown) => e);
+      expect((err as TandemError).code).toBe('TANDEM_ERR_BACKSTORE_IO');
+      expect((err as TandemError).message).toMatch(/no progress/);
+    } finally {
+      sync.mockRestore();
+    }
+  });
+
+  it('inline: a failed pwritev rejects the writes of its run as backstore I/O errors, and later writes work', async () => {
+    const d = await dev('r.img', { createSize: MiB });
+    const sync = vi.spyOn(fs, 'writevSync').mockImplementationOnce((() => {
+      throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+    }) as typeof fs.writevSync);
+    try {
+      const results = await Promise.allSettled([
+        d.write(0, pattern(4096, 1), false),
+        d.write(4096, pattern(4096, 2), false),
+      ]);
+      for (const r of results) {
+        expect(r.status).toBe('rejected');
+        expect(((r as PromiseRejectedResult).reason as TandemError).code).toBe('TANDEM_ERR_BACKSTORE_IO');
+      }
+      await d.write(0, pattern(4096, 3), false);
+      expect((await d.read(0, 4096)).equals(pattern(4096, 3))).toBe(true);
+    } finally {
+      sync.mockRestore();
+    }
+  });
+
+  it('inline: a slow write sends the next ones to the thread pool for the backoff, then they go inline again', async () => {
+    let clock = 0;
+    const warnings: string[] = [];
+    const d = await dev('s.img', {
+      createSize: MiB,
+      warn: (m) => warnings.push(m),
+      inlineWrites: { slowMs: 2, backoffMs: 1000, now: () => clock },
+    });
+    const real = fs.writevSync;
+    const sync = vi.spyOn(fs, 'writevSync');
+    const pool = vi.spyOn(fs, 'writev');
+    try {
+      // The first run "takes" 50 ms: the clock moves while the kernel has it.
+      sync.mockImplementationOnce(((fd: number, buffers: Buffer[], position: number) => {
+        clock += 50;
+        return real(fd, buffers, position);
+      }) as typeof fs.writevSync);
+      await Promise.all([d.write(0, pattern(4096, 1), false), d.write(4096, pattern(4096, 2), false)]);
+      expect(sync).toHaveBeenCalledTimes(1);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/8192-byte write took 50\.0 ms .*thread pool for 1000 ms/);
+      // Within the backoff: the pool.
+      clock += 999;
+      await Promise.all([d.write(8192, pattern(4096, 3), false), d.write(12288, pattern(4096, 4), false)]);
+      expect(pool).toHaveBeenCalledTimes(1);
+      expect(sync).toHaveBeenCalledTimes(1);
+      // After it: inline again.
+      clock += 2;
+      await d.write(16384, pattern(4096, 5), false);
+      expect(sync).toHaveBeenCalledTimes(2);
+      expect(pool).toHaveBeenCalledTimes(1);
+      const all = await d.read(0, 5 * 4096);
+      expect(all.equals(Buffer.concat([1, 2, 3, 4, 5].map((i) => pattern(4096, i))))).toBe(true);
+    } finally {
+      sync.mockRestore();
+      pool.mockRestore();
     }
   });
 

@@ -1,0 +1,76 @@
+/**
+ * Whether a FileDevice issues its writes on the event loop ("inline", a synchronous pwritev) or
+ * hands them to libuv's thread pool.
+ *
+ * A buffered write that lands in the page cache costs a few microseconds of copying. The hand-off
+ * to a pool thread and back costs more than that: a futex wake, a context switch, and an async
+ * wake-up of the loop for the callback. On a busy machine it also adds a scheduling delay to
+ * every write's latency. Measured on a 2-core machine, replicated 4 KiB writes at queue depth 32
+ * went 15-20% faster inline.
+ *
+ * But a buffered write can block. The kernel throttles a writer when dirty pages are over the
+ * limit (up to 200 ms per call), and a block device or a network file system may be slow. A
+ * blocked event loop stalls every session of the node, and its lease keep-alives. So writes stay
+ * inline only while they are fast. One that took longer than `slowMs` sends writes to the pool
+ * for `backoffMs`. The backoff doubles, up to `maxBackoffMs`, each time the first inline write
+ * after it is slow again, and returns to `backoffMs` when one is fast. The loop is then blocked
+ * by at most one slow write per backoff period.
+ */
+export interface InlineWritePolicyOptions {
+  /** An inline write that took longer than this turns inline writes off (default 2 ms). */
+  slowMs?: number;
+  /** How long they stay off after the first slow write (default 1 s). */
+  backoffMs?: number;
+  /** The longest they stay off (default 60 s). */
+  maxBackoffMs?: number;
+  /** The clock, in milliseconds (default performance.now). */
+  now?: () => number;
+}
+
+export class InlineWritePolicy {
+  readonly #slowMs: number;
+  readonly #baseBackoffMs: number;
+  readonly #maxBackoffMs: number;
+  readonly #now: () => number;
+  #backoffMs: number;
+  /** Inline writes are off until this time. */
+  #offUntil = 0;
+  /** The last inline write was slow: the next slow one doubles the backoff. */
+  #lastSlow = false;
+
+  constructor(opts: InlineWritePolicyOptions = {}) {
+    this.#slowMs = opts.slowMs ?? 2;
+    this.#baseBackoffMs = opts.backoffMs ?? 1000;
+    this.#maxBackoffMs = Math.max(this.#baseBackoffMs, opts.maxBackoffMs ?? 60_000);
+    this.#now = opts.now ?? (() => performance.now());
+    this.#backoffMs = this.#baseBackoffMs;
+  }
+
+  /** The clock: callers time an inline write with it and report it to done(). */
+  now(): number {
+    return this.#now();
+  }
+
+  /** Whether the next write may go inline. */
+  get inline(): boolean {
+    return this.#offUntil === 0 || this.#now() >= this.#offUntil;
+  }
+
+  /**
+   * Reports an inline write that started at `startedAt` (from now()) and has just returned.
+   * Returns the backoff in milliseconds when it was slow and inline writes are now off, else 0.
+   */
+  done(startedAt: number): number {
+    const now = this.#now();
+    if (now - startedAt <= this.#slowMs) {
+      this.#lastSlow = false;
+      this.#backoffMs = this.#baseBackoffMs;
+      this.#offUntil = 0;
+      return 0;
+    }
+    if (this.#lastSlow) this.#backoffMs = Math.min(this.#maxBackoffMs, this.#backoffMs * 2);
+    this.#lastSlow = true;
+    this.#offUntil = now + this.#backoffMs;
+    return this.#backoffMs;
+  }
+}
