@@ -158,6 +158,12 @@ export class DirtyBitmap {
     return true;
   }
 
+  /** Whether regions first..last are all dirty, durably: mark() of them would change nothing. */
+  markedDurably(first: number, last: number): boolean {
+    for (let r = first; r <= last; r++) if (!this.isDirty(r) || !this.#durable(r)) return false;
+    return true;
+  }
+
   /** Sets regions first..last and resolves once they are on stable storage. */
   mark(first: number, last: number): Promise<void> {
     let durable = true;

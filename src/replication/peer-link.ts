@@ -164,7 +164,7 @@ export class PeerLink {
     stream.on('close', () => this.#streamEnded('closed'));
     stream.on('drain', () => {
       this.#blocked = false;
-      this.#pump();
+      this.#schedulePump();
     });
     stream.write({ hello });
     return reply.finally(() => clearTimeout(timer));
@@ -196,7 +196,8 @@ export class PeerLink {
         return;
       }
     }
-    this.#pump();
+    // Ops that waited for room go out with the rest of this turn's, in one message.
+    if (this.#queue.length > 0) this.#schedulePump();
   }
 
   #streamEnded(why: string): void {
@@ -223,14 +224,20 @@ export class PeerLink {
         datasetId: op.datasetId,
       };
       this.#queue.push({ op: full, bytes: op.data.length + 64, resolve, reject, sentAt: 0 });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // Every op queued in this tick goes out in one message.
-        setImmediate(() => {
-          this.#scheduled = false;
-          this.#pump();
-        });
-      }
+      this.#schedulePump();
+    });
+  }
+
+  /**
+   * Sends the queue at the end of this turn of the event loop: every op queued in the turn, and
+   * those that waited for acks or a drain, go out in as few messages as the limits allow.
+   */
+  #schedulePump(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
     });
   }
 

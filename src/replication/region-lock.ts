@@ -50,6 +50,13 @@ export class RegionLock {
     return !s || (s.shared === 0 && !s.exclusive);
   }
 
+  /** Takes regions first..last for a write if nothing stands in the way; false: call shared(). */
+  tryShared(first: number, last: number): boolean {
+    if (!this.#canShare(first, last)) return false;
+    for (let r = first; r <= last; r++) this.#state(r).shared++;
+    return true;
+  }
+
   /** Takes regions first..last for a write. */
   async shared(first: number, last: number): Promise<void> {
     if (!this.#canShare(first, last)) {

@@ -461,10 +461,12 @@ export class ReplicatedVolume {
     const bm = this.#bm();
     const ranged = op.kind !== OpKind.FLUSH;
     const { first, last } = bm.regionsOf(op.offset, op.length);
-    if (ranged) await this.#locks.shared(first, last);
+    // The awaits are skipped when there is nothing to wait for (the common case under a steady
+    // write load): each one costs a turn of the microtask queue per write.
+    if (ranged && !this.#locks.tryShared(first, last)) await this.#locks.shared(first, last);
     try {
       // Rule 6: the regions are dirty on stable storage before either copy changes.
-      if (ranged) await this.#mark(bm, first, last);
+      if (ranged && !bm.markedDurably(first, last)) await this.#mark(bm, first, last);
       this.#checkServe(gen);
       const local =
         op.kind === OpKind.WRITE
@@ -479,12 +481,18 @@ export class ReplicatedVolume {
         this.#metrics.mirroredOps++;
         this.#metrics.mirroredBytes += op.data.length;
       }
-      const waits: Promise<void>[] = [];
-      for (const node of this.#memberNodes()) {
-        if (!sent.some((s) => s.node === node)) waits.push(this.#mirrorLate(node, op, gen));
+      let late: Promise<unknown> | undefined;
+      const members = this.#memberNodes();
+      if (members.length > 0) {
+        const waits: Promise<void>[] = [];
+        for (const node of members) {
+          if (!sent.some((s) => s.node === node)) waits.push(this.#mirrorLate(node, op, gen));
+        }
+        if (waits.length > 0) {
+          late = Promise.all(waits);
+          late.catch(() => undefined); // awaited below; a local failure must not leave it unhandled
+        }
       }
-      const late = Promise.all(waits);
-      late.catch(() => undefined); // awaited below; a local failure must not leave it unhandled
       const onPeerWait = this.#o.onPeerWait;
       let localDone = 0;
       if (onPeerWait && sent.length > 0) {
@@ -495,16 +503,19 @@ export class ReplicatedVolume {
           () => undefined,
         );
       }
-      const results = await Promise.allSettled([local, ...sent.map((s) => s.ack)]);
-      if (onPeerWait && localDone > 0) onPeerWait(Math.max(0, performance.now() - localDone) / 1000);
-      if (results[0]!.status === 'rejected') throw results[0].reason;
-      for (let i = 0; i < sent.length; i++) {
-        if (results[i + 1]!.status === 'fulfilled') continue;
-        const node = sent[i]!.node;
-        if (this.#isMember(node)) this.#metrics.degradedWrites++;
-        await this.#peerDown(node, gen);
+      if (sent.length === 0) await local;
+      else {
+        const results = await Promise.allSettled([local, ...sent.map((s) => s.ack)]);
+        if (onPeerWait && localDone > 0) onPeerWait(Math.max(0, performance.now() - localDone) / 1000);
+        if (results[0]!.status === 'rejected') throw results[0].reason;
+        for (let i = 0; i < sent.length; i++) {
+          if (results[i + 1]!.status === 'fulfilled') continue;
+          const node = sent[i]!.node;
+          if (this.#isMember(node)) this.#metrics.degradedWrites++;
+          await this.#peerDown(node, gen);
+        }
       }
-      await late;
+      if (late) await late;
       this.#checkServe(gen);
     } finally {
       if (ranged) this.#locks.releaseShared(first, last);
