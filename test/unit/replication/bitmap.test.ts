@@ -76,6 +76,26 @@ describe('DirtyBitmap', () => {
     await bitmap.close();
   });
 
+  it('markedDurably: true only when every region of the range is dirty in memory and on disk', async () => {
+    const file = path.join(dir, 'v.bitmap');
+    const { bitmap } = await DirtyBitmap.open(file, 8 * MiB, MiB);
+    expect(bitmap.markedDurably(1, 2)).toBe(false);
+    const marking = bitmap.mark(1, 2);
+    // Set in memory, not on disk yet.
+    expect(bitmap.markedDurably(1, 2)).toBe(false);
+    await marking;
+    expect(bitmap.markedDurably(1, 2)).toBe(true);
+    expect(bitmap.markedDurably(1, 1)).toBe(true);
+    expect(bitmap.markedDurably(1, 3)).toBe(false);
+    // A clear in progress: the bit is no longer durably set while it is being written.
+    const clearing = bitmap.clear([2]);
+    expect(bitmap.markedDurably(2, 2)).toBe(false);
+    await clearing;
+    expect(bitmap.markedDurably(2, 2)).toBe(false);
+    expect(bitmap.markedDurably(1, 1)).toBe(true);
+    await bitmap.close();
+  });
+
   it('keeps every dirty byte range dirty when the geometry changes', async () => {
     const file = path.join(dir, 'v.bitmap');
     const first = await DirtyBitmap.open(file, 8 * MiB, MiB);
@@ -113,6 +133,24 @@ describe('RegionLock', () => {
     lock.releaseShared(1, 1);
     lock.releaseShared(5, 5);
     expect(lock.busy(1)).toBe(false);
+  });
+
+  it('tryShared takes free regions at once, and refuses (taking nothing) while resync holds or waits for one', async () => {
+    const lock = new RegionLock();
+    expect(lock.tryShared(0, 1)).toBe(true);
+    expect(lock.busy(0) && lock.busy(1)).toBe(true);
+    const ex = lock.exclusive(1); // waits for the write on 0..1
+    expect(lock.tryShared(1, 2)).toBe(false);
+    expect(lock.busy(2)).toBe(false);
+    expect(lock.tryShared(3, 3)).toBe(true);
+    lock.releaseShared(0, 1);
+    await ex;
+    expect(lock.tryShared(1, 1)).toBe(false);
+    lock.releaseExclusive(1);
+    expect(lock.tryShared(1, 1)).toBe(true);
+    lock.releaseShared(1, 1);
+    lock.releaseShared(3, 3);
+    expect([0, 1, 2, 3].some((r) => lock.busy(r))).toBe(false);
   });
 });
 
