@@ -41,6 +41,9 @@ function noProgress(): NodeJS.ErrnoException {
   return Object.assign(new Error('the write made no progress (0 bytes written)'), { code: 'EIO' });
 }
 
+/** Slow inline writes are warned of at most this often. */
+const SLOW_WARN_INTERVAL_MS = 60_000;
+
 /** A run's limits: IOV_MAX is 1024 on Linux; 1 MiB keeps one run from holding up the others. */
 const RUN_MAX_BUFFERS = 256;
 const RUN_MAX_BYTES = 1 << 20;
@@ -87,6 +90,8 @@ export class FileDevice implements BlockDevice {
   #writesIdle: (() => void)[] = [];
   /** Whether a run goes inline or to the thread pool; undefined: always the pool. */
   readonly #inline: InlineWritePolicy | undefined;
+  #slowWarnedAt: number | undefined;
+  #slowUnwarned = 0;
 
   private constructor(
     fd: number,
@@ -271,11 +276,7 @@ export class FileDevice implements BlockDevice {
         err = e as NodeJS.ErrnoException;
       }
       const backoffMs = inline.done(startedAt);
-      if (backoffMs > 0) {
-        this.#warn(
-          `a ${run.length}-byte write took ${(inline.now() - startedAt).toFixed(1)} ms on the event loop: writes go through the thread pool for ${backoffMs} ms`,
-        );
-      }
+      if (backoffMs > 0) this.#slowWrite(run.length, inline.now() - startedAt, backoffMs);
       done(err);
       return;
     }
@@ -302,6 +303,22 @@ export class FileDevice implements BlockDevice {
       });
     };
     stepv(run.buffers, run.offset);
+  }
+
+  /** Warns of a slow inline write: at most once a minute, counting the ones in between. */
+  #slowWrite(bytes: number, ms: number, backoffMs: number): void {
+    const now = this.#inline!.now();
+    if (this.#slowWarnedAt !== undefined && now - this.#slowWarnedAt < SLOW_WARN_INTERVAL_MS) {
+      this.#slowUnwarned++;
+      return;
+    }
+    const more =
+      this.#slowUnwarned > 0 ? ` (${this.#slowUnwarned} more slow writes since the last warning)` : '';
+    this.#slowWarnedAt = now;
+    this.#slowUnwarned = 0;
+    this.#warn(
+      `a ${bytes}-byte write took ${ms.toFixed(1)} ms on the event loop: writes go through the thread pool for ${backoffMs} ms${more}`,
+    );
   }
 
   flush(): Promise<void> {

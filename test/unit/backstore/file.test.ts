@@ -264,6 +264,23 @@ describe('FileDevice', () => {
       expect(pool).toHaveBeenCalledTimes(1);
       const all = await d.read(0, 5 * 4096);
       expect(all.equals(Buffer.concat([1, 2, 3, 4, 5].map((i) => pattern(4096, i))))).toBe(true);
+      // Slow writes within a minute of the warning are counted, not warned of, until the next one.
+      const slow = (ms: number) =>
+        sync.mockImplementationOnce(((fd: number, buffers: Buffer[], position: number) => {
+          clock += ms;
+          return real(fd, buffers, position);
+        }) as typeof fs.writevSync);
+      for (let i = 0; i < 3; i++) {
+        slow(10);
+        await d.write(0, pattern(4096, 6), false);
+        clock += 5000; // past any backoff: the next write goes inline
+      }
+      expect(warnings).toHaveLength(1);
+      clock += 60_000;
+      slow(10);
+      await d.write(0, pattern(4096, 7), false);
+      expect(warnings).toHaveLength(2);
+      expect(warnings[1]).toMatch(/took 10\.0 ms .* \(3 more slow writes since the last warning\)$/);
     } finally {
       sync.mockRestore();
       pool.mockRestore();
