@@ -56,11 +56,13 @@ function mirror(
     if ((err as Error).message?.includes('this node is the primary')) return REFUSAL.isPrimary;
     return REFUSAL.protocol;
   };
+  // The acks of the ops applied in one turn go out in one message, once their promise jobs are
+  // done (not at setImmediate: see PeerLink's #schedulePump).
   const ack = (a: AckMessage) => {
     acks.push(a);
     if (scheduled) return;
     scheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       scheduled = false;
       const batch = acks;
       acks = [];

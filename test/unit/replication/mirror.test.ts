@@ -45,6 +45,24 @@ describe('mirroring (protocol C)', () => {
     expect(cl.node('b').volume.status().metrics.appliedOps).toBeGreaterThanOrEqual(203);
   });
 
+  it('sends the writes issued together in one message, which the replica applies as one run', async () => {
+    const cl = await twoInSync();
+    const dev = cl.node('a').volume.blockDevice;
+    await dev.write(0, pattern(4096, 1), false); // region 0 is now durably dirty: no await before sending
+    const replica = cl.node('b').volume;
+    const runs: number[] = [];
+    const real = replica.applyWriteRun.bind(replica);
+    replica.applyWriteRun = (ops) => {
+      runs.push(ops.length);
+      return real(ops);
+    };
+    await Promise.all(
+      Array.from({ length: 32 }, (_, i) => dev.write((i + 1) * 4096, pattern(4096, i + 2), false)),
+    );
+    expect(runs).toEqual([32]);
+    expect(await sameContents(cl.node('a').device, cl.node('b').device)).toBe(true);
+  });
+
   it('keeps at most maxInflightBytes unacknowledged per peer and still ends identical', async () => {
     c = await cluster({
       names: ['a', 'b', 'c'],
