@@ -340,6 +340,7 @@ class TimedDevice implements BlockDevice {
   readonly allocation?: (offset: number, length: number) => Promise<Extent>;
   readonly prefetch?: (offset: number, length: number) => Promise<void>;
   readonly grow?: (size: number) => Promise<void>;
+  readonly submitWrites?: () => void;
 
   constructor(inner: BlockDevice, seconds: Obs) {
     this.#inner = inner;
@@ -357,6 +358,7 @@ class TimedDevice implements BlockDevice {
     }
     if (inner.allocation) this.allocation = inner.allocation.bind(inner);
     if (inner.prefetch) this.prefetch = inner.prefetch.bind(inner);
+    if (inner.submitWrites) this.submitWrites = inner.submitWrites.bind(inner);
   }
 
   /** The inner device's: it can grow. */

@@ -14,6 +14,12 @@ export interface BlockDevice {
   /** Makes every completed write durable (SYNCHRONIZE CACHE). */
   flush(): Promise<void>;
   /**
+   * Issues the writes this device is holding back to gather (a FileDevice gathers those of one
+   * event-loop turn) now, for a caller that knows no more are coming this turn. Absent: writes
+   * are issued when called.
+   */
+  submitWrites?(): void;
+  /**
    * Deallocates a range: it reads back as zeroes afterwards (LBPRZ). Space is released in
    * units of `discardGranularity`; a partial unit is zeroed but stays allocated.
    * A device without it is fully provisioned.

@@ -228,6 +228,10 @@ export class FileDevice implements BlockDevice {
     });
   }
 
+  submitWrites(): void {
+    if (this.#runs.length > 0) this.#submitRuns();
+  }
+
   #submitRuns(): void {
     this.#runsScheduled = false;
     const runs = this.#runs;

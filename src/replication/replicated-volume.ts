@@ -828,8 +828,11 @@ export class ReplicatedVolume {
     this.#metrics.appliedOps += ops.length;
     this.#metrics.appliedBytes += bytes;
     // Issued together: a FileDevice joins adjacent writes of one turn into one pwritev, so the
-    // run costs one system call without copying it into one buffer first.
-    await Promise.all(ops.map((op) => dev.write(op.offset, op.data, op.fua)));
+    // run costs one system call without copying it into one buffer first. The run is complete:
+    // it goes out now, and its acks with this turn's I/O, not a loop iteration later.
+    const written = Promise.all(ops.map((op) => dev.write(op.offset, op.data, op.fua)));
+    dev.submitWrites?.();
+    await written;
   }
 
   async applyOp(op: OpMessage): Promise<number> {

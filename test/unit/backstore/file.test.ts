@@ -287,6 +287,24 @@ describe('FileDevice', () => {
     }
   });
 
+  it('submitWrites() issues the gathered writes at once, as one pwritev, instead of at the end of the turn', async () => {
+    const d = await dev('t.img', { createSize: MiB });
+    const sync = vi.spyOn(fs, 'writevSync');
+    try {
+      const parts = [pattern(4096, 1), pattern(4096, 2), pattern(4096, 3)];
+      const done = parts.map((p, i) => d.write(i * 4096, p, false));
+      expect(sync).not.toHaveBeenCalled();
+      d.submitWrites();
+      expect(sync).toHaveBeenCalledTimes(1);
+      d.submitWrites(); // nothing left: no call
+      await Promise.all(done);
+      expect(sync).toHaveBeenCalledTimes(1);
+      expect((await d.read(0, 3 * 4096)).equals(Buffer.concat(parts))).toBe(true);
+    } finally {
+      sync.mockRestore();
+    }
+  });
+
   it('writes accepted before close() still reach the file', async () => {
     const file = 'o.img';
     const d = await dev(file, { createSize: MiB });
