@@ -190,9 +190,10 @@ export class FileDevice implements BlockDevice {
   }
 
   /**
-   * Writes are gathered for the rest of the event-loop turn (they run at setImmediate): a write
-   * that starts where the previous one in the turn ends, with the same FUA, joins its run, and
-   * each run is one pwritev. A sequential stream at queue depth 32 then costs a few system calls
+   * Writes are gathered for the rest of the event-loop turn (they run at setImmediate, or at
+   * submitWrites() when the caller knows no more are coming this turn): a write that starts
+   * where the previous one in the turn ends, with the same FUA, joins its run, and each run is
+   * one pwritev. A sequential stream at queue depth 32 then costs a few system calls
    * per turn instead of 32. Writes that are not adjacent stay separate and are issued in the
    * order they came. Each run goes inline (a pwritev on the event loop) while writes are fast,
    * else to the thread pool, where the runs of one turn run concurrently (InlineWritePolicy).
