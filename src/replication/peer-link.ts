@@ -48,9 +48,9 @@ const STATES: Record<PeerState, readonly PeerState[]> = {
 
 /**
  * The primary's end of one Mirror stream to one replica: numbers ops, coalesces the ops queued
- * by one I/O callback into one message, keeps at most `maxInflightBytes` unacknowledged, honours stream
- * backpressure, and fails as a whole (every pending op rejected, once) on a stream error, a
- * nack, or an ack overdue by `ackTimeoutMs`.
+ * by one I/O callback into one message, keeps at most `maxInflightBytes` unacknowledged,
+ * honours stream backpressure, and fails as a whole (every pending op rejected, once) on a
+ * stream error, a nack, or an ack overdue by `ackTimeoutMs`.
  */
 export class PeerLink {
   readonly node: string;
