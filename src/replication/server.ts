@@ -12,7 +12,8 @@ type MirrorStream = grpc.ServerDuplexStream<PrimaryMessage, ReplicaMessage>;
  * The replica's end of replication, on the node's one gRPC server: each Mirror stream is one
  * primary feeding one volume. Ops of a message (and of successive messages) are applied
  * concurrently: the primary never has two overlapping writes in flight, and resync chunks are
- * ordered against live writes by its region lock. Acks of the ops applied together go back in one message.
+ * ordered against live writes by its region lock. Acks of the ops applied together go back in
+ * one message.
  */
 export function addReplicationService(
   server: grpc.Server,
