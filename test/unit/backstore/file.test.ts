@@ -120,27 +120,36 @@ describe('FileDevice', () => {
     }
   });
 
-  it('thread pool: adjacent writes of one turn go out as a few pwritev calls, and each lands where it belongs', async () => {
-    const d = await dev('m.img', { createSize: 4 * MiB, inlineWrites: false });
-    const writev = vi.spyOn(fs, 'writev');
-    try {
-      // 300 adjacent 4 KiB writes (more than one run holds), one FUA write in the middle of
-      // them, and a write elsewhere, all in one turn.
-      const parts = Array.from({ length: 300 }, (_, i) => pattern(4096, i));
-      const done = parts.map((p, i) => d.write(i * 4096, p, i === 150));
-      done.push(d.write(3 * MiB, pattern(512, 99), false));
-      await Promise.all(done);
-      expect(writev.mock.calls.length).toBeGreaterThanOrEqual(2);
-      expect(writev.mock.calls.length).toBeLessThanOrEqual(4);
-      const all = await d.read(0, 300 * 4096);
-      for (let i = 0; i < parts.length; i++) {
-        expect(all.subarray(i * 4096, (i + 1) * 4096).equals(parts[i]!), `part ${i}`).toBe(true);
+  it.each([
+    { mode: 'thread pool', inlineWrites: false, used: 'writev', unused: 'writevSync' },
+    { mode: 'inline (the default)', inlineWrites: true, used: 'writevSync', unused: 'writev' },
+  ] as const)(
+    '$mode: adjacent writes of one turn go out as a few pwritev calls, and each lands where it belongs',
+    async ({ inlineWrites, used, unused }) => {
+      const d = await dev(`m-${used}.img`, { createSize: 4 * MiB, inlineWrites });
+      const calls = vi.spyOn(fs, used);
+      const none = vi.spyOn(fs, unused);
+      try {
+        // 300 adjacent 4 KiB writes (more than one run holds), one FUA write in the middle of
+        // them, and a write elsewhere, all in one turn.
+        const parts = Array.from({ length: 300 }, (_, i) => pattern(4096, i));
+        const done = parts.map((p, i) => d.write(i * 4096, p, i === 150));
+        done.push(d.write(3 * MiB, pattern(512, 99), false));
+        await Promise.all(done);
+        expect(calls.mock.calls.length).toBeGreaterThanOrEqual(2);
+        expect(calls.mock.calls.length).toBeLessThanOrEqual(4);
+        expect(none).not.toHaveBeenCalled();
+        const all = await d.read(0, 300 * 4096);
+        for (let i = 0; i < parts.length; i++) {
+          expect(all.subarray(i * 4096, (i + 1) * 4096).equals(parts[i]!), `part ${i}`).toBe(true);
+        }
+        expect((await d.read(3 * MiB, 512)).equals(pattern(512, 99))).toBe(true);
+      } finally {
+        calls.mockRestore();
+        none.mockRestore();
       }
-      expect((await d.read(3 * MiB, 512)).equals(pattern(512, 99))).toBe(true);
-    } finally {
-      writev.mockRestore();
-    }
-  });
+    },
+  );
 
   it('thread pool: a short pwritev continues with the rest of the run', async () => {
     const d = await dev('n.img', { createSize: MiB, inlineWrites: false });
@@ -160,29 +169,6 @@ describe('FileDevice', () => {
       expect((await d.read(0, 3 * 4096)).equals(Buffer.concat(parts))).toBe(true);
     } finally {
       writev.mockRestore();
-    }
-  });
-
-  it('inline (the default): adjacent writes of one turn are a few pwritev calls on the event loop, none in the pool', async () => {
-    const d = await dev('p.img', { createSize: 4 * MiB });
-    const sync = vi.spyOn(fs, 'writevSync');
-    const pool = vi.spyOn(fs, 'writev');
-    try {
-      const parts = Array.from({ length: 300 }, (_, i) => pattern(4096, i));
-      const done = parts.map((p, i) => d.write(i * 4096, p, i === 150));
-      done.push(d.write(3 * MiB, pattern(512, 99), false));
-      await Promise.all(done);
-      expect(sync.mock.calls.length).toBeGreaterThanOrEqual(2);
-      expect(sync.mock.calls.length).toBeLessThanOrEqual(4);
-      expect(pool).not.toHaveBeenCalled();
-      const all = await d.read(0, 300 * 4096);
-      for (let i = 0; i < parts.length; i++) {
-        expect(all.subarray(i * 4096, (i + 1) * 4096).equals(parts[i]!), `part ${i}`).toBe(true);
-      }
-      expect((await d.read(3 * MiB, 512)).equals(pattern(512, 99))).toBe(true);
-    } finally {
-      sync.mockRestore();
-      pool.mockRestore();
     }
   });
 
