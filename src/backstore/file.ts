@@ -285,19 +285,7 @@ export class FileDevice implements BlockDevice {
       done(err);
       return;
     }
-    if (run.buffers.length === 1) {
-      const data = run.buffers[0]!;
-      const step = (written: number): void => {
-        fs.write(this.#fd, data, written, data.length - written, run.offset + written, (err, n) => {
-          if (err) return done(err);
-          if (n === 0) return done(noProgress());
-          if (written + n < data.length) return step(written + n);
-          done(null);
-        });
-      };
-      step(0);
-      return;
-    }
+    // Through the thread pool; a run of one buffer is a pwritev of one iovec.
     const stepv = (buffers: Buffer[], position: number): void => {
       fs.writev(this.#fd, buffers, position, (err, n) => {
         if (err) return done(err);
@@ -416,7 +404,7 @@ export class FileDevice implements BlockDevice {
   async close(): Promise<void> {
     if (this.#closed) return;
     // Writes accepted before close() still reach the file, before the descriptor is closed.
-    if (this.#runs.length > 0) this.#submitRuns();
+    this.submitWrites();
     this.#closed = true;
     if (this.#writesInFlight > 0) await new Promise<void>((r) => this.#writesIdle.push(r));
     await new Promise<void>((resolve) => fs.fdatasync(this.#fd, () => fs.close(this.#fd, () => resolve())));
