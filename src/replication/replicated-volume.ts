@@ -796,7 +796,6 @@ export class ReplicatedVolume {
     return epoch >= this.#meta.current.highestEpoch;
   }
 
-  /** Applies one op from the primary; resolves with the checksum for CHECKSUM, else 0. */
   /**
    * Applies a run of WRITE ops that are adjacent on the device (each starts where the previous
    * ends) and share FUA, issued at once: the primary never has overlapping writes in flight, so
@@ -835,6 +834,7 @@ export class ReplicatedVolume {
     await written;
   }
 
+  /** Applies one op from the primary; resolves with the checksum for CHECKSUM, else 0. */
   async applyOp(op: OpMessage): Promise<number> {
     this.#checkReplica();
     const dev = this.#device;
