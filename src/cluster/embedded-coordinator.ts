@@ -24,7 +24,7 @@ import type {
 } from './coordinator.js';
 import { KeyLayout } from './keys.js';
 import { aluaValueSchema, nodeAddressesSchema } from './records.js';
-import { StateMachine } from './state-machine.js';
+import { StateMachine } from '../util/state-machine.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 /** The one epoch of an embedded node: nobody else can ever lead, so it never needs to grow. */

@@ -47,7 +47,7 @@ import {
   tpgRecordSchema,
 } from './records.js';
 import { backoffDelay, etcdFaultOptions, RETRY_POLICY, sleep, toClusterError, withRetry } from './retry.js';
-import { StateMachine } from './state-machine.js';
+import { StateMachine } from '../util/state-machine.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 export interface EtcdCoordinatorOptions extends CoordinatorOptions {

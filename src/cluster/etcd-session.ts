@@ -4,7 +4,7 @@ import type { Logger } from '../util/logger.js';
 import type { SessionState } from './coordinator.js';
 import { type FencingPolicy, RenewalClock } from './fencing.js';
 import { abortError, backoffDelay, RETRY_POLICY, sleep } from './retry.js';
-import { StateMachine } from './state-machine.js';
+import { StateMachine } from '../util/state-machine.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 /** One granted lease: a term of this node's session. */

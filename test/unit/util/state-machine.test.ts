@@ -3,7 +3,7 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { StateMachine } from '../../../src/cluster/state-machine.js';
+import { StateMachine } from '../../../src/util/state-machine.js';
 
 function sink() {
   const records: Array<Record<string, unknown>> = [];

@@ -1,4 +1,4 @@
-import type { Logger } from '../util/logger.js';
+import type { Logger } from './logger.js';
 
 /**
  * A state holder whose only mutator is a guarded `transition(from[], to)` that logs `FROM -> TO`
