@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ioBuffers } from '../util/buffer-pool.js';
 import { TandemError } from '../util/errors.js';
@@ -41,12 +42,16 @@ function noProgress(): NodeJS.ErrnoException {
   return Object.assign(new Error('the write made no progress (0 bytes written)'), { code: 'EIO' });
 }
 
-/** Slow inline writes are warned of at most this often. */
+const { EINVAL, EOPNOTSUPP } = os.constants.errno;
+
+/** Slow inline writes and reads are warned of at most this often. */
 const SLOW_WARN_INTERVAL_MS = 60_000;
 
 /** A run's limits: IOV_MAX is 1024 on Linux; 1 MiB keeps one run from holding up the others. */
 const RUN_MAX_BUFFERS = 256;
 const RUN_MAX_BYTES = 1 << 20;
+/** A larger read goes to the pool whole: copying it on the loop would hold up every session. */
+const INLINE_READ_MAX_BYTES = 1 << 20;
 
 export interface FileDeviceOptions {
   createSize?: number;
@@ -61,6 +66,18 @@ export interface FileDeviceOptions {
    * pool (see InlineWritePolicy); false: always through the thread pool.
    */
   inlineWrites?: boolean | InlineWritePolicyOptions;
+  /**
+   * Reads are served inline from the page cache (preadv2 with RWF_NOWAIT through the native
+   * helper, which never waits for the device) while that is fast; what is not cached goes to
+   * the thread pool. false: every read through the thread pool.
+   */
+  inlineReads?: boolean | InlineWritePolicyOptions;
+}
+
+/** Slow inline I/O of one direction, warned of at most once a minute with a count. */
+interface SlowWarnings {
+  at: number | undefined;
+  unwarned: number;
 }
 
 /**
@@ -90,8 +107,12 @@ export class FileDevice implements BlockDevice {
   #writesIdle: (() => void)[] = [];
   /** Whether a run goes inline or to the thread pool; undefined: always the pool. */
   readonly #inline: InlineWritePolicy | undefined;
-  #slowWarnedAt: number | undefined;
-  #slowUnwarned = 0;
+  /** Whether a read tries the page cache on the event loop first; undefined: always the pool. */
+  #inlineReads: InlineWritePolicy | undefined;
+  readonly #slow: Record<'read' | 'write', SlowWarnings> = {
+    read: { at: undefined, unwarned: 0 },
+    write: { at: undefined, unwarned: 0 },
+  };
 
   private constructor(
     fd: number,
@@ -112,6 +133,11 @@ export class FileDevice implements BlockDevice {
     this.#native = nativeHelper(opts.warn);
     const inline = opts.inlineWrites ?? true;
     this.#inline = inline === false ? undefined : new InlineWritePolicy(inline === true ? {} : inline);
+    const reads = opts.inlineReads ?? true;
+    this.#inlineReads =
+      reads === false || !this.#native?.readNoWait
+        ? undefined
+        : new InlineWritePolicy(reads === true ? {} : reads);
   }
 
   /**
@@ -168,10 +194,49 @@ export class FileDevice implements BlockDevice {
     return new TandemError('TANDEM_ERR_BACKSTORE_IO', `${op} ${this.#path}: the backing store is closed`);
   }
 
+  /**
+   * A read is first tried inline: preadv2(RWF_NOWAIT) copies what the page cache holds without
+   * ever waiting for the device, costing a system call instead of a thread-pool round trip (a
+   * futex wake, a context switch and a loop wake-up). What is not cached, or the rest of a range
+   * cached only at its start, is read through the thread pool. An inline read that was slow
+   * anyway (page-cache lock contention, a huge copy) sends reads to the pool for a backoff, as
+   * slow inline writes do.
+   */
   read(offset: number, length: number): Promise<Buffer> {
     const closed = this.#closedError('read');
     if (closed) return Promise.reject(closed);
     const buf = ioBuffers.take(length);
+    const inline = this.#inlineReads;
+    let done = 0;
+    if (inline?.inline && length > 0 && length <= INLINE_READ_MAX_BYTES) {
+      const startedAt = inline.now();
+      const n = this.#native!.readNoWait(this.#fd, [buf], offset);
+      const backoffMs = inline.done(startedAt);
+      if (backoffMs > 0) this.#slowIo('read', length, inline.now() - startedAt, backoffMs);
+      if (n === length) return Promise.resolve(buf);
+      if (n > 0) done = n;
+      else if (n === 0) {
+        // End of file at `offset`: past the end of a file that shrank underneath us.
+        buf.fill(0);
+        return Promise.resolve(buf);
+      } else if (n === -EOPNOTSUPP || n === -EINVAL) {
+        this.#readNoWaitUnsupported();
+      }
+      // -EAGAIN (not cached) and real errors go to the pool, which reports them as they are.
+    }
+    return this.#poolRead(buf, done, length, offset);
+  }
+
+  /** Every later inline attempt would fail the same way: reads use the pool from now on. */
+  #readNoWaitUnsupported(): void {
+    this.#inlineReads = undefined;
+    this.#warn(
+      `${this.#path}: the file system cannot read with RWF_NOWAIT: reads go through the thread pool`,
+    );
+  }
+
+  /** Reads [offset + done, offset + length) into buf[done..] on the thread pool. */
+  #poolRead(buf: Buffer, from: number, length: number, offset: number): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.read(this.#fd, buf, done, length - done, offset + done, (err, n) => {
@@ -185,7 +250,7 @@ export class FileDevice implements BlockDevice {
           resolve(buf);
         });
       };
-      step(0);
+      step(from);
     });
   }
 
@@ -281,7 +346,7 @@ export class FileDevice implements BlockDevice {
         err = e as NodeJS.ErrnoException;
       }
       const backoffMs = inline.done(startedAt);
-      if (backoffMs > 0) this.#slowWrite(run.length, inline.now() - startedAt, backoffMs);
+      if (backoffMs > 0) this.#slowIo('write', run.length, inline.now() - startedAt, backoffMs);
       done(err);
       return;
     }
@@ -298,19 +363,19 @@ export class FileDevice implements BlockDevice {
     stepv(run.buffers, run.offset);
   }
 
-  /** Warns of a slow inline write: at most once a minute, counting the ones in between. */
-  #slowWrite(bytes: number, ms: number, backoffMs: number): void {
-    const now = this.#inline!.now();
-    if (this.#slowWarnedAt !== undefined && now - this.#slowWarnedAt < SLOW_WARN_INTERVAL_MS) {
-      this.#slowUnwarned++;
+  /** Warns of a slow inline read or write: at most once a minute, counting the ones in between. */
+  #slowIo(what: 'read' | 'write', bytes: number, ms: number, backoffMs: number): void {
+    const now = (what === 'read' ? this.#inlineReads : this.#inline)?.now() ?? performance.now();
+    const w = this.#slow[what];
+    if (w.at !== undefined && now - w.at < SLOW_WARN_INTERVAL_MS) {
+      w.unwarned++;
       return;
     }
-    const more =
-      this.#slowUnwarned > 0 ? ` (${this.#slowUnwarned} more slow writes since the last warning)` : '';
-    this.#slowWarnedAt = now;
-    this.#slowUnwarned = 0;
+    const more = w.unwarned > 0 ? ` (${w.unwarned} more slow ${what}s since the last warning)` : '';
+    w.at = now;
+    w.unwarned = 0;
     this.#warn(
-      `a ${bytes}-byte write took ${ms.toFixed(1)} ms on the event loop: writes go through the thread pool for ${backoffMs} ms${more}`,
+      `a ${bytes}-byte ${what} took ${ms.toFixed(1)} ms on the event loop: ${what}s go through the thread pool for ${backoffMs} ms${more}`,
     );
   }
 

@@ -10,6 +10,13 @@
  *
  * Both run on libuv's thread pool (napi_async_work): either can block on file system
  * metadata. Errors reject with an Error carrying `code` (e.g. "EOPNOTSUPP") and `errno`.
+ *
+ *   readNoWait(fd, buffers, position) -> number
+ *       preadv2(RWF_NOWAIT), synchronously on the calling (event-loop) thread: reads only what
+ *       the page cache already holds and never waits for the device. Returns the bytes read
+ *       (short when only the start of the range is cached), or -errno: -EAGAIN when the first
+ *       byte is not cached, -EOPNOTSUPP/-EINVAL where the file system has no RWF_NOWAIT. The
+ *       caller reads the rest through the thread pool.
  * Built by node-gyp from binding.gyp at the repository root; src/backstore/native.ts loads it.
  */
 #define _GNU_SOURCE
@@ -17,11 +24,21 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* glibc 2.26+ declares preadv2; RWF_NOWAIT is Linux 4.14+ (buffered reads). */
+#ifndef RWF_NOWAIT
+#define RWF_NOWAIT 0x00000008
+#endif
+
+/* A read gathers at most this many buffers (IOV_MAX is 1024 on Linux). */
+#define READ_MAX_IOV 256
 
 enum op { OP_PUNCH, OP_EXTENT };
 
@@ -151,8 +168,44 @@ static napi_value punch_hole(napi_env env, napi_callback_info info) { return sta
 
 static napi_value extent(napi_env env, napi_callback_info info) { return start(env, info, OP_EXTENT); }
 
+static napi_value read_no_wait(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  int32_t fd;
+  int64_t position;
+  uint32_t count;
+  bool is_array = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_is_array(env, argv[1], &is_array) != napi_ok ||
+      !is_array || napi_get_array_length(env, argv[1], &count) != napi_ok || count == 0 ||
+      count > READ_MAX_IOV || napi_get_value_int64(env, argv[2], &position) != napi_ok || fd < 0 ||
+      position < 0) {
+    napi_throw_type_error(env, NULL, "expected (fd, buffers[1..256], position >= 0)");
+    return NULL;
+  }
+  struct iovec iov[READ_MAX_IOV];
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value b;
+    void *data;
+    size_t len;
+    if (napi_get_element(env, argv[1], i, &b) != napi_ok || napi_get_buffer_info(env, b, &data, &len) != napi_ok) {
+      napi_throw_type_error(env, NULL, "expected an array of Buffers");
+      return NULL;
+    }
+    iov[i].iov_base = data;
+    iov[i].iov_len = len;
+  }
+  ssize_t n;
+  do {
+    n = preadv2(fd, iov, (int)count, (off_t)position, RWF_NOWAIT);
+  } while (n < 0 && errno == EINTR);
+  napi_create_int64(env, n < 0 ? -(int64_t)errno : (int64_t)n, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
+      {"readNoWait", NULL, read_no_wait, NULL, NULL, NULL, napi_default, NULL},
       {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_default, NULL},
       {"extent", NULL, extent, NULL, NULL, NULL, napi_default, NULL},
   };
