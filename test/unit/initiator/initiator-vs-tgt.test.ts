@@ -6,8 +6,8 @@ import * as cdb from '../../helpers/initiator/cdb.js';
 import { LoginError, LoginProtocolError } from '../../helpers/initiator/errors.js';
 import { type ConnectOptions, IscsiInitiator } from '../../helpers/initiator/initiator.js';
 import { TmfResponse } from '../../helpers/initiator/pdu.js';
-import { ScsiStatus, SenseKey } from '../../helpers/initiator/sense.js';
 import { haveTgt, startTgt, type TgtDaemon, type TgtOptions } from '../../helpers/tgt.js';
+import { SenseKey, Status } from '../../helpers/wire.js';
 
 const HAVE_TGT = haveTgt();
 if (!HAVE_TGT) console.warn('initiator-vs-tgt: /usr/sbin/tgtd is not installed; skipping the tgt checks');
@@ -56,7 +56,7 @@ function useTgt(opts: TgtOptions = {}) {
 async function ready(init: IscsiInitiator): Promise<void> {
   for (let i = 0; i < 5; i++) {
     const r = await init.scsi(LUN, cdb.testUnitReady());
-    if (r.status === ScsiStatus.GOOD) return;
+    if (r.status === Status.GOOD) return;
     expect(r.sense?.key).toBe(SenseKey.UNIT_ATTENTION);
   }
   throw new Error('unit attention does not clear');
@@ -65,9 +65,9 @@ async function ready(init: IscsiInitiator): Promise<void> {
 async function writeReadBack(init: IscsiInitiator, lba: number, size: number) {
   const data = randomBytes(size);
   const w = await init.scsi(LUN, cdb.write10(lba, size / BLOCK), { dataOut: data });
-  expect(w.status).toBe(ScsiStatus.GOOD);
+  expect(w.status).toBe(Status.GOOD);
   const r = await init.scsi(LUN, cdb.read10(lba, size / BLOCK), { expectedDataIn: size });
-  expect(r.status).toBe(ScsiStatus.GOOD);
+  expect(r.status).toBe(Status.GOOD);
   expect(r.data.length).toBe(size);
   expect(r.data.equals(data)).toBe(true);
   return { w, r };
@@ -135,17 +135,17 @@ describe.skipIf(!HAVE_TGT)('test initiator against tgt', { timeout: 30_000 }, ()
     const init = await login();
     await ready(init);
     const inq = await init.scsi(LUN, cdb.inquiry({ allocationLength: 96 }), { expectedDataIn: 96 });
-    expect(inq.status).toBe(ScsiStatus.GOOD);
+    expect(inq.status).toBe(Status.GOOD);
     const std = cdb.parseStandardInquiry(inq.data);
     expect(std.peripheralDeviceType).toBe(0);
     expect(std.vendor.length).toBeGreaterThan(0);
     const cap = await init.scsi(LUN, cdb.readCapacity16(), { expectedDataIn: 32 });
-    expect(cap.status).toBe(ScsiStatus.GOOD);
+    expect(cap.status).toBe(Status.GOOD);
     const rc = cdb.parseReadCapacity16(cap.data);
     expect(rc.blockLength).toBe(BLOCK);
     expect(rc.lastLba).toBe(BigInt(LUN_BYTES / BLOCK - 1));
     const luns = await init.scsi(0, cdb.reportLuns(), { expectedDataIn: 4096 });
-    expect(luns.status).toBe(ScsiStatus.GOOD);
+    expect(luns.status).toBe(Status.GOOD);
     expect(cdb.parseReportLuns(luns.data)).toEqual([0, 1]);
     expect(init.violations).toEqual([]);
   });
@@ -154,7 +154,7 @@ describe.skipIf(!HAVE_TGT)('test initiator against tgt', { timeout: 30_000 }, ()
     const init = await login();
     await ready(init);
     const under = await init.scsi(LUN, cdb.inquiry({ allocationLength: 255 }), { expectedDataIn: 255 });
-    expect(under.status).toBe(ScsiStatus.GOOD);
+    expect(under.status).toBe(Status.GOOD);
     expect(under.residualUnderflow).toBe(true);
     expect(under.residualCount).toBe(255 - under.data.length);
     expect(init.violations).toEqual([]);
@@ -164,7 +164,7 @@ describe.skipIf(!HAVE_TGT)('test initiator against tgt', { timeout: 30_000 }, ()
     const init = await login();
     await ready(init);
     const r = await init.scsi(LUN, cdb.read16(BigInt(LUN_BYTES / BLOCK), 1), { expectedDataIn: BLOCK });
-    expect(r.status).toBe(ScsiStatus.CHECK_CONDITION);
+    expect(r.status).toBe(Status.CHECK_CONDITION);
     expect(r.sense).toMatchObject({ key: SenseKey.ILLEGAL_REQUEST, asc: 0x21, ascq: 0x00 });
     expect(init.violations).toEqual([]);
   });
@@ -238,7 +238,7 @@ describe.skipIf(!HAVE_TGT)('test initiator against tgt', { timeout: 30_000 }, ()
     const lba = (i: number) => 16384 + (i * size) / BLOCK;
     const writes = blobs.map((b, i) => init.scsi(LUN, cdb.write10(lba(i), size / BLOCK), { dataOut: b }));
     expect(init.pendingTasks).toBe(32);
-    for (const w of await Promise.all(writes)) expect(w.status).toBe(ScsiStatus.GOOD);
+    for (const w of await Promise.all(writes)) expect(w.status).toBe(Status.GOOD);
     const reads = blobs.map((_, i) =>
       init.scsi(LUN, cdb.read10(lba(i), size / BLOCK), { expectedDataIn: size }),
     );
@@ -261,7 +261,7 @@ describe.skipIf(!HAVE_TGT)('test initiator against tgt', { timeout: 30_000 }, ()
     await ready(init);
     expect(await init.tmf('LUN_RESET', LUN)).toBe(TmfResponse.FUNCTION_COMPLETE);
     const r = await init.scsi(LUN, cdb.testUnitReady());
-    expect(r.status).toBe(ScsiStatus.CHECK_CONDITION);
+    expect(r.status).toBe(Status.CHECK_CONDITION);
     expect(r.sense).toMatchObject({ key: SenseKey.UNIT_ATTENTION, asc: 0x29 });
     expect(init.violations).toEqual([]);
   });

@@ -23,6 +23,7 @@ function result(status: number, sense?: [number, number, number]): ScsiResult {
           asc: sense[1],
           ascq: sense[2],
           descriptors: [],
+          descriptorTypes: [],
           raw: Buffer.alloc(18),
         }
       : undefined,

@@ -3,6 +3,7 @@
 import { type PrOutRequest, persistentReserveOut } from '../../../src/scsi/pr/prout.js';
 import type { PrResult } from '../../../src/scsi/pr/result.js';
 import { EMPTY_STATE, type NexusIdentity, type ReservationState } from '../../../src/scsi/pr/state.js';
+import { Status } from '../../helpers/wire.js';
 
 /** SPC-4 6.16.2 Table 169. */
 export const SA = {
@@ -21,10 +22,6 @@ export type SaCode = (typeof SA)[keyof typeof SA];
 export const TYPE = { WE: 1, EA: 3, WE_RO: 5, EA_RO: 6, WE_AR: 7, EA_AR: 8 } as const;
 export type TypeName = keyof typeof TYPE;
 export const TYPES = Object.keys(TYPE) as TypeName[];
-
-export const GOOD = 0x00;
-export const CHECK_CONDITION = 0x02;
-export const RESERVATION_CONFLICT = 0x18;
 
 export function nexus(initiator: string, isid = '400001370000', relativePortId = 1): NexusIdentity {
   return { initiator, isid, relativePortId };
@@ -59,7 +56,7 @@ export function req(serviceAction: SaCode, n: NexusIdentity, o: Partial<PrOutReq
 /** Applies a request that must succeed and returns the new state. */
 export function ok(state: ReservationState, r: PrOutRequest): ReservationState {
   const res = persistentReserveOut(state, r);
-  if (res.outcome.status !== GOOD) {
+  if (res.outcome.status !== Status.GOOD) {
     throw new Error(
       `SA ${r.serviceAction} failed: status ${res.outcome.status} ${res.outcome.sense?.name ?? ''}`,
     );
@@ -80,7 +77,7 @@ export function reservedBy(type: TypeName, holder: NexusIdentity = A): Reservati
 }
 
 export function summary(r: PrResult): string {
-  if (r.outcome.status === GOOD) return 'GOOD';
-  if (r.outcome.status === RESERVATION_CONFLICT) return 'CONFLICT';
+  if (r.outcome.status === Status.GOOD) return 'GOOD';
+  if (r.outcome.status === Status.RESERVATION_CONFLICT) return 'CONFLICT';
   return `CHECK ${r.outcome.sense?.name}`;
 }

@@ -8,9 +8,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
 import { LogicalUnit } from '../../../src/scsi/logical-unit.js';
-import { kcq, Loopback, makeNexus, Status, Tmf, targetPort } from '../../helpers/loopback.js';
+import { Loopback, makeNexus, Tmf, targetPort } from '../../helpers/loopback.js';
+import { kcq, Status } from '../../helpers/wire.js';
 
-const RESERVATION_CONFLICT = 0x18;
 const key = (n: number): string => n.toString(16).padStart(16, '0');
 
 function proutCdb(sa: number, type: number, len = 24): Buffer {
@@ -73,13 +73,13 @@ describe('reservations through the gate', () => {
     expect((await prout(A, 1, 1, basic(0xa, 0))).status).toBe(Status.GOOD);
     const cmd = lb.command({ cdb: write10(), nexus: B, dataOut: Buffer.alloc(512) });
     const c = await lb.start(cmd);
-    expect(c.status).toBe(RESERVATION_CONFLICT);
+    expect(c.status).toBe(Status.RESERVATION_CONFLICT);
     expect(c.sense).toBeUndefined();
     expect(cmd.dataOutRequests).toEqual([]);
     expect((await lb.run({ cdb: read10(), nexus: B })).status).toBe(Status.GOOD);
     expect((await write(A)).status).toBe(Status.GOOD);
     // The same initiator port through another target port is another I_T nexus.
-    expect((await write(A2)).status).toBe(RESERVATION_CONFLICT);
+    expect((await write(A2)).status).toBe(Status.RESERVATION_CONFLICT);
   });
 
   it('PREEMPT: the preempted I_T nexus gets REGISTRATIONS PREEMPTED; READ KEYS shows it gone', async () => {
@@ -92,7 +92,7 @@ describe('reservations through the gate', () => {
     const keys = await lb.run({ cdb: prinCdb(0), nexus: A });
     expect(keys.data!.toString('hex')).toBe(`00000003` + `00000008` + key(0xb));
     // B holds EXCLUSIVE ACCESS now: A, no longer registered, cannot even read.
-    expect((await lb.run({ cdb: read10(), nexus: A })).status).toBe(RESERVATION_CONFLICT);
+    expect((await lb.run({ cdb: read10(), nexus: A })).status).toBe(Status.RESERVATION_CONFLICT);
   });
 
   it('CLEAR: RESERVATIONS PREEMPTED for the other registrants, not the issuer', async () => {
@@ -150,15 +150,15 @@ describe('reservations through the gate', () => {
   it('RESERVE(6): others conflict except INQUIRY/REPORT LUNS/REQUEST SENSE; RELEASE from them is a no-op', async () => {
     expect((await lb.run({ cdb: [0x16, 0, 0, 0, 0, 0], nexus: A })).status).toBe(Status.GOOD);
     expect((await lb.run({ cdb: [0x16, 0, 0, 0, 0, 0], nexus: A })).status).toBe(Status.GOOD);
-    expect((await lb.run({ cdb: [0x16, 0, 0, 0, 0, 0], nexus: B })).status).toBe(RESERVATION_CONFLICT);
-    expect((await lb.run({ cdb: [0x00], nexus: B })).status).toBe(RESERVATION_CONFLICT);
+    expect((await lb.run({ cdb: [0x16, 0, 0, 0, 0, 0], nexus: B })).status).toBe(Status.RESERVATION_CONFLICT);
+    expect((await lb.run({ cdb: [0x00], nexus: B })).status).toBe(Status.RESERVATION_CONFLICT);
     expect((await lb.run({ cdb: [0x12, 0, 0, 0, 36, 0], nexus: B })).status).toBe(Status.GOOD);
     expect((await lb.run({ cdb: [0x17, 0, 0, 0, 0, 0], nexus: B })).status).toBe(Status.GOOD);
-    expect((await write(B)).status).toBe(RESERVATION_CONFLICT);
+    expect((await write(B)).status).toBe(Status.RESERVATION_CONFLICT);
     expect((await write(A)).status).toBe(Status.GOOD);
     // SPC-4 5.13.3: persistent reservation commands conflict with it, even from its holder.
-    expect((await lb.run({ cdb: prinCdb(0), nexus: A })).status).toBe(RESERVATION_CONFLICT);
-    expect((await prout(A, 0, 0, basic(0, 1))).status).toBe(RESERVATION_CONFLICT);
+    expect((await lb.run({ cdb: prinCdb(0), nexus: A })).status).toBe(Status.RESERVATION_CONFLICT);
+    expect((await prout(A, 0, 0, basic(0, 1))).status).toBe(Status.RESERVATION_CONFLICT);
     expect((await lb.run({ cdb: [0x17, 0, 0, 0, 0, 0], nexus: A })).status).toBe(Status.GOOD);
     expect((await lb.run({ cdb: [0x16, 0, 0, 0, 0, 0], nexus: B })).status).toBe(Status.GOOD);
   });
@@ -166,7 +166,7 @@ describe('reservations through the gate', () => {
   it('RESERVE(10)/RELEASE(10) work the same; third-party reservations are not supported', async () => {
     expect((await lb.run({ cdb: [0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0], nexus: A })).status).toBe(Status.GOOD);
     expect((await lb.run({ cdb: [0x56, 0, 0, 0, 0, 0, 0, 0, 0, 0], nexus: B })).status).toBe(
-      RESERVATION_CONFLICT,
+      Status.RESERVATION_CONFLICT,
     );
     expect(kcq(await lb.run({ cdb: [0x57, 0x10, 0, 5, 0, 0, 0, 0, 0, 0], nexus: A }))).toBe('05/24/00');
     expect((await lb.run({ cdb: [0x57, 0, 0, 0, 0, 0, 0, 0, 0, 0], nexus: A })).status).toBe(Status.GOOD);
@@ -174,8 +174,8 @@ describe('reservations through the gate', () => {
 
   it('RESERVE(6)/RELEASE(6) conflict while any I_T nexus is registered (SPC-4 5.13.3)', async () => {
     await prout(B, 0, 0, basic(0, 0xb));
-    expect((await lb.run({ cdb: [0x16, 0, 0, 0, 0, 0], nexus: A })).status).toBe(RESERVATION_CONFLICT);
-    expect((await lb.run({ cdb: [0x17, 0, 0, 0, 0, 0], nexus: B })).status).toBe(RESERVATION_CONFLICT);
+    expect((await lb.run({ cdb: [0x16, 0, 0, 0, 0, 0], nexus: A })).status).toBe(Status.RESERVATION_CONFLICT);
+    expect((await lb.run({ cdb: [0x17, 0, 0, 0, 0, 0], nexus: B })).status).toBe(Status.RESERVATION_CONFLICT);
   });
 
   it('a LOGICAL UNIT RESET releases the SPC-2 reservation and keeps the persistent one', async () => {
@@ -188,7 +188,7 @@ describe('reservations through the gate', () => {
     await prout(A, 1, 3, basic(0xa, 0));
     await lb.tmf(Tmf.LOGICAL_UNIT_RESET, { nexus: B });
     await lb.run({ cdb: [0x00], nexus: B });
-    expect((await write(B)).status).toBe(RESERVATION_CONFLICT);
+    expect((await write(B)).status).toBe(Status.RESERVATION_CONFLICT);
   });
 
   it('the loss of the holder’s I_T nexus releases its SPC-2 reservation; registrations stay', async () => {

@@ -8,7 +8,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileDevice } from '../../../src/backstore/file.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
 import { nativeHelper } from '../../../src/backstore/native.js';
-import { getLbaStatusCdb, Harness, kcq, lbaStatusDescriptors, unmapCdb, unmapList } from './harness.js';
+import {
+  getLbaStatusCdb,
+  Loopback,
+  lbaStatusDescriptors,
+  unmapCdb,
+  unmapList,
+} from '../../helpers/loopback.js';
+import { kcq } from '../../helpers/wire.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -69,12 +76,12 @@ describe('FileDevice with the native helper', () => {
   });
 
   it('UNMAP through the engine shows up in GET LBA STATUS as deallocated runs', async () => {
-    const h = new Harness({ device: dev });
-    await h.login();
+    const h = new Loopback({ device: dev });
+    await h.ready();
     await dev.write(0, Buffer.alloc(MiB, 1), false);
     const list = unmapList([[256, 512]]);
-    expect(kcq(await h.run(unmapCdb(list.length), { dataOut: list }))).toBe('GOOD');
-    const c = await h.run(getLbaStatusCdb(0, 1024));
+    expect(kcq(await h.run({ cdb: unmapCdb(list.length), dataOut: list }))).toBe('GOOD');
+    const c = await h.run({ cdb: getLbaStatusCdb(0, 1024) });
     expect(lbaStatusDescriptors(c.data!)).toEqual([
       [0, 256, 0],
       [256, 512, 1],

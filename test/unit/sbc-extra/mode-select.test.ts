@@ -3,13 +3,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { BlockDevice } from '../../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { cdb10, cdb16, decodeSense, Harness, kcq, nexus } from './harness.js';
+import { cdb10, cdb16, Loopback, makeNexus } from '../../helpers/loopback.js';
+import { decodeSense, kcq } from '../../helpers/wire.js';
 
 const BS = 512;
 
 /** MODE SENSE(6) of one page, DBD = 1; returns the page bytes. */
-async function sensePage(h: Harness, page: number, pc = 0): Promise<Buffer> {
-  const c = await h.run([0x1a, 0x08, (pc << 6) | page, 0, 0xff, 0]);
+async function sensePage(h: Loopback, page: number, pc = 0): Promise<Buffer> {
+  const c = await h.run({ cdb: [0x1a, 0x08, (pc << 6) | page, 0, 0xff, 0] });
   expect(kcq(c)).toBe('GOOD');
   const d = c.data!;
   return d.subarray(4 + d[3]!, 4 + d[3]! + 2 + d[5 + d[3]!]!);
@@ -20,55 +21,55 @@ function list6(...pages: Buffer[]): Buffer {
   return Buffer.concat([Buffer.alloc(4), ...pages]);
 }
 
-function select6(h: Harness, data: Buffer, byte1 = 0x10, n = nexus('iqn.2026-11.test:me')) {
-  return h.run([0x15, byte1, 0, 0, data.length, 0], { dataOut: data, nexus: n });
+function select6(h: Loopback, data: Buffer, byte1 = 0x10, n = h.nexus) {
+  return h.run({ cdb: [0x15, byte1, 0, 0, data.length, 0], dataOut: data, nexus: n });
 }
 
 describe('MODE SELECT', () => {
-  let h: Harness;
+  let h: Loopback;
   beforeEach(async () => {
-    h = new Harness({ blocks: 1024 });
-    await h.login();
+    h = new Loopback({ blocks: 1024 });
+    await h.ready();
   });
 
   it('SWP = 1 write-protects the LU: writes get DATA PROTECT 07/27/02, MODE SENSE sets WP', async () => {
     const control = Buffer.from(await sensePage(h, 0x0a));
     control[4] |= 0x08;
     expect(kcq(await select6(h, list6(control)))).toBe('GOOD');
-    expect(kcq(await h.run(cdb10(0x2a, 0, 0, 1), { dataOut: Buffer.alloc(BS) }))).toBe('07/27/02');
-    expect(kcq(await h.run(cdb10(0x28, 0, 0, 1)))).toBe('GOOD');
+    expect(kcq(await h.run({ cdb: cdb10(0x2a, 0, 0, 1), dataOut: Buffer.alloc(BS) }))).toBe('07/27/02');
+    expect(kcq(await h.run({ cdb: cdb10(0x28, 0, 0, 1) }))).toBe('GOOD');
     for (const write of [
       cdb16(0x93, 0, 0, 1),
       [0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0],
       cdb16(0x8b, 0, 0, 1),
     ]) {
-      expect(kcq(await h.run(write, { dataOut: Buffer.alloc(2 * BS) }))).toBe('07/27/02');
+      expect(kcq(await h.run({ cdb: write, dataOut: Buffer.alloc(2 * BS) }))).toBe('07/27/02');
     }
-    const ms = (await h.run([0x1a, 0x08, 0x3f, 0, 0xff, 0])).data!;
+    const ms = (await h.run({ cdb: [0x1a, 0x08, 0x3f, 0, 0xff, 0] })).data!;
     expect(ms[2]! & 0x80).toBe(0x80);
     control[4] &= ~0x08;
     expect(kcq(await select6(h, list6(control)))).toBe('GOOD');
-    expect(kcq(await h.run(cdb10(0x2a, 0, 0, 1), { dataOut: Buffer.alloc(BS) }))).toBe('GOOD');
+    expect(kcq(await h.run({ cdb: cdb10(0x2a, 0, 0, 1), dataOut: Buffer.alloc(BS) }))).toBe('GOOD');
   });
 
   it('establishes MODE PARAMETERS CHANGED for every other nexus, not the one that changed them', async () => {
-    const other = await h.login(nexus('iqn.2026-11.test:other'));
+    const other = await h.ready(makeNexus('iqn.2026-11.test:other'));
     const control = Buffer.from(await sensePage(h, 0x0a));
     control[5] |= 0x40; // TAS
     expect(kcq(await select6(h, list6(control)))).toBe('GOOD');
     expect(h.lu.mode.tas).toBe(true);
-    expect(kcq(await h.run([0, 0, 0, 0, 0, 0], { nexus: other }))).toBe('06/2a/01');
-    expect(kcq(await h.run([0, 0, 0, 0, 0, 0]))).toBe('GOOD');
+    expect(kcq(await h.run({ cdb: [0, 0, 0, 0, 0, 0], nexus: other }))).toBe('06/2a/01');
+    expect(kcq(await h.run({ cdb: [0, 0, 0, 0, 0, 0] }))).toBe('GOOD');
     // The same values again change nothing and establish nothing.
     expect(kcq(await select6(h, list6(control)))).toBe('GOOD');
-    expect(kcq(await h.run([0, 0, 0, 0, 0, 0], { nexus: other }))).toBe('GOOD');
+    expect(kcq(await h.run({ cdb: [0, 0, 0, 0, 0, 0], nexus: other }))).toBe('GOOD');
   });
 
   it('D_SENSE = 1 switches sense data to descriptor format', async () => {
     const control = Buffer.from(await sensePage(h, 0x0a));
     control[2] |= 0x04;
     expect(kcq(await select6(h, list6(control)))).toBe('GOOD');
-    const c = await h.run(cdb10(0x28, 0, 5000, 1));
+    const c = await h.run({ cdb: cdb10(0x28, 0, 5000, 1) });
     expect(c.sense![0]).toBe(0x72);
     expect(kcq(c)).toBe('05/21/00');
   });
@@ -102,7 +103,7 @@ describe('MODE SELECT', () => {
   it('a truncated page is PARAMETER LIST LENGTH ERROR; length 0 is GOOD', async () => {
     const control = await sensePage(h, 0x0a);
     expect(kcq(await select6(h, list6(control).subarray(0, 10)))).toBe('05/1a/00');
-    expect(kcq(await h.run([0x15, 0x10, 0, 0, 0, 0], { edtl: 0 }))).toBe('GOOD');
+    expect(kcq(await h.run({ cdb: [0x15, 0x10, 0, 0, 0, 0], expectedLength: 0 }))).toBe('GOOD');
   });
 
   it('SP = 1 is INVALID FIELD IN CDB (no saved pages); PF = 0 likewise', async () => {
@@ -120,11 +121,13 @@ describe('MODE SELECT', () => {
     bd.writeUInt32BE(1024, 0);
     bd.writeUIntBE(BS, 5, 3);
     const data = Buffer.concat([header, bd, control]);
-    expect(kcq(await h.run([0x55, 0x10, 0, 0, 0, 0, 0, 0, data.length, 0], { dataOut: data }))).toBe('GOOD');
+    expect(kcq(await h.run({ cdb: [0x55, 0x10, 0, 0, 0, 0, 0, 0, data.length, 0], dataOut: data }))).toBe(
+      'GOOD',
+    );
     expect(h.lu.mode.swp).toBe(true);
     bd.writeUIntBE(4096, 5, 3);
     const bad = Buffer.concat([header, bd, control]);
-    expect(kcq(await h.run([0x55, 0x10, 0, 0, 0, 0, 0, 0, bad.length, 0], { dataOut: bad }))).toBe(
+    expect(kcq(await h.run({ cdb: [0x55, 0x10, 0, 0, 0, 0, 0, 0, bad.length, 0], dataOut: bad }))).toBe(
       '05/26/00',
     );
   });
@@ -143,16 +146,16 @@ describe('MODE SELECT', () => {
       flush: () => mem.flush(),
       close: () => mem.close(),
     };
-    const s = new Harness({ device: spy });
-    await s.login();
+    const s = new Loopback({ device: spy });
+    await s.ready();
     const caching = Buffer.from(await sensePage(s, 0x08));
     expect(caching[2]! & 0x04).toBe(0x04);
     expect((await sensePage(s, 0x08, 1))[2]! & 0x04).toBe(0x04); // changeable
-    await s.run(cdb10(0x2a, 0, 0, 1), { dataOut: Buffer.alloc(BS) });
+    await s.run({ cdb: cdb10(0x2a, 0, 0, 1), dataOut: Buffer.alloc(BS) });
     caching[2] &= ~0x04;
     expect(kcq(await select6(s, list6(caching)))).toBe('GOOD');
-    await s.run(cdb10(0x2a, 0, 0, 1), { dataOut: Buffer.alloc(BS) });
-    await s.run(cdb10(0x41, 0, 0, 4), { dataOut: Buffer.alloc(BS) });
+    await s.run({ cdb: cdb10(0x2a, 0, 0, 1), dataOut: Buffer.alloc(BS) });
+    await s.run({ cdb: cdb10(0x41, 0, 0, 4), dataOut: Buffer.alloc(BS) });
     expect(fua).toEqual([false, true, true]);
   });
 });

@@ -3,7 +3,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { TargetPort } from '../../../src/scsi/command.js';
 import type { TargetPortGroupState } from '../../../src/scsi/opcode-table.js';
-import { cdb, decodeSense, kcq, Loopback, makeNexus, Status, targetPort } from '../../helpers/loopback.js';
+import { cdb, Loopback, makeNexus, targetPort } from '../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../helpers/wire.js';
 
 function rtpg(format: number, alloc = 1024): Buffer {
   const b = Buffer.alloc(12);
