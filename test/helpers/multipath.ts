@@ -10,7 +10,7 @@
 // (performance.now(), the clock tests measure with), so tests can assert sequences.
 //
 // The pure parts (RTPG and VPD 83h decoding, priorities, path choice, outcome classification)
-// are exported on their own and unit-tested in test/unit/multipath/.
+// are exported on their own and unit-tested in test/unit/helpers/multipath/.
 import { EventEmitter } from 'node:events';
 import { afterAll } from 'vitest';
 import {

@@ -1,7 +1,7 @@
 // The multipath client's decoders: REPORT TARGET PORT GROUPS (SPC-4 6.36, both header formats)
 // and VPD page 83h's target port and target port group designators (SPC-4 7.8.6).
 import { describe, expect, it } from 'vitest';
-import { decodeDeviceIdentification, decodeRtpg } from '../../helpers/multipath.js';
+import { decodeDeviceIdentification, decodeRtpg } from '../../../helpers/multipath.js';
 
 /** One target port group descriptor: state byte, supported byte, id, status, relative port ids. */
 function descriptor(opts: {

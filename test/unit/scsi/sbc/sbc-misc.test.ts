@@ -1,8 +1,8 @@
 // ORWRITE(16), PRE-FETCH(10/16), WRITE AND VERIFY(10/12/16), READ DEFECT DATA(10/12),
 // START STOP UNIT, PREVENT ALLOW MEDIUM REMOVAL, and write protection of a readOnly LU.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb10, cdb12, cdb16, Loopback, makeNexus, pattern } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { cdb10, cdb12, cdb16, Loopback, makeNexus, pattern } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 const BS = 512;
 

@@ -3,14 +3,14 @@
 // column by column from the standards. Every reservation type × {holder, registered, not
 // registered} I_T nexus is checked for every transcribed command.
 import { describe, expect, it } from 'vitest';
-import { createOpcodeTable } from '../../../src/scsi/commands.js';
+import { createOpcodeTable } from '../../../../src/scsi/commands.js';
 import {
   type CommandShape,
   conflictRuleFor,
   reservationConflict,
-} from '../../../src/scsi/pr/conflict-table.js';
-import { spc2Reserve } from '../../../src/scsi/pr/spc2.js';
-import { EMPTY_STATE, type NexusIdentity, type ReservationState } from '../../../src/scsi/pr/state.js';
+} from '../../../../src/scsi/pr/conflict-table.js';
+import { spc2Reserve } from '../../../../src/scsi/pr/spc2.js';
+import { EMPTY_STATE, type NexusIdentity, type ReservationState } from '../../../../src/scsi/pr/state.js';
 import { A, B, C, key, registered, reservedBy, SA, TYPES, type TypeName } from './fixtures.js';
 
 type L = 'A' | 'C';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DigestError, ProtocolError } from '../../helpers/initiator/errors.js';
-import { buildBhs, encodePdu, Opcode } from '../../helpers/initiator/pdu.js';
-import { PduReader } from '../../helpers/initiator/pdu-reader.js';
+import { DigestError, ProtocolError } from '../../../helpers/initiator/errors.js';
+import { buildBhs, encodePdu, Opcode } from '../../../helpers/initiator/pdu.js';
+import { PduReader } from '../../../helpers/initiator/pdu-reader.js';
 
 const nopIn = (itt: number, data?: Buffer, digests = { header: false, data: false }) =>
   encodePdu(

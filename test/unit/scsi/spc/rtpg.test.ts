@@ -1,10 +1,10 @@
 // REPORT TARGET PORT GROUPS (SPC-4 6.36) and the standard INQUIRY bits that go with it
 // (TPGS = 01b implicit, 3PC). Every port must answer the same, whatever port the command used.
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { TargetPort } from '../../../src/scsi/command.js';
-import type { TargetPortGroupState } from '../../../src/scsi/opcode-table.js';
-import { cdb, Loopback, makeNexus, targetPort } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import type { TargetPort } from '../../../../src/scsi/command.js';
+import type { TargetPortGroupState } from '../../../../src/scsi/opcode-table.js';
+import { cdb, Loopback, makeNexus, targetPort } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 function rtpg(format: number, alloc = 1024): Buffer {
   const b = Buffer.alloc(12);

@@ -6,10 +6,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { LogicalUnit } from '../../../src/scsi/logical-unit.js';
-import { Loopback, makeNexus, Tmf, targetPort } from '../../helpers/loopback.js';
-import { kcq, Status } from '../../helpers/wire.js';
+import { MemoryDevice } from '../../../../src/backstore/memory.js';
+import { LogicalUnit } from '../../../../src/scsi/logical-unit.js';
+import { Loopback, makeNexus, Tmf, targetPort } from '../../../helpers/loopback.js';
+import { kcq, Status } from '../../../helpers/wire.js';
 
 const key = (n: number): string => n.toString(16).padStart(16, '0');
 

@@ -1,12 +1,12 @@
 // PERSISTENT RESERVE IN data formats (SPC-4 6.15), iSCSI TransportIDs (SPC-4 7.6.4.6) and the
 // PERSISTENT RESERVE OUT parameter lists (SPC-4 6.16.3, 6.16.4), byte by byte.
 import { describe, expect, it } from 'vitest';
-import { decodeProutParameters } from '../../../src/scsi/pr/parameters.js';
-import { persistentReserveIn } from '../../../src/scsi/pr/prin.js';
-import type { PrOutRequest } from '../../../src/scsi/pr/prout.js';
-import { EMPTY_STATE } from '../../../src/scsi/pr/state.js';
-import { decodeTransportId, encodeTransportId } from '../../../src/scsi/pr/transport-id.js';
-import { isSenseReason, type SenseReason } from '../../../src/scsi/sense-reason.js';
+import { decodeProutParameters } from '../../../../src/scsi/pr/parameters.js';
+import { persistentReserveIn } from '../../../../src/scsi/pr/prin.js';
+import type { PrOutRequest } from '../../../../src/scsi/pr/prout.js';
+import { EMPTY_STATE } from '../../../../src/scsi/pr/state.js';
+import { decodeTransportId, encodeTransportId } from '../../../../src/scsi/pr/transport-id.js';
+import { isSenseReason, type SenseReason } from '../../../../src/scsi/sense-reason.js';
 import { A, B, key, ok, registered, req, reservedBy, SA, TYPE } from './fixtures.js';
 
 /** An iSCSI TransportID written out by hand (SPC-4 Table 386/387). */

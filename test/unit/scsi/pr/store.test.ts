@@ -1,17 +1,17 @@
 // The ReservationStore contract as LuReservations relies on it: compare-and-set on the revision,
 // listeners run before a change counts as applied, a lost race is recomputed on the new state.
 import { describe, expect, it } from 'vitest';
-import { LuReservations } from '../../../src/scsi/pr/lu-reservations.js';
-import { MemoryReservationStore } from '../../../src/scsi/pr/memory-store.js';
+import { LuReservations } from '../../../../src/scsi/pr/lu-reservations.js';
+import { MemoryReservationStore } from '../../../../src/scsi/pr/memory-store.js';
 import type {
   ReservationChange,
   ReservationSnapshot,
   ReservationStore,
-} from '../../../src/scsi/pr/reservation-store-interface.js';
-import { EMPTY_STATE, type ReservationState } from '../../../src/scsi/pr/state.js';
-import { TaskSet } from '../../../src/scsi/task-set.js';
-import { UnitAttentions } from '../../../src/scsi/unit-attention.js';
-import { Loopback, makeNexus } from '../../helpers/loopback.js';
+} from '../../../../src/scsi/pr/reservation-store-interface.js';
+import { EMPTY_STATE, type ReservationState } from '../../../../src/scsi/pr/state.js';
+import { TaskSet } from '../../../../src/scsi/task-set.js';
+import { UnitAttentions } from '../../../../src/scsi/unit-attention.js';
+import { Loopback, makeNexus } from '../../../helpers/loopback.js';
 import { A, B, key, ok, req, SA } from './fixtures.js';
 
 const change = (state: ReservationState): ReservationChange => ({ state, unitAttentions: [], abort: [] });

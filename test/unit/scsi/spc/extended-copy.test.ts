@@ -2,8 +2,8 @@
 // parameter list is built byte by byte here (SPC-4 Tables 100, 104, 110), LUs are named by the
 // NAA designator their VPD page 83h reports.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, Loopback, makeNexus, pattern } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { cdb, Loopback, makeNexus, pattern } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 const BS = 512;
 

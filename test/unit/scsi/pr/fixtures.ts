@@ -1,9 +1,9 @@
 // Shared builders for the PR state machine tests: nexuses, keys and requests written out here,
 // so that the tests do not lean on src for the values they check.
-import { type PrOutRequest, persistentReserveOut } from '../../../src/scsi/pr/prout.js';
-import type { PrResult } from '../../../src/scsi/pr/result.js';
-import { EMPTY_STATE, type NexusIdentity, type ReservationState } from '../../../src/scsi/pr/state.js';
-import { Status } from '../../helpers/wire.js';
+import { type PrOutRequest, persistentReserveOut } from '../../../../src/scsi/pr/prout.js';
+import type { PrResult } from '../../../../src/scsi/pr/result.js';
+import { EMPTY_STATE, type NexusIdentity, type ReservationState } from '../../../../src/scsi/pr/state.js';
+import { Status } from '../../../helpers/wire.js';
 
 /** SPC-4 6.16.2 Table 169. */
 export const SA = {

@@ -1,6 +1,6 @@
 // The test initiator's reactions, driven by a scripted loopback target.
 import { afterEach, describe, expect, it } from 'vitest';
-import * as cdb from '../../helpers/initiator/cdb.js';
+import * as cdb from '../../../helpers/initiator/cdb.js';
 import {
   ConnectionClosedError,
   DigestError,
@@ -9,8 +9,8 @@ import {
   RejectedError,
   TaskAbortedError,
   TimeoutError,
-} from '../../helpers/initiator/errors.js';
-import { type ConnectOptions, IscsiInitiator } from '../../helpers/initiator/initiator.js';
+} from '../../../helpers/initiator/errors.js';
+import { type ConnectOptions, IscsiInitiator } from '../../../helpers/initiator/initiator.js';
 import {
   buildNopOut,
   Opcode,
@@ -18,8 +18,8 @@ import {
   RESERVED_TAG,
   RejectReason,
   TmfResponse,
-} from '../../helpers/initiator/pdu.js';
-import { encodeTextKeys } from '../../helpers/initiator/text-keys.js';
+} from '../../../helpers/initiator/pdu.js';
+import { encodeTextKeys } from '../../../helpers/initiator/text-keys.js';
 import {
   asyncMessage,
   dataIn,

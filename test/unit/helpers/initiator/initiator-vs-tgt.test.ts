@@ -2,12 +2,12 @@
 // be trusted to judge Tandem. Skipped when tgtd is not installed.
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import * as cdb from '../../helpers/initiator/cdb.js';
-import { LoginError, LoginProtocolError } from '../../helpers/initiator/errors.js';
-import { type ConnectOptions, IscsiInitiator } from '../../helpers/initiator/initiator.js';
-import { TmfResponse } from '../../helpers/initiator/pdu.js';
-import { haveTgt, startTgt, type TgtDaemon, type TgtOptions } from '../../helpers/tgt.js';
-import { SenseKey, Status } from '../../helpers/wire.js';
+import * as cdb from '../../../helpers/initiator/cdb.js';
+import { LoginError, LoginProtocolError } from '../../../helpers/initiator/errors.js';
+import { type ConnectOptions, IscsiInitiator } from '../../../helpers/initiator/initiator.js';
+import { TmfResponse } from '../../../helpers/initiator/pdu.js';
+import { haveTgt, startTgt, type TgtDaemon, type TgtOptions } from '../../../helpers/tgt.js';
+import { SenseKey, Status } from '../../../helpers/wire.js';
 
 const HAVE_TGT = haveTgt();
 if (!HAVE_TGT) console.warn('initiator-vs-tgt: /usr/sbin/tgtd is not installed; skipping the tgt checks');

@@ -1,9 +1,9 @@
 // COMPARE AND WRITE (SBC-3 5.2): compare, then write, atomically against other writes.
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { BlockDevice } from '../../../src/backstore/block-device.js';
-import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { caw, cdb10, Loopback, pattern } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import type { BlockDevice } from '../../../../src/backstore/block-device.js';
+import { MemoryDevice } from '../../../../src/backstore/memory.js';
+import { caw, cdb10, Loopback, pattern } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 const BS = 512;
 

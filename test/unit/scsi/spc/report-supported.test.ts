@@ -3,8 +3,8 @@
 // every unreported opcode is refused, every bit outside the reported CDB usage data is INVALID
 // FIELD IN CDB, and the TMF bits match what taskManagement() accepts.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Loopback } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { Loopback } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 function rsoc(o: { rctd?: boolean; options?: number; opcode?: number; sa?: number; alloc?: number }): Buffer {
   const b = Buffer.alloc(12);

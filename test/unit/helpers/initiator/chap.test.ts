@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { chapResponse, decodeChapBinary, encodeChapBinary } from '../../helpers/initiator/chap.js';
+import { chapResponse, decodeChapBinary, encodeChapBinary } from '../../../helpers/initiator/chap.js';
 
 describe('CHAP (RFC 1994, RFC 7143 12.1.3)', () => {
   it('computes MD5(identifier || secret || challenge)', () => {

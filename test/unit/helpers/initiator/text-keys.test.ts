@@ -4,7 +4,7 @@ import {
   decodeTextKeys,
   encodeTextKeys,
   judgeAnswer,
-} from '../../helpers/initiator/text-keys.js';
+} from '../../../helpers/initiator/text-keys.js';
 
 describe('text key=value segments', () => {
   it('round-trips pairs with NUL terminators, keeping duplicates and order', () => {

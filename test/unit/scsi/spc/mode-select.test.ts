@@ -1,10 +1,10 @@
 // MODE SELECT(6/10) (SPC-4 6.9, 6.10, 7.5): changeable D_SENSE, SWP, TAS, WCE; everything
 // else is checked against the current values; MODE PARAMETERS CHANGED to the other nexuses.
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { BlockDevice } from '../../../src/backstore/block-device.js';
-import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { cdb10, cdb16, Loopback, makeNexus } from '../../helpers/loopback.js';
-import { decodeSense, kcq } from '../../helpers/wire.js';
+import type { BlockDevice } from '../../../../src/backstore/block-device.js';
+import { MemoryDevice } from '../../../../src/backstore/memory.js';
+import { cdb10, cdb16, Loopback, makeNexus } from '../../../helpers/loopback.js';
+import { decodeSense, kcq } from '../../../helpers/wire.js';
 
 const BS = 512;
 

@@ -3,16 +3,16 @@
 // (what passes the gate) and the service action rules of SPC-4 5.13.7–5.13.11; then the
 // registration, generation, unit attention and parameter edge cases.
 import { describe, expect, it } from 'vitest';
-import { conflictRuleFor, reservationConflict } from '../../../src/scsi/pr/conflict-table.js';
-import { persistentReserveIn } from '../../../src/scsi/pr/prin.js';
-import { MAX_REGISTRATIONS, type PrOutRequest, persistentReserveOut } from '../../../src/scsi/pr/prout.js';
-import type { PrResult } from '../../../src/scsi/pr/result.js';
+import { conflictRuleFor, reservationConflict } from '../../../../src/scsi/pr/conflict-table.js';
+import { persistentReserveIn } from '../../../../src/scsi/pr/prin.js';
+import { MAX_REGISTRATIONS, type PrOutRequest, persistentReserveOut } from '../../../../src/scsi/pr/prout.js';
+import type { PrResult } from '../../../../src/scsi/pr/result.js';
 import {
   EMPTY_STATE,
   type NexusIdentity,
   type ReservationState,
   registrationOf,
-} from '../../../src/scsi/pr/state.js';
+} from '../../../../src/scsi/pr/state.js';
 import {
   A,
   B,

@@ -1,8 +1,8 @@
 // LOG SENSE (SPC-4 6.6, 7.3): the supported pages lists, Informational Exceptions, and the CDB
 // checks (SP, unknown page, parameter pointer), with every allocation length 0-255.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Loopback } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { Loopback } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 function logSense(o: {
   page: number;

@@ -20,7 +20,7 @@ import {
   snAdd,
   snLt,
   snLte,
-} from '../../helpers/initiator/pdu.js';
+} from '../../../helpers/initiator/pdu.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 

@@ -11,8 +11,8 @@ import {
   pattern,
   unmapCdb,
   unmapList,
-} from '../../helpers/loopback.js';
-import { decodeSense, kcq } from '../../helpers/wire.js';
+} from '../../../helpers/loopback.js';
+import { decodeSense, kcq } from '../../../helpers/wire.js';
 
 const BS = 512;
 const MAPPED = 0;

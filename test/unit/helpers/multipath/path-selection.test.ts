@@ -6,8 +6,8 @@ import {
   InitiatorError,
   type ScsiResult,
   TimeoutError,
-} from '../../helpers/initiator/index.js';
-import { aluaPriority, choosePath, classify, isUsable, type PathState } from '../../helpers/multipath.js';
+} from '../../../helpers/initiator/index.js';
+import { aluaPriority, choosePath, classify, isUsable, type PathState } from '../../../helpers/multipath.js';
 
 function result(status: number, sense?: [number, number, number]): ScsiResult {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import * as cdb from '../../helpers/initiator/cdb.js';
+import * as cdb from '../../../helpers/initiator/cdb.js';
 
 const hex = (b: Buffer) => b.toString('hex');
 

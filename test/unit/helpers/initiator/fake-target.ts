@@ -8,9 +8,9 @@ import {
   type OutgoingPdu,
   type RawPdu,
   RESERVED_TAG,
-} from '../../helpers/initiator/pdu.js';
-import { PduReader } from '../../helpers/initiator/pdu-reader.js';
-import { decodeTextKeys, encodeTextKeys } from '../../helpers/initiator/text-keys.js';
+} from '../../../helpers/initiator/pdu.js';
+import { PduReader } from '../../../helpers/initiator/pdu-reader.js';
+import { decodeTextKeys, encodeTextKeys } from '../../../helpers/initiator/text-keys.js';
 
 export interface FakeConn {
   readonly socket: net.Socket;
