@@ -1,8 +1,8 @@
 // READ CAPACITY(10) (SBC-3 5.15) and READ CAPACITY(16) (SBC-3 5.16).
 import { describe, expect, it } from 'vitest';
-import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { cdb, Loopback } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { MemoryDevice } from '../../../../src/backstore/memory.js';
+import { cdb, Loopback } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 describe('READ CAPACITY', () => {
   it.each([

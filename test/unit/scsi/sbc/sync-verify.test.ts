@@ -1,7 +1,7 @@
 // VERIFY(10/12/16) (SBC-3 5.24-5.26) and SYNCHRONIZE CACHE(10/16) (SBC-3 5.22-5.23).
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, Loopback, pattern, RecordingDevice } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { cdb, Loopback, pattern, RecordingDevice } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 const BS = 512;
 const BLOCKS = 1024;

@@ -1,7 +1,7 @@
 // INQUIRY (SPC-4 6.6): standard data, VPD pages, and the answer for a LUN with no LU.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, Loopback, makeNexus, targetPort } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { cdb, Loopback, makeNexus, targetPort } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 describe('INQUIRY', () => {
   let lo: Loopback;

@@ -1,7 +1,7 @@
 // REPORT LUNS (SPC-4 6.33; SAM-5 4.6 LUN formats).
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, Loopback } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { cdb, Loopback } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 function lunList(d: Buffer): Buffer[] {
   const n = d.readUInt32BE(0);

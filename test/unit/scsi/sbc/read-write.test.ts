@@ -1,8 +1,8 @@
 // READ/WRITE(6/10/12/16) (SBC-3 5.8-5.11, 5.32-5.35): capacity boundaries, protection fields,
 // reserved bits with their field pointer, data round trips and FUA.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, Loopback, pattern, RecordingDevice } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { cdb, Loopback, pattern, RecordingDevice } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 const BLOCKS = 2048;
 const BS = 512;

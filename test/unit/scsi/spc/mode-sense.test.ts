@@ -1,8 +1,8 @@
 // MODE SENSE(6) and MODE SENSE(10) (SPC-4 6.11, 6.12; SBC-3 6.4): headers, block descriptors,
 // page selection and page control.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, Loopback } from '../../helpers/loopback.js';
-import { decodeSense, kcq, Status } from '../../helpers/wire.js';
+import { cdb, Loopback } from '../../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 const BLOCKS = 2048;
 const BS = 512;
