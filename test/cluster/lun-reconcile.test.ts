@@ -14,11 +14,10 @@ import {
   parseReportLuns,
   read16,
   reportLuns,
-  ScsiStatus,
-  SenseKey,
   write16,
 } from '../helpers/initiator/index.js';
 import { describeResult, openSession, type SenseTriple } from '../helpers/multipath.js';
+import { Status as ScsiStatus, SenseKey } from '../helpers/wire.js';
 
 const BLOCK = 512;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -13,7 +13,6 @@ import {
   PrType,
   read16,
   reportTargetPortGroups,
-  ScsiStatus,
   testUnitReady,
   write16,
 } from '../helpers/initiator/index.js';
@@ -26,6 +25,7 @@ import {
   readKeys,
   readReservation,
 } from '../helpers/multipath.js';
+import { Status as ScsiStatus } from '../helpers/wire.js';
 
 const INIT1 = 'iqn.2026-11.org.tandem.test:pr-one';
 const INIT2 = 'iqn.2026-11.org.tandem.test:pr-two';

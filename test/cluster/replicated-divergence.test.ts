@@ -11,9 +11,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster, tandemctl } from '../helpers/cluster.js';
 import type { LogLine } from '../helpers/daemon.js';
-import { read16, type ScsiResult, ScsiStatus, SenseKey, write16 } from '../helpers/initiator/index.js';
+import { read16, type ScsiResult, write16 } from '../helpers/initiator/index.js';
 import { describeResult, MultipathClient } from '../helpers/multipath.js';
 import { explain, type RunResult } from '../helpers/tools.js';
+import { Status as ScsiStatus, SenseKey } from '../helpers/wire.js';
 
 const BLOCK = 512;
 const MiB = 1 << 20;

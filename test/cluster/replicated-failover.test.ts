@@ -12,8 +12,9 @@
 // primary returns; then it is resynced and serves the data written while it was away.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster, waitAllUsable } from '../helpers/cluster.js';
-import { read16, ScsiStatus, testUnitReady, write16 } from '../helpers/initiator/index.js';
+import { read16, testUnitReady, write16 } from '../helpers/initiator/index.js';
 import { describeResult, MultipathClient, senseString } from '../helpers/multipath.js';
+import { Status as ScsiStatus } from '../helpers/wire.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
 const BLOCK = 512;

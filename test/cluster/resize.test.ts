@@ -3,9 +3,10 @@
 // resize and any shrink are refused at once with one clear line (exit 1), nothing changed.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster, tandemctl } from '../helpers/cluster.js';
-import { parseReadCapacity16, readCapacity16, ScsiStatus } from '../helpers/initiator/index.js';
+import { parseReadCapacity16, readCapacity16 } from '../helpers/initiator/index.js';
 import { MultipathClient, senseString } from '../helpers/multipath.js';
 import { explain } from '../helpers/tools.js';
+import { Status as ScsiStatus } from '../helpers/wire.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const capacity = (d: Buffer) => {

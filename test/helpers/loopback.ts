@@ -1,7 +1,7 @@
 // A loopback transport for the SCSI engine: builds TransportCommands the way a fabric would
 // (nexus, LUN, tag, 16-byte CDB, task attribute, EDTL, R/W bits, abort signal, data-out) and
-// runs them through a ScsiTarget with MemoryDevice LUs. Sense decoding here reads the bytes
-// itself (SPC-4 4.5) so that tests never trust src/scsi/sense-reason.ts to check itself.
+// runs them through a ScsiTarget with MemoryDevice LUs. Status and sense are read with
+// test/helpers/wire.ts, which decodes the bytes itself (SPC-4 4.5).
 
 import type { BlockDevice } from '../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../src/backstore/memory.js';
@@ -17,25 +17,7 @@ import { createOpcodeTable } from '../../src/scsi/commands.js';
 import { LogicalUnit, type LogicalUnitConfig } from '../../src/scsi/logical-unit.js';
 import { ScsiTarget } from '../../src/scsi/target.js';
 import { silentLogger } from '../../src/util/logger.js';
-
-// Numbers spelled out from the standards rather than imported from src/scsi/spec.
-export const Status = {
-  GOOD: 0x00,
-  CHECK_CONDITION: 0x02,
-  TASK_ABORTED: 0x40,
-} as const;
-
-export const Key = {
-  NO_SENSE: 0x0,
-  NOT_READY: 0x2,
-  MEDIUM_ERROR: 0x3,
-  HARDWARE_ERROR: 0x4,
-  ILLEGAL_REQUEST: 0x5,
-  UNIT_ATTENTION: 0x6,
-  DATA_PROTECT: 0x7,
-  ABORTED_COMMAND: 0xb,
-  MISCOMPARE: 0xe,
-} as const;
+import { kcq, Status } from './wire.js';
 
 /** SAM-5 8.6 task attributes as iSCSI carries them (RFC 7143 11.3.1). */
 export const Attr = { UNTAGGED: 0, SIMPLE: 1, ORDERED: 2, HEAD_OF_QUEUE: 3, ACA: 4 } as const;
@@ -54,99 +36,6 @@ export const TmfResult = {
   LUN_DOES_NOT_EXIST: 2,
   NOT_SUPPORTED: 5,
 } as const;
-
-// ---------------------------------------------------------------------------------------------
-// Sense decoding (SPC-4 4.5.2 descriptor format, 4.5.3 fixed format)
-// ---------------------------------------------------------------------------------------------
-
-export interface FieldPointer {
-  /** C/D: 1 = the field is in the CDB, 0 = in the parameter list. */
-  inCdb: boolean;
-  byte: number;
-  /** Present when BPV is set. */
-  bit?: number;
-}
-
-export interface DecodedSense {
-  format: 'fixed' | 'descriptor';
-  responseCode: number;
-  key: number;
-  asc: number;
-  ascq: number;
-  /** INFORMATION when VALID (fixed) or an information descriptor (descriptor format). */
-  information?: bigint;
-  /** Sense-key specific field pointer when SKSV is set. */
-  field?: FieldPointer;
-  /** Descriptor format: the type codes in order. */
-  descriptorTypes: number[];
-}
-
-function fieldPointer(b: Buffer): FieldPointer | undefined {
-  if ((b[0]! & 0x80) === 0) return undefined; // SKSV
-  const fp: FieldPointer = { inCdb: (b[0]! & 0x40) !== 0, byte: (b[1]! << 8) | b[2]! };
-  if ((b[0]! & 0x08) !== 0) fp.bit = b[0]! & 0x07;
-  return fp;
-}
-
-export function decodeSense(raw: Buffer): DecodedSense {
-  const code = raw[0]! & 0x7f;
-  if (code === 0x70 || code === 0x71) {
-    if (raw.length < 18) throw new Error(`fixed sense too short: ${raw.length} bytes`);
-    const s: DecodedSense = {
-      format: 'fixed',
-      responseCode: code,
-      key: raw[2]! & 0x0f,
-      asc: raw[12]!,
-      ascq: raw[13]!,
-      descriptorTypes: [],
-    };
-    if ((raw[0]! & 0x80) !== 0) s.information = BigInt(raw.readUInt32BE(3));
-    const fp = fieldPointer(raw.subarray(15, 18));
-    if (fp) s.field = fp;
-    return s;
-  }
-  if (code === 0x72 || code === 0x73) {
-    const s: DecodedSense = {
-      format: 'descriptor',
-      responseCode: code,
-      key: raw[1]! & 0x0f,
-      asc: raw[2]!,
-      ascq: raw[3]!,
-      descriptorTypes: [],
-    };
-    const end = 8 + raw[7]!;
-    if (end > raw.length)
-      throw new Error(`descriptor sense: additional length ${raw[7]} past ${raw.length} bytes`);
-    for (let off = 8; off < end; ) {
-      const type = raw[off]!;
-      const len = raw[off + 1]!;
-      s.descriptorTypes.push(type);
-      if (type === 0x00 && (raw[off + 2]! & 0x80) !== 0) s.information = raw.readBigUInt64BE(off + 4);
-      if (type === 0x02) {
-        const fp = fieldPointer(raw.subarray(off + 4, off + 7));
-        if (fp) s.field = fp;
-      }
-      off += 2 + len;
-    }
-    return s;
-  }
-  throw new Error(`unknown sense response code 0x${code.toString(16)}`);
-}
-
-/** Key/ASC/ASCQ of a completion that must be CHECK CONDITION with sense. */
-export function senseOf(c: Completion): DecodedSense {
-  if (c.status !== Status.CHECK_CONDITION)
-    throw new Error(`status 0x${c.status.toString(16)}, not CHECK CONDITION`);
-  if (!c.sense) throw new Error('CHECK CONDITION without sense data');
-  return decodeSense(c.sense);
-}
-
-/** "05/24/00"-style summary for compact assertions. */
-export function kcq(c: Completion): string {
-  const s = senseOf(c);
-  const h = (n: number) => n.toString(16).padStart(2, '0');
-  return `${h(s.key)}/${h(s.asc)}/${h(s.ascq)}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 // The transport
@@ -295,6 +184,8 @@ export class Loopback {
   readonly lu: LogicalUnit;
   readonly lun: number;
   readonly nexus: ItNexus;
+  /** The first LU's backing device, for reading and writing the medium behind the engine. */
+  readonly device: BlockDevice;
   #tag = 1;
 
   constructor(opts: LoopbackOptions = {}) {
@@ -307,7 +198,8 @@ export class Loopback {
       blockSize,
       readOnly: opts.readOnly ?? false,
     };
-    this.lu = new LogicalUnit(opts.device ?? new MemoryDevice(blocks * blockSize), config);
+    this.device = opts.device ?? new MemoryDevice(blocks * blockSize);
+    this.lu = new LogicalUnit(this.device, config);
     this.target.addLun(this.lun, this.lu);
     this.nexus = makeNexus();
   }
@@ -352,7 +244,7 @@ export class Loopback {
    * Consumes the POWER ON, RESET, OR BUS DEVICE RESET OCCURRED unit attention a nexus gets on
    * its first command (SAM-5 6.3.1) and fails loudly if something else shows up.
    */
-  async ready(nexus: ItNexus = this.nexus, lun = this.lun): Promise<void> {
+  async ready(nexus: ItNexus = this.nexus, lun = this.lun): Promise<ItNexus> {
     const first = await this.run({ cdb: [0x00], nexus, lun });
     if (first.status !== Status.CHECK_CONDITION || kcq(first) !== '06/29/00') {
       throw new Error(`expected 06/29/00 on the first command, got status ${first.status}`);
@@ -360,6 +252,17 @@ export class Loopback {
     const second = await this.run({ cdb: [0x00], nexus, lun });
     if (second.status !== Status.GOOD)
       throw new Error(`TEST UNIT READY after the UA: status ${second.status}`);
+    return nexus;
+  }
+
+  /** Reads the first LU's medium directly, bypassing the engine. */
+  readMedium(lba: number, blocks: number): Promise<Buffer> {
+    return this.device.read(lba * this.lu.blockSize, blocks * this.lu.blockSize);
+  }
+
+  /** Writes the first LU's medium directly, bypassing the engine. */
+  writeMedium(lba: number, data: Buffer): Promise<void> {
+    return this.device.write(lba * this.lu.blockSize, data, false);
   }
 
   tmf(
@@ -487,6 +390,81 @@ export const cdb = {
     }
   },
 };
+
+// Generic 10/12/16-byte LBA + count layouts and the thin-provisioning commands (SBC-3).
+export function cdb16(op: number, byte1: number, lba: number | bigint, count: number, byte14 = 0): number[] {
+  const b = Buffer.alloc(16);
+  b[0] = op;
+  b[1] = byte1;
+  b.writeBigUInt64BE(BigInt(lba), 2);
+  b.writeUInt32BE(count, 10);
+  b[14] = byte14;
+  return [...b];
+}
+
+export function cdb10(op: number, byte1: number, lba: number, count: number, byte6 = 0): number[] {
+  const b = Buffer.alloc(10);
+  b[0] = op;
+  b[1] = byte1;
+  b.writeUInt32BE(lba >>> 0, 2);
+  b[6] = byte6;
+  b.writeUInt16BE(count, 7);
+  return [...b];
+}
+
+export function cdb12(op: number, byte1: number, lba: number, count: number): number[] {
+  const b = Buffer.alloc(12);
+  b[0] = op;
+  b[1] = byte1;
+  b.writeUInt32BE(lba >>> 0, 2);
+  b.writeUInt32BE(count, 6);
+  return [...b];
+}
+
+/** COMPARE AND WRITE: NUMBER OF LOGICAL BLOCKS is byte 13 (SBC-3 5.2). */
+export function caw(lba: number, blocks: number, byte1 = 0): number[] {
+  const b = Buffer.alloc(16);
+  b[0] = 0x89;
+  b[1] = byte1;
+  b.writeBigUInt64BE(BigInt(lba), 2);
+  b[13] = blocks;
+  return [...b];
+}
+
+/** UNMAP parameter list (SBC-3 5.28.2) from [lba, blocks] pairs. */
+export function unmapList(ranges: [number, number][]): Buffer {
+  const b = Buffer.alloc(8 + 16 * ranges.length);
+  b.writeUInt16BE(b.length - 2, 0);
+  b.writeUInt16BE(16 * ranges.length, 2);
+  ranges.forEach(([lba, n], i) => {
+    b.writeBigUInt64BE(BigInt(lba), 8 + 16 * i);
+    b.writeUInt32BE(n, 16 + 16 * i);
+  });
+  return b;
+}
+
+export function unmapCdb(paramLength: number, byte1 = 0): number[] {
+  return [0x42, byte1, 0, 0, 0, 0, 0, paramLength >> 8, paramLength & 0xff, 0];
+}
+
+export function getLbaStatusCdb(lba: number | bigint, alloc: number): number[] {
+  const b = Buffer.alloc(16);
+  b[0] = 0x9e;
+  b[1] = 0x12;
+  b.writeBigUInt64BE(BigInt(lba), 2);
+  b.writeUInt32BE(alloc, 10);
+  return [...b];
+}
+
+/** GET LBA STATUS descriptors: [lba, blocks, provisioning status]. */
+export function lbaStatusDescriptors(data: Buffer): [number, number, number][] {
+  const out: [number, number, number][] = [];
+  const end = Math.min(data.length, 4 + data.readUInt32BE(0));
+  for (let at = 8; at + 16 <= end; at += 16) {
+    out.push([Number(data.readBigUInt64BE(at)), data.readUInt32BE(at + 8), data[at + 12]! & 0x0f]);
+  }
+  return out;
+}
 
 /** A recognisable pattern: every byte depends on its absolute position and a seed. */
 export function pattern(length: number, seed = 1): Buffer {

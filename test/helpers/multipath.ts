@@ -10,7 +10,7 @@
 // (performance.now(), the clock tests measure with), so tests can assert sequences.
 //
 // The pure parts (RTPG and VPD 83h decoding, priorities, path choice, outcome classification)
-// are exported on their own and unit-tested in test/unit/multipath/.
+// are exported on their own and unit-tested in test/unit/helpers/multipath/.
 import { EventEmitter } from 'node:events';
 import { afterAll } from 'vitest';
 import {
@@ -25,12 +25,11 @@ import {
   read16,
   reportTargetPortGroups,
   type ScsiResult,
-  ScsiStatus,
-  SenseKey,
   TimeoutError,
   testUnitReady,
   write16,
 } from './initiator/index.js';
+import { SenseKey, Status } from './wire.js';
 
 // ---------------------------------------------------------------------------------------------
 // REPORT TARGET PORT GROUPS (SPC-4 6.36)
@@ -291,7 +290,7 @@ export function describeResult(r: { status: number; sense?: SenseTriple }): stri
     64: 'TASK ABORTED',
   };
   const name = names[r.status] ?? `status 0x${r.status.toString(16)}`;
-  return r.status === ScsiStatus.CHECK_CONDITION ? `${name} ${senseString(r.sense)}` : name;
+  return r.status === Status.CHECK_CONDITION ? `${name} ${senseString(r.sense)}` : name;
 }
 
 export type Outcome =
@@ -330,17 +329,17 @@ export function classify(r: ScsiResult | Error): Verdict {
     return { kind: 'path-failed', outcome: 'error', state: 'failed', reason: r.message };
   }
   switch (r.status) {
-    case ScsiStatus.GOOD:
-    case ScsiStatus.CONDITION_MET:
+    case Status.GOOD:
+    case Status.CONDITION_MET:
       return { kind: 'done', outcome: 'good' };
-    case ScsiStatus.RESERVATION_CONFLICT:
+    case Status.RESERVATION_CONFLICT:
       return { kind: 'done', outcome: 'reservation-conflict' };
-    case ScsiStatus.BUSY:
-    case ScsiStatus.TASK_SET_FULL:
+    case Status.BUSY:
+    case Status.TASK_SET_FULL:
       return { kind: 'retry-same', outcome: 'busy', refresh: false, delayMs: 50 };
-    case ScsiStatus.TASK_ABORTED:
+    case Status.TASK_ABORTED:
       return { kind: 'done', outcome: 'task-aborted' };
-    case ScsiStatus.CHECK_CONDITION:
+    case Status.CHECK_CONDITION:
       break;
     default:
       return { kind: 'done', outcome: 'other-status' };
@@ -619,7 +618,7 @@ export class MultipathClient extends EventEmitter<MultipathEvents> {
       { expectedDataIn: 4096, op: extended ? 'RTPG(ext)' : 'RTPG' },
       true,
     );
-    if (r.status !== ScsiStatus.GOOD) throw new Error(`RTPG through ${path}: ${describeResult(r)}`);
+    if (r.status !== Status.GOOD) throw new Error(`RTPG through ${path}: ${describeResult(r)}`);
     const rec: RtpgRecord = { at: performance.now(), path, data: decodeRtpg(r.data, extended), raw: r.data };
     this.rtpgReads.push(rec);
     this.#applyRtpg(p, rec.data, `RTPG through ${path}`);
@@ -890,7 +889,7 @@ export class MultipathClient extends EventEmitter<MultipathEvents> {
       { expectedDataIn: 1024, op: 'INQUIRY(83h)' },
       true,
     );
-    if (r.status !== ScsiStatus.GOOD) throw new Error(`VPD 83h through ${p.spec.name}: ${describeResult(r)}`);
+    if (r.status !== Status.GOOD) throw new Error(`VPD 83h through ${p.spec.name}: ${describeResult(r)}`);
     const id = decodeDeviceIdentification(r.data);
     p.targetPortGroupId = id.targetPortGroupId;
     p.relativeTargetPortId = id.relativeTargetPortId;
@@ -989,7 +988,7 @@ export async function openSession(opts: {
   const unitAttentions: SenseTriple[] = [];
   for (let i = 0; i < 8; i++) {
     const r = await session.scsi(opts.lun ?? 0, testUnitReady());
-    if (r.status === ScsiStatus.CHECK_CONDITION && r.sense?.key === SenseKey.UNIT_ATTENTION) {
+    if (r.status === Status.CHECK_CONDITION && r.sense?.key === SenseKey.UNIT_ATTENTION) {
       unitAttentions.push({ key: r.sense.key, asc: r.sense.asc, ascq: r.sense.ascq });
       continue;
     }
@@ -1021,8 +1020,7 @@ export interface ReadKeys {
 /** PERSISTENT RESERVE IN / READ KEYS (keys empty unless GOOD). */
 export async function readKeys(s: IscsiInitiator, lun = 0): Promise<ReadKeys> {
   const result = await s.scsi(lun, persistentReserveIn(PrInAction.READ_KEYS, 1024), { expectedDataIn: 1024 });
-  if (result.status !== ScsiStatus.GOOD || result.data.length < 8)
-    return { result, generation: -1, keys: [] };
+  if (result.status !== Status.GOOD || result.data.length < 8) return { result, generation: -1, keys: [] };
   const d = result.data;
   const len = d.readUInt32BE(4);
   const keys: bigint[] = [];
@@ -1042,7 +1040,7 @@ export async function readReservation(s: IscsiInitiator, lun = 0): Promise<ReadR
   const result = await s.scsi(lun, persistentReserveIn(PrInAction.READ_RESERVATION, 1024), {
     expectedDataIn: 1024,
   });
-  if (result.status !== ScsiStatus.GOOD || result.data.length < 8) return { result, generation: -1 };
+  if (result.status !== Status.GOOD || result.data.length < 8) return { result, generation: -1 };
   const d = result.data;
   const out: ReadReservation = { result, generation: d.readUInt32BE(0) };
   if (d.readUInt32BE(4) >= 16 && d.length >= 24)

@@ -4,8 +4,9 @@
 // its last acknowledged write, or a later write that was sent but never acknowledged (SCSI allows
 // either), and never anything older: a lost acknowledged write fails it.
 import { crc32c } from '../../src/util/crc32c.js';
-import { read16, ScsiStatus, write16 } from './initiator/index.js';
+import { read16, write16 } from './initiator/index.js';
 import { describeResult, type MultipathClient } from './multipath.js';
+import { Status } from './wire.js';
 
 export const STAMP_BYTES = 4096;
 const BLOCK = 512;
@@ -97,7 +98,7 @@ export class StampedWriters {
           blocks: STAMP_BYTES / BLOCK,
           dataOut: stamp(lba, w, seq),
         });
-        if (r.result.status === ScsiStatus.GOOD) {
+        if (r.result.status === Status.GOOD) {
           this.#acked.set(slot, seq);
           this.#pending.set(slot, new Set());
           this.acks.push({ slot, seq, path: r.path, start, end: performance.now() });
@@ -119,7 +120,7 @@ export class StampedWriters {
         op: 'READ',
         expectedDataIn: STAMP_BYTES,
       });
-      if (r.result.status !== ScsiStatus.GOOD) {
+      if (r.result.status !== Status.GOOD) {
         problems.push(`slot ${slot}: READ ${describeResult(r.result)}`);
         continue;
       }

@@ -9,10 +9,10 @@ import {
   LoginError,
   parseReportLuns,
   reportLuns,
-  ScsiStatus,
   testUnitReady,
 } from '../helpers/initiator/index.js';
 import { explain, iscsiInq, requireTools, run } from '../helpers/tools.js';
+import { Status as ScsiStatus } from '../helpers/wire.js';
 
 const MUTUAL_TARGET = 'iqn.2026-11.org.tandem:chap-mutual';
 const ONEWAY_TARGET = 'iqn.2026-11.org.tandem:chap-oneway';

@@ -29,14 +29,8 @@ import {
 } from '../helpers/fuzz/attacks.js';
 import { RawConnection } from '../helpers/fuzz/raw-conn.js';
 import { Victim } from '../helpers/fuzz/victim.js';
-import {
-  IscsiInitiator,
-  inquiry,
-  read10,
-  ScsiStatus,
-  testUnitReady,
-  write10,
-} from '../helpers/initiator/index.js';
+import { IscsiInitiator, inquiry, read10, testUnitReady, write10 } from '../helpers/initiator/index.js';
+import { Status as ScsiStatus } from '../helpers/wire.js';
 
 const VICTIM_TARGET = 'iqn.2026-11.org.tandem:fuzz-victim';
 const FUZZ_TARGET = 'iqn.2026-11.org.tandem:fuzz-attacked';

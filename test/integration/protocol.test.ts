@@ -22,8 +22,6 @@ import {
   type RejectPdu,
   RejectReason,
   read10,
-  ScsiStatus,
-  SenseKey,
   snAdd,
   snLt,
   type TargetPdu,
@@ -32,6 +30,7 @@ import {
   testUnitReady,
   write10,
 } from '../helpers/initiator/index.js';
+import { Status as ScsiStatus, SenseKey } from '../helpers/wire.js';
 
 const TARGET = 'iqn.2026-11.org.tandem:protocol';
 const ALIAS = 'protocol-test';

@@ -9,11 +9,10 @@ import {
   inquiry,
   parseStandardInquiry,
   read10,
-  ScsiStatus,
-  SenseKey,
   testUnitReady,
   write10,
 } from '../initiator/index.js';
+import { SenseKey, Status } from '../wire.js';
 
 export interface VictimStats {
   iterations: number;
@@ -49,7 +48,7 @@ export class Victim {
     // The first command of a new I_T nexus reports POWER ON OCCURRED; take it before the loop.
     for (let i = 0; ; i++) {
       const r = await init.scsi(0, testUnitReady());
-      if (r.status === ScsiStatus.GOOD) break;
+      if (r.status === Status.GOOD) break;
       if (i > 3 || r.sense?.key !== SenseKey.UNIT_ATTENTION)
         throw new Error('victim: TEST UNIT READY never GOOD');
     }
@@ -95,19 +94,18 @@ export class Victim {
           'WRITE(10)',
           this.init.scsi(0, write10(lba, o.blocksPerIo), { dataOut: data }),
         );
-        if (w.status !== ScsiStatus.GOOD)
-          this.#fail(`WRITE(10) at ${lba}: status 0x${w.status.toString(16)}`);
+        if (w.status !== Status.GOOD) this.#fail(`WRITE(10) at ${lba}: status 0x${w.status.toString(16)}`);
         const r = await this.#timed(
           'READ(10)',
           this.init.scsi(0, read10(lba, o.blocksPerIo), { expectedDataIn: bytes }),
         );
-        if (r.status !== ScsiStatus.GOOD) this.#fail(`READ(10) at ${lba}: status 0x${r.status.toString(16)}`);
+        if (r.status !== Status.GOOD) this.#fail(`READ(10) at ${lba}: status 0x${r.status.toString(16)}`);
         else if (!r.data.equals(data)) this.#fail(`READ(10) at ${lba}: data differs from what was written`);
         const q = await this.#timed('INQUIRY', this.init.scsi(0, inquiry(), { expectedDataIn: 255 }));
-        if (q.status !== ScsiStatus.GOOD) this.#fail(`INQUIRY: status 0x${q.status.toString(16)}`);
+        if (q.status !== Status.GOOD) this.#fail(`INQUIRY: status 0x${q.status.toString(16)}`);
         else if (parseStandardInquiry(q.data).peripheralDeviceType !== 0) this.#fail('INQUIRY: not a disk');
         const t = await this.#timed('TEST UNIT READY', this.init.scsi(0, testUnitReady()));
-        if (t.status !== ScsiStatus.GOOD) this.#fail(`TEST UNIT READY: status 0x${t.status.toString(16)}`);
+        if (t.status !== Status.GOOD) this.#fail(`TEST UNIT READY: status 0x${t.status.toString(16)}`);
       } catch (err) {
         this.#fail(`${(err as Error).name}: ${(err as Error).message}`);
         if (this.init.isClosed) return;

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { parseSense, type SenseData } from '../wire.js';
 import { CHAP_MD5, chapResponse, decodeChapBinary, encodeChapBinary, newChapChallenge } from './chap.js';
 import {
   ConnectionClosedError,
@@ -49,7 +50,6 @@ import {
   TmfResponse,
 } from './pdu.js';
 import { PduReader } from './pdu-reader.js';
-import { parseSense, type SenseData } from './sense.js';
 import {
   answerOffer,
   DECLARATIVE_KEYS,

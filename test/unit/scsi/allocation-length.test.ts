@@ -2,7 +2,8 @@
 // min(allocation length, available data) bytes — the same bytes as the untruncated answer —
 // and never more. The transfer length the transport sees is that same number.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, Loopback, Status } from '../../helpers/loopback.js';
+import { cdb, Loopback } from '../../helpers/loopback.js';
+import { Status } from '../../helpers/wire.js';
 
 const ALLOCS = Array.from({ length: 256 }, (_, n) => n);
 /** The pages every Tandem LU must offer (SPC-4 7.8, SBC-3 6.6); more may follow. */

@@ -11,14 +11,8 @@ import { LogicalUnit } from '../../../src/scsi/logical-unit.js';
 import { MemoryReservationStore } from '../../../src/scsi/pr/memory-store.js';
 import { ScsiTarget } from '../../../src/scsi/target.js';
 import { silentLogger } from '../../../src/util/logger.js';
-import {
-  type CommandOptions,
-  kcq,
-  LoopbackCommand,
-  makeNexus,
-  Status,
-  targetPort,
-} from '../../helpers/loopback.js';
+import { type CommandOptions, LoopbackCommand, makeNexus, targetPort } from '../../helpers/loopback.js';
+import { kcq, Status } from '../../helpers/wire.js';
 
 const VOLUME = 'vol-alua';
 

@@ -4,7 +4,8 @@
 // either way the completion reports the CDB's transfer length so the transport can compute
 // the residual overflow.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, kcq, Loopback, LoopbackCommand, pattern, Status } from '../../helpers/loopback.js';
+import { cdb, Loopback, LoopbackCommand, pattern } from '../../helpers/loopback.js';
+import { kcq, Status } from '../../helpers/wire.js';
 
 const BS = 512;
 

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
 import { TandemError } from '../../../src/util/errors.js';
-import { cdb, kcq, Loopback, pattern, Status } from '../../helpers/loopback.js';
+import { cdb, Loopback, pattern } from '../../helpers/loopback.js';
+import { kcq, Status } from '../../helpers/wire.js';
 
 class FencedDevice extends MemoryDevice {
   override async write(): Promise<void> {

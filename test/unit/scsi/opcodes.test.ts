@@ -5,7 +5,8 @@
 // not break the sweep; the core list below must stay a subset of it.
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createOpcodeTable } from '../../../src/scsi/commands.js';
-import { cdb, decodeSense, kcq, Loopback, Status } from '../../helpers/loopback.js';
+import { cdb, Loopback } from '../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../helpers/wire.js';
 
 // The core commands (SPC-4 / SBC-3), written out independently of src.
 const CORE = new Map<number, { name: string; cdb: Buffer; dataOut?: Buffer }>([

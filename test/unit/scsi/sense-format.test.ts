@@ -1,7 +1,8 @@
 // Sense data format on the wire (SPC-4 4.5): fixed (70h) by default, descriptor (72h) once the
 // control mode page's D_SENSE is set (lu.mode.dSense).
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, decodeSense, Loopback, Status } from '../../helpers/loopback.js';
+import { cdb, Loopback } from '../../helpers/loopback.js';
+import { decodeSense, Status } from '../../helpers/wire.js';
 
 describe('sense data format', () => {
   let lo: Loopback;

@@ -2,17 +2,8 @@
 // an ORDERED task waits for every earlier task and holds back every later one, HEAD OF QUEUE
 // runs at once.
 import { beforeEach, describe, expect, it } from 'vitest';
-import {
-  Attr,
-  cdb,
-  isSettled,
-  kcq,
-  Loopback,
-  makeNexus,
-  pattern,
-  type Result,
-  Status,
-} from '../../helpers/loopback.js';
+import { Attr, cdb, isSettled, Loopback, makeNexus, pattern, type Result } from '../../helpers/loopback.js';
+import { kcq, Status } from '../../helpers/wire.js';
 
 const BS = 512;
 

@@ -5,14 +5,13 @@ import {
   Attr,
   cdb,
   isSettled,
-  kcq,
   Loopback,
   makeNexus,
   pattern,
-  Status,
   Tmf,
   TmfResult,
 } from '../../helpers/loopback.js';
+import { kcq, Status } from '../../helpers/wire.js';
 
 const BS = 512;
 

@@ -2,7 +2,8 @@
 // "power on"; INQUIRY and REPORT LUNS neither report nor clear a UA; REQUEST SENSE reports and
 // clears it; everything else is answered CHECK CONDITION with it, once.
 import { beforeEach, describe, expect, it } from 'vitest';
-import { cdb, decodeSense, kcq, Loopback, makeNexus, Status } from '../../helpers/loopback.js';
+import { cdb, Loopback, makeNexus } from '../../helpers/loopback.js';
+import { decodeSense, kcq, Status } from '../../helpers/wire.js';
 
 describe('unit attention', () => {
   let lo: Loopback;
