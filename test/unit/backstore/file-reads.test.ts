@@ -52,7 +52,7 @@ describe('FileDevice reads', () => {
     const got = await d.read(0, 8192);
     expect(got.equals(pattern(8192, 5))).toBe(true);
     expect(pool).toHaveBeenCalledTimes(1);
-    expect(pool.mock.calls[0]![2]).toBe(0); // buffer offset: from the start
+    expect((pool.mock.calls[0] as unknown[])[2]).toBe(0); // buffer offset: from the start
   });
 
   it('cached only at its start: the inline part stays, the pool reads the rest', async () => {
@@ -66,8 +66,8 @@ describe('FileDevice reads', () => {
     const got = await d.read(4096, 12288);
     expect(got.equals(pattern(12288, 9))).toBe(true);
     expect(pool).toHaveBeenCalledTimes(1);
-    expect(pool.mock.calls[0]![2]).toBe(1000); // continues where the page cache stopped
-    expect(pool.mock.calls[0]![4]).toBe(4096 + 1000);
+    expect((pool.mock.calls[0] as unknown[])[2]).toBe(1000); // continues where the page cache stopped
+    expect((pool.mock.calls[0] as unknown[])[4]).toBe(4096 + 1000);
   });
 
   it('a file system without RWF_NOWAIT: one warning, then every read through the pool', async () => {
