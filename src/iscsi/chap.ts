@@ -1,6 +1,10 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { KeyValues } from './text.js';
 
+/** Bounds of an initiator's mutual-CHAP challenge (see ChapAuthenticator). */
+export const CHAP_C_MIN_BYTES = 16;
+export const CHAP_C_MAX_BYTES = 1024;
+
 /** One CHAP identity: the name sent as CHAP_N and its shared secret. */
 export interface ChapCredentials {
   readonly user: string;
@@ -112,8 +116,17 @@ export class ChapExchange {
       return { kind: 'fail', why: 'mutual CHAP needs CHAP_I and CHAP_C' };
     const id = /^\d{1,3}$/.test(i) ? Number(i) : Number.NaN;
     const challenge = decodeChapBinary(c);
-    if (!(id >= 0 && id <= 255) || !challenge || challenge.length === 0) {
+    if (!(id >= 0 && id <= 255) || !challenge) {
       return { kind: 'fail', why: 'malformed mutual CHAP_I/CHAP_C' };
+    }
+    // RFC 7143 12.1.3: C is at most 1024 bytes. A challenge shorter than the MD5 digest (16
+    // bytes, what this target sends and LIO requires) makes the target's answer a cheap
+    // offline dictionary attack on its secret.
+    if (challenge.length < CHAP_C_MIN_BYTES || challenge.length > CHAP_C_MAX_BYTES) {
+      return {
+        kind: 'fail',
+        why: `mutual CHAP_C of ${challenge.length} bytes (allowed: ${CHAP_C_MIN_BYTES}-${CHAP_C_MAX_BYTES})`,
+      };
     }
     // RFC 7143 12.1.3: a challenge equal to the one we sent is a reflection attack.
     if (challenge.equals(this.#challenge))

@@ -432,7 +432,13 @@ export class Connection implements R2tSender {
     this.#cid = req.cid;
     let step: LoginStep = this.#login.step(req);
     if (step.kind === 'complete' && step.tsih !== 0) {
-      const refusal = this.#sessions.checkJoin(step.tsih, step.initiatorName, step.isid, req.cid);
+      const refusal = this.#sessions.checkJoin(
+        step.tsih,
+        step.initiatorName,
+        step.isid,
+        req.cid,
+        step.target,
+      );
       if (refusal)
         step = { kind: 'fail', status: refusal, csg: step.csg, why: `TSIH ${step.tsih}: ${refusal}` };
     }

@@ -1,3 +1,4 @@
+import { randomInt } from 'node:crypto';
 import type { Logger } from '../util/logger.js';
 import type { NegotiatedParams } from './params.js';
 import type { TargetEntry } from './portal-interface.js';
@@ -20,7 +21,6 @@ export type JoinRefusal = 'SESSION_DOES_NOT_EXIST' | 'TOO_MANY_CONNECTIONS';
 export class SessionRegistry {
   readonly #byTsih = new Map<number, { session: Session; owner: SessionOwner }>();
   readonly #byKey = new Map<string, number>();
-  #nextTsih = 1;
   readonly #log: Logger;
 
   constructor(log: Logger) {
@@ -31,12 +31,19 @@ export class SessionRegistry {
    * A login with TSIH ≠ 0 names an existing session (RFC 7143 6.3.1). With MaxConnections=1
    * the only acceptable case is connection reinstatement: same initiator, ISID and CID as the
    * session's live connection, which open-iscsi does when it reconnects after a failure.
+   * The session must also belong to the target and portal group this login authenticated to
+   * (RFC 7143 4.4.2: a session is between one initiator and one target portal group): else a
+   * login to an open target could close, by guessing its TSIH, a session on a protected one.
    */
-  checkJoin(tsih: number, initiatorName: string, isid: Buffer, cid: number): JoinRefusal | undefined {
+  checkJoin(
+    tsih: number,
+    initiatorName: string,
+    isid: Buffer,
+    cid: number,
+    target: TargetEntry | undefined,
+  ): JoinRefusal | undefined {
     const e = this.#byTsih.get(tsih);
-    if (!e || e.session.initiatorName !== initiatorName || !e.session.isid.equals(isid)) {
-      return 'SESSION_DOES_NOT_EXIST';
-    }
+    if (!e || e.session.key !== sessionKey(initiatorName, isid, target)) return 'SESSION_DOES_NOT_EXIST';
     if (e.owner.cid !== cid) return 'TOO_MANY_CONNECTIONS';
     return undefined;
   }
@@ -58,7 +65,8 @@ export class SessionRegistry {
     const existing = opts.tsih !== 0 ? opts.tsih : this.#byKey.get(key);
     if (existing !== undefined) {
       const old = this.#byTsih.get(existing);
-      if (old) {
+      // checkJoin refused a TSIH of another initiator, ISID, target or portal group already.
+      if (old && old.session.key === key) {
         this.#log.info(
           { key, tsih: existing },
           opts.tsih !== 0
@@ -101,12 +109,15 @@ export class SessionRegistry {
     return [...this.#byTsih.values()].map((e) => e.session);
   }
 
+  /**
+   * A random free TSIH (1..0xffff; 0 is reserved, RFC 7143 11.12.6): a sequential one lets an
+   * attacker name other initiators' sessions without trying more than a handful.
+   */
   #allocateTsih(): number {
-    for (let i = 0; i < 0xffff; i++) {
-      const t = this.#nextTsih;
-      this.#nextTsih = this.#nextTsih >= 0xffff ? 1 : this.#nextTsih + 1;
+    if (this.#byTsih.size >= 0xffff) throw new Error('no free TSIH');
+    for (;;) {
+      const t = randomInt(1, 0x10000);
       if (!this.#byTsih.has(t)) return t;
     }
-    throw new Error('no free TSIH');
   }
 }

@@ -99,4 +99,25 @@ describe('ChapExchange', () => {
     );
     expect(r.kind).toBe('fail');
   });
+
+  // Regression (issue #13, 5): 1-byte and 3,000-byte challenges were accepted.
+  it.each([
+    [1, 'fail'],
+    [15, 'fail'],
+    [16, 'done'],
+    [1024, 'done'],
+    [1025, 'fail'],
+    [3000, 'fail'],
+  ])('a mutual CHAP_C of %i bytes → %s', (bytes, kind) => {
+    const { x, id, challenge } = challenged();
+    const r = x.step(
+      new Map([
+        ['CHAP_N', 'alice'],
+        ['CHAP_R', hex(chapDigest(id, 'aliceSecret01', challenge))],
+        ['CHAP_I', '3'],
+        ['CHAP_C', hex(Buffer.alloc(bytes, 0x5c))],
+      ]),
+    );
+    expect(r.kind).toBe(kind);
+  });
 });
