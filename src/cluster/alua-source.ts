@@ -1,6 +1,7 @@
 import type { AccessState, LuAccess } from '../scsi/alua.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { sleep } from '../util/retry.js';
 import type {
   AluaSnapshot,
   AluaState,
@@ -150,7 +151,7 @@ export class ClusterAlua {
       if (this.#members !== members) return; // a newer change is being handled
       const known = new Set(this.#groups.map((g) => g.node));
       if (members.every((m) => known.has(m.name))) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     for (const volume of this.#volumes.keys()) {
       if (this.#c.canServeWrites(volume)) void this.#publish(volume);
@@ -241,7 +242,7 @@ export class ClusterAlua {
       const set = this.#replicaSets.get(volume);
       const able = live && (!entry.replicated || set === undefined || set.inSync.includes(preferred));
       if (this.#leaders.get(volume) !== undefined || !able || Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     this.#log.debug({ volume, preferred }, 'campaigning after the preferred primary');
     this.#c.campaign(volume, { requireInSync: entry.replicated });
@@ -273,7 +274,7 @@ export class ClusterAlua {
       while (Date.now() < deadline && !this.#closed) {
         next = this.#leaders.get(volume);
         if (next && next.node !== this.#me) break;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     } finally {
       e.draining = false;
