@@ -1,6 +1,7 @@
 import type { AccessState, LuAccess } from '../scsi/alua.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { sleep } from '../util/retry.js';
 import type {
   AluaSnapshot,
   AluaState,
@@ -150,7 +151,7 @@ export class ClusterAlua {
       if (this.#members !== members) return; // a newer change is being handled
       const known = new Set(this.#groups.map((g) => g.node));
       if (members.every((m) => known.has(m.name))) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     for (const volume of this.#volumes.keys()) {
       if (this.#c.canServeWrites(volume)) void this.#publish(volume);
@@ -241,7 +242,7 @@ export class ClusterAlua {
       const set = this.#replicaSets.get(volume);
       const able = live && (!entry.replicated || set === undefined || set.inSync.includes(preferred));
       if (this.#leaders.get(volume) !== undefined || !able || Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     this.#log.debug({ volume, preferred }, 'campaigning after the preferred primary');
     this.#c.campaign(volume, { requireInSync: entry.replicated });
@@ -273,7 +274,7 @@ export class ClusterAlua {
       while (Date.now() < deadline && !this.#closed) {
         next = this.#leaders.get(volume);
         if (next && next.node !== this.#me) break;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
     } finally {
       e.draining = false;
@@ -352,8 +353,14 @@ export class ClusterAlua {
     if (!snap) return 'transitioning';
     const leader = this.#leaders.get(volume);
     const state = snap.groups.find((g) => g.targetPortGroupId === groupId)?.state;
-    // The snapshot's primary no longer holds the role (its lease is gone): a role change.
-    if (state === 'active-optimized' && (!leader || leader.epoch !== snap.epoch)) return 'transitioning';
+    if (state === 'active-optimized' && (!leader || leader.epoch !== snap.epoch)) {
+      // The snapshot's primary no longer holds the role. DESIGN.md Roles and ALUA: a dead node's
+      // group is Unavailable; a live one (it resigned, or lost etcd) is in a role change.
+      const owner = this.#groups.find((g) => g.targetPortGroupId === groupId)?.node;
+      const dead =
+        owner !== undefined && this.#members.length > 0 && !this.#members.some((m) => m.name === owner);
+      return dead ? 'unavailable' : 'transitioning';
+    }
     return state ?? 'unavailable';
   }
 
@@ -362,8 +369,9 @@ export class ClusterAlua {
     const e = this.#volumes.get(volume);
     if (epoch === undefined || !e || !this.#c.canServeWrites(volume)) return;
     if (e.preparedEpoch !== epoch) return; // #prepare publishes once ready
-    const live = new Set(this.#members.map((m) => m.name));
+    const live = new Set((await this.#liveMembers()).map((m) => m.name));
     live.add(this.#me);
+    if (this.#c.epoch(volume) !== epoch || !this.#c.canServeWrites(volume)) return;
     const groups: { targetPortGroupId: number; state: AluaState }[] = this.#groups.map((g) => ({
       targetPortGroupId: g.targetPortGroupId,
       state:
@@ -395,6 +403,20 @@ export class ClusterAlua {
       this.#evaluate(volume);
     } catch (err) {
       this.#log.warn({ err, volume, epoch }, 'publishing the ALUA state failed');
+    }
+  }
+
+  /**
+   * Who is live now, read from the cluster: a new primary wins when the old one's lease expires,
+   * which deletes its member key in the same revision, but the membership watch may deliver that
+   * after the election watch. A dead node published A/NO or Standby would be a lie (DESIGN.md).
+   */
+  async #liveMembers(): Promise<readonly NodeAddresses[]> {
+    try {
+      return await this.#c.members();
+    } catch (err) {
+      this.#log.warn({ err }, 'reading the members failed; publishing from the last membership seen');
+      return this.#members;
     }
   }
 

@@ -177,7 +177,13 @@ export interface CoordinatorOptions {
   readonly fenceMarginMs?: number;
 }
 
-export interface Coordinator {
+/**
+ * The Coordinator is the combination of the interfaces below, one per concern; a consumer that
+ * needs one concern can take just that one. Both implementations provide all of them.
+ */
+
+/** The node's session with the cluster and its lifecycle. */
+export interface CoordinatorSession {
   readonly kind: 'embedded' | 'etcd';
   readonly nodeName: string;
 
@@ -186,14 +192,18 @@ export interface Coordinator {
   /** Resigns every volume (leadershipLost 'closed'), revokes the lease, closes watches. Idempotent. */
   close(): Promise<void>;
   sessionState(): SessionState;
+  on<E extends keyof CoordinatorEvents>(event: E, listener: CoordinatorEvents[E]): () => void;
+}
 
-  // ---- membership -------------------------------------------------------------------------
+export interface Membership {
   /** Nodes whose session is live (their leased key exists), sorted by name. */
   members(): Promise<NodeAddresses[]>;
   /** Delivers the full member list now and after every change. */
   watchMembers(listener: (members: NodeAddresses[]) => void): Promise<Subscription>;
+}
 
-  // ---- identity (allocated once, stable across restarts) -----------------------------------
+/** Identity, allocated once and stable across restarts. */
+export interface IdentityStore {
   /**
    * Allocates (first time) or reads this node's target port group id and one relative target
    * port id per portal of `node.portals`. Calling it again, in this or a later process with the
@@ -207,8 +217,10 @@ export interface Coordinator {
    * created once — `proposal` if given, else random — and returned unchanged forever after.
    */
   volumeSeed(volume: string, proposal?: string): Promise<string>;
+}
 
-  // ---- per-volume election -----------------------------------------------------------------
+/** Per-volume election. */
+export interface Election {
   /** Starts campaigning for `volume` (idempotent). The outcome comes as events and role(). */
   campaign(volume: string, options?: CampaignOptions): void;
   /** Stops campaigning; a leader gives up its key (leadershipLost 'resigned' first). */
@@ -226,8 +238,10 @@ export interface Coordinator {
   leader(volume: string): Promise<LeaderRecord | undefined>;
   /** Delivers the current primary now and after every change (undefined: none). */
   watchLeader(volume: string, listener: (leader: LeaderRecord | undefined) => void): Promise<Subscription>;
+}
 
-  // ---- ALUA (cluster state, written by the primary, read identically everywhere) ------------
+/** ALUA: cluster state, written by the primary, read identically everywhere. */
+export interface AluaStore {
   /**
    * Publishes the ALUA state of every port group for `volume`, in one transaction guarded by the
    * caller's leadership (`epoch` must be this node's current epoch and its election key must
@@ -241,14 +255,15 @@ export interface Coordinator {
   readAlua(volume: string): Promise<AluaSnapshot | undefined>;
   /** Delivers every volume's snapshot now, then every change. */
   watchAlua(listener: VolumeListener<AluaSnapshot>): Promise<Subscription>;
+}
 
+/** Replicated volumes (safety rule 2). */
+export interface ReplicaSetStore {
   /**
    * The cluster's era: a random id created once under the key prefix. Epochs (etcd revisions)
    * are comparable only within one era: a replaced etcd starts its revisions again.
    */
   era(): Promise<string>;
-
-  // ---- replicated volumes (safety rule 2) ---------------------------------------------------
   /**
    * Creates the replica set of a new replicated volume with this node as its only in-sync member
    * and `dataset` as its lineage, only if none exists. Resolves whether this call created it.
@@ -269,8 +284,10 @@ export interface Coordinator {
   leaveInSync(volume: string): Promise<void>;
   /** Deletes a volume's replica set and dataset keys (the volume was deleted). */
   deleteReplicaSet(volume: string): Promise<void>;
+}
 
-  // ---- persistent reservations (safety rule 7) ---------------------------------------------
+/** Persistent reservations (safety rule 7), as cluster state. */
+export interface ReservationStateStore {
   /** PR and SPC-2 reservation state of `volume` (opaque JSON owned by src/scsi). */
   readReservations(volume: string): Promise<Versioned<JsonValue>>;
   /** Writes `value` only if the state is still at `expectedRevision` (0: never written). */
@@ -293,8 +310,10 @@ export interface Coordinator {
     nodes: readonly string[],
     timeoutMs: number,
   ): Promise<{ applied: string[]; missing: string[] }>;
+}
 
-  // ---- desired configuration ---------------------------------------------------------------
+/** The desired configuration. */
+export interface ConfigStore {
   readConfig(): Promise<{ revision: number; entries: ConfigEntry[] }>;
   /** Writes one object; with `expectedRevision` only if unchanged since (else CONFLICT error). */
   putConfig(kind: ConfigKind, name: string, value: JsonValue, expectedRevision?: number): Promise<number>;
@@ -309,6 +328,14 @@ export interface Coordinator {
     entries: readonly { kind: ConfigKind; name: string; value: JsonValue }[],
     expectedRevision?: number,
   ): Promise<number>;
-
-  on<E extends keyof CoordinatorEvents>(event: E, listener: CoordinatorEvents[E]): () => void;
 }
+
+export interface Coordinator
+  extends CoordinatorSession,
+    Membership,
+    IdentityStore,
+    Election,
+    AluaStore,
+    ReplicaSetStore,
+    ReservationStateStore,
+    ConfigStore {}

@@ -1,10 +1,10 @@
 import type { Etcd3, IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse } from 'etcd3';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import type { SessionState } from './coordinator.js';
-import { type FencingPolicy, RenewalClock } from './fencing.js';
-import { abortError, backoffDelay, RETRY_POLICY, sleep } from './retry.js';
 import { StateMachine } from '../util/state-machine.js';
+import type { SessionState } from './coordinator.js';
+import { abortError, clusterBackoff, RETRY_POLICY, withRetry } from './etcd-retry.js';
+import { type FencingPolicy, RenewalClock } from './fencing.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 /** One granted lease: a term of this node's session. */
@@ -137,26 +137,34 @@ export class EtcdSession extends TypedEmitter<SessionEvents> {
   }
 
   async #run(): Promise<void> {
-    let attempt = 0;
     while (!this.#closing.signal.aborted) {
       this.#sm.transition(['idle', 'fenced'], 'connecting');
-      const sentAt = this.#clock.now();
+      let sentAt = 0;
       let id: string;
       try {
-        const res = await this.#client.leaseClient.leaseGrant({ TTL: this.#policy.ttlMs / 1000 });
-        id = res.ID;
-        // etcd may raise a TTL below its minimum, never lower one: our window stays conservative.
-        if (Number(res.TTL) * 1000 < this.#policy.ttlMs) {
-          throw new TandemError('TANDEM_ERR_CLUSTER_CORRUPT', `etcd granted TTL ${res.TTL}s < requested`);
-        }
-      } catch (err) {
-        if (this.#closing.signal.aborted) break;
-        const delay = backoffDelay(attempt++);
-        this.#logger.warn({ err, attempt, delayMs: delay }, 'lease grant failed; retrying');
-        await sleep(delay, this.#closing.signal).catch(() => undefined);
-        continue;
+        // Until granted or closed: the node has nothing to do without a session.
+        id = await withRetry(
+          'lease grant',
+          async () => {
+            sentAt = this.#clock.now();
+            const res = await this.#client.leaseClient.leaseGrant({ TTL: this.#policy.ttlMs / 1000 });
+            // etcd may raise a TTL below its minimum, never lower one: our window stays conservative.
+            if (Number(res.TTL) * 1000 < this.#policy.ttlMs) {
+              throw new TandemError('TANDEM_ERR_CLUSTER_CORRUPT', `etcd granted TTL ${res.TTL}s < requested`);
+            }
+            return res.ID;
+          },
+          {
+            signal: this.#closing.signal,
+            deadlineMs: Number.POSITIVE_INFINITY,
+            retryable: () => true,
+            onRetry: (err, attempt, delayMs) =>
+              this.#logger.warn({ err, attempt: attempt + 1, delayMs }, 'lease grant failed; retrying'),
+          },
+        );
+      } catch {
+        break; // closing
       }
-      attempt = 0;
       if (this.#closing.signal.aborted) {
         await this.#revoke(id);
         break;
@@ -196,7 +204,7 @@ export class EtcdSession extends TypedEmitter<SessionEvents> {
     const clock = this.#clock;
     return new Promise((resolve) => {
       let stream: KeepAliveStream | undefined;
-      let streamAttempt = 0;
+      const backoff = clusterBackoff();
       let done = false;
       let fenceTimer: NodeJS.Timeout | undefined;
 
@@ -227,7 +235,7 @@ export class EtcdSession extends TypedEmitter<SessionEvents> {
       const reopen = (s: KeepAliveStream, err: unknown) => {
         if (s !== stream || done) return;
         stream = undefined;
-        const delay = backoffDelay(streamAttempt++);
+        const delay = backoff.next();
         this.#logger.warn({ err, delayMs: delay }, 'keep-alive stream broke; reopening');
         setTimeout(open, delay);
       };
@@ -248,7 +256,7 @@ export class EtcdSession extends TypedEmitter<SessionEvents> {
               } else if (!clock.confirmed()) {
                 finish('lease-renewal-overdue');
               } else {
-                streamAttempt = 0;
+                backoff.reset();
                 armFence();
               }
             });
@@ -258,7 +266,7 @@ export class EtcdSession extends TypedEmitter<SessionEvents> {
           },
           (err: unknown) => {
             if (done) return;
-            const delay = backoffDelay(streamAttempt++);
+            const delay = backoff.next();
             this.#logger.warn({ err, delayMs: delay }, 'keep-alive stream did not open; retrying');
             setTimeout(open, delay);
           },

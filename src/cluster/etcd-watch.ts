@@ -1,8 +1,8 @@
 import type { Etcd3, IEvent, IKeyValue, Watcher } from 'etcd3';
 import type { Logger } from '../util/logger.js';
 import type { Subscription } from './coordinator.js';
+import { sleep, withRetry } from './etcd-retry.js';
 import { revision } from './records.js';
-import { backoffDelay, sleep, withRetry } from './retry.js';
 
 export interface KeyValue {
   readonly key: string;
@@ -110,18 +110,13 @@ export async function watchRange(
     });
   };
 
-  const resync = async () => {
-    for (let attempt = 0; !closed; attempt++) {
-      try {
-        await sync();
-        return;
-      } catch (err) {
-        const delay = backoffDelay(attempt);
-        logger.warn({ err, key: range.key, delayMs: delay }, 're-list failed; retrying');
-        await sleep(delay);
-      }
-    }
-  };
+  const resync = () =>
+    withRetry('re-list', sync, {
+      deadlineMs: Number.POSITIVE_INFINITY,
+      retryable: () => !closed,
+      onRetry: (err, _attempt, delayMs) =>
+        logger.warn({ err, key: range.key, delayMs }, 're-list failed; retrying'),
+    }).catch(() => undefined); // only once closed
 
   await sync();
   return {

@@ -84,8 +84,11 @@ export class KeyLayout {
   }
 
   /** Replicated volumes: `datasets/<volume>` names the data lineage (created once). */
+  datasets(): string {
+    return `${this.prefix}datasets/`;
+  }
   dataset(volume: string): string {
-    return `${this.prefix}datasets/${segment(volume, 'volume')}`;
+    return `${this.datasets()}${segment(volume, 'volume')}`;
   }
   /** `insync/<volume>/<node>`: one key per replica known to hold every acknowledged write. */
   inSyncAll(): string {

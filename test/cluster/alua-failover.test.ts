@@ -206,9 +206,8 @@ describe('ALUA across two nodes (Active/Non-optimized peer), failover on SIGKILL
     const sp = mp.paths.find((p) => p.name === survivor)!;
     const dp = mp.paths.find((p) => p.name === primary)!;
     expect(groupOf(rt, sp.targetPortGroupId).state).toBe('active-optimized');
-    expect(['unavailable', 'offline', 'transitioning', 'standby']).toContain(
-      groupOf(rt, dp.targetPortGroupId).state,
-    );
+    // DESIGN.md Roles and ALUA: a dead node's port group is Unavailable (04h 0Ch), nothing else.
+    expect(groupOf(rt, dp.targetPortGroupId).state, "the dead node's port group").toBe('unavailable');
     expect(mp.state(survivor)).toBe('active-optimized');
 
     // The client saw ASYMMETRIC ACCESS STATE CHANGED through the survivor on the way.

@@ -1,0 +1,128 @@
+import { randomBytes } from 'node:crypto';
+import { TandemError } from '../util/errors.js';
+import type { ReplicaSet, ReplicaSetStore, Subscription, VolumeListener } from './coordinator.js';
+import { op } from './etcd-kv.js';
+import type { EtcdPartContext } from './etcd-part.js';
+import type { KeyValue } from './etcd-watch.js';
+import { datasetSchema, decode } from './records.js';
+
+/**
+ * Replica sets on etcd (DESIGN.md safety rule 2): `datasets/<volume>` names the data lineage,
+ * `insync/<volume>/<node>` one key per replica known to hold every acknowledged write. Only the
+ * primary adds or removes members, in a transaction guarded by its election key.
+ */
+export class EtcdReplicaSets implements ReplicaSetStore {
+  readonly #ctx: EtcdPartContext;
+
+  constructor(ctx: EtcdPartContext) {
+    this.#ctx = ctx;
+  }
+
+  async era(): Promise<string> {
+    const { kv, keys } = this.#ctx;
+    const key = keys.era();
+    const proposal = randomBytes(12).toString('hex');
+    const res = await kv.createIfAbsent('era', key, [op.put(key, { id: proposal })]);
+    if (res.created) return proposal;
+    return res.existing ? decode(datasetSchema, key, res.existing.value).id : proposal;
+  }
+
+  async createReplicaSet(volume: string, dataset: string): Promise<boolean> {
+    const { kv, keys, nodeName } = this.#ctx;
+    kv.assertOpen();
+    const key = keys.dataset(volume);
+    const res = await kv.createIfAbsent('create replica set', key, [
+      op.put(key, { id: dataset }),
+      op.put(keys.inSyncMember(volume, nodeName), { epoch: 0 }),
+    ]);
+    if (res.created) return true;
+    // A retried txn whose first answer was lost finds its own dataset id.
+    return res.existing !== undefined && decode(datasetSchema, key, res.existing.value).id === dataset;
+  }
+
+  async readReplicaSet(volume: string): Promise<ReplicaSet> {
+    const { kv, keys } = this.#ctx;
+    const res = await kv.read('read replica set', [
+      keys.dataset(volume),
+      { key: keys.inSync(volume), prefix: true },
+    ]);
+    const ds = res.ranges[0]![0];
+    const members = res.ranges[1]!.map((m) => keys.rest(keys.inSync(volume), m.key)[0]!);
+    return {
+      dataset: ds ? decode(datasetSchema, keys.dataset(volume), ds.value).id : undefined,
+      inSync: members.sort(),
+    };
+  }
+
+  async watchReplicaSets(listener: VolumeListener<ReplicaSet>): Promise<Subscription> {
+    const { kv, keys, logger } = this.#ctx;
+    // Any change under insync/ or datasets/ re-reads that volume's set (few, small keys).
+    const base = keys.inSyncAll();
+    const datasets = keys.datasets();
+    // One read at a time per volume, in event order: a later read never reports older state.
+    const chains = new Map<string, Promise<void>>();
+    const reread = (volume: string, rev: number) => {
+      const next = (chains.get(volume) ?? Promise.resolve()).then(() =>
+        this.readReplicaSet(volume).then(
+          (set) => listener(volume, set.dataset || set.inSync.length > 0 ? set : undefined, rev),
+          (err: unknown) => logger.warn({ err, volume }, 'reading a replica set failed'),
+        ),
+      );
+      chains.set(volume, next);
+    };
+    const watchUnder = (prefix: string) => {
+      const volumeOf = (key: string) => keys.rest(prefix, key)[0]!;
+      const volumes = (kvs: readonly KeyValue[]) => new Set(kvs.map((e) => volumeOf(e.key)));
+      return kv.watch(
+        { key: prefix, prefix: true },
+        {
+          snapshot: (kvs, rev) => {
+            for (const v of volumes(kvs)) reread(v, rev);
+          },
+          change: (ev, rev) => reread(volumeOf(ev.key), rev),
+        },
+      );
+    };
+    const a = await watchUnder(base);
+    const b = await watchUnder(datasets);
+    return {
+      close: async () => {
+        await a.close();
+        await b.close();
+      },
+    };
+  }
+
+  async setInSync(volume: string, epoch: number, node: string, inSync: boolean): Promise<void> {
+    const { kv, keys, logger } = this.#ctx;
+    kv.assertOpen();
+    const member = keys.inSyncMember(volume, node);
+    const res = await kv.guarded(
+      `${inSync ? 'add to' : 'remove from'} in-sync set`,
+      keys.leader(volume),
+      epoch,
+      [inSync ? op.put(member, { epoch }) : op.delete(member)],
+    );
+    if (!res.succeeded) {
+      throw new TandemError(
+        'TANDEM_ERR_CLUSTER_NOT_LEADER',
+        `${volume}: election key with epoch ${epoch} is gone; in-sync set unchanged`,
+      );
+    }
+    logger.info({ volume, node, inSync, epoch }, inSync ? 'replica in sync' : 'replica out of sync');
+  }
+
+  async leaveInSync(volume: string): Promise<void> {
+    const { kv, keys, logger, nodeName } = this.#ctx;
+    kv.assertOpen();
+    await kv.txn('leave in-sync set', { success: [op.delete(keys.inSyncMember(volume, nodeName))] });
+    logger.warn({ volume }, 'left the in-sync set: this replica must be resynced');
+  }
+
+  async deleteReplicaSet(volume: string): Promise<void> {
+    const { kv, keys } = this.#ctx;
+    await kv.txn('delete replica set', {
+      success: [op.delete(keys.dataset(volume)), op.delete({ key: keys.inSync(volume), prefix: true })],
+    });
+  }
+}
