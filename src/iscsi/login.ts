@@ -113,6 +113,12 @@ export class LoginNegotiation {
   #settings: TargetSettings;
   #auth: AuthConfig | undefined;
   #chap: ChapExchange | undefined;
+  /**
+   * The ACL refused the initiator, on a target that authenticates: said only once CHAP has
+   * succeeded, so that an unauthenticated initiator cannot tell an ACL refusal from a wrong
+   * secret (both 0x0201 until then) and so probe which initiator names are allowed.
+   */
+  #refused: string | undefined;
 
   constructor(opts: PortalOptions, directory: TargetDirectory, log: Logger) {
     this.#opts = opts;
@@ -201,6 +207,7 @@ export class LoginNegotiation {
         if (c.kind === 'fail') return fail('AUTHENTICATION_FAILURE', c.why);
         response.push(...c.response);
         if (c.kind === 'done') {
+          if (this.#refused) return fail('AUTHORIZATION_FAILURE', this.#refused);
           this.#authDone = true;
           this.#log.debug({ initiator: this.#initiatorName }, 'CHAP authentication succeeded');
         } else hold = true;
@@ -214,6 +221,7 @@ export class LoginNegotiation {
     }
     const transit = req.transit && !hold;
 
+    if (this.#refused && (this.#authDone || transit)) return fail('AUTHORIZATION_FAILURE', this.#refused);
     if (transit && req.nsg === Stage.FULL_FEATURE) {
       response.push(...targetDeclarations(this.#settings));
       return {
@@ -255,10 +263,10 @@ export class LoginNegotiation {
       const target = this.#directory.lookup(name);
       if (!target) return { status: 'NOT_FOUND', why: `no target ${name}` };
       if (!target.admits(initiatorName)) {
-        return {
-          status: 'AUTHORIZATION_FAILURE',
-          why: `${initiatorName} is not allowed to log in to ${name}`,
-        };
+        const why = `${initiatorName} is not allowed to log in to ${name}`;
+        // Without authentication there is nothing to hide the refusal behind.
+        if (!target.auth) return { status: 'AUTHORIZATION_FAILURE', why };
+        this.#refused = why;
       }
       this.#target = target;
     }

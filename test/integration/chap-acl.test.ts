@@ -168,6 +168,26 @@ describe('CHAP and ACLs (embedded mode)', () => {
     expect(e).toMatchObject({ statusClass: 0x02, statusDetail: 0x02 });
   });
 
+  // Regression (issue #13, 5): the ACL was checked before CHAP, so 0x0202 instead of a challenge
+  // told anyone which initiator names are allowed. Until it has authenticated, an initiator not
+  // in the ACL sees exactly what an allowed one with the wrong secret sees.
+  it('TypeScript initiator: not in the ACL and a wrong secret or none → 0x02/0x01, like an allowed one', async () => {
+    expect(await loginStatus({ initiatorName: OTHER, chap: { user: USER, secret: WRONG } })).toMatchObject({
+      statusClass: 0x02,
+      statusDetail: 0x01,
+    });
+    expect(await loginStatus({ initiatorName: OTHER })).toMatchObject({
+      statusClass: 0x02,
+      statusDetail: 0x01,
+    });
+    expect(
+      await loginStatus({ initiatorName: OTHER, chap: { user: 'nobody', secret: WRONG } }),
+    ).toMatchObject({
+      statusClass: 0x02,
+      statusDetail: 0x01,
+    });
+  });
+
   it('TypeScript initiator: mutual CHAP the target cannot satisfy → 0x02/0x01', async () => {
     const e = await loginStatus({
       targetName: ONEWAY_TARGET,
