@@ -37,11 +37,26 @@ export class Portal {
           socket.destroy();
           return;
         }
+        const source = socket.remoteAddress ?? '';
+        const refusal = sessions.connections.check(source);
+        if (refusal) {
+          portal.#refused(refusal, source);
+          socket.destroy();
+          return;
+        }
         const id = Portal.#nextConnId++;
         const conn = new Connection(id, socket, opts, directory, sessions, portal.#log);
+        const uncount = sessions.connections.add(source, {
+          get inLogin() {
+            return conn.session === undefined;
+          },
+        });
         portal.#connections.add(conn);
         const p = portal;
-        void conn.closed.then(() => p.#connections.delete(conn));
+        void conn.closed.then(() => {
+          uncount();
+          p.#connections.delete(conn);
+        });
       });
       server.once('error', reject);
       server.listen({ host, port, backlog: 128 }, () => {
@@ -53,6 +68,24 @@ export class Portal {
         resolve(portal);
       });
     });
+  }
+
+  #refusedWarnedAt = 0;
+  #refusedSince = 0;
+
+  /** A refused connection: warned of at most every 10 s, with the count in between. */
+  #refused(why: string, source: string): void {
+    const now = Date.now();
+    if (now - this.#refusedWarnedAt < 10_000) {
+      this.#refusedSince++;
+      return;
+    }
+    this.#log.warn(
+      { why, source, refusedSinceLastWarning: this.#refusedSince },
+      `connection refused: the ${why} connection cap is reached`,
+    );
+    this.#refusedWarnedAt = now;
+    this.#refusedSince = 0;
   }
 
   get connectionCount(): number {

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../util/logger.js';
+import { ConnectionLimiter, type ConnectionLimits } from './connection-limiter.js';
 import type { NegotiatedParams } from './params.js';
 import type { TargetEntry } from './portal-interface.js';
 import { Session, sessionKey } from './session.js';
@@ -22,9 +23,12 @@ export class SessionRegistry {
   readonly #byTsih = new Map<number, { session: Session; owner: SessionOwner }>();
   readonly #byKey = new Map<string, number>();
   readonly #log: Logger;
+  /** The node's connection caps, shared by all its portals. */
+  readonly connections: ConnectionLimiter;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, limits: Partial<ConnectionLimits> = {}) {
     this.#log = log;
+    this.connections = new ConnectionLimiter(limits);
   }
 
   /**
