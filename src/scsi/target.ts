@@ -1,6 +1,7 @@
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ACCESS_STATE_CODE, aluaDisposition, isMediaCommand } from './alua.js';
+import type { LbaRange } from './cdb.js';
 import {
   type Completion,
   type ItNexus,
@@ -21,6 +22,8 @@ import {
   type ResetUnitAttention,
 } from './forwarding.js';
 import type { LogicalUnit } from './logical-unit.js';
+import type { LuView } from './lu-view.js';
+import { Medium } from './medium.js';
 import { type CommandObserver, commandClass } from './observer.js';
 import {
   type AnyOpcodeRow,
@@ -28,6 +31,7 @@ import {
   type ExecContext,
   type OpcodeTable,
   type Outcome,
+  type ParsedCdb,
   type TargetPortGroupState,
   type TargetView,
 } from './opcode-table.js';
@@ -36,6 +40,9 @@ import { ScsiStatus, TaskAttribute } from './spec/status.js';
 import type { Task } from './task-set.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/** The rows that run without an LU (INQUIRY, REPORT LUNS, REQUEST SENSE) change no medium. */
+const NO_LU_MEDIUM = new Medium(undefined, 'none');
 
 /** Thrown inside a task when its abort signal fires: the task ends with no response. */
 class TaskAborted extends Error {}
@@ -352,7 +359,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
   }
 
   /** REPORT TARGET PORT GROUPS: the cluster's state of each group for this LU. */
-  targetPortGroupState(lu: LogicalUnit | undefined, groupId: number): TargetPortGroupState {
+  targetPortGroupState(lu: LuView | undefined, groupId: number): TargetPortGroupState {
     const access = lu?.access;
     if (!access) return { state: AsymmetricAccessState.ACTIVE_OPTIMIZED };
     const s = access.groupState(groupId) ?? 'unavailable';
@@ -402,8 +409,35 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       }
       if (cmd.signal.aborted) throw new TaskAborted();
     }
+    if (!lu) return this.#execute(cmd, lu, row, parsed, dataOut, NO_LU_MEDIUM, outLen);
+    // Safety rule 5, in one place: the range the row declares is locked over its execution;
+    // overlapping writes run in arrival order, the others concurrently.
+    const writes = row.writes;
+    if (typeof writes !== 'function') {
+      return this.#execute(cmd, lu, row, parsed, dataOut, lu.medium(writes ?? 'none'), outLen);
+    }
+    const range: LbaRange = writes(parsed);
+    if (range.blocks === 0) return this.#execute(cmd, lu, row, parsed, dataOut, lu.medium(range), outLen);
+    const release = await lu.rangeLock.acquire(range.lba, range.blocks);
+    try {
+      return await this.#execute(cmd, lu, row, parsed, dataOut, lu.medium(range), outLen);
+    } finally {
+      release();
+    }
+  }
+
+  async #execute(
+    cmd: TransportCommand,
+    lu: LogicalUnit | undefined,
+    row: AnyOpcodeRow,
+    parsed: ParsedCdb,
+    dataOut: Buffer,
+    medium: Medium,
+    outLen: number,
+  ): Promise<Completion> {
     // Safety rule 4: the primary re-checks its lease on the monotonic clock immediately before
-    // a command that touches the medium executes (the data-out may have taken a while).
+    // a command that touches the medium executes (the data-out and the range lock may have
+    // taken a while).
     if (lu?.access && isMediaCommand(row) && !lu.access.mayExecute()) {
       const s = lu.access.state();
       return this.#check(
@@ -416,10 +450,16 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         lu,
       );
     }
-    const ctx: ExecContext = { cmd, lu, target: this, dataOut };
+    const ctx: ExecContext = { cmd, lu, target: this, dataOut, medium };
     const outcome: Outcome = await row.execute(ctx, parsed);
     if (cmd.signal.aborted) throw new TaskAborted();
     return this.#complete(cmd, lu, outcome, parsed.allocationLength, outLen);
+  }
+
+  /** EXTENDED COPY's destination: an LU of this target, each change under its own lock. */
+  mediumOf(view: LuView): Medium {
+    for (const lu of this.#luns.values()) if (lu === view) return lu.medium('per-write');
+    throw new TandemError('TANDEM_ERR_ASSERT', 'assertion failed: mediumOf an LU of another target');
   }
 
   #complete(
