@@ -1,4 +1,5 @@
-import { TandemError } from '../util/errors.js';
+import { DeviceError } from '../backstore/device-error.js';
+import { assert } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ACCESS_STATE_CODE, aluaDisposition, isMediaCommand } from './alua.js';
 import type { LbaRange } from './cdb.js';
@@ -13,6 +14,7 @@ import {
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
+import { DEVICE_ERROR_SENSE } from './device-sense.js';
 import {
   type ForwardedCommand,
   type ForwardedCompletion,
@@ -35,7 +37,7 @@ import {
   type TargetPortGroupState,
   type TargetView,
 } from './opcode-table.js';
-import { buildSense, isSenseReason, reason, type SenseReason, type SenseReasonName } from './sense-reason.js';
+import { buildSense, isSenseReason, reason, type SenseReason } from './sense-reason.js';
 import { ScsiStatus, TaskAttribute } from './spec/status.js';
 import type { Task } from './task-set.js';
 
@@ -458,8 +460,9 @@ export class ScsiTarget implements ScsiEngine, TargetView {
 
   /** EXTENDED COPY's destination: an LU of this target, each change under its own lock. */
   mediumOf(view: LuView): Medium {
-    for (const lu of this.#luns.values()) if (lu === view) return lu.medium('per-write');
-    throw new TandemError('TANDEM_ERR_ASSERT', 'assertion failed: mediumOf an LU of another target');
+    const lu = [...this.#luns.values()].find((l) => l === view);
+    assert(lu, 'mediumOf an LU of another target');
+    return lu.medium('per-write');
   }
 
   #complete(
@@ -495,20 +498,14 @@ export class ScsiTarget implements ScsiEngine, TargetView {
 
   #internalFailure(cmd: TransportCommand, err: unknown, lu: LogicalUnit | undefined): Completion {
     const op = cmd.cdb[0]!.toString(16).padStart(2, '0');
-    let name: SenseReasonName = 'INTERNAL_TARGET_FAILURE';
-    if (err instanceof TandemError && err.code === 'TANDEM_ERR_REPLICATION_FENCED') {
-      // Not acknowledged and never will be here: this node lost the right to (safety rules 1,
-      // 2, 4). NOT READY, transitioning: the initiator retries, on the new primary's path.
-      this.#log.warn({ opcode: op, lun: cmd.lun, err: err.message }, 'write not acknowledged: fenced');
-      return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
+    if (err instanceof DeviceError) {
+      // A fenced write is not acknowledged and never will be here (safety rules 1, 2, 4).
+      const { sense, log, msg } = DEVICE_ERROR_SENSE[err.kind];
+      this.#log[log]({ err, kind: err.kind, opcode: op, lun: cmd.lun }, msg);
+      return this.#check(cmd, reason(sense), lu);
     }
-    if (err instanceof TandemError && err.code === 'TANDEM_ERR_BACKSTORE_IO') {
-      name = /^read/.test(err.message) ? 'UNRECOVERED_READ_ERROR' : 'WRITE_ERROR';
-      this.#log.error({ err, opcode: op, lun: cmd.lun }, 'backing store I/O failed');
-    } else {
-      this.#log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');
-    }
-    return this.#check(cmd, reason(name), lu);
+    this.#log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');
+    return this.#check(cmd, reason('INTERNAL_TARGET_FAILURE'), lu);
   }
 
   async taskManagement(req: TmfRequest): Promise<TmfResponseCode> {
