@@ -1,7 +1,8 @@
 /**
- * The layer rules of STYLE.md, enforced in `npm run lint` on the compiled output (dist/):
- * TypeScript 7 has no JS API for dependency-cruiser to parse .ts with, and tsc keeps every
- * import as written, so the graph of dist/ is the graph of src/.
+ * The layer rules of STYLE.md, enforced in `npm run lint` on the TypeScript sources (src/, cmd/),
+ * type-only imports included: a cycle of `import type` is a cycle of concepts even though tsc
+ * erases it. TypeScript 7 has no JS API for dependency-cruiser to parse .ts with, so it parses
+ * with swc (@swc/core), which keeps every import declaration, `import type` too.
  *   cmd → daemon → everything; iscsi → scsi → backstore interface → util;
  *   scsi/spec → nothing; replication → backstore, util; cluster → util (+ scsi interfaces).
  */
@@ -13,54 +14,56 @@ module.exports = {
       name: 'scsi-is-transport-neutral',
       comment: 'The SCSI engine never imports the transport, the cluster or replication.',
       severity: 'error',
-      from: { path: '^dist/src/scsi' },
-      to: { path: '^dist/src/(iscsi|cluster|replication|admin|daemon)' },
+      from: { path: '^src/scsi' },
+      to: { path: '^src/(iscsi|cluster|replication|admin|daemon)' },
     },
     {
       name: 'scsi-spec-is-constants-only',
       severity: 'error',
-      from: { path: '^dist/src/scsi/spec' },
-      to: { path: '^dist/src/', pathNot: '^dist/src/scsi/spec' },
+      from: { path: '^src/scsi/spec' },
+      to: { path: '^src/', pathNot: '^src/scsi/spec' },
     },
     {
       name: 'backstore-below-scsi',
       severity: 'error',
-      from: { path: '^dist/src/backstore' },
-      to: { path: '^dist/src/(scsi|iscsi|cluster|replication|admin|daemon)' },
+      from: { path: '^src/backstore' },
+      to: { path: '^src/(scsi|iscsi|cluster|replication|admin|daemon)' },
     },
     {
       name: 'util-is-a-leaf',
       severity: 'error',
-      from: { path: '^dist/src/util' },
-      to: { path: '^dist/src/', pathNot: '^dist/src/util' },
+      from: { path: '^src/util' },
+      to: { path: '^src/', pathNot: '^src/util' },
     },
     {
       name: 'iscsi-not-above-scsi',
       severity: 'error',
-      from: { path: '^dist/src/iscsi' },
-      to: { path: '^dist/src/(cluster|replication|admin|daemon)' },
+      from: { path: '^src/iscsi' },
+      to: { path: '^src/(cluster|replication|admin|daemon)' },
     },
     {
       name: 'replication-uses-backstore-and-util-only',
       severity: 'error',
-      from: { path: '^dist/src/replication' },
-      to: { path: '^dist/src/(scsi|iscsi|cluster|admin|daemon)' },
+      from: { path: '^src/replication' },
+      to: { path: '^src/(scsi|iscsi|cluster|admin|daemon)' },
     },
     {
       name: 'cluster-uses-util-and-scsi-interfaces',
       severity: 'error',
-      from: { path: '^dist/src/cluster' },
-      to: { path: '^dist/src/(iscsi|replication|admin|daemon|backstore)' },
+      from: { path: '^src/cluster' },
+      to: { path: '^src/(iscsi|replication|admin|daemon|backstore)' },
     },
     {
       name: 'only-cmd-imports-daemon',
       severity: 'error',
-      from: { path: '^dist/src/', pathNot: '^dist/src/daemon' },
-      to: { path: '^dist/src/daemon' },
+      from: { path: '^src/', pathNot: '^src/daemon' },
+      to: { path: '^src/daemon' },
     },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '\\.map$' },
+    parser: 'swc',
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
   },
 };

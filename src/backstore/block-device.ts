@@ -49,3 +49,5 @@ export interface Extent {
 }
 
 export type BackstoreKind = 'file' | 'memory';
+
+export { DeviceError, type DeviceErrorKind } from './device-error.js';

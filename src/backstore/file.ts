@@ -4,11 +4,12 @@ import path from 'node:path';
 import { ioBuffers } from '../util/buffer-pool.js';
 import { TandemError } from '../util/errors.js';
 import type { BlockDevice, Extent } from './block-device.js';
+import { DeviceError, type DeviceErrorKind } from './device-error.js';
 import { InlineWritePolicy, type InlineWritePolicyOptions } from './inline-writes.js';
 import { type NativeHelper, nativeHelper } from './native.js';
 
-function ioError(op: string, file: string, err: NodeJS.ErrnoException): TandemError {
-  return new TandemError('TANDEM_ERR_BACKSTORE_IO', `${op} ${file}: ${err.message}`, { cause: err });
+function ioError(kind: DeviceErrorKind, op: string, file: string, err: NodeJS.ErrnoException): DeviceError {
+  return new DeviceError(kind, `${op} ${file}: ${err.message}`, { cause: err });
 }
 
 /** Errors that mean "this file system or device cannot do that", not an I/O failure. */
@@ -191,7 +192,7 @@ export class FileDevice implements BlockDevice {
    */
   #closedError(op: string): TandemError | undefined {
     if (!this.#closed) return undefined;
-    return new TandemError('TANDEM_ERR_BACKSTORE_IO', `${op} ${this.#path}: the backing store is closed`);
+    return new DeviceError('closed', `${op} ${this.#path}: the backing store is closed`);
   }
 
   /**
@@ -240,7 +241,7 @@ export class FileDevice implements BlockDevice {
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.read(this.#fd, buf, done, length - done, offset + done, (err, n) => {
-          if (err) return reject(ioError('read', this.#path, err));
+          if (err) return reject(ioError('read', 'read', this.#path, err));
           if (n === 0) {
             // Past the end of a file that shrank underneath us: zeroes, like a hole.
             buf.fill(0, done);
@@ -324,9 +325,10 @@ export class FileDevice implements BlockDevice {
       return;
     }
     const done = (err: NodeJS.ErrnoException | null): void => {
-      if (err) settle(ioError('write', this.#path, err));
+      if (err) settle(ioError('write', 'write', this.#path, err));
       else if (!run.fua) settle(undefined);
-      else fs.fdatasync(this.#fd, (e) => settle(e ? ioError('fdatasync', this.#path, e) : undefined));
+      else
+        fs.fdatasync(this.#fd, (e) => settle(e ? ioError('write', 'fdatasync', this.#path, e) : undefined));
     };
     const inline = this.#inline;
     if (inline?.inline) {
@@ -383,7 +385,7 @@ export class FileDevice implements BlockDevice {
     const closed = this.#closedError('fdatasync');
     if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
-      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('fdatasync', this.#path, e)) : resolve()));
+      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('write', 'fdatasync', this.#path, e)) : resolve()));
     });
   }
 
@@ -394,23 +396,16 @@ export class FileDevice implements BlockDevice {
   async grow(size: number): Promise<void> {
     if (size <= this.#size) return;
     if (this.#isBlockDevice) {
-      throw new TandemError(
-        'TANDEM_ERR_BACKSTORE_IO',
-        `grow ${this.#path}: a block device has the size it has`,
-      );
+      throw new DeviceError('write', `grow ${this.#path}: a block device has the size it has`);
     }
     try {
       await new Promise<void>((resolve, reject) =>
         fs.ftruncate(this.#fd, size, (err) => (err ? reject(err) : resolve())),
       );
     } catch (err) {
-      throw new TandemError(
-        'TANDEM_ERR_BACKSTORE_IO',
-        `grow ${this.#path} to ${size}: ${(err as Error).message}`,
-        {
-          cause: err,
-        },
-      );
+      throw new DeviceError('write', `grow ${this.#path} to ${size}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     this.#size = size;
   }
@@ -427,7 +422,8 @@ export class FileDevice implements BlockDevice {
         return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
-        if (!UNSUPPORTED.has(code)) throw ioError('discard', this.#path, err as NodeJS.ErrnoException);
+        if (!UNSUPPORTED.has(code))
+          throw ioError('write', 'discard', this.#path, err as NodeJS.ErrnoException);
         this.#punchUnsupported = true;
         this.#warn(`${this.#path}: cannot punch holes (${code}): discard writes zeroes`);
       }
@@ -450,7 +446,7 @@ export class FileDevice implements BlockDevice {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (!UNSUPPORTED.has(code))
-        throw ioError('read allocation of', this.#path, err as NodeJS.ErrnoException);
+        throw ioError('read', 'read allocation of', this.#path, err as NodeJS.ErrnoException);
       // A block device (or an old file system) has no SEEK_DATA: every block is in use.
       this.#seekUnsupported = true;
       return { mapped: true, length };

@@ -1,3 +1,4 @@
+import { DeviceError } from '../backstore/device-error.js';
 import { TandemError } from '../util/errors.js';
 
 /** The codes replication raises (catalogue: src/util/errors.ts, docs/errors.md). */
@@ -25,10 +26,14 @@ export function replicationError(
   message: string,
   opts: { cause?: unknown; retryable?: boolean } = {},
 ): ReplicationError {
-  const err = new TandemError(code, message, {
-    cause: opts.cause,
-    retryable: opts.retryable ?? RETRYABLE.has(code),
-  }) as TandemError & { replicationCode: ReplicationErrorCode };
+  const options = { cause: opts.cause, retryable: opts.retryable ?? RETRYABLE.has(code) };
+  // FENCED reaches the SCSI engine through the replicated BlockDevice: a typed device error
+  // (kind 'fenced'), which the engine maps to a role change, never to a medium error.
+  const err = (
+    code === 'TANDEM_ERR_REPLICATION_FENCED'
+      ? new DeviceError('fenced', message, { ...options, code })
+      : new TandemError(code, message, options)
+  ) as TandemError & { replicationCode: ReplicationErrorCode };
   err.replicationCode = code;
   return err as ReplicationError;
 }

@@ -1,6 +1,5 @@
-import type { AnyOpcodeRow } from './opcode-table.js';
-import { AsymmetricAccessState, type AsymmetricAccessStateCode } from './opcode-table.js';
 import type { SenseReasonName } from './sense-reason.js';
+import { AsymmetricAccessState, type AsymmetricAccessStateCode } from './spec/alua.js';
 import { Opcode, ServiceAction } from './spec/opcodes.js';
 
 /**
@@ -9,6 +8,12 @@ import { Opcode, ServiceAction } from './spec/opcodes.js';
  * Where the state comes from (etcd, the election) is the cluster's business: the composition
  * root hands each LU an `LuAccess`.
  */
+
+/** What the ALUA table reads of an opcode row (the row itself; declared here to keep alua.ts a leaf). */
+export interface AluaRowKey {
+  readonly opcode: number;
+  readonly serviceAction?: number;
+}
 
 /** SPC-4 5.15.2.4 asymmetric access states (the names the cluster stores). */
 export type AccessState =
@@ -90,9 +95,9 @@ const RULES: ReadonlyMap<Key, AluaRule> = new Map<Key, AluaRule>([
   ...[0, 1, 2, 3, 4, 5, 6, 7].map((sa) => [k(Opcode.PERSISTENT_RESERVE_OUT, sa), STANDBY_FORWARD] as const),
 ]);
 
-const ruleCache = new WeakMap<AnyOpcodeRow, AluaRule>();
+const ruleCache = new WeakMap<AluaRowKey, AluaRule>();
 
-export function aluaRuleFor(row: AnyOpcodeRow): AluaRule {
+export function aluaRuleFor(row: AluaRowKey): AluaRule {
   let r = ruleCache.get(row);
   if (!r) {
     r = RULES.get(k(row.opcode, row.serviceAction)) ?? MEDIA;
@@ -110,7 +115,7 @@ export type AluaDisposition =
 const LOCAL: AluaDisposition = { action: 'local' };
 const FORWARD: AluaDisposition = { action: 'forward' };
 
-export function aluaDisposition(state: AccessState, row: AnyOpcodeRow): AluaDisposition {
+export function aluaDisposition(state: AccessState, row: AluaRowKey): AluaDisposition {
   const rule = aluaRuleFor(row);
   if (rule.everywhere || state === 'active-optimized') return LOCAL;
   if (state === 'active-non-optimized') return rule.nonOptimized === 'forward' ? FORWARD : LOCAL;
@@ -123,7 +128,7 @@ export function aluaDisposition(state: AccessState, row: AnyOpcodeRow): AluaDisp
  * while it holds the volume (safety rule 4). Standby-allowed rows (mode pages, reservations,
  * whose state is cluster-wide) are not fenced by it.
  */
-export function isMediaCommand(row: AnyOpcodeRow): boolean {
+export function isMediaCommand(row: AluaRowKey): boolean {
   return aluaRuleFor(row) === MEDIA;
 }
 

@@ -1,4 +1,4 @@
-import type { LogicalUnit } from './logical-unit.js';
+import type { LuView } from './lu-view.js';
 import { reason, type SenseReason } from './sense-reason.js';
 
 /** LBA and transfer length of a READ/WRITE-family CDB, by CDB size (SBC-3 5.x). */
@@ -53,7 +53,7 @@ export function writeU64(b: Buffer, off: number, v: number): void {
 }
 
 /** SBC-3 4.5: LBA + transfer length past the capacity is LOGICAL BLOCK ADDRESS OUT OF RANGE. */
-export function checkRange(lu: LogicalUnit, lba: number, blocks: number): SenseReason | undefined {
+export function checkRange(lu: LuView, lba: number, blocks: number): SenseReason | undefined {
   const cap = lu.blocks;
   if (lba > cap || blocks > cap - lba) return reason('LOGICAL_BLOCK_ADDRESS_OUT_OF_RANGE');
   return undefined;

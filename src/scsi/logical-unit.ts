@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { BlockDevice } from '../backstore/block-device.js';
 import type { LuAccess } from './alua.js';
 import type { CommandForwarder } from './forwarding.js';
+import type { LogicalUnitConfig, LuView, ModeState } from './lu-view.js';
+import { Medium, type MediumGrant } from './medium.js';
 import { LuReservations } from './pr/lu-reservations.js';
 import type { ReservationStore } from './pr/reservation-store-interface.js';
 import { RangeLock } from './range-lock.js';
@@ -9,25 +11,7 @@ import { reason } from './sense-reason.js';
 import { TaskSet } from './task-set.js';
 import { UnitAttentions } from './unit-attention.js';
 
-export interface LogicalUnitConfig {
-  /** Stable volume id; the NAA designator and serial number derive from it. */
-  readonly volumeId: string;
-  readonly blockSize: number;
-  readonly readOnly?: boolean;
-  /** Product revision level reported in INQUIRY. */
-  readonly revision?: string;
-  /**
-   * Embedded mode: file that keeps persistent reservations across restarts while APTPL is set
-   * (SPC-4 5.13.5). Ignored when `reservationStore` is given.
-   */
-  readonly aptplFile?: string;
-  /**
-   * Cluster mode: the volume's identity seed, created once in etcd (Coordinator.volumeSeed), so
-   * that the NAA designator and serial are the same on every node and survive a rename.
-   * Absent: derived from `volumeId`.
-   */
-  readonly identitySeed?: string;
-}
+export type { LogicalUnitConfig, ModeState } from './lu-view.js';
 
 export interface LogicalUnitOptions {
   /** Cluster mode: where the reservation state lives (etcd, DESIGN.md safety rule 7). */
@@ -38,23 +22,11 @@ export interface LogicalUnitOptions {
   readonly forwarder?: CommandForwarder;
 }
 
-/** Mutable mode parameters (SPC-4 7.5; SBC-3 6.4). */
-export interface ModeState {
-  /** Caching page: write cache enabled (writes without FUA land in the page cache). */
-  wce: boolean;
-  /** Control page: report sense in descriptor format. */
-  dSense: boolean;
-  /** Control page: software write protect. */
-  swp: boolean;
-  /** Control page: task aborted status. */
-  tas: boolean;
-}
-
 /**
  * One logical unit: its backing device, identity, mode parameters and per-nexus state
  * (unit attentions, known nexuses), and its task set.
  */
-export class LogicalUnit {
+export class LogicalUnit implements LuView {
   readonly device: BlockDevice;
   readonly config: LogicalUnitConfig;
   readonly blockSize: number;
@@ -76,6 +48,8 @@ export class LogicalUnit {
   readonly access: LuAccess | undefined;
   readonly forwarder: CommandForwarder | undefined;
   readonly #seen = new Set<string>();
+  readonly #unchanging = new Medium(this, 'none');
+  readonly #perWrite = new Medium(this, 'per-write');
 
   constructor(device: BlockDevice, config: LogicalUnitConfig, options: LogicalUnitOptions = {}) {
     if (![512, 1024, 2048, 4096].includes(config.blockSize)) {
@@ -120,6 +94,13 @@ export class LogicalUnit {
    */
   get thin(): boolean {
     return typeof this.device.discard === 'function';
+  }
+
+  /** The medium under `grant` (the gate's to give: handlers get it as ExecContext.medium). */
+  medium(grant: MediumGrant): Medium {
+    if (grant === 'none') return this.#unchanging;
+    if (grant === 'per-write') return this.#perWrite;
+    return new Medium(this, grant);
   }
 
   /**

@@ -1,5 +1,3 @@
-import type { AnyOpcodeRow } from './opcode-table.js';
-
 /** Command class for per-LU statistics: by the opcode row's data direction and medium access. */
 export type CommandClass = 'read' | 'write' | 'other';
 
@@ -30,8 +28,14 @@ export interface CommandObserver {
   stage(lun: number, stage: Stage, seconds: number): void;
 }
 
+/** What commandClass reads of an opcode row (declared here to keep the observer a leaf). */
+export interface ClassifiedRow {
+  readonly direction: 'none' | 'in' | 'out';
+  readonly writesMedium?: boolean;
+}
+
 /** read: data-in; write: writes the medium or carries data-out; other: everything else. */
-export function commandClass(row: AnyOpcodeRow | string): CommandClass {
+export function commandClass(row: ClassifiedRow | string): CommandClass {
   if (typeof row === 'string') return 'other';
   if (row.direction === 'in') return 'read';
   if (row.writesMedium || row.direction === 'out') return 'write';

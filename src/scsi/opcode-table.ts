@@ -1,6 +1,9 @@
+import type { LbaRange } from './cdb.js';
 import type { TargetPort, TransportCommand } from './command.js';
-import type { LogicalUnit } from './logical-unit.js';
+import type { LuView } from './lu-view.js';
+import type { Medium } from './medium.js';
 import type { SenseReason } from './sense-reason.js';
+import type { AsymmetricAccessStateCode } from './spec/alua.js';
 
 /** What a parser extracts from a CDB before anything touches the backstore. */
 export interface ParsedCdb {
@@ -14,7 +17,7 @@ export interface ParsedCdb {
 export interface TargetView {
   lunsFor(cmd: TransportCommand): number[];
   /** Logical units of this target by LUN (EXTENDED COPY between LUs). */
-  logicalUnit(lun: number): LogicalUnit | undefined;
+  logicalUnit(lun: number): LuView | undefined;
   /** How many target ports expose this target's LUs (INQUIRY MULTIP). */
   readonly targetPortCount: number;
   /** The table the dispatcher uses: REPORT SUPPORTED OPERATION CODES reports exactly it. */
@@ -30,19 +33,16 @@ export interface TargetView {
    * The asymmetric access state of a target port group for an LU (SPC-4 5.16.2.4), from the
    * ALUA source. Absent: every group is Active/Optimized (embedded mode: one node).
    */
-  targetPortGroupState?(lu: LogicalUnit, groupId: number): TargetPortGroupState;
+  targetPortGroupState?(lu: LuView, groupId: number): TargetPortGroupState;
+  /**
+   * The medium of another LU of this target, each change under its own range lock (EXTENDED
+   * COPY's destination). Only for rows whose `writes` is 'per-write'.
+   */
+  mediumOf?(lu: LuView): Medium;
 }
 
-/** SPC-4 6.36 asymmetric access states as REPORT TARGET PORT GROUPS encodes them. */
-export const AsymmetricAccessState = {
-  ACTIVE_OPTIMIZED: 0x0,
-  ACTIVE_NON_OPTIMIZED: 0x1,
-  STANDBY: 0x2,
-  UNAVAILABLE: 0x3,
-  OFFLINE: 0xe,
-  TRANSITIONING: 0xf,
-} as const;
-export type AsymmetricAccessStateCode = (typeof AsymmetricAccessState)[keyof typeof AsymmetricAccessState];
+// Moved to spec/ (constants only); importable from here as before.
+export { AsymmetricAccessState, type AsymmetricAccessStateCode } from './spec/alua.js';
 
 export interface TargetPortGroupState {
   readonly state: AsymmetricAccessStateCode;
@@ -55,10 +55,12 @@ export interface TargetPortGroupState {
 export interface ExecContext {
   readonly cmd: TransportCommand;
   /** Undefined only for rows marked `noLun`, when the addressed LUN does not exist. */
-  readonly lu: LogicalUnit | undefined;
+  readonly lu: LuView | undefined;
   readonly target: TargetView;
   /** The data-out the parser asked for, fully received. */
   readonly dataOut: Buffer;
+  /** The only way to change the LU's medium: under the range lock the row's `writes` declares. */
+  readonly medium: Medium;
 }
 
 /**
@@ -86,18 +88,26 @@ export interface OpcodeRow<P extends ParsedCdb = ParsedCdb> {
   readonly noLun?: boolean;
   /** Does not report or clear a pending unit attention (SAM-5 5.14: INQUIRY, REPORT LUNS). */
   readonly skipsUnitAttention?: boolean;
-  /** Writes the medium: refused on a write-protected LU. */
+  /** Writes the medium: refused on a write-protected LU. Such a row declares `writes`. */
   readonly writesMedium?: boolean;
+  /**
+   * DESIGN.md safety rule 5, held by the gate: the LBA range the command changes, from the
+   * parsed CDB. The gate holds the range lock over it while `execute` runs (a zero-block range
+   * takes none), and ExecContext.medium refuses a change outside it. 'per-write': the ranges
+   * are in the parameter list (UNMAP, EXTENDED COPY), and each change through the medium
+   * takes the lock over its own range. Absent: the command changes no medium.
+   */
+  readonly writes?: ((parsed: P) => LbaRange) | 'per-write';
   /** Nominal and recommended command timeouts in seconds (SPC-4 6.35.4). */
   readonly timeout?: { nominal: number; recommended: number };
-  parse(cdb: Buffer, lu: LogicalUnit | undefined): P | SenseReason;
+  parse(cdb: Buffer, lu: LuView | undefined): P | SenseReason;
   /**
    * When the initiator's EDTL is shorter than the data-out the CDB calls for, the command
    * runs on the first `bytes` only (FCP-4 9.4.2 a, which libiscsi applies to iSCSI): returns
    * the shortened command, or undefined when it cannot be shortened (then INVALID FIELD IN
    * COMMAND INFORMATION UNIT).
    */
-  truncateDataOut?(parsed: P, bytes: number, lu: LogicalUnit): P | undefined;
+  truncateDataOut?(parsed: P, bytes: number, lu: LuView): P | undefined;
   execute(ctx: ExecContext, parsed: P): Promise<Outcome> | Outcome;
 }
 

@@ -1,6 +1,8 @@
-import { TandemError } from '../util/errors.js';
+import { DeviceError } from '../backstore/device-error.js';
+import { assert } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ACCESS_STATE_CODE, aluaDisposition, isMediaCommand } from './alua.js';
+import type { LbaRange } from './cdb.js';
 import {
   type Completion,
   type ItNexus,
@@ -12,6 +14,7 @@ import {
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
+import { DEVICE_ERROR_SENSE } from './device-sense.js';
 import {
   type ForwardedCommand,
   type ForwardedCompletion,
@@ -21,6 +24,8 @@ import {
   type ResetUnitAttention,
 } from './forwarding.js';
 import type { LogicalUnit } from './logical-unit.js';
+import type { LuView } from './lu-view.js';
+import { Medium } from './medium.js';
 import { type CommandObserver, commandClass } from './observer.js';
 import {
   type AnyOpcodeRow,
@@ -28,14 +33,18 @@ import {
   type ExecContext,
   type OpcodeTable,
   type Outcome,
+  type ParsedCdb,
   type TargetPortGroupState,
   type TargetView,
 } from './opcode-table.js';
-import { buildSense, isSenseReason, reason, type SenseReason, type SenseReasonName } from './sense-reason.js';
+import { buildSense, isSenseReason, reason, type SenseReason } from './sense-reason.js';
 import { ScsiStatus, TaskAttribute } from './spec/status.js';
 import type { Task } from './task-set.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/** The rows that run without an LU (INQUIRY, REPORT LUNS, REQUEST SENSE) change no medium. */
+const NO_LU_MEDIUM = new Medium(undefined, 'none');
 
 /** Thrown inside a task when its abort signal fires: the task ends with no response. */
 class TaskAborted extends Error {}
@@ -352,7 +361,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
   }
 
   /** REPORT TARGET PORT GROUPS: the cluster's state of each group for this LU. */
-  targetPortGroupState(lu: LogicalUnit | undefined, groupId: number): TargetPortGroupState {
+  targetPortGroupState(lu: LuView | undefined, groupId: number): TargetPortGroupState {
     const access = lu?.access;
     if (!access) return { state: AsymmetricAccessState.ACTIVE_OPTIMIZED };
     const s = access.groupState(groupId) ?? 'unavailable';
@@ -402,8 +411,35 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       }
       if (cmd.signal.aborted) throw new TaskAborted();
     }
+    if (!lu) return this.#execute(cmd, lu, row, parsed, dataOut, NO_LU_MEDIUM, outLen);
+    // Safety rule 5, in one place: the range the row declares is locked over its execution;
+    // overlapping writes run in arrival order, the others concurrently.
+    const writes = row.writes;
+    if (typeof writes !== 'function') {
+      return this.#execute(cmd, lu, row, parsed, dataOut, lu.medium(writes ?? 'none'), outLen);
+    }
+    const range: LbaRange = writes(parsed);
+    if (range.blocks === 0) return this.#execute(cmd, lu, row, parsed, dataOut, lu.medium(range), outLen);
+    const release = await lu.rangeLock.acquire(range.lba, range.blocks);
+    try {
+      return await this.#execute(cmd, lu, row, parsed, dataOut, lu.medium(range), outLen);
+    } finally {
+      release();
+    }
+  }
+
+  async #execute(
+    cmd: TransportCommand,
+    lu: LogicalUnit | undefined,
+    row: AnyOpcodeRow,
+    parsed: ParsedCdb,
+    dataOut: Buffer,
+    medium: Medium,
+    outLen: number,
+  ): Promise<Completion> {
     // Safety rule 4: the primary re-checks its lease on the monotonic clock immediately before
-    // a command that touches the medium executes (the data-out may have taken a while).
+    // a command that touches the medium executes (the data-out and the range lock may have
+    // taken a while).
     if (lu?.access && isMediaCommand(row) && !lu.access.mayExecute()) {
       const s = lu.access.state();
       return this.#check(
@@ -416,10 +452,17 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         lu,
       );
     }
-    const ctx: ExecContext = { cmd, lu, target: this, dataOut };
+    const ctx: ExecContext = { cmd, lu, target: this, dataOut, medium };
     const outcome: Outcome = await row.execute(ctx, parsed);
     if (cmd.signal.aborted) throw new TaskAborted();
     return this.#complete(cmd, lu, outcome, parsed.allocationLength, outLen);
+  }
+
+  /** EXTENDED COPY's destination: an LU of this target, each change under its own lock. */
+  mediumOf(view: LuView): Medium {
+    const lu = [...this.#luns.values()].find((l) => l === view);
+    assert(lu, 'mediumOf an LU of another target');
+    return lu.medium('per-write');
   }
 
   #complete(
@@ -455,20 +498,14 @@ export class ScsiTarget implements ScsiEngine, TargetView {
 
   #internalFailure(cmd: TransportCommand, err: unknown, lu: LogicalUnit | undefined): Completion {
     const op = cmd.cdb[0]!.toString(16).padStart(2, '0');
-    let name: SenseReasonName = 'INTERNAL_TARGET_FAILURE';
-    if (err instanceof TandemError && err.code === 'TANDEM_ERR_REPLICATION_FENCED') {
-      // Not acknowledged and never will be here: this node lost the right to (safety rules 1,
-      // 2, 4). NOT READY, transitioning: the initiator retries, on the new primary's path.
-      this.#log.warn({ opcode: op, lun: cmd.lun, err: err.message }, 'write not acknowledged: fenced');
-      return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
+    if (err instanceof DeviceError) {
+      // A fenced write is not acknowledged and never will be here (safety rules 1, 2, 4).
+      const { sense, log, msg } = DEVICE_ERROR_SENSE[err.kind];
+      this.#log[log]({ err, kind: err.kind, opcode: op, lun: cmd.lun }, msg);
+      return this.#check(cmd, reason(sense), lu);
     }
-    if (err instanceof TandemError && err.code === 'TANDEM_ERR_BACKSTORE_IO') {
-      name = /^read/.test(err.message) ? 'UNRECOVERED_READ_ERROR' : 'WRITE_ERROR';
-      this.#log.error({ err, opcode: op, lun: cmd.lun }, 'backing store I/O failed');
-    } else {
-      this.#log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');
-    }
-    return this.#check(cmd, reason(name), lu);
+    this.#log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');
+    return this.#check(cmd, reason('INTERNAL_TARGET_FAILURE'), lu);
   }
 
   async taskManagement(req: TmfRequest): Promise<TmfResponseCode> {

@@ -1,36 +1,50 @@
 #!/usr/bin/env bash
-# bash test/bench/replicated.sh [PERF_ARGS...]       (part 2 of `npm run bench`, see run.sh)
+# bash test/bench/replicated.sh [PERF_ARGS...]   (parts 2 and 3 of `npm run bench`, see run.sh)
 #
-# Replicated-write bench: starts a 2-node local cluster (deploy/local/cluster up --nodes 2
-# --kind replicated --size 1G; node a is the primary, b its synchronous replica, protocol C) in a
-# new temp dir, waits until volume vol0 is in sync on both nodes, then runs
-#   ../shared/tools/perf --vs-tgt --workloads seqwrite-4k-qd32,seqwrite-64k-qd16 NODE_A_URL
-# with PERF_ARGS passed through (e.g. --seconds 2 --rounds 2; --workloads and --tmpdir are set
-# here and win), and prints perf's table and then:
+# Replicated bench: starts a local cluster of TANDEM_BENCH_REPLICAS nodes (2, default, or 3;
+# deploy/local/cluster up --nodes N --kind replicated --size 1G: node a is the primary, every other
+# node holds a synchronous replica of vol0, protocol C) in a new temp dir, waits until vol0 is in
+# sync on every node, then runs ../shared/tools/perf --vs-tgt once per workload (so each node's
+# CPU share is that workload's), with --project-pids of ALL nodes and PERF_ARGS passed through
+# (e.g. --seconds 2 --rounds 2; --workloads, --project-pids and --tmpdir are set here and win):
+#   writes  seqwrite-4k-qd32, seqwrite-64k-qd16 against a's portal
+#   reads   (2 nodes only) seqread-4k-qd32, randread-4k-qd32, seqread-64k-qd16, first through a's
+#           portal ("primary"), then through b's ("forwarded": b is Active/Non-optimized and
+#           forwards every command to a over gRPC)
+# Around every perf run it reads each node's utime+stime (/proc/PID/stat) and then prints:
 #
-#   replicated (2 nodes, protocol C)   IOPS     vs single-node Tandem   vs tgt
-#   seqwrite-4k-qd32                  12,345   0.45                    0.38
-#   seqwrite-64k-qd16                  ...
-#   replicated 4k write vs tgt: 0.38 (aim ≥ 0.60, below the aim)
+#   replicated (2 nodes, protocol C)  IOPS  vs single-node Tandem  vs tgt  CPU-us/IO prim.  CPU-us/IO 2 nodes
+#   seqwrite-4k-qd32                 ...
+#   replicated 2-way 4k write vs tgt: 0.38 (aim ≥ 0.60, below the aim)
 #
-# "vs tgt" compares with the tgt baseline measured in this perf run; "vs single-node Tandem"
+#   reads: path    workload          IOPS  vs tgt  CPU-us/IO prim. a  CPU-us/IO forwarder
+#   primary        seqread-4k-qd32    ...
+#   forwarded (b)  seqread-4k-qd32    ...
+#
+# "vs tgt" compares with the tgt baseline measured in the same perf run; "vs single-node Tandem"
 # with the perf.json named by TANDEM_BENCH_SINGLE_JSON (run.sh sets it to its part 1's perf.json,
-# measured in the same `npm run bench`); without it that column is "-". The aim is reported,
-# not enforced. The cluster (nodes and etcd) is torn down and its dir removed on every exit path,
-# including failures and Ctrl-C/SIGTERM. The npm script builds first; this script builds nothing.
+# measured in the same `npm run bench`); without it that column is "-". "CPU-us/IO N nodes" is
+# perf's CPU time per I/O of all nodes together; a node's column is that times the node's share
+# of the nodes' CPU ticks over the perf run (the tgt rounds in it leave the nodes idle). The aim
+# is reported, not enforced. The cluster (nodes and etcd) is torn down and its dir removed on
+# every exit path, including failures and Ctrl-C/SIGTERM. The npm script builds first; this
+# script builds nothing. Time with perf's defaults (5 s x 3 rounds): ~40 s per workload, so about
+# 6 min for 2 nodes (2 writes + 2 x 3 reads) and 1.5 min for 3 nodes, plus ~10 s cluster start.
 #
 # Options (taken out of PERF_ARGS):
-#   --out DIR   keep perf.json and logs/ of the replicated run in DIR (default: a new
-#               $TMPDIR/tandem-bench-replicated.XXXXXX, kept and printed at the end)
+#   --out DIR   keep OUT/{write,primary,forwarded}/WORKLOAD/{perf.json,cpu.tsv,logs/} in DIR
+#               (default: a new $TMPDIR/tandem-bench-replicated.XXXXXX, kept and printed at the end)
 # Environment:
+#   TANDEM_BENCH_REPLICAS       nodes (= replicas of vol0): 2 (default) or 3
+#   TANDEM_BENCH_READS          0: skip the read workloads (default 1; always skipped with 3 nodes)
 #   TANDEM_PERF                 the perf tool (default: ../shared/tools/perf next to the repository)
-#   TANDEM_BENCH_DIR            parent of the cluster's temp dir (both nodes' volume files) AND of
+#   TANDEM_BENCH_DIR            parent of the cluster's temp dir (the nodes' volume files) AND of
 #                               tgt's LUN file (perf --tmpdir): one filesystem (default: $TMPDIR or /tmp)
 #   TANDEM_BENCH_SINGLE_JSON    single-node perf.json for the "vs single-node Tandem" column
-#   TANDEM_BENCH_SYNC_TIMEOUT   seconds to wait for both replicas to be in sync (default: 120)
+#   TANDEM_BENCH_SYNC_TIMEOUT   seconds to wait for all replicas to be in sync (default: 120)
 #   TANDEM_LOG_LEVEL            the nodes' log level (default: info)
-# Exit: perf's exit code (0 measured, 1 a run failed); 2 setup (cluster, sync, prerequisites);
-# 130 interrupted.
+# Exit: the first non-zero perf exit code (0 measured, 1 a run failed); 2 setup (cluster, sync,
+# prerequisites); 130 interrupted.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,6 +54,11 @@ PARENT=${TANDEM_BENCH_DIR:-${TMPDIR:-/tmp}}
 CLUSTER=$REPO_ROOT/deploy/local/cluster.mjs
 TANDEMCTL=$REPO_ROOT/dist/cmd/tandemctl.js
 WORKLOADS=seqwrite-4k-qd32,seqwrite-64k-qd16
+READ_WORKLOADS=seqread-4k-qd32,randread-4k-qd32,seqread-64k-qd16
+NODES=${TANDEM_BENCH_REPLICAS:-2}
+case "$NODES" in 2|3) ;; *) echo "bench: TANDEM_BENCH_REPLICAS must be 2 or 3" >&2; exit 2 ;; esac
+READS=${TANDEM_BENCH_READS:-1}
+[ "$NODES" = 2 ] || READS=0
 SYNC_TIMEOUT=${TANDEM_BENCH_SYNC_TIMEOUT:-120}
 
 die() { echo "bench: $*" >&2; exit 2; }
@@ -84,21 +103,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
-echo "bench: replicated: starting a 2-node cluster in $WORK" >&2
-run node "$CLUSTER" up --nodes 2 --dir "$WORK" --kind replicated --size 1G \
+NAMES=(a b c)
+NAMES=("${NAMES[@]:0:$NODES}")
+echo "bench: replicated: starting a $NODES-node cluster in $WORK" >&2
+run node "$CLUSTER" up --nodes "$NODES" --dir "$WORK" --kind replicated --size 1G \
   --log-level "${TANDEM_LOG_LEVEL:-info}" >&2 || die "cluster up failed"
 
 ENDPOINT=$(node "$CLUSTER" endpoint --dir "$WORK" a) || die "node a is not running"
-URL=$(node -e 'const c = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
-  const a = c.nodes.find((n) => n.name === "a"); if (!a?.url) process.exit(1); console.log(a.url);' \
-  "$WORK/cluster.json") || die "no URL for node a in $WORK/cluster.json"
+# field NAME KEY: cluster.json's nodes[NAME].KEY (url, pid)
+field() {
+  node -e 'const c = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+    const n = c.nodes.find((x) => x.name === process.argv[2]); const v = n?.[process.argv[3]];
+    if (v === undefined || v === null) process.exit(1); console.log(v);' "$WORK/cluster.json" "$1" "$2"
+}
+declare -A PIDS URLS
+for n in "${NAMES[@]}"; do
+  URLS[$n]=$(field "$n" url) || die "no URL for node $n in $WORK/cluster.json"
+  PIDS[$n]=$(field "$n" pid) || die "no pid for node $n in $WORK/cluster.json"
+done
+ALL_PIDS=$(IFS=,; for n in "${NAMES[@]}"; do printf '%s\n' "${PIDS[$n]}"; done | paste -sd,)
 
-echo "bench: replicated: waiting (up to $SYNC_TIMEOUT s) for vol0 to be in sync on a and b" >&2
+echo "bench: replicated: waiting (up to $SYNC_TIMEOUT s) for vol0 to be in sync on ${NAMES[*]}" >&2
 deadline=$((SECONDS + SYNC_TIMEOUT))
 while :; do
   why=""
   if node "$TANDEMCTL" --endpoint "$ENDPOINT" status --json >"$WORK/status.json" 2>"$WORK/status.err"; then
-    why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" a b) && break
+    why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" "${NAMES[@]}") && break
   else
     why=$(tail -n 1 "$WORK/status.err")
   fi
@@ -106,13 +136,41 @@ while :; do
   sleep 1
 done
 
-echo "bench: replicated: primary a at $URL (replica b; data in $WORK); baseline: tgt, LUN file under $PARENT" >&2
-set +e
-run "${PERF_CMD[@]}" --vs-tgt "${ARGS[@]}" --tmpdir "$PARENT" --workloads "$WORKLOADS" --out "$OUT" "$URL"
-RC=$?
-set -e
+ticks() { sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0; }
+# measure PATH URL WORKLOAD...: one perf run per workload (so each node's CPU share is that
+# workload's) into $OUT/PATH/WORKLOAD/, with every node's utime+stime ticks before and after in
+# cpu.tsv ("NODE BEFORE AFTER")
+RC=0
+measure() {
+  local path=$1 url=$2 wl dir rc n
+  shift 2
+  for wl in "$@"; do
+    dir=$OUT/$path/$wl
+    mkdir -p "$dir"
+    : >"$dir/cpu.tsv.0"
+    for n in "${NAMES[@]}"; do echo "$n $(ticks "${PIDS[$n]}")" >>"$dir/cpu.tsv.0"; done
+    rc=0
+    run "${PERF_CMD[@]}" --vs-tgt "${ARGS[@]}" --tmpdir "$PARENT" --workloads "$wl" \
+      --project-pids "$ALL_PIDS" --out "$dir" "$url" || rc=$?
+    while read -r n before; do echo "$n $before $(ticks "${PIDS[$n]}")"; done <"$dir/cpu.tsv.0" >"$dir/cpu.tsv"
+    rm -f "$dir/cpu.tsv.0"
+    [ "$rc" -ne 130 ] || exit 130
+    [ "$RC" -ne 0 ] || RC=$rc
+  done
+}
 
-for n in a b; do
+echo "bench: replicated: primary a at ${URLS[a]} (replicas ${NAMES[*]:1}; data in $WORK); baseline: tgt, LUN file under $PARENT" >&2
+IFS=',' read -r -a _wl <<<"$WORKLOADS"
+measure write "${URLS[a]}" "${_wl[@]}"
+if [ "$READS" = 1 ]; then
+  IFS=',' read -r -a _wl <<<"$READ_WORKLOADS"
+  echo "bench: replicated: reads through the primary a (${URLS[a]})" >&2
+  measure primary "${URLS[a]}" "${_wl[@]}"
+  echo "bench: replicated: reads through b (${URLS[b]}), which forwards them to a" >&2
+  measure forwarded "${URLS[b]}" "${_wl[@]}"
+fi
+
+for n in "${NAMES[@]}"; do
   if ! node "$CLUSTER" endpoint --dir "$WORK" "$n" >/dev/null 2>&1; then
     echo "bench: node $n died during the run; last lines of its log:" >&2
     tail -n 50 "$WORK/$n/tandemd.log" >&2 || true
@@ -121,16 +179,15 @@ for n in a b; do
 done
 # Still in sync after the writes? (a replica dropped out of sync means a no longer mirrored)
 if node "$TANDEMCTL" --endpoint "$ENDPOINT" status --json >"$WORK/status.json" 2>/dev/null; then
-  why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" a b) ||
-    echo "bench: warning: after the run, $why (b fell out of sync: not every write was replicated)" >&2
+  why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" "${NAMES[@]}") ||
+    echo "bench: warning: after the run, $why (a replica fell out of sync: not every write was replicated)" >&2
 fi
 
-if [ -f "$OUT/perf.json" ]; then
-  echo
-  node "$HERE/report.mjs" table "$OUT/perf.json" ${TANDEM_BENCH_SINGLE_JSON:+"$TANDEM_BENCH_SINGLE_JSON"} || true
-  echo "(replicated perf.json: $OUT/perf.json)"
+echo
+if node "$HERE/report.mjs" tables "$OUT" ${TANDEM_BENCH_SINGLE_JSON:+"$TANDEM_BENCH_SINGLE_JSON"}; then
+  echo "(replicated results: $OUT/{write,primary,forwarded}/WORKLOAD/perf.json)"
 else
-  echo "bench: perf wrote no $OUT/perf.json (exit $RC)" >&2
+  echo "bench: no perf.json under $OUT (exit $RC)" >&2
   [ "$RC" -ne 0 ] || RC=1
 fi
 exit "$RC"

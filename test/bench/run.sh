@@ -1,35 +1,47 @@
 #!/usr/bin/env bash
-# npm run bench [-- [--replicated-only] [--out DIR] PERF_ARGS...]
+# npm run bench [-- [--replicated-only] [--single-only] [--out DIR] PERF_ARGS...]
 #
-# Part 1 (single node): starts a fresh embedded tandemd (LUN 0 = sparse 1 GiB file in a new temp
-# data dir, portal on a port the kernel picks), runs ../shared/tools/perf --vs-tgt against it with
-# PERF_ARGS passed through (e.g. --seconds 2 --rounds 2), prints perf's table, stops tandemd and
-# removes the data dir.
-# Part 2 (replicated): test/bench/replicated.sh with the same PERF_ARGS: a 2-node replicated
-# cluster, perf --vs-tgt with the write workloads seqwrite-4k-qd32,seqwrite-64k-qd16 against the
-# primary, then the table "replicated (2 nodes, protocol C)  IOPS  vs single-node Tandem  vs tgt"
-# (single-node = part 1's medians from this run, tgt = the baseline of part 2's perf run) and the
-# line "replicated 4k write vs tgt: X.XX (aim ≥ 0.60)". The aim is reported, not enforced.
-# Defaults (5 s runs, 3 rounds) take about 3.5 min for part 1 and 1.5 min for part 2.
+# Part 1 "single" (single node): starts a fresh embedded tandemd (LUN 0 = sparse 1 GiB file in a
+# new temp data dir, portal on a port the kernel picks), runs ../shared/tools/perf --vs-tgt against
+# it with PERF_ARGS passed through (e.g. --seconds 2 --rounds 2), prints perf's table, stops
+# tandemd and removes the data dir.
+# Part 2 "replicated": test/bench/replicated.sh with the same PERF_ARGS: a 2-node replicated
+# cluster; perf --vs-tgt with the write workloads seqwrite-4k-qd32,seqwrite-64k-qd16 against the
+# primary a, then the read workloads seqread-4k-qd32,randread-4k-qd32,seqread-64k-qd16 through a
+# and through b (Active/Non-optimized: forwards every command to a over gRPC); prints the write
+# table "replicated (2 nodes, protocol C)  IOPS  vs single-node Tandem  vs tgt  CPU-us/IO prim.
+# CPU-us/IO 2 nodes" (single-node = part 1's medians from this run, tgt = the baseline of the same
+# perf run), the line "replicated 2-way 4k write vs tgt: X.XX (aim ≥ 0.60)" (reported, not
+# enforced) and the read table "path  workload  IOPS  vs tgt  CPU-us/IO prim. a  CPU-us/IO
+# forwarder".
+# Part 3 "replicated3": replicated.sh with TANDEM_BENCH_REPLICAS=3: the write workloads against a
+# 3-node cluster whose vol0 is mirrored on all three nodes (every node of `cluster up --kind
+# replicated` holds a replica; the script waits until a, b and c are in sync), the same write
+# table for 3 nodes. At the end the 2-way and 3-way write tables are printed again, one above
+# the other.
+# Defaults (5 s runs, 3 rounds) take about 3.5 min for part 1, 6 min for part 2 (8 perf runs of
+# one workload each, ~40 s apiece) and 1.5 min for part 3.
 #
 # Options (taken out of PERF_ARGS):
-#   --replicated-only  run part 2 only (its "vs single-node Tandem" column is then "-", unless
-#                      TANDEM_BENCH_SINGLE_JSON names an earlier single-node perf.json)
+#   --replicated-only  parts 2 and 3 only (their "vs single-node Tandem" column is then "-",
+#                      unless TANDEM_BENCH_SINGLE_JSON names an earlier single-node perf.json)
 #   --single-only      run part 1 only (the table of every workload, as before part 2 existed)
-#   --out DIR          keep the results in DIR/single and DIR/replicated (perf.json, logs/);
-#                      default: a new $TMPDIR/tandem-bench.XXXXXX, kept and printed at the end
+#   --out DIR          keep the results in DIR/single, DIR/replicated and DIR/replicated3
+#                      (perf.json, logs/); default: a new $TMPDIR/tandem-bench.XXXXXX, kept and
+#                      printed at the end
 # Exits with the first non-zero perf exit code (1 a run failed, 2 setup), else 0; 130 interrupted.
 # The npm script builds first; this script builds nothing.
 #
 # Environment:
-#   TANDEM_BENCH_PARTS  which parts to run: "single", "replicated" or "single,replicated" (the
-#                       default; --replicated-only/--single-only override it)
+#   TANDEM_BENCH_PARTS  which parts to run, comma-separated: single, replicated, replicated3
+#                       (default: all three; --replicated-only/--single-only override it)
 #   TANDEM_PERF         the perf tool (default: ../shared/tools/perf next to the repository)
 #   TANDEM_BENCH_DIR    parent of the temp dirs for tandemd's LUN file, the cluster's volume files
 #                       AND tgt's LUN file (perf --tmpdir), so all targets write to the same
 #                       filesystem (default: $TMPDIR or /tmp)
 #   TANDEM_LOG_LEVEL    tandemd's log level during the run (default: info)
-#   (part 2 also reads TANDEM_BENCH_SINGLE_JSON, TANDEM_BENCH_SYNC_TIMEOUT: see replicated.sh)
+#   (parts 2/3 also read TANDEM_BENCH_SINGLE_JSON, TANDEM_BENCH_SYNC_TIMEOUT, TANDEM_BENCH_READS:
+#   see replicated.sh)
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -40,29 +52,30 @@ TARGET=iqn.2026-11.org.tandem:demo
 
 die() { echo "bench: $*" >&2; exit 2; }
 
-PARTS=${TANDEM_BENCH_PARTS:-single,replicated}
+PARTS=${TANDEM_BENCH_PARTS:-single,replicated,replicated3}
 RESULTS=""
 ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --replicated-only) PARTS=replicated; shift ;;
+    --replicated-only) PARTS=replicated,replicated3; shift ;;
     --single-only) PARTS=single; shift ;;
     --out) [ $# -ge 2 ] || die "--out needs a value"; RESULTS=$2; shift 2 ;;
     --out=*) RESULTS=${1#*=}; shift ;;
     *) ARGS+=("$1"); shift ;;
   esac
 done
-SINGLE=0 REPLICATED=0
+SINGLE=0 REPLICATED=0 REPLICATED3=0
 IFS=',' read -r -a _parts <<<"$PARTS"
 for p in "${_parts[@]}"; do
   case "${p// /}" in
     single) SINGLE=1 ;;
     replicated) REPLICATED=1 ;;
+    replicated3) REPLICATED3=1 ;;
     '') ;;
-    *) die "TANDEM_BENCH_PARTS: unknown part '$p' (known: single, replicated)" ;;
+    *) die "TANDEM_BENCH_PARTS: unknown part '$p' (known: single, replicated, replicated3)" ;;
   esac
 done
-[ "$SINGLE" = 1 ] || [ "$REPLICATED" = 1 ] || die "TANDEM_BENCH_PARTS selects no part"
+[ "$SINGLE" = 1 ] || [ "$REPLICATED" = 1 ] || [ "$REPLICATED3" = 1 ] || die "TANDEM_BENCH_PARTS selects no part"
 
 [ -f "$PERF" ] || die "perf tool not found: $PERF (set TANDEM_PERF)"
 PERF_CMD=("$PERF")
@@ -138,14 +151,23 @@ if [ "$SINGLE" = 1 ]; then
   case "$RC" in 2|130) exit "$RC" ;; esac   # setup failed or interrupted: part 2 would too
 fi
 
-# ---- part 2: replicated -----------------------------------------------------------------------
-if [ "$REPLICATED" = 1 ]; then
+# ---- parts 2 and 3: replicated, 2 and 3 nodes ------------------------------------------------
+if [ "$SINGLE" = 1 ]; then export TANDEM_BENCH_SINGLE_JSON=$RESULTS/single/perf.json; fi
+replicated() {   # replicated NODES OUT_SUBDIR
   echo >&2
-  if [ "$SINGLE" = 1 ]; then export TANDEM_BENCH_SINGLE_JSON=$RESULTS/single/perf.json; fi
-  RC2=0
-  run bash "$REPO_ROOT/test/bench/replicated.sh" "${ARGS[@]}" --out "$RESULTS/replicated" || RC2=$?
-  [ "$RC2" -ne 130 ] || exit 130
-  [ "$RC" -ne 0 ] || RC=$RC2
+  local rc=0
+  TANDEM_BENCH_REPLICAS=$1 run bash "$REPO_ROOT/test/bench/replicated.sh" "${ARGS[@]}" --out "$RESULTS/$2" || rc=$?
+  [ "$rc" -ne 130 ] || exit 130
+  [ "$RC" -ne 0 ] || RC=$rc
+}
+[ "$REPLICATED" = 1 ] && replicated 2 replicated
+[ "$REPLICATED3" = 1 ] && replicated 3 replicated3
+if [ "$REPLICATED" = 1 ] && [ "$REPLICATED3" = 1 ]; then
+  echo
+  echo "replicated writes, 2-way and 3-way:"
+  for d in replicated replicated3; do
+    node "$REPO_ROOT/test/bench/report.mjs" tables "$RESULTS/$d" ${TANDEM_BENCH_SINGLE_JSON:+"$TANDEM_BENCH_SINGLE_JSON"} --writes-only || true
+  done
 fi
 echo "bench: results in $RESULTS" >&2
 exit "$RC"

@@ -1,11 +1,13 @@
 import { ioBuffers } from '../../util/buffer-pool.js';
 import { checkRange, invalidField, readU64, usage } from '../cdb.js';
 import { Limits } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
+import type { Medium } from '../medium.js';
 import { defineRow, type ExecContext, type ParsedCdb } from '../opcode-table.js';
 import { reason, type SenseReason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
-import { firstDifference, readBlocks, writeBlocks } from './medium.js';
+import { firstDifference, readBlocks } from './medium.js';
+import { lockedRange } from './read-write.js';
 
 export interface CompareAndWriteCdb extends ParsedCdb {
   readonly lba: number;
@@ -42,6 +44,8 @@ export const compareAndWrite = defineRow<CompareAndWriteCdb>({
   usage: usage(0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0xff, 0x3f, 0x00),
   direction: 'out',
   writesMedium: true,
+  // Held over read, compare and write: the gate locks the range before execute runs.
+  writes: lockedRange,
   parse(cdb, lu) {
     if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // no protection information
     const lba = readU64(cdb, 2);
@@ -56,30 +60,26 @@ export const compareAndWrite = defineRow<CompareAndWriteCdb>({
     if (bad) return bad;
     // SBC-3 5.2: zero blocks compares and writes nothing, and is not an error.
     if (p.blocks === 0) return undefined;
-    return compareThenWrite(ctx.lu!, p, ctx.dataOut);
+    return compareThenWrite(ctx.lu!, ctx.medium, p, ctx.dataOut);
   },
 });
 
 async function compareThenWrite(
-  lu: LogicalUnit,
+  lu: LuView,
+  writer: Medium,
   p: CompareAndWriteCdb,
   dataOut: Buffer,
 ): Promise<SenseReason | undefined> {
   const half = p.blocks * lu.blockSize;
   const verify = dataOut.subarray(0, half);
-  const release = await lu.rangeLock.acquire(p.lba, p.blocks);
-  try {
-    const medium = await readBlocks(lu, p.lba, p.blocks);
-    const at = firstDifference(verify, medium.subarray(0, half));
-    ioBuffers.give(medium);
-    if (at >= 0) {
-      // SBC-3 5.2: INFORMATION = offset from the start of the data-out buffer of the first
-      // byte that did not match.
-      return reason('MISCOMPARE_DURING_VERIFY_OPERATION', { information: at });
-    }
-    await writeBlocks(lu, p.lba, dataOut.subarray(half, 2 * half), p.fua);
-    return undefined;
-  } finally {
-    release();
+  const medium = await readBlocks(lu, p.lba, p.blocks);
+  const at = firstDifference(verify, medium.subarray(0, half));
+  ioBuffers.give(medium);
+  if (at >= 0) {
+    // SBC-3 5.2: INFORMATION = offset from the start of the data-out buffer of the first
+    // byte that did not match.
+    return reason('MISCOMPARE_DURING_VERIFY_OPERATION', { information: at });
   }
+  await writer.write(p.lba, dataOut.subarray(half, 2 * half), p.fua);
+  return undefined;
 }

@@ -1,6 +1,6 @@
 import { readU64, usage, writeU64 } from '../cdb.js';
 import { Limits } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { Opcode, ServiceAction } from '../spec/opcodes.js';
@@ -26,7 +26,7 @@ const MAX_RUN = 0xffffffff;
  * Walks the device's allocation from `start`: a block is deallocated only when all of its
  * bytes are (a run of holes shorter than a block leaves it mapped, and counts as such).
  */
-export async function lbaStatus(lu: LogicalUnit, start: number, maxRuns: number): Promise<Run[]> {
+export async function lbaStatus(lu: LuView, start: number, maxRuns: number): Promise<Run[]> {
   const bs = lu.blockSize;
   const cap = lu.blocks;
   const runs: Run[] = [];

@@ -3,8 +3,8 @@ import { checkRange, invalidField, readU64, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
 import { defineRow } from '../opcode-table.js';
 import { Opcode } from '../spec/opcodes.js';
-import { readBlocks, writeBlocks } from './medium.js';
-import { type RwCdb, truncateRw } from './read-write.js';
+import { readBlocks } from './medium.js';
+import { lockedRange, type RwCdb, truncateRw } from './read-write.js';
 
 /**
  * ORWRITE(16) (SBC-3 5.9): each block becomes (medium OR data-out). Read-modify-write under
@@ -18,6 +18,7 @@ export const orWrite16 = defineRow<RwCdb>({
   usage: usage(0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x3f, 0x00),
   direction: 'out',
   writesMedium: true,
+  writes: lockedRange,
   parse(cdb, lu) {
     if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // no protection information
     const lba = readU64(cdb, 2);
@@ -31,16 +32,11 @@ export const orWrite16 = defineRow<RwCdb>({
   async execute(ctx, p) {
     if (p.blocks === 0) return undefined;
     const lu = ctx.lu!;
-    const release = await lu.rangeLock.acquire(p.lba, p.blocks);
-    try {
-      const medium = await readBlocks(lu, p.lba, p.blocks);
-      const out = Buffer.allocUnsafe(ctx.dataOut.length);
-      for (let i = 0; i < out.length; i++) out[i] = medium[i]! | ctx.dataOut[i]!;
-      ioBuffers.give(medium);
-      await writeBlocks(lu, p.lba, out, p.fua);
-    } finally {
-      release();
-    }
+    const medium = await readBlocks(lu, p.lba, p.blocks);
+    const out = Buffer.allocUnsafe(ctx.dataOut.length);
+    for (let i = 0; i < out.length; i++) out[i] = medium[i]! | ctx.dataOut[i]!;
+    ioBuffers.give(medium);
+    await ctx.medium.write(p.lba, out, p.fua);
     return undefined;
   },
 });

@@ -1,6 +1,6 @@
 import { readU64, usage } from '../cdb.js';
 import { Limits } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
@@ -11,7 +11,7 @@ interface PrefetchCdb extends ParsedCdb {
   readonly blocks: number;
 }
 
-export function maxPrefetchBlocks(lu: LogicalUnit): number {
+export function maxPrefetchBlocks(lu: LuView): number {
   return Limits.maxPrefetchBytes / lu.blockSize;
 }
 

@@ -1,11 +1,11 @@
 import { ioBuffers } from '../../util/buffer-pool.js';
-import { checkRange, groupLength, invalidField, lbaRange, usage } from '../cdb.js';
+import { checkRange, groupLength, invalidField, type LbaRange, lbaRange, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
+import type { Medium } from '../medium.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import type { SenseReason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
-import { writeBlocks } from './medium.js';
 
 export interface RwCdb extends ParsedCdb {
   readonly lba: number;
@@ -17,7 +17,7 @@ export interface RwCdb extends ParsedCdb {
  * Shared decode of READ/WRITE(6/10/12/16) (SBC-3 5.8–5.11, 5.32–5.35): protection fields must
  * be zero (no protection information), the range must fit the medium and one transfer.
  */
-function parseRw(cdb: Buffer, lu: LogicalUnit | undefined, write: boolean): RwCdb | SenseReason {
+function parseRw(cdb: Buffer, lu: LuView | undefined, write: boolean): RwCdb | SenseReason {
   const six = cdb[0] === Opcode.READ_6 || cdb[0] === Opcode.WRITE_6;
   let { lba, blocks } = lbaRange(cdb);
   // SBC-3 5.8: in READ(6)/WRITE(6) a TRANSFER LENGTH of zero means 256 blocks.
@@ -39,31 +39,31 @@ export function transferLengthField(opcode: number): number {
 }
 
 /** Writes only the whole blocks that fit in `bytes`; a partial block cannot be written. */
-export function truncateRw(p: RwCdb, bytes: number, lu: LogicalUnit): RwCdb | undefined {
+export function truncateRw(p: RwCdb, bytes: number, lu: LuView): RwCdb | undefined {
   if (bytes % lu.blockSize !== 0) return undefined;
   const blocks = bytes / lu.blockSize;
   return { ...p, blocks, dataOutLength: bytes };
 }
 
-async function executeRead(lu: LogicalUnit, p: RwCdb): Promise<{ data: Buffer; release?: () => void }> {
+async function executeRead(lu: LuView, p: RwCdb): Promise<{ data: Buffer; release?: () => void }> {
   if (p.blocks === 0) return { data: Buffer.alloc(0) };
   const data = await lu.device.read(p.lba * lu.blockSize, p.blocks * lu.blockSize);
   // The buffer is ours alone: once sent, the pool may hand it to the next READ.
   return { data, release: () => ioBuffers.give(data) };
 }
 
-async function executeWrite(lu: LogicalUnit, p: RwCdb, data: Buffer): Promise<undefined> {
+/** The gate holds the range lock over [lba, +blocks) (the row's `writes`, rule 5). */
+async function executeWrite(medium: Medium, p: RwCdb, data: Buffer): Promise<undefined> {
   if (p.blocks === 0) return undefined;
-  // Overlapping writes are serialized (DESIGN.md safety rule 5); the rest run in parallel.
-  const release = await lu.rangeLock.acquire(p.lba, p.blocks);
-  try {
-    await writeBlocks(lu, p.lba, data, p.fua);
-  } finally {
-    release();
-  }
+  await medium.write(p.lba, data, p.fua);
   // The backing store has copied the data: a pooled receive buffer can serve the next PDU.
   ioBuffers.give(data);
   return undefined;
+}
+
+/** The range a command with an LBA and a block count writes (the opcode rows' `writes`). */
+export function lockedRange(p: { readonly lba: number; readonly blocks: number }): LbaRange {
+  return { lba: p.lba, blocks: p.blocks };
 }
 
 function readRow(name: string, opcode: number, u: number[]): OpcodeRow<RwCdb> {
@@ -86,9 +86,10 @@ function writeRow(name: string, opcode: number, u: number[]): OpcodeRow<RwCdb> {
     usage: u,
     direction: 'out',
     writesMedium: true,
+    writes: lockedRange,
     parse: (cdb, lu) => parseRw(cdb, lu, true),
     truncateDataOut: truncateRw,
-    execute: (ctx, p) => executeWrite(ctx.lu!, p, ctx.dataOut),
+    execute: (ctx, p) => executeWrite(ctx.medium, p, ctx.dataOut),
   });
 }
 

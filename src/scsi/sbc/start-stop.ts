@@ -50,7 +50,7 @@ interface PreventAllowCdb extends ParsedCdb {
 /**
  * PREVENT ALLOW MEDIUM REMOVAL (SBC-3 5.13): PREVENT 01b prevents, 00b allows; the medium
  * changer values (1xb) need a medium changer, which a disk is not. The prevent is held per
- * I_T nexus (LogicalUnit.preventRemoval) and ends with ALLOW, the nexus, or a reset.
+ * I_T nexus (LuView.preventRemoval) and ends with ALLOW, the nexus, or a reset.
  */
 export const preventAllowMediumRemoval = defineRow<PreventAllowCdb>({
   name: 'PREVENT ALLOW MEDIUM REMOVAL',

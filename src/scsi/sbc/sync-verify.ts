@@ -1,6 +1,6 @@
 import { checkRange, invalidField, lbaRange, readU64, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
@@ -82,7 +82,7 @@ function verifyRow(name: string, opcode: number, u: number[]): OpcodeRow<VerifyC
   });
 }
 
-async function compare(lu: LogicalUnit, p: VerifyCdb, dataOut: Buffer) {
+async function compare(lu: LuView, p: VerifyCdb, dataOut: Buffer) {
   const bs = lu.blockSize;
   const medium = await lu.device.read(p.lba * bs, p.blocks * bs);
   for (let i = 0; i < p.blocks; i++) {

@@ -1,10 +1,9 @@
 import { invalidField, readU64, usage } from '../cdb.js';
 import { Limits } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow, type ParsedCdb } from '../opcode-table.js';
 import { reason, type SenseReason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
-import { deallocateBlocks } from './medium.js';
 
 interface UnmapCdb extends ParsedCdb {
   readonly dataOutLength: number;
@@ -22,7 +21,7 @@ const paramError = (byte: number): SenseReason =>
  * Decodes and checks the whole UNMAP parameter list (SBC-3 5.28.2) before anything is
  * deallocated, so a bad descriptor leaves the medium untouched.
  */
-export function parseUnmapList(lu: LogicalUnit, list: Buffer): Descriptor[] | SenseReason {
+export function parseUnmapList(lu: LuView, list: Buffer): Descriptor[] | SenseReason {
   // SBC-3 5.28.1: a parameter list shorter than its 8-byte header is a length error.
   if (list.length < 8) return reason('PARAMETER_LIST_LENGTH_ERROR');
   // UNMAP BLOCK DESCRIPTOR DATA LENGTH: what the list says it holds, bounded by what was
@@ -55,6 +54,8 @@ export const unmap = defineRow<UnmapCdb>({
   usage: usage(0x01, 0x00, 0x00, 0x00, 0x00, 0x3f, 0xff, 0xff, 0x00),
   direction: 'out',
   writesMedium: true,
+  // The ranges are in the parameter list: each descriptor's is locked on its own.
+  writes: 'per-write',
   parse(cdb, lu) {
     if (!lu!.thin) return reason('INVALID_COMMAND_OPERATION_CODE');
     if ((cdb[1]! & 0x01) !== 0) return invalidField(1, 0);
@@ -69,14 +70,7 @@ export const unmap = defineRow<UnmapCdb>({
     const lu = ctx.lu!;
     const list = parseUnmapList(lu, ctx.dataOut);
     if (!Array.isArray(list)) return list;
-    for (const d of list) {
-      const release = await lu.rangeLock.acquire(d.lba, d.blocks);
-      try {
-        await deallocateBlocks(lu, d.lba, d.blocks);
-      } finally {
-        release();
-      }
-    }
+    for (const d of list) await ctx.medium.deallocate(d.lba, d.blocks);
     return undefined;
   },
 });

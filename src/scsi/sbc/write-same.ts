@@ -1,11 +1,11 @@
 import { invalidField, readU64, usage } from '../cdb.js';
 import { Limits } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
 import { dataOutMismatch } from './compare-and-write.js';
-import { deallocateBlocks, writePattern } from './medium.js';
+import { lockedRange } from './read-write.js';
 
 export interface WriteSameCdb extends ParsedCdb {
   readonly lba: number;
@@ -16,7 +16,7 @@ export interface WriteSameCdb extends ParsedCdb {
   readonly dataOutLength: number;
 }
 
-export function maxWriteSameBlocks(lu: LogicalUnit): number {
+export function maxWriteSameBlocks(lu: LuView): number {
   return Limits.maxWriteSameBytes / lu.blockSize;
 }
 
@@ -25,7 +25,7 @@ export function maxWriteSameBlocks(lu: LogicalUnit): number {
  * BLOCKS zero means "to the last LBA", within MAXIMUM WRITE SAME LENGTH like any other.
  * ANC_SUP = 0: ANCHOR is refused.
  */
-function parseWriteSame(cdb: Buffer, lu: LogicalUnit): WriteSameCdb | ReturnType<typeof invalidField> {
+function parseWriteSame(cdb: Buffer, lu: LuView): WriteSameCdb | ReturnType<typeof invalidField> {
   const sixteen = cdb[0] === Opcode.WRITE_SAME_16;
   if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // WRPROTECT: no protection information
   const anchor = (cdb[1]! & 0x10) !== 0;
@@ -53,24 +53,20 @@ function writeSameRow(name: string, opcode: number, u: number[]): OpcodeRow<Writ
     usage: u,
     direction: 'out',
     writesMedium: true,
+    writes: lockedRange,
     parse: (cdb, lu) => parseWriteSame(cdb, lu!),
     async execute(ctx, p) {
       const bad = dataOutMismatch(ctx, p.dataOutLength, lengthField);
       if (bad) return bad;
       if (p.blocks === 0) return undefined;
       const lu = ctx.lu!;
-      const release = await lu.rangeLock.acquire(p.lba, p.blocks);
-      try {
-        if (p.unmap) {
-          // The range is deallocated whatever the data-out holds: the blocks then read as
-          // zeroes (LBPRZ = 1), which is what libiscsi and Linux expect of WRITE SAME UNMAP.
-          await deallocateBlocks(lu, p.lba, p.blocks);
-        } else {
-          const block = p.ndob ? Buffer.alloc(lu.blockSize) : ctx.dataOut.subarray(0, lu.blockSize);
-          await writePattern(lu, p.lba, p.blocks, block, false);
-        }
-      } finally {
-        release();
+      if (p.unmap) {
+        // The range is deallocated whatever the data-out holds: the blocks then read as
+        // zeroes (LBPRZ = 1), which is what libiscsi and Linux expect of WRITE SAME UNMAP.
+        await ctx.medium.deallocate(p.lba, p.blocks);
+      } else {
+        const block = p.ndob ? Buffer.alloc(lu.blockSize) : ctx.dataOut.subarray(0, lu.blockSize);
+        await ctx.medium.writePattern(p.lba, p.blocks, block, false);
       }
       return undefined;
     },

@@ -4,8 +4,8 @@ import { maxTransferBlocks } from '../limits.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
-import { firstDifference, readBlocks, writeBlocks } from './medium.js';
-import { transferLengthField } from './read-write.js';
+import { firstDifference, readBlocks } from './medium.js';
+import { lockedRange, transferLengthField } from './read-write.js';
 
 interface WriteVerifyCdb extends ParsedCdb {
   readonly lba: number;
@@ -27,6 +27,7 @@ function writeVerifyRow(name: string, opcode: number, u: number[]): OpcodeRow<Wr
     usage: u,
     direction: 'out',
     writesMedium: true,
+    writes: lockedRange,
     parse(cdb, lu) {
       if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // WRPROTECT: no protection information
       // BYTCHK is one bit in SBC-3; SBC-4 widens it to bits 2:1 and reserves 1xb here.
@@ -44,17 +45,13 @@ function writeVerifyRow(name: string, opcode: number, u: number[]): OpcodeRow<Wr
     async execute(ctx, p) {
       if (p.blocks === 0) return undefined;
       const lu = ctx.lu!;
-      const release = await lu.rangeLock.acquire(p.lba, p.blocks);
-      try {
-        await writeBlocks(lu, p.lba, ctx.dataOut, true);
-        if (!p.bytchk) return undefined;
-        const medium = await readBlocks(lu, p.lba, p.blocks);
-        const at = firstDifference(ctx.dataOut, medium.subarray(0, ctx.dataOut.length));
-        ioBuffers.give(medium);
-        return at < 0 ? undefined : reason('MISCOMPARE_DURING_VERIFY_OPERATION', { information: at });
-      } finally {
-        release();
-      }
+      // The gate holds the range lock over write and read-back (rule 5).
+      await ctx.medium.write(p.lba, ctx.dataOut, true);
+      if (!p.bytchk) return undefined;
+      const medium = await readBlocks(lu, p.lba, p.blocks);
+      const at = firstDifference(ctx.dataOut, medium.subarray(0, ctx.dataOut.length));
+      ioBuffers.give(medium);
+      return at < 0 ? undefined : reason('MISCOMPARE_DURING_VERIFY_OPERATION', { information: at });
     },
   });
 }

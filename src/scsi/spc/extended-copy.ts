@@ -1,6 +1,6 @@
 import { readU64, usage } from '../cdb.js';
 import type { ItNexus } from '../command.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow, type ExecContext, type Outcome } from '../opcode-table.js';
 import { buildSense, reason, type SenseReason } from '../sense-reason.js';
 import { Opcode, ServiceAction } from '../spec/opcodes.js';
@@ -61,13 +61,13 @@ interface NexusCopies {
 }
 
 /** Copy manager state per LU (RECEIVE COPY RESULTS must reach the LU the copy was sent to). */
-const managers = new WeakMap<LogicalUnit, Map<string, NexusCopies>>();
+const managers = new WeakMap<LuView, Map<string, NexusCopies>>();
 
 /**
  * The nexus's copy operations, dropping those of sessions that are gone: list identifiers are
  * per I_T nexus (SPC-4 6.4.3.2) and nothing is held past the nexus's loss.
  */
-function copiesOf(lu: LogicalUnit, nexus: ItNexus): NexusCopies {
+function copiesOf(lu: LuView, nexus: ItNexus): NexusCopies {
   let m = managers.get(lu);
   if (!m) managers.set(lu, (m = new Map()));
   const known = new Set(lu.knownNexuses());
@@ -203,7 +203,7 @@ function parseList(p: Buffer): CopyList | SenseReason {
 }
 
 /** The LU a CSCD descriptor names, among those this nexus can see; undefined: unreachable. */
-function resolve(ctx: ExecContext, cscd: Cscd | undefined): LogicalUnit | undefined {
+function resolve(ctx: ExecContext, cscd: Cscd | undefined): LuView | undefined {
   // SPC-4 6.4.5.3: only a logical unit designator (association 00b) can name a copy target.
   if (cscd?.association !== 0 || cscd.designatorType !== 0x3) return undefined;
   for (const lun of ctx.target.lunsFor(ctx.cmd)) {
@@ -248,6 +248,8 @@ async function copySegment(
   // Overlap within one LU with the destination ahead of the source: copy back to front so
   // that every block is read before it is overwritten.
   const backwards = src === dst && dstStart > srcStart && dstStart < srcStart + bytes;
+  // Each chunk's write takes the destination's range lock on its own (DESIGN.md rule 5).
+  const medium = ctx.target.mediumOf!(dst);
   const chunk = CopyLimits.chunkBytes;
   const steps = Math.ceil(bytes / chunk);
   for (let i = 0; i < steps; i++) {
@@ -256,14 +258,7 @@ async function copySegment(
     const off = k * chunk;
     const len = Math.min(chunk, bytes - off);
     const data = await src.device.read(srcStart + off, len);
-    const dstLba = (dstStart + off) / dst.blockSize;
-    // Writes to the destination are ordered against other writers (DESIGN.md safety rule 5).
-    const release = await dst.rangeLock.acquire(dstLba, len / dst.blockSize);
-    try {
-      await dst.device.write(dstStart + off, data, !dst.mode.wce);
-    } finally {
-      release();
-    }
+    await medium.write((dstStart + off) / dst.blockSize, data, false);
     rec.bytesCopied += len;
   }
   return undefined;
@@ -276,6 +271,8 @@ export const extendedCopy = defineRow<ExtendedCopyCdb>({
   cdbLength: 16,
   usage: usage(0x1f, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00),
   direction: 'out',
+  // The ranges are in the parameter list, on any LU of the target: each write is locked alone.
+  writes: 'per-write',
   // A copy may move CopyLimits.maxSegmentDescriptors × maxSegmentBytes (1 GiB).
   timeout: { nominal: 5, recommended: 120 },
   parse(cdb) {

@@ -1,7 +1,7 @@
 import { invalidField, usage } from '../cdb.js';
 import type { TargetPort } from '../command.js';
 import { Limits, maxTransferBlocks } from '../limits.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow } from '../opcode-table.js';
 import { Opcode } from '../spec/opcodes.js';
 import { ProtocolIdentifier, VpdPage } from '../spec/vpd.js';
@@ -17,7 +17,7 @@ function ascii(text: string, width: number): Buffer {
 /** Peripheral qualifier 011b, type 1Fh: no LU at this LUN (SPC-4 6.6.2). */
 const NO_LU = 0x7f;
 
-function standardInquiry(lu: LogicalUnit | undefined, multiPort: boolean): Buffer {
+function standardInquiry(lu: LuView | undefined, multiPort: boolean): Buffer {
   const b = Buffer.alloc(96);
   b[0] = lu ? 0x00 : NO_LU; // direct-access block device
   b[2] = 0x06; // VERSION: SPC-4
@@ -36,7 +36,7 @@ function standardInquiry(lu: LogicalUnit | undefined, multiPort: boolean): Buffe
   return b;
 }
 
-function page(lu: LogicalUnit | undefined, code: number, body: Buffer): Buffer {
+function page(lu: LuView | undefined, code: number, body: Buffer): Buffer {
   const b = Buffer.alloc(4 + body.length);
   b[0] = lu ? 0x00 : NO_LU;
   b[1] = code;
@@ -70,7 +70,7 @@ function scsiName(name: string): Buffer {
   return b;
 }
 
-function deviceIdentification(lu: LogicalUnit, port: TargetPort): Buffer {
+function deviceIdentification(lu: LuView, port: TargetPort): Buffer {
   const rel = Buffer.alloc(4);
   rel.writeUInt16BE(port.relativePortId, 2);
   const tpg = Buffer.alloc(4);
@@ -93,7 +93,7 @@ function deviceIdentification(lu: LogicalUnit, port: TargetPort): Buffer {
   ]);
 }
 
-function blockLimits(lu: LogicalUnit): Buffer {
+function blockLimits(lu: LuView): Buffer {
   const b = Buffer.alloc(0x3c);
   const bs = lu.blockSize;
   // Offsets below are the page's (SBC-3 6.6.4, Table 172) minus its 4-byte header.
@@ -121,7 +121,7 @@ function blockDeviceCharacteristics(): Buffer {
   return b;
 }
 
-function logicalBlockProvisioning(lu: LogicalUnit): Buffer {
+function logicalBlockProvisioning(lu: LuView): Buffer {
   // SBC-3 6.6.5: a thin LU unmaps through UNMAP (LBPU), WRITE SAME(16) and (10) (LBPWS,
   // LBPWS10); deallocated blocks read as zeroes (LBPRZ); no ANCHOR (ANC_SUP = 0), no
   // provisioning group descriptor (DP = 0), no thresholds (THRESHOLD EXPONENT = 0).

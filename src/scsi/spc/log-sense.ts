@@ -1,5 +1,5 @@
 import { invalidField, usage } from '../cdb.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow } from '../opcode-table.js';
 import { Opcode } from '../spec/opcodes.js';
 
@@ -30,7 +30,7 @@ interface LogPageDef {
   readonly page: number;
   readonly subpage: number;
   /** Parameters in ascending parameter-code order; undefined: a list page (no parameters). */
-  parameters?(lu: LogicalUnit): LogParameter[];
+  parameters?(lu: LuView): LogParameter[];
 }
 
 /** FORMAT AND LINKING 11b: binary format list; TSD: the device server does not save it. */

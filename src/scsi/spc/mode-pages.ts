@@ -1,4 +1,4 @@
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { ModePage } from '../spec/vpd.js';
 
 /** Page control field of MODE SENSE (SPC-4 6.11). */
@@ -13,12 +13,12 @@ export interface ModePageDef {
   readonly code: number;
   readonly subpage: number;
   readonly length: number; // total bytes including the 2-byte header
-  build(lu: LogicalUnit, pc: PageControlCode): Buffer;
+  build(lu: LuView, pc: PageControlCode): Buffer;
   /**
    * MODE SELECT: takes the changeable fields from `page` (already checked: only bits set in
    * the CHANGEABLE page differ from the current page). Absent: nothing is changeable.
    */
-  apply?(lu: LogicalUnit, page: Buffer): void;
+  apply?(lu: LuView, page: Buffer): void;
 }
 
 function header(code: number, length: number): Buffer {

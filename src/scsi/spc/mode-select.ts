@@ -1,5 +1,5 @@
 import { invalidField, usage } from '../cdb.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason, type SenseReason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
@@ -27,7 +27,7 @@ interface Pending {
  * reports: every page must be one of ours, of its exact length, and differ from the current
  * values only in bits its CHANGEABLE page sets. Nothing is applied unless all of it is valid.
  */
-export function checkModeParameters(lu: LogicalUnit, list: Buffer, ten: boolean): Pending[] | SenseReason {
+export function checkModeParameters(lu: LuView, list: Buffer, ten: boolean): Pending[] | SenseReason {
   const headerLength = ten ? 8 : 4;
   if (list.length < headerLength) return lengthError();
   // MODE DATA LENGTH is reserved in MODE SELECT; the device-specific parameter's WP and

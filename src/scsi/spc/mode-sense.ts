@@ -1,5 +1,5 @@
 import { invalidField, usage } from '../cdb.js';
-import type { LogicalUnit } from '../logical-unit.js';
+import type { LuView } from '../lu-view.js';
 import { defineRow } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
@@ -35,7 +35,7 @@ function parseModeSense(cdb: Buffer, ten: boolean): ModeSenseCdb | ReturnType<ty
   };
 }
 
-function blockDescriptor(lu: LogicalUnit, long: boolean): Buffer {
+function blockDescriptor(lu: LuView, long: boolean): Buffer {
   if (long) {
     const b = Buffer.alloc(16);
     b.writeUInt32BE(Math.floor(lu.blocks / 0x100000000), 0);
@@ -49,7 +49,7 @@ function blockDescriptor(lu: LogicalUnit, long: boolean): Buffer {
   return b;
 }
 
-function executeModeSense(lu: LogicalUnit, p: ModeSenseCdb): Buffer {
+function executeModeSense(lu: LuView, p: ModeSenseCdb): Buffer {
   const pages = MODE_PAGES.filter((d) => p.page === ModePage.ALL_PAGES || d.code === p.page).map((d) =>
     d.build(lu, p.pc),
   );

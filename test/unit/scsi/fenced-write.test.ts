@@ -3,23 +3,24 @@
 // the initiator as a retryable role change — NOT READY, LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC
 // ACCESS STATE TRANSITION (02h/04h/0Ah) — not as a medium error, and never as GOOD.
 import { describe, expect, it } from 'vitest';
+import { DeviceError } from '../../../src/backstore/device-error.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { TandemError } from '../../../src/util/errors.js';
+import { replicationError } from '../../../src/replication/errors.js';
 import { cdb, Loopback, pattern } from '../../helpers/loopback.js';
 import { kcq, Status } from '../../helpers/wire.js';
 
 class FencedDevice extends MemoryDevice {
   override async write(): Promise<void> {
-    throw new TandemError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary', { retryable: true });
+    throw replicationError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary');
   }
   override async flush(): Promise<void> {
-    throw new TandemError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary', { retryable: true });
+    throw replicationError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary');
   }
 }
 
 class BrokenDevice extends MemoryDevice {
   override async write(): Promise<void> {
-    throw new TandemError('TANDEM_ERR_BACKSTORE_IO', 'write /x: EIO');
+    throw new DeviceError('write', 'write /x: EIO');
   }
 }
 
