@@ -164,13 +164,13 @@ export class FileDevice implements BlockDevice {
    * After close() the descriptor number may already belong to another file: any further I/O
    * through it must fail, not land there.
    */
-  #closedError(op: string): TandemError | undefined {
+  #closedError(kind: DeviceErrorKind, op: string): TandemError | undefined {
     if (!this.#closed) return undefined;
-    return new DeviceError('closed', `${op} ${this.#path}: the backing store is closed`);
+    return new DeviceError(kind, `${op} ${this.#path}: the backing store is closed`);
   }
 
   read(offset: number, length: number): Promise<Buffer> {
-    const closed = this.#closedError('read');
+    const closed = this.#closedError('read', 'read');
     if (closed) return Promise.reject(closed);
     const buf = ioBuffers.take(length);
     return new Promise((resolve, reject) => {
@@ -200,7 +200,7 @@ export class FileDevice implements BlockDevice {
    * else to the thread pool, where the runs of one turn run concurrently (InlineWritePolicy).
    */
   write(offset: number, data: Buffer, fua: boolean): Promise<void> {
-    const closed = this.#closedError('write');
+    const closed = this.#closedError('write', 'write');
     if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
       const last = this.#runs.at(-1);
@@ -254,7 +254,7 @@ export class FileDevice implements BlockDevice {
         else w.resolve();
       }
     };
-    const closed = this.#closedError('write');
+    const closed = this.#closedError('write', 'write');
     if (closed) {
       settle(closed);
       return;
@@ -317,10 +317,10 @@ export class FileDevice implements BlockDevice {
   }
 
   flush(): Promise<void> {
-    const closed = this.#closedError('fdatasync');
+    const closed = this.#closedError('flush', 'fdatasync');
     if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
-      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('write', 'fdatasync', this.#path, e)) : resolve()));
+      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('flush', 'fdatasync', this.#path, e)) : resolve()));
     });
   }
 
@@ -346,7 +346,7 @@ export class FileDevice implements BlockDevice {
   }
 
   async discard(offset: number, length: number): Promise<void> {
-    const closed = this.#closedError('discard');
+    const closed = this.#closedError('write', 'discard');
     if (closed) throw closed;
     if (length <= 0) return;
     if (this.#native && !this.#punchUnsupported) {
@@ -372,7 +372,7 @@ export class FileDevice implements BlockDevice {
   }
 
   async allocation(offset: number, length: number): Promise<Extent> {
-    const closed = this.#closedError('read allocation of');
+    const closed = this.#closedError('read', 'read allocation of');
     if (closed) throw closed;
     if (!this.#native || this.#seekUnsupported || length <= 0) return { mapped: true, length };
     try {

@@ -1,4 +1,3 @@
-import { DeviceError } from '../backstore/device-error.js';
 import { assert } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ACCESS_STATE_CODE, aluaDisposition, isMediaCommand } from './alua.js';
@@ -14,7 +13,7 @@ import {
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
-import { DEVICE_ERROR_SENSE } from './device-sense.js';
+import { DEVICE_ERROR_SENSE, deviceErrorKind } from './device-sense.js';
 import {
   type ForwardedCommand,
   type ForwardedCompletion,
@@ -498,10 +497,10 @@ export class ScsiTarget implements ScsiEngine, TargetView {
 
   #internalFailure(cmd: TransportCommand, err: unknown, lu: LogicalUnit | undefined): Completion {
     const op = cmd.cdb[0]!.toString(16).padStart(2, '0');
-    if (err instanceof DeviceError) {
-      // A fenced write is not acknowledged and never will be here (safety rules 1, 2, 4).
-      const { sense, log, msg } = DEVICE_ERROR_SENSE[err.kind];
-      this.#log[log]({ err, kind: err.kind, opcode: op, lun: cmd.lun }, msg);
+    const kind = deviceErrorKind(err);
+    if (kind !== undefined) {
+      const { sense, log, msg } = DEVICE_ERROR_SENSE[kind];
+      this.#log[log]({ err, kind, opcode: op, lun: cmd.lun }, msg);
       return this.#check(cmd, reason(sense), lu);
     }
     this.#log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');
