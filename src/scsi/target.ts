@@ -37,6 +37,7 @@ import {
   type TargetView,
 } from './opcode-table.js';
 import { buildSense, isSenseReason, reason, type SenseReason } from './sense-reason.js';
+import { TargetPortGroupStatus } from './spec/alua.js';
 import { ScsiStatus, TaskAttribute } from './spec/status.js';
 import type { Task } from './task-set.js';
 
@@ -364,8 +365,12 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     const access = lu?.access;
     if (!access) return { state: AsymmetricAccessState.ACTIVE_OPTIMIZED };
     const s = access.groupState(groupId) ?? 'unavailable';
-    // STATUS CODE 02h: the state was changed by implicit ALUA behaviour (SPC-4 6.36.2).
-    return { state: ACCESS_STATE_CODE[s], statusCode: s === 'active-optimized' ? 0 : 0x02 };
+    // The state was changed by implicit ALUA behaviour (SPC-4 6.36.2).
+    const statusCode =
+      s === 'active-optimized'
+        ? TargetPortGroupStatus.NO_STATUS
+        : TargetPortGroupStatus.ALTERED_BY_IMPLICIT_ALUA;
+    return { state: ACCESS_STATE_CODE[s], statusCode };
   }
 
   async #run(cmd: TransportCommand, lu: LogicalUnit | undefined, row: AnyOpcodeRow): Promise<Completion> {
