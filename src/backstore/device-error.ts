@@ -4,8 +4,8 @@ import { type ErrorCode, TandemError } from '../util/errors.js';
  * Why a BlockDevice call failed; the SCSI engine maps each kind to a sense reason by one table
  * (src/scsi/device-sense.ts), never by reading the message.
  * - read: the data (or its allocation) could not be read.
- * - write: a write (FUA included), discard or resize did not reach the medium.
- * - flush: a cache flush did not reach the medium.
+ * - write: a write, discard or resize did not reach the medium.
+ * - flush: a cache flush (SYNCHRONIZE CACHE, or a FUA write's) did not reach the medium.
  * - fenced: a replicated device refuses the change: this node may no longer acknowledge it
  *   (DESIGN.md safety rules 1, 2, 4).
  * A call on a closed device fails with the kind of the call, as an I/O failure: what the

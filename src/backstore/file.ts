@@ -7,8 +7,18 @@ import { DeviceError, type DeviceErrorKind } from './device-error.js';
 import { InlineWritePolicy, type InlineWritePolicyOptions } from './inline-writes.js';
 import { type NativeHelper, nativeHelper } from './native.js';
 
-function ioError(kind: DeviceErrorKind, op: string, file: string, err: NodeJS.ErrnoException): DeviceError {
-  return new DeviceError(kind, `${op} ${file}: ${err.message}`, { cause: err });
+/** What each device call failing means to the engine (its DeviceErrorKind). */
+const OP_KIND = {
+  read: 'read',
+  'read allocation of': 'read',
+  write: 'write',
+  discard: 'write',
+  fdatasync: 'flush',
+} as const satisfies Record<string, DeviceErrorKind>;
+type DeviceOp = keyof typeof OP_KIND;
+
+function ioError(op: DeviceOp, file: string, err: NodeJS.ErrnoException): DeviceError {
+  return new DeviceError(OP_KIND[op], `${op} ${file}: ${err.message}`, { cause: err });
 }
 
 /** Errors that mean "this file system or device cannot do that", not an I/O failure. */
@@ -164,19 +174,19 @@ export class FileDevice implements BlockDevice {
    * After close() the descriptor number may already belong to another file: any further I/O
    * through it must fail, not land there.
    */
-  #closedError(kind: DeviceErrorKind, op: string): TandemError | undefined {
+  #closedError(op: DeviceOp): TandemError | undefined {
     if (!this.#closed) return undefined;
-    return new DeviceError(kind, `${op} ${this.#path}: the backing store is closed`);
+    return new DeviceError(OP_KIND[op], `${op} ${this.#path}: the backing store is closed`);
   }
 
   read(offset: number, length: number): Promise<Buffer> {
-    const closed = this.#closedError('read', 'read');
+    const closed = this.#closedError('read');
     if (closed) return Promise.reject(closed);
     const buf = ioBuffers.take(length);
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.read(this.#fd, buf, done, length - done, offset + done, (err, n) => {
-          if (err) return reject(ioError('read', 'read', this.#path, err));
+          if (err) return reject(ioError('read', this.#path, err));
           if (n === 0) {
             // Past the end of a file that shrank underneath us: zeroes, like a hole.
             buf.fill(0, done);
@@ -200,7 +210,7 @@ export class FileDevice implements BlockDevice {
    * else to the thread pool, where the runs of one turn run concurrently (InlineWritePolicy).
    */
   write(offset: number, data: Buffer, fua: boolean): Promise<void> {
-    const closed = this.#closedError('write', 'write');
+    const closed = this.#closedError('write');
     if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
       const last = this.#runs.at(-1);
@@ -254,16 +264,15 @@ export class FileDevice implements BlockDevice {
         else w.resolve();
       }
     };
-    const closed = this.#closedError('write', 'write');
+    const closed = this.#closedError('write');
     if (closed) {
       settle(closed);
       return;
     }
     const done = (err: NodeJS.ErrnoException | null): void => {
-      if (err) settle(ioError('write', 'write', this.#path, err));
+      if (err) settle(ioError('write', this.#path, err));
       else if (!run.fua) settle(undefined);
-      else
-        fs.fdatasync(this.#fd, (e) => settle(e ? ioError('write', 'fdatasync', this.#path, e) : undefined));
+      else fs.fdatasync(this.#fd, (e) => settle(e ? ioError('fdatasync', this.#path, e) : undefined));
     };
     const inline = this.#inline;
     if (inline?.inline) {
@@ -317,10 +326,10 @@ export class FileDevice implements BlockDevice {
   }
 
   flush(): Promise<void> {
-    const closed = this.#closedError('flush', 'fdatasync');
+    const closed = this.#closedError('fdatasync');
     if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
-      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('flush', 'fdatasync', this.#path, e)) : resolve()));
+      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('fdatasync', this.#path, e)) : resolve()));
     });
   }
 
@@ -346,7 +355,7 @@ export class FileDevice implements BlockDevice {
   }
 
   async discard(offset: number, length: number): Promise<void> {
-    const closed = this.#closedError('write', 'discard');
+    const closed = this.#closedError('discard');
     if (closed) throw closed;
     if (length <= 0) return;
     if (this.#native && !this.#punchUnsupported) {
@@ -357,8 +366,7 @@ export class FileDevice implements BlockDevice {
         return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
-        if (!UNSUPPORTED.has(code))
-          throw ioError('write', 'discard', this.#path, err as NodeJS.ErrnoException);
+        if (!UNSUPPORTED.has(code)) throw ioError('discard', this.#path, err as NodeJS.ErrnoException);
         this.#punchUnsupported = true;
         this.#warn(`${this.#path}: cannot punch holes (${code}): discard writes zeroes`);
       }
@@ -372,7 +380,7 @@ export class FileDevice implements BlockDevice {
   }
 
   async allocation(offset: number, length: number): Promise<Extent> {
-    const closed = this.#closedError('read', 'read allocation of');
+    const closed = this.#closedError('read allocation of');
     if (closed) throw closed;
     if (!this.#native || this.#seekUnsupported || length <= 0) return { mapped: true, length };
     try {
@@ -381,7 +389,7 @@ export class FileDevice implements BlockDevice {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (!UNSUPPORTED.has(code))
-        throw ioError('read', 'read allocation of', this.#path, err as NodeJS.ErrnoException);
+        throw ioError('read allocation of', this.#path, err as NodeJS.ErrnoException);
       // A block device (or an old file system) has no SEEK_DATA: every block is in use.
       this.#seekUnsupported = true;
       return { mapped: true, length };
