@@ -3,14 +3,15 @@ import { type ErrorCode, TandemError } from '../util/errors.js';
 /**
  * Why a BlockDevice call failed; the SCSI engine maps each kind to a sense reason by one table
  * (src/scsi/device-sense.ts), never by reading the message.
- * - read: the data could not be read.
- * - write: a write, discard or cache flush did not reach the medium.
- * - closed: the device was used after close() (its LU is going away on this node).
+ * - read: the data (or its allocation) could not be read.
+ * - write: a write, discard or resize did not reach the medium.
+ * - flush: a cache flush (SYNCHRONIZE CACHE, or a FUA write's) did not reach the medium.
  * - fenced: a replicated device refuses the change: this node may no longer acknowledge it
  *   (DESIGN.md safety rules 1, 2, 4).
- * - out-of-range: the range lies past the end of the device.
+ * A call on a closed device fails with the kind of the call, as an I/O failure: what the
+ * initiator gets for it is a read or write error today, and stays so.
  */
-export type DeviceErrorKind = 'read' | 'write' | 'closed' | 'fenced' | 'out-of-range';
+export type DeviceErrorKind = 'read' | 'write' | 'flush' | 'fenced';
 
 /** A BlockDevice failure: a TandemError (TANDEM_ERR_BACKSTORE_IO unless said) with its kind. */
 export class DeviceError extends TandemError {

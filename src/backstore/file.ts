@@ -8,8 +8,18 @@ import { DeviceError, type DeviceErrorKind } from './device-error.js';
 import { InlineWritePolicy, type InlineWritePolicyOptions } from './inline-writes.js';
 import { type NativeHelper, nativeHelper } from './native.js';
 
-function ioError(kind: DeviceErrorKind, op: string, file: string, err: NodeJS.ErrnoException): DeviceError {
-  return new DeviceError(kind, `${op} ${file}: ${err.message}`, { cause: err });
+/** What each device call failing means to the engine (its DeviceErrorKind). */
+const OP_KIND = {
+  read: 'read',
+  'read allocation of': 'read',
+  write: 'write',
+  discard: 'write',
+  fdatasync: 'flush',
+} as const satisfies Record<string, DeviceErrorKind>;
+type DeviceOp = keyof typeof OP_KIND;
+
+function ioError(op: DeviceOp, file: string, err: NodeJS.ErrnoException): DeviceError {
+  return new DeviceError(OP_KIND[op], `${op} ${file}: ${err.message}`, { cause: err });
 }
 
 /** Errors that mean "this file system or device cannot do that", not an I/O failure. */
@@ -190,9 +200,9 @@ export class FileDevice implements BlockDevice {
    * After close() the descriptor number may already belong to another file: any further I/O
    * through it must fail, not land there.
    */
-  #closedError(op: string): TandemError | undefined {
+  #closedError(op: DeviceOp): TandemError | undefined {
     if (!this.#closed) return undefined;
-    return new DeviceError('closed', `${op} ${this.#path}: the backing store is closed`);
+    return new DeviceError(OP_KIND[op], `${op} ${this.#path}: the backing store is closed`);
   }
 
   /**
@@ -241,7 +251,7 @@ export class FileDevice implements BlockDevice {
     return new Promise((resolve, reject) => {
       const step = (done: number): void => {
         fs.read(this.#fd, buf, done, length - done, offset + done, (err, n) => {
-          if (err) return reject(ioError('read', 'read', this.#path, err));
+          if (err) return reject(ioError('read', this.#path, err));
           if (n === 0) {
             // Past the end of a file that shrank underneath us: zeroes, like a hole.
             buf.fill(0, done);
@@ -325,10 +335,9 @@ export class FileDevice implements BlockDevice {
       return;
     }
     const done = (err: NodeJS.ErrnoException | null): void => {
-      if (err) settle(ioError('write', 'write', this.#path, err));
+      if (err) settle(ioError('write', this.#path, err));
       else if (!run.fua) settle(undefined);
-      else
-        fs.fdatasync(this.#fd, (e) => settle(e ? ioError('write', 'fdatasync', this.#path, e) : undefined));
+      else fs.fdatasync(this.#fd, (e) => settle(e ? ioError('fdatasync', this.#path, e) : undefined));
     };
     const inline = this.#inline;
     if (inline?.inline) {
@@ -385,7 +394,7 @@ export class FileDevice implements BlockDevice {
     const closed = this.#closedError('fdatasync');
     if (closed) return Promise.reject(closed);
     return new Promise((resolve, reject) => {
-      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('write', 'fdatasync', this.#path, e)) : resolve()));
+      fs.fdatasync(this.#fd, (e) => (e ? reject(ioError('fdatasync', this.#path, e)) : resolve()));
     });
   }
 
@@ -422,8 +431,7 @@ export class FileDevice implements BlockDevice {
         return;
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? '';
-        if (!UNSUPPORTED.has(code))
-          throw ioError('write', 'discard', this.#path, err as NodeJS.ErrnoException);
+        if (!UNSUPPORTED.has(code)) throw ioError('discard', this.#path, err as NodeJS.ErrnoException);
         this.#punchUnsupported = true;
         this.#warn(`${this.#path}: cannot punch holes (${code}): discard writes zeroes`);
       }
@@ -446,7 +454,7 @@ export class FileDevice implements BlockDevice {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
       if (!UNSUPPORTED.has(code))
-        throw ioError('read', 'read allocation of', this.#path, err as NodeJS.ErrnoException);
+        throw ioError('read allocation of', this.#path, err as NodeJS.ErrnoException);
       // A block device (or an old file system) has no SEEK_DATA: every block is in use.
       this.#seekUnsupported = true;
       return { mapped: true, length };

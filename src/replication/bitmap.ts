@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { DeviceError } from '../backstore/device-error.js';
 import { replaceFileDurably } from '../util/durable-file.js';
 import { TandemError } from '../util/errors.js';
 
@@ -250,9 +249,13 @@ export class DirtyBitmap {
         this.#changedLo = Math.min(this.#changedLo, lo);
         this.#changedHi = Math.max(this.#changedHi, lo + bytes.length - 1);
         batch.reject(
-          new DeviceError('write', `dirty bitmap ${this.#file}: ${(err as Error).message}`, {
-            cause: err,
-          }),
+          new TandemError(
+            'TANDEM_ERR_BACKSTORE_IO',
+            `dirty bitmap ${this.#file}: ${(err as Error).message}`,
+            {
+              cause: err,
+            },
+          ),
         );
       } finally {
         this.#writing = undefined;

@@ -1,32 +1,39 @@
-import type { DeviceErrorKind } from '../backstore/device-error.js';
+import { DeviceError, type DeviceErrorKind } from '../backstore/device-error.js';
+import { TandemError } from '../util/errors.js';
 import type { SenseReasonName } from './sense-reason.js';
+
+interface DeviceFailure {
+  readonly sense: SenseReasonName;
+  readonly log: 'warn' | 'error';
+  readonly msg: string;
+}
 
 /**
  * The one table from a device error's kind to the sense the initiator gets, and how loudly it is
- * logged. A fenced or closed device means this node no longer serves the LU: NOT READY,
- * ASYMMETRIC ACCESS STATE TRANSITION (02h/04h/0Ah), which initiators retry, on another path.
+ * logged. A fenced write is not acknowledged and never will be here (safety rules 1, 2, 4):
+ * NOT READY, ASYMMETRIC ACCESS STATE TRANSITION (02h/04h/0Ah), which initiators retry on the
+ * new primary's path; the others are MEDIUM ERROR (SPC-4 4.5.6).
  */
-export const DEVICE_ERROR_SENSE: Readonly<
-  Record<
-    DeviceErrorKind,
-    { readonly sense: SenseReasonName; readonly log: 'warn' | 'error'; readonly msg: string }
-  >
-> = {
+export const DEVICE_ERROR_SENSE: Readonly<Record<DeviceErrorKind, DeviceFailure>> = {
   read: { sense: 'UNRECOVERED_READ_ERROR', log: 'error', msg: 'backing store I/O failed' },
   write: { sense: 'WRITE_ERROR', log: 'error', msg: 'backing store I/O failed' },
-  closed: {
-    sense: 'LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION',
-    log: 'warn',
-    msg: 'backing store closed',
-  },
+  flush: { sense: 'WRITE_ERROR', log: 'error', msg: 'backing store I/O failed' },
   fenced: {
     sense: 'LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION',
     log: 'warn',
     msg: 'write not acknowledged: fenced',
   },
-  'out-of-range': {
-    sense: 'LOGICAL_BLOCK_ADDRESS_OUT_OF_RANGE',
-    log: 'error',
-    msg: 'backing store I/O failed',
-  },
 };
+
+/**
+ * The kind of a failure that came out of a BlockDevice, or undefined for one that did not (an
+ * engine bug: INTERNAL TARGET FAILURE). The replicated device's own state files (dirty bitmap,
+ * replication metadata) raise untyped backing-store failures, only while changing data: writes;
+ * a FENCED replication error is fenced however it was built.
+ */
+export function deviceErrorKind(err: unknown): DeviceErrorKind | undefined {
+  if (err instanceof DeviceError) return err.kind;
+  if (!(err instanceof TandemError)) return undefined;
+  if (err.code === 'TANDEM_ERR_REPLICATION_FENCED') return 'fenced';
+  return err.code === 'TANDEM_ERR_BACKSTORE_IO' ? 'write' : undefined;
+}

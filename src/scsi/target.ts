@@ -1,4 +1,3 @@
-import { DeviceError } from '../backstore/device-error.js';
 import { assert } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ACCESS_STATE_CODE, aluaDisposition, isMediaCommand } from './alua.js';
@@ -14,7 +13,7 @@ import {
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
-import { DEVICE_ERROR_SENSE } from './device-sense.js';
+import { DEVICE_ERROR_SENSE, deviceErrorKind } from './device-sense.js';
 import {
   type ForwardedCommand,
   type ForwardedCompletion,
@@ -38,6 +37,7 @@ import {
   type TargetView,
 } from './opcode-table.js';
 import { buildSense, isSenseReason, reason, type SenseReason } from './sense-reason.js';
+import { TargetPortGroupStatus } from './spec/alua.js';
 import { ScsiStatus, TaskAttribute } from './spec/status.js';
 import type { Task } from './task-set.js';
 
@@ -365,8 +365,12 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     const access = lu?.access;
     if (!access) return { state: AsymmetricAccessState.ACTIVE_OPTIMIZED };
     const s = access.groupState(groupId) ?? 'unavailable';
-    // STATUS CODE 02h: the state was changed by implicit ALUA behaviour (SPC-4 6.36.2).
-    return { state: ACCESS_STATE_CODE[s], statusCode: s === 'active-optimized' ? 0 : 0x02 };
+    // The state was changed by implicit ALUA behaviour (SPC-4 6.36.2).
+    const statusCode =
+      s === 'active-optimized'
+        ? TargetPortGroupStatus.NO_STATUS
+        : TargetPortGroupStatus.ALTERED_BY_IMPLICIT_ALUA;
+    return { state: ACCESS_STATE_CODE[s], statusCode };
   }
 
   async #run(cmd: TransportCommand, lu: LogicalUnit | undefined, row: AnyOpcodeRow): Promise<Completion> {
@@ -498,10 +502,10 @@ export class ScsiTarget implements ScsiEngine, TargetView {
 
   #internalFailure(cmd: TransportCommand, err: unknown, lu: LogicalUnit | undefined): Completion {
     const op = cmd.cdb[0]!.toString(16).padStart(2, '0');
-    if (err instanceof DeviceError) {
-      // A fenced write is not acknowledged and never will be here (safety rules 1, 2, 4).
-      const { sense, log, msg } = DEVICE_ERROR_SENSE[err.kind];
-      this.#log[log]({ err, kind: err.kind, opcode: op, lun: cmd.lun }, msg);
+    const kind = deviceErrorKind(err);
+    if (kind !== undefined) {
+      const { sense, log, msg } = DEVICE_ERROR_SENSE[kind];
+      this.#log[log]({ err, kind, opcode: op, lun: cmd.lun }, msg);
       return this.#check(cmd, reason(sense), lu);
     }
     this.#log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');

@@ -5,6 +5,7 @@ import type { LuView } from '../lu-view.js';
 import type { Medium } from '../medium.js';
 import { defineRow, type ExecContext, type ParsedCdb } from '../opcode-table.js';
 import { reason, type SenseReason } from '../sense-reason.js';
+import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
 import { firstDifference, readBlocks } from './medium.js';
 import { lockedRange } from './read-write.js';
@@ -47,13 +48,13 @@ export const compareAndWrite = defineRow<CompareAndWriteCdb>({
   // Held over read, compare and write: the gate locks the range before execute runs.
   writes: lockedRange,
   parse(cdb, lu) {
-    if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // no protection information
+    if ((cdb[1]! & RwCdbByte1.PROTECT_MASK) !== 0) return invalidField(1, 7); // no protection information
     const lba = readU64(cdb, 2);
     const blocks = cdb[13]!;
     const out = checkRange(lu!, lba, blocks);
     if (out) return out;
     if (blocks > Limits.maxCompareAndWriteBlocks) return invalidField(13);
-    return { lba, blocks, fua: (cdb[1]! & 0x08) !== 0, dataOutLength: 2 * blocks * lu!.blockSize };
+    return { lba, blocks, fua: (cdb[1]! & RwCdbByte1.FUA) !== 0, dataOutLength: 2 * blocks * lu!.blockSize };
   },
   async execute(ctx, p) {
     const bad = dataOutMismatch(ctx, p.dataOutLength, 13);

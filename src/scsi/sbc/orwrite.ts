@@ -2,6 +2,7 @@ import { ioBuffers } from '../../util/buffer-pool.js';
 import { checkRange, invalidField, readU64, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
 import { defineRow } from '../opcode-table.js';
+import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
 import { readBlocks } from './medium.js';
 import { lockedRange, type RwCdb, truncateRw } from './read-write.js';
@@ -20,13 +21,13 @@ export const orWrite16 = defineRow<RwCdb>({
   writesMedium: true,
   writes: lockedRange,
   parse(cdb, lu) {
-    if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // no protection information
+    if ((cdb[1]! & RwCdbByte1.PROTECT_MASK) !== 0) return invalidField(1, 7); // no protection information
     const lba = readU64(cdb, 2);
     const blocks = cdb.readUInt32BE(10);
     const out = checkRange(lu!, lba, blocks);
     if (out) return out;
     if (blocks > maxTransferBlocks(lu!.blockSize)) return invalidField(10);
-    return { lba, blocks, fua: (cdb[1]! & 0x08) !== 0, dataOutLength: blocks * lu!.blockSize };
+    return { lba, blocks, fua: (cdb[1]! & RwCdbByte1.FUA) !== 0, dataOutLength: blocks * lu!.blockSize };
   },
   truncateDataOut: truncateRw,
   async execute(ctx, p) {

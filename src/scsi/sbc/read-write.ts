@@ -5,6 +5,7 @@ import type { LuView } from '../lu-view.js';
 import type { Medium } from '../medium.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import type { SenseReason } from '../sense-reason.js';
+import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
 
 export interface RwCdb extends ParsedCdb {
@@ -23,8 +24,8 @@ function parseRw(cdb: Buffer, lu: LuView | undefined, write: boolean): RwCdb | S
   // SBC-3 5.8: in READ(6)/WRITE(6) a TRANSFER LENGTH of zero means 256 blocks.
   if (six && blocks === 0) blocks = 256;
   // RDPROTECT/WRPROTECT: this LU has no protection information (SBC-3 4.22).
-  if (!six && (cdb[1]! & 0xe0) !== 0) return invalidField(1, 7);
-  const fua = !six && (cdb[1]! & 0x08) !== 0;
+  if (!six && (cdb[1]! & RwCdbByte1.PROTECT_MASK) !== 0) return invalidField(1, 7);
+  const fua = !six && (cdb[1]! & RwCdbByte1.FUA) !== 0;
   const out = checkRange(lu!, lba, blocks);
   if (out) return out;
   if (blocks > maxTransferBlocks(lu!.blockSize)) return invalidField(transferLengthField(cdb[0]!));

@@ -3,6 +3,7 @@ import { Limits } from '../limits.js';
 import type { LuView } from '../lu-view.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
+import { RwCdbByte1, WriteSameCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
 import { dataOutMismatch } from './compare-and-write.js';
 import { lockedRange } from './read-write.js';
@@ -27,10 +28,10 @@ export function maxWriteSameBlocks(lu: LuView): number {
  */
 function parseWriteSame(cdb: Buffer, lu: LuView): WriteSameCdb | ReturnType<typeof invalidField> {
   const sixteen = cdb[0] === Opcode.WRITE_SAME_16;
-  if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // WRPROTECT: no protection information
-  const anchor = (cdb[1]! & 0x10) !== 0;
-  const unmap = (cdb[1]! & 0x08) !== 0;
-  const ndob = sixteen && (cdb[1]! & 0x01) !== 0;
+  if ((cdb[1]! & RwCdbByte1.PROTECT_MASK) !== 0) return invalidField(1, 7); // WRPROTECT: no protection information
+  const anchor = (cdb[1]! & WriteSameCdbByte1.ANCHOR) !== 0;
+  const unmap = (cdb[1]! & WriteSameCdbByte1.UNMAP) !== 0;
+  const ndob = sixteen && (cdb[1]! & WriteSameCdbByte1.NDOB) !== 0;
   // SBC-3 5.42: ANCHOR without UNMAP is invalid; with UNMAP it needs ANC_SUP, which is 0.
   if (anchor) return invalidField(1, 4);
   // Unmapping through WRITE SAME is offered exactly when the LU is thin (LBPWS, LBPWS10).

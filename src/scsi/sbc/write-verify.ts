@@ -3,6 +3,7 @@ import { checkRange, invalidField, lbaRange, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
+import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
 import { firstDifference, readBlocks } from './medium.js';
 import { lockedRange, transferLengthField } from './read-write.js';
@@ -29,7 +30,7 @@ function writeVerifyRow(name: string, opcode: number, u: number[]): OpcodeRow<Wr
     writesMedium: true,
     writes: lockedRange,
     parse(cdb, lu) {
-      if ((cdb[1]! & 0xe0) !== 0) return invalidField(1, 7); // WRPROTECT: no protection information
+      if ((cdb[1]! & RwCdbByte1.PROTECT_MASK) !== 0) return invalidField(1, 7); // WRPROTECT: no protection information
       // BYTCHK is one bit in SBC-3; SBC-4 widens it to bits 2:1 and reserves 1xb here.
       const bytchk = (cdb[1]! & 0x02) !== 0;
       const { lba, blocks } = lbaRange(cdb);

@@ -6,6 +6,7 @@ import {
   type ExecContext,
   type TargetPortGroupState,
 } from '../opcode-table.js';
+import { TargetPortGroupStatus } from '../spec/alua.js';
 import { Opcode, ServiceAction } from '../spec/opcodes.js';
 
 /**
@@ -47,7 +48,7 @@ function groupDescriptor(id: number, state: TargetPortGroupState, relativePortId
   b[0] = (state.preferred ? 0x80 : 0) | state.state;
   b[1] = SUPPORTED_STATES;
   b.writeUInt16BE(id, 2);
-  b[5] = state.statusCode ?? 0;
+  b[5] = state.statusCode ?? TargetPortGroupStatus.NO_STATUS;
   b[7] = relativePortIds.length;
   relativePortIds.forEach((rel, i) => {
     b.writeUInt16BE(rel, 8 + 4 * i + 2);

@@ -9,19 +9,22 @@ import { FileDevice } from '../../../src/backstore/file.js';
 import { replicationError } from '../../../src/replication/errors.js';
 
 describe('DeviceError', () => {
-  it('a closed FileDevice rejects reads and writes with kind closed', async () => {
+  it('a closed FileDevice rejects each call with the kind of the call', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-deverr-'));
     try {
       const dev = await FileDevice.open(path.join(dir, 'd.img'), { createSize: 1 << 20 });
       await dev.close();
-      for (const call of [
-        () => dev.read(0, 512),
-        () => dev.write(0, Buffer.alloc(512), false),
-        () => dev.flush(),
-      ]) {
-        const err = await call().catch((e: unknown) => e);
+      for (const [kind, call] of [
+        ['read', () => dev.read(0, 512)],
+        ['write', () => dev.write(0, Buffer.alloc(512), false)],
+        ['flush', () => dev.flush()],
+        ['write', () => dev.discard(0, 512)],
+        ['read', () => dev.allocation(0, 512)],
+      ] as const) {
+        const err = await (call() as Promise<unknown>).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(DeviceError);
-        expect((err as DeviceError).kind).toBe('closed');
+        expect((err as DeviceError).kind).toBe(kind);
+        expect((err as DeviceError).message).toMatch(/the backing store is closed/);
         expect((err as DeviceError).code).toBe('TANDEM_ERR_BACKSTORE_IO');
       }
     } finally {

@@ -3,24 +3,23 @@
 // the initiator as a retryable role change — NOT READY, LOGICAL UNIT NOT ACCESSIBLE, ASYMMETRIC
 // ACCESS STATE TRANSITION (02h/04h/0Ah) — not as a medium error, and never as GOOD.
 import { describe, expect, it } from 'vitest';
-import { DeviceError } from '../../../src/backstore/device-error.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { replicationError } from '../../../src/replication/errors.js';
+import { TandemError } from '../../../src/util/errors.js';
 import { cdb, Loopback, pattern } from '../../helpers/loopback.js';
 import { kcq, Status } from '../../helpers/wire.js';
 
 class FencedDevice extends MemoryDevice {
   override async write(): Promise<void> {
-    throw replicationError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary');
+    throw new TandemError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary', { retryable: true });
   }
   override async flush(): Promise<void> {
-    throw replicationError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary');
+    throw new TandemError('TANDEM_ERR_REPLICATION_FENCED', 'vol: no longer primary', { retryable: true });
   }
 }
 
 class BrokenDevice extends MemoryDevice {
   override async write(): Promise<void> {
-    throw new DeviceError('write', 'write /x: EIO');
+    throw new TandemError('TANDEM_ERR_BACKSTORE_IO', 'write /x: EIO');
   }
 }
 
