@@ -2,8 +2,7 @@ import type { Socket } from 'node:net';
 import { type Completion, TmfFunction, TmfResponse } from '../scsi/command.js';
 import type { CommandObserver } from '../scsi/observer.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
-import { ioBuffers } from '../util/buffer-pool.js';
-import { crc32c, putDigest, readDigest } from '../util/crc32c.js';
+import { crc32c, putDigest } from '../util/crc32c.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { snAdd, snLe, snLt } from '../util/serial.js';
@@ -11,7 +10,6 @@ import { decodeLoginRequest, LoginNegotiation, LoginStatus, type LoginStep } fro
 import { negotiate } from './params.js';
 import {
   BHS_LENGTH,
-  dataSegmentLength,
   decodeLun,
   field32,
   finalBit,
@@ -24,17 +22,15 @@ import {
   RESERVED_TAG,
   RejectReason,
   setDataSegmentLength,
-  totalAhsLength,
 } from './pdu/bhs.js';
 import * as out from './pdu/target-pdus.js';
+import { PduReader } from './pdu-reader.js';
 import type { PortalOptions, TargetDirectory } from './portal-interface.js';
 import type { Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { DataSequenceError, IscsiTask, type R2tSender } from './task.js';
 import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
 
-/** Login PDUs may carry at most 8192 bytes (RFC 7143 13.12, the default before negotiation). */
-const LOGIN_MAX_DATA = 8192;
 /** Pause reading from a peer that does not read its responses past this much queued output. */
 const WRITE_HIGH_WATER = 32 << 20;
 const EMPTY = Buffer.alloc(0);
@@ -60,13 +56,12 @@ export class Connection implements R2tSender {
   #session: Session | undefined;
   #statSN = 0;
   #cid = 0;
-  // receive buffer
-  #chunks: Buffer[] = [];
-  #avail = 0;
-  #header: Buffer | undefined;
+  readonly #reader = new PduReader(() => {
+    this.#headerAt = this.#rxAt;
+  });
+  // digests of what this side sends (the reader checks what it receives)
   #headerDigest = false;
   #dataDigest = false;
-  #maxRecv = LOGIN_MAX_DATA;
   #pumping = false;
   // tasks
   readonly #tasks = new Map<number, IscsiTask>();
@@ -166,8 +161,7 @@ export class Connection implements R2tSender {
     for (const t of this.#tasks.values()) t.abort();
     this.#tasks.clear();
     this.#pendingCommands.clear();
-    this.#chunks = [];
-    this.#avail = 0;
+    this.#reader.clear();
     const s = this.#session;
     if (s && !s.closed) {
       // ERL 0: the loss of the only connection ends the session (RFC 7143 7.1.1).
@@ -187,8 +181,7 @@ export class Connection implements R2tSender {
     if (this.#state === 'closed') return;
     this.#lastRx = Date.now();
     if (this.#observer) this.#rxAt = performance.now();
-    this.#chunks.push(chunk);
-    this.#avail += chunk.length;
+    this.#reader.push(chunk);
     this.#pump();
   }
 
@@ -197,9 +190,10 @@ export class Connection implements R2tSender {
     this.#pumping = true;
     try {
       while (this.#state !== 'closed') {
-        const pdu = this.#nextPdu();
-        if (pdu === undefined) break;
-        if (pdu !== null) this.#dispatch(pdu);
+        const ev = this.#reader.next();
+        if (ev === undefined) break;
+        if (ev.kind === 'pdu') this.#dispatch(ev.pdu);
+        else this.#onDataDigestError(ev.bhs);
       }
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -212,89 +206,6 @@ export class Connection implements R2tSender {
     } finally {
       this.#pumping = false;
     }
-  }
-
-  /**
-   * Takes the next complete PDU off the receive buffer, verifying digests. Undefined: not
-   * enough bytes yet; null: a PDU was consumed and already answered (bad data digest).
-   */
-  #nextPdu(): Pdu | undefined | null {
-    if (!this.#header) {
-      if (this.#avail < BHS_LENGTH) return undefined;
-      const bhsPeek = this.#peek(BHS_LENGTH);
-      const ahsLen = totalAhsLength(bhsPeek);
-      const hlen = BHS_LENGTH + ahsLen + (this.#headerDigest ? 4 : 0);
-      if (this.#avail < hlen) return undefined;
-      const raw = this.#take(hlen);
-      if (this.#headerDigest) {
-        const expected = crc32c(raw.subarray(0, BHS_LENGTH + ahsLen));
-        if (readDigest(raw, BHS_LENGTH + ahsLen) !== expected) {
-          // A bad header digest means the lengths cannot be trusted: drop the connection.
-          throw new ProtocolError('header digest mismatch', 'TANDEM_ERR_ISCSI_DIGEST');
-        }
-      }
-      this.#header = Buffer.from(raw.subarray(0, BHS_LENGTH + ahsLen));
-      this.#headerAt = this.#rxAt;
-      const dsl = dataSegmentLength(this.#header);
-      const limit = this.#state === 'login' ? LOGIN_MAX_DATA : this.#maxRecv;
-      if (dsl > limit) {
-        throw new ProtocolError(
-          `data segment of ${dsl} bytes exceeds MaxRecvDataSegmentLength ${limit}`,
-          'TANDEM_ERR_ISCSI_PDU_TOO_LARGE',
-        );
-      }
-    }
-    const header = this.#header;
-    const dsl = dataSegmentLength(header);
-    const padded = dsl + pad4(dsl);
-    const need = padded > 0 ? padded + (this.#dataDigest ? 4 : 0) : 0;
-    if (this.#avail < need) return undefined;
-    this.#header = undefined;
-    const bhs = header.subarray(0, BHS_LENGTH);
-    const ahs = header.subarray(BHS_LENGTH);
-    if (need === 0) return { bhs, ahs, data: EMPTY };
-    const raw = this.#take(need);
-    const data = raw.subarray(0, dsl);
-    if (this.#dataDigest) {
-      const expected = crc32c(raw.subarray(0, padded));
-      if (readDigest(raw, padded) !== expected) {
-        this.#onDataDigestError(bhs);
-        return null;
-      }
-    }
-    return { bhs, ahs, data };
-  }
-
-  #peek(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    return Buffer.concat(this.#chunks, Math.min(this.#avail, Math.max(n, 0))).subarray(0, n);
-  }
-
-  #take(n: number): Buffer {
-    this.#avail -= n;
-    const first = this.#chunks[0]!;
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    // A data segment split across socket reads is gathered into a pooled buffer: WRITE
-    // returns it once the backing store has the data (allocation churn costs more in GC).
-    const out = ioBuffers.pools(n) ? ioBuffers.take(n) : Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.#chunks[0]!;
-      const k = Math.min(c.length, n - off);
-      c.copy(out, off, 0, k);
-      off += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
-    return out;
   }
 
   #onDataDigestError(bhs: Buffer): void {
@@ -524,7 +435,11 @@ export class Connection implements R2tSender {
         // response (RFC 7143 13.1, 13.12).
         this.#headerDigest = step.params.headerDigest;
         this.#dataDigest = step.params.dataDigest;
-        this.#maxRecv = step.params.targetMaxRecvDataSegmentLength;
+        this.#reader.configure({
+          headerDigest: step.params.headerDigest,
+          dataDigest: step.params.dataDigest,
+          maxDataSegment: step.params.targetMaxRecvDataSegmentLength,
+        });
         this.#observer = session.target?.engine.observer;
         if (this.#observer) this.#rxAt = performance.now();
         this.#state = 'full-feature';
