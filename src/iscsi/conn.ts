@@ -6,6 +6,7 @@ import { crc32c, putDigest } from '../util/crc32c.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { snAdd, snLe, snLt } from '../util/serial.js';
+import { StateMachine } from '../util/state-machine.js';
 import { decodeLoginRequest, LoginNegotiation, LoginStatus, type LoginStep } from './login.js';
 import { negotiate } from './params.js';
 import {
@@ -51,7 +52,7 @@ export class Connection implements R2tSender {
   readonly #directory: TargetDirectory;
   readonly #sessions: SessionRegistry;
   #log: Logger;
-  #state: ConnState = 'login';
+  readonly #phase: StateMachine<ConnState>;
   #login: LoginNegotiation;
   #session: Session | undefined;
   #statSN = 0;
@@ -106,6 +107,7 @@ export class Connection implements R2tSender {
     this.#sessions = sessions;
     this.#log = log.child({ conn: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.#login = new LoginNegotiation(opts, directory, this.#log);
+    this.#phase = new StateMachine<ConnState>('connection', 'login', this.#log);
     this.closed = new Promise((r) => {
       this.#resolveClosed = r;
     });
@@ -132,7 +134,15 @@ export class Connection implements R2tSender {
   }
 
   get state(): ConnState {
-    return this.#state;
+    return this.#phase.state;
+  }
+
+  get #state(): ConnState {
+    return this.#phase.state;
+  }
+
+  #toClosed(reason: string): void {
+    this.#phase.transition(['login', 'full-feature', 'logged-out'], 'closed', { reason });
   }
 
   /** Closes this connection (reinstatement, shutdown or a protocol error). */
@@ -140,7 +150,7 @@ export class Connection implements R2tSender {
     if (this.#state === 'closed') return;
     this.#closeReason ||= reason;
     this.#log.info({ reason }, 'closing connection');
-    this.#state = 'closed';
+    this.#toClosed(reason);
     this.#socket.destroy();
   }
 
@@ -148,7 +158,7 @@ export class Connection implements R2tSender {
   #end(reason: string): void {
     if (this.#state === 'closed') return;
     this.#closeReason ||= reason;
-    this.#state = 'closed';
+    this.#toClosed(reason);
     this.#socket.end();
     // A peer that never closes its side must not keep the socket forever.
     setTimeout(() => this.#socket.destroy(), 2000).unref();
@@ -157,7 +167,7 @@ export class Connection implements R2tSender {
   #onClose(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#state = 'closed';
+    if (this.#state !== 'closed') this.#toClosed(this.#closeReason || 'peer closed');
     for (const t of this.#tasks.values()) t.abort();
     this.#tasks.clear();
     this.#pendingCommands.clear();
@@ -442,7 +452,7 @@ export class Connection implements R2tSender {
         });
         this.#observer = session.target?.engine.observer;
         if (this.#observer) this.#rxAt = performance.now();
-        this.#state = 'full-feature';
+        this.#phase.transition(['login'], 'full-feature');
         this.#log.info(
           {
             type: step.sessionType,
@@ -862,7 +872,7 @@ export class Connection implements R2tSender {
         ),
       );
       if (response === 0) {
-        this.#state = 'logged-out';
+        this.#phase.transition(['full-feature'], 'logged-out');
         this.#closeReason = 'logout';
         this.#end('logout');
       }
