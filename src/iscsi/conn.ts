@@ -2,7 +2,6 @@ import type { Socket } from 'node:net';
 import { type Completion, TmfFunction, TmfResponse } from '../scsi/command.js';
 import type { CommandObserver } from '../scsi/observer.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
-import { crc32c, putDigest } from '../util/crc32c.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { snAdd, snLe, snLt } from '../util/serial.js';
@@ -19,21 +18,18 @@ import {
   itt as ittOf,
   opcodeOf,
   type Pdu,
-  pad4,
   RESERVED_TAG,
   RejectReason,
-  setDataSegmentLength,
 } from './pdu/bhs.js';
 import * as out from './pdu/target-pdus.js';
 import { PduReader } from './pdu-reader.js';
+import { PduWriter } from './pdu-writer.js';
 import type { PortalOptions, TargetDirectory } from './portal-interface.js';
 import type { Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { DataSequenceError, IscsiTask, type R2tSender } from './task.js';
 import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
 
-/** Pause reading from a peer that does not read its responses past this much queued output. */
-const WRITE_HIGH_WATER = 32 << 20;
 const EMPTY = Buffer.alloc(0);
 /** Largest text request we assemble from continued PDUs (RFC 7143 11.10.2). */
 const MAX_TEXT_BYTES = 64 * 1024;
@@ -61,8 +57,7 @@ export class Connection implements R2tSender {
     this.#headerAt = this.#rxAt;
   });
   // digests of what this side sends (the reader checks what it receives)
-  #headerDigest = false;
-  #dataDigest = false;
+  readonly #writer: PduWriter;
   #pumping = false;
   // tasks
   readonly #tasks = new Map<number, IscsiTask>();
@@ -81,7 +76,6 @@ export class Connection implements R2tSender {
   #pingSentAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closeReason = '';
-  #corked = false;
   // per-stage latency (set at login when the target keeps statistics)
   #observer: CommandObserver | undefined;
   /** performance.now() of the latest socket read, and of the one that completed #header. */
@@ -102,6 +96,11 @@ export class Connection implements R2tSender {
   ) {
     this.id = id;
     this.#socket = socket;
+    this.#writer = new PduWriter(
+      socket,
+      () => this.#state === 'closed',
+      () => this.#flushTransmitting(),
+    );
     this.#opts = opts;
     this.#directory = directory;
     this.#sessions = sessions;
@@ -443,8 +442,7 @@ export class Connection implements R2tSender {
         );
         // Digests and the receive limit apply from the first PDU after the final login
         // response (RFC 7143 13.1, 13.12).
-        this.#headerDigest = step.params.headerDigest;
-        this.#dataDigest = step.params.dataDigest;
+        this.#writer.configure(step.params.headerDigest, step.params.dataDigest);
         this.#reader.configure({
           headerDigest: step.params.headerDigest,
           dataDigest: step.params.dataDigest,
@@ -615,7 +613,7 @@ export class Connection implements R2tSender {
     const burst = p.maxBurstLength;
     let dataSN = 0;
     let inBurst = 0;
-    this.#batch();
+    this.#writer.batch();
     for (let off = 0; off < length; ) {
       const n = Math.min(mrdsl, length - off, burst - inBurst);
       const last = off + n === length;
@@ -635,7 +633,7 @@ export class Connection implements R2tSender {
         this.#seq(withStatus),
       );
       off += n;
-      this.#write(hdr, data.subarray(off - n, off), off === length ? release : undefined);
+      this.#writer.write(hdr, data.subarray(off - n, off), off === length ? release : undefined);
     }
     return dataSN;
   }
@@ -910,29 +908,16 @@ export class Connection implements R2tSender {
   }
 
   #send(hdr: Buffer, data: Buffer = EMPTY): void {
-    this.#batch();
-    this.#write(hdr, data);
+    this.#writer.batch();
+    this.#writer.write(hdr, data);
   }
 
-  /**
-   * Coalesces everything sent during one turn of the event loop into one writev: responses
-   * that complete together (a burst of backing-store callbacks) cost one system call.
-   */
-  #batch(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#socket.cork();
-    setImmediate(() => {
-      this.#corked = false;
-      const batch = this.#transmitting;
-      if (batch.length > 0 && !this.#socket.destroyed) {
-        // Writes complete in order: this empty one's callback runs once the kernel has the
-        // batch's bytes (after any backpressure), which ends the transmit stage of its tasks.
-        this.#transmitting = [];
-        this.#socket.write(EMPTY, () => this.#transmitted(batch));
-      }
-      this.#socket.uncork();
-    });
+  /** End of a write batch: its tasks' transmit stage ends once the kernel has the bytes. */
+  #flushTransmitting(): void {
+    const batch = this.#transmitting;
+    if (batch.length === 0 || this.#socket.destroyed) return;
+    this.#transmitting = [];
+    this.#writer.whenSent(() => this.#transmitted(batch));
   }
 
   #transmitted(batch: IscsiTask[]): void {
@@ -940,43 +925,6 @@ export class Connection implements R2tSender {
     if (!obs) return;
     const now = performance.now();
     for (const t of batch) obs.stage(t.lun, 'transmit', (now - t.readyAt) / 1000);
-  }
-
-  /**
-   * Queues one PDU: header (+digest), data (+padding, +digest). `sent` runs once the kernel
-   * has the bytes (socket writes complete in order), or at once if nothing can be sent.
-   */
-  #write(hdr: Buffer, data: Buffer, sent?: () => void): void {
-    if (this.#state === 'closed' || this.#socket.destroyed) {
-      sent?.();
-      return;
-    }
-    setDataSegmentLength(hdr, data.length);
-    const sock = this.#socket;
-    if (this.#headerDigest) {
-      const d = Buffer.allocUnsafe(4);
-      putDigest(d, 0, crc32c(hdr));
-      sock.write(Buffer.concat([hdr, d]));
-    } else {
-      sock.write(hdr);
-    }
-    if (data.length > 0) {
-      const pad = pad4(data.length);
-      if (this.#dataDigest) {
-        sock.write(data);
-        const d = Buffer.alloc(pad + 4);
-        putDigest(d, pad, crc32c(data, d.subarray(0, pad)));
-        sock.write(d, sent);
-      } else if (pad > 0) {
-        sock.write(data);
-        sock.write(Buffer.alloc(pad), sent);
-      } else {
-        sock.write(data, sent);
-      }
-    } else {
-      sent?.();
-    }
-    if (sock.writableLength > WRITE_HIGH_WATER) sock.pause();
   }
 
   // ---- timers -------------------------------------------------------------------------------
