@@ -1,11 +1,12 @@
 import type { Socket } from 'node:net';
-import { type Completion, TmfFunction, TmfResponse } from '../scsi/command.js';
+import { type Completion, TmfFunction } from '../scsi/command.js';
 import type { CommandObserver } from '../scsi/observer.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { snAdd, snLe, snLt } from '../util/serial.js';
+import { snAdd } from '../util/serial.js';
 import { StateMachine } from '../util/state-machine.js';
+import { CommandWindow } from './command-window.js';
 import { decodeLoginRequest, LoginNegotiation, LoginStatus, type LoginStep } from './login.js';
 import { negotiate } from './params.js';
 import {
@@ -14,7 +15,6 @@ import {
   field32,
   finalBit,
   InitiatorOpcode,
-  isImmediate,
   itt as ittOf,
   opcodeOf,
   type Pdu,
@@ -61,8 +61,10 @@ export class Connection implements R2tSender {
   #pumping = false;
   // tasks
   readonly #tasks = new Map<number, IscsiTask>();
-  /** Commands that arrived ahead of their CmdSN; null: consumed by ABORT TASK before arrival. */
-  readonly #pendingCommands = new Map<number, Pdu | null>();
+  readonly #window = new CommandWindow(
+    (pdu, cmdSN) => this.#execute(pdu, cmdSN),
+    () => this.#log,
+  );
   #nextTtt = 1;
   // text continuation (RFC 7143 11.10.2)
   #textRemainder: { ttt: number; itt: number; data: Buffer } | undefined;
@@ -169,7 +171,7 @@ export class Connection implements R2tSender {
     if (this.#state !== 'closed') this.#toClosed(this.#closeReason || 'peer closed');
     for (const t of this.#tasks.values()) t.abort();
     this.#tasks.clear();
-    this.#pendingCommands.clear();
+    this.#window.clear();
     this.#reader.clear();
     const s = this.#session;
     if (s && !s.closed) {
@@ -262,64 +264,7 @@ export class Connection implements R2tSender {
       this.#reject(RejectReason.COMMAND_NOT_SUPPORTED, pdu.bhs);
       return;
     }
-    this.#sequence(pdu);
-  }
-
-  /**
-   * CmdSN ordering (RFC 7143 4.2.2.1): immediate PDUs run at once; others run in CmdSN order;
-   * a CmdSN outside [ExpCmdSN, MaxCmdSN] is silently ignored.
-   */
-  #sequence(pdu: Pdu): void {
-    const s = this.#session!;
-    const op = opcodeOf(pdu.bhs);
-    const cmdSN = field32(pdu.bhs, 24);
-    // A NOP-Out answering our ping (ITT 0xffffffff) carries no CmdSN semantics.
-    if (op === InitiatorOpcode.NOP_OUT && ittOf(pdu.bhs) === RESERVED_TAG) {
-      this.#execute(pdu, cmdSN);
-      return;
-    }
-    if (isImmediate(pdu.bhs)) {
-      this.#execute(pdu, cmdSN);
-      return;
-    }
-    if (snLt(cmdSN, s.expCmdSN) || snLt(s.maxCmdSN, cmdSN)) {
-      this.#log.debug(
-        { cmdSN, expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN },
-        'CmdSN outside the window: ignored',
-      );
-      return;
-    }
-    if (cmdSN !== s.expCmdSN) {
-      if (!this.#pendingCommands.has(cmdSN)) this.#pendingCommands.set(cmdSN, copyPdu(pdu));
-      return;
-    }
-    if (this.#pendingCommands.get(cmdSN) === null) {
-      // ABORT TASK named this CmdSN before it arrived: it counts as received and never runs.
-      this.#pendingCommands.delete(cmdSN);
-      s.expCmdSN = snAdd(s.expCmdSN, 1);
-    } else {
-      this.#advance(pdu, cmdSN);
-    }
-    this.#drainPending();
-  }
-
-  /** Runs the commands that waited for the ones before them, skipping aborted CmdSNs. */
-  #drainPending(): void {
-    const s = this.#session!;
-    for (;;) {
-      const sn = s.expCmdSN;
-      const next = this.#pendingCommands.get(sn);
-      if (next === undefined) return;
-      this.#pendingCommands.delete(sn);
-      if (next === null) s.expCmdSN = snAdd(sn, 1);
-      else this.#advance(next, sn);
-    }
-  }
-
-  #advance(pdu: Pdu, cmdSN: number): void {
-    const s = this.#session!;
-    s.expCmdSN = snAdd(s.expCmdSN, 1);
-    this.#execute(pdu, cmdSN);
+    this.#window.offer(this.#session!, pdu);
   }
 
   #execute(pdu: Pdu, cmdSN: number): void {
@@ -713,7 +658,7 @@ export class Connection implements R2tSender {
     const lun = decodeLun(bhs);
     const referencedTag = field32(bhs, 20);
     if (fn === TmfFunction.ABORT_TASK && !this.#tasks.has(referencedTag)) {
-      respond(this.#abortUnseenTask(field32(bhs, 24), field32(bhs, 32)));
+      respond(this.#window.abortUnseen(s, field32(bhs, 24), field32(bhs, 32)));
       return;
     }
     s.target.engine
@@ -722,21 +667,6 @@ export class Connection implements R2tSender {
         this.#log.error({ err }, 'task management failed');
         respond(255);
       });
-  }
-
-  /**
-   * ABORT TASK for a task this connection does not hold (RFC 7143 11.5.1 b, c). RefCmdSN still
-   * in the window and before the TMF's own CmdSN: the command has not arrived; it counts as
-   * received and will not run. Otherwise it was answered already: TASK DOES NOT EXIST, which
-   * tells the initiator to expect (or that it has had) the task's own response.
-   */
-  #abortUnseenTask(cmdSN: number, refCmdSN: number): number {
-    const s = this.#session!;
-    const inWindow = snLe(s.expCmdSN, refCmdSN) && snLe(refCmdSN, s.maxCmdSN);
-    if (!inWindow || !snLt(refCmdSN, cmdSN)) return TmfResponse.TASK_DOES_NOT_EXIST;
-    this.#pendingCommands.set(refCmdSN, null);
-    this.#drainPending();
-    return TmfResponse.FUNCTION_COMPLETE;
   }
 
   #onText(pdu: Pdu): void {
@@ -974,8 +904,4 @@ function extendedCdb(ahs: Buffer): Buffer | undefined {
     off += 4 + ((len - 1 + 3) & ~3);
   }
   return ext;
-}
-
-function copyPdu(p: Pdu): Pdu {
-  return { bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) };
 }
