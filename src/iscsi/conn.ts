@@ -8,7 +8,6 @@ import { snAdd } from '../util/serial.js';
 import { StateMachine } from '../util/state-machine.js';
 import { CommandWindow } from './command-window.js';
 import { decodeLoginRequest, LoginNegotiation, LoginStatus, type LoginStep } from './login.js';
-import { negotiate } from './params.js';
 import {
   BHS_LENGTH,
   decodeLun,
@@ -28,11 +27,9 @@ import type { PortalOptions, TargetDirectory } from './portal-interface.js';
 import type { Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { DataSequenceError, IscsiTask, type R2tSender } from './task.js';
-import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
+import { TextExchange } from './text-exchange.js';
 
 const EMPTY = Buffer.alloc(0);
-/** Largest text request we assemble from continued PDUs (RFC 7143 11.10.2). */
-const MAX_TEXT_BYTES = 64 * 1024;
 
 type ConnState = 'login' | 'full-feature' | 'logged-out' | 'closed';
 
@@ -66,11 +63,16 @@ export class Connection implements R2tSender {
     () => this.#log,
   );
   #nextTtt = 1;
-  // text continuation (RFC 7143 11.10.2)
-  #textRemainder: { ttt: number; itt: number; data: Buffer } | undefined;
-  #textPartial: Buffer[] = [];
-  #textPartialBytes = 0;
-  #textPartialTtt: number | undefined;
+  readonly #text = new TextExchange({
+    send: (hdr, data) => this.#send(hdr, data),
+    reject: (reason, bhs) => this.#reject(reason, bhs),
+    seq: () => this.#seq(true),
+    allocateTtt: () => this.allocateTtt(),
+    session: () => this.#session!,
+    settings: () => this.#opts.settings,
+    directory: () => this.#directory,
+    localAddress: () => this.#socket.localAddress ?? '127.0.0.1',
+  });
   // NOP-In pings
   readonly #startedAt = Date.now();
   #lastRx = Date.now();
@@ -279,7 +281,7 @@ export class Connection implements R2tSender {
         this.#onTmf(pdu);
         break;
       case InitiatorOpcode.TEXT_REQUEST:
-        this.#onText(pdu);
+        this.#text.onText(pdu);
         break;
       case InitiatorOpcode.LOGOUT_REQUEST:
         this.#onLogout(pdu);
@@ -667,114 +669,6 @@ export class Connection implements R2tSender {
         this.#log.error({ err }, 'task management failed');
         respond(255);
       });
-  }
-
-  #onText(pdu: Pdu): void {
-    const bhs = pdu.bhs;
-    const itt = ittOf(bhs);
-    const ttt = field32(bhs, 20);
-    const final = finalBit(bhs);
-    const cont = (bhs[1]! & 0x40) !== 0;
-    // Continuation of a long response the initiator is collecting (empty request, our TTT).
-    if (ttt !== RESERVED_TAG && ttt !== this.#textPartialTtt) {
-      const rem = this.#textRemainder;
-      if (!rem || rem.ttt !== ttt) {
-        this.#reject(RejectReason.INVALID_PDU_FIELD, bhs);
-        return;
-      }
-      this.#textRemainder = undefined;
-      this.#sendText(itt, rem.data, bhs);
-      return;
-    }
-    this.#textPartial.push(Buffer.from(pdu.data));
-    this.#textPartialBytes += pdu.data.length;
-    if (this.#textPartialBytes > MAX_TEXT_BYTES) {
-      // A request split over ever more PDUs must not grow without bound.
-      this.#textPartial = [];
-      this.#textPartialBytes = 0;
-      this.#textPartialTtt = undefined;
-      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
-      return;
-    }
-    if (cont || !final) {
-      this.#textPartialTtt = this.allocateTtt();
-      this.#send(
-        out.textResponse({ itt, ttt: this.#textPartialTtt, final: false, continue: false }, this.#seq(true)),
-      );
-      return;
-    }
-    this.#textPartialTtt = undefined;
-    this.#textPartialBytes = 0;
-    const text = Buffer.concat(this.#textPartial);
-    this.#textPartial = [];
-    let kv: KeyValues;
-    try {
-      kv = parseKeyValues(text);
-    } catch (err) {
-      if (err instanceof TextFormatError) {
-        this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
-        return;
-      }
-      throw err;
-    }
-    const response: KeyValues = [];
-    const rest: KeyValues = [];
-    for (const [k, v] of kv) {
-      if (k === 'SendTargets') response.push(...this.#sendTargets(v));
-      else rest.push([k, v]);
-    }
-    if (rest.length > 0) {
-      const s = this.#session!;
-      const r = negotiate(
-        rest,
-        this.#opts.settings,
-        s.params,
-        { stage: 'full-feature', sessionType: s.type },
-        new Set(),
-      );
-      response.push(...r.response);
-    }
-    this.#sendText(itt, encodeKeyValues(response), bhs);
-  }
-
-  #sendText(itt: number, data: Buffer, req: Buffer): void {
-    const limit = this.#session!.params.initiatorMaxRecvDataSegmentLength;
-    const lunBytes = req.subarray(8, 16);
-    if (data.length <= limit) {
-      this.#send(
-        out.textResponse({ itt, ttt: RESERVED_TAG, final: true, continue: false, lunBytes }, this.#seq(true)),
-        data,
-      );
-      return;
-    }
-    const ttt = this.allocateTtt();
-    this.#textRemainder = { ttt, itt, data: data.subarray(limit) };
-    this.#send(
-      out.textResponse({ itt, ttt, final: false, continue: true, lunBytes }, this.#seq(true)),
-      data.subarray(0, limit),
-    );
-  }
-
-  /** SendTargets (RFC 7143 Appendix C). */
-  #sendTargets(value: string): KeyValues {
-    const s = this.#session!;
-    const local = this.#socket.localAddress ?? '127.0.0.1';
-    let targets = this.#directory.all();
-    if (s.type === 'Normal') {
-      // In a normal session only the session's own target may be reported.
-      targets = targets.filter(
-        (t) => t.name === s.target?.name && (value === '' || value === 'All' || value === t.name),
-      );
-    } else if (value !== 'All') {
-      targets = targets.filter((t) => t.name === value);
-    }
-    const kv: KeyValues = [];
-    for (const t of targets) {
-      if (!t.admits(s.initiatorName)) continue;
-      kv.push(['TargetName', t.name]);
-      for (const a of t.addresses(local)) kv.push(['TargetAddress', a]);
-    }
-    return kv;
   }
 
   #onLogout(pdu: Pdu): void {
