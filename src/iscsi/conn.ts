@@ -1,45 +1,35 @@
 import type { Socket } from 'node:net';
-import { type Completion, TmfFunction, TmfResponse } from '../scsi/command.js';
+import { type Completion, TmfFunction } from '../scsi/command.js';
 import type { CommandObserver } from '../scsi/observer.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
-import { ioBuffers } from '../util/buffer-pool.js';
-import { crc32c, putDigest, readDigest } from '../util/crc32c.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { snAdd, snLe, snLt } from '../util/serial.js';
+import { snAdd } from '../util/serial.js';
+import { StateMachine } from '../util/state-machine.js';
+import { CommandWindow } from './command-window.js';
 import { decodeLoginRequest, LoginNegotiation, LoginStatus, type LoginStep } from './login.js';
-import { negotiate } from './params.js';
 import {
   BHS_LENGTH,
-  dataSegmentLength,
   decodeLun,
   field32,
   finalBit,
   InitiatorOpcode,
-  isImmediate,
   itt as ittOf,
   opcodeOf,
   type Pdu,
-  pad4,
   RESERVED_TAG,
   RejectReason,
-  setDataSegmentLength,
-  totalAhsLength,
 } from './pdu/bhs.js';
 import * as out from './pdu/target-pdus.js';
+import { PduReader } from './pdu-reader.js';
+import { PduWriter } from './pdu-writer.js';
 import type { PortalOptions, TargetDirectory } from './portal-interface.js';
 import type { Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { DataSequenceError, IscsiTask, type R2tSender } from './task.js';
-import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
+import { TextExchange } from './text-exchange.js';
 
-/** Login PDUs may carry at most 8192 bytes (RFC 7143 13.12, the default before negotiation). */
-const LOGIN_MAX_DATA = 8192;
-/** Pause reading from a peer that does not read its responses past this much queued output. */
-const WRITE_HIGH_WATER = 32 << 20;
 const EMPTY = Buffer.alloc(0);
-/** Largest text request we assemble from continued PDUs (RFC 7143 11.10.2). */
-const MAX_TEXT_BYTES = 64 * 1024;
 
 type ConnState = 'login' | 'full-feature' | 'logged-out' | 'closed';
 
@@ -55,29 +45,34 @@ export class Connection implements R2tSender {
   readonly #directory: TargetDirectory;
   readonly #sessions: SessionRegistry;
   #log: Logger;
-  #state: ConnState = 'login';
+  readonly #phase: StateMachine<ConnState>;
   #login: LoginNegotiation;
   #session: Session | undefined;
   #statSN = 0;
   #cid = 0;
-  // receive buffer
-  #chunks: Buffer[] = [];
-  #avail = 0;
-  #header: Buffer | undefined;
-  #headerDigest = false;
-  #dataDigest = false;
-  #maxRecv = LOGIN_MAX_DATA;
+  readonly #reader = new PduReader(() => {
+    this.#headerAt = this.#rxAt;
+  });
+  // digests of what this side sends (the reader checks what it receives)
+  readonly #writer: PduWriter;
   #pumping = false;
   // tasks
   readonly #tasks = new Map<number, IscsiTask>();
-  /** Commands that arrived ahead of their CmdSN; null: consumed by ABORT TASK before arrival. */
-  readonly #pendingCommands = new Map<number, Pdu | null>();
+  readonly #window = new CommandWindow(
+    (pdu, cmdSN) => this.#execute(pdu, cmdSN),
+    () => this.#log,
+  );
   #nextTtt = 1;
-  // text continuation (RFC 7143 11.10.2)
-  #textRemainder: { ttt: number; itt: number; data: Buffer } | undefined;
-  #textPartial: Buffer[] = [];
-  #textPartialBytes = 0;
-  #textPartialTtt: number | undefined;
+  readonly #text = new TextExchange({
+    send: (hdr, data) => this.#send(hdr, data),
+    reject: (reason, bhs) => this.#reject(reason, bhs),
+    seq: () => this.#seq(true),
+    allocateTtt: () => this.allocateTtt(),
+    session: () => this.#session!,
+    settings: () => this.#opts.settings,
+    directory: () => this.#directory,
+    localAddress: () => this.#socket.localAddress ?? '127.0.0.1',
+  });
   // NOP-In pings
   readonly #startedAt = Date.now();
   #lastRx = Date.now();
@@ -85,7 +80,6 @@ export class Connection implements R2tSender {
   #pingSentAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #closeReason = '';
-  #corked = false;
   // per-stage latency (set at login when the target keeps statistics)
   #observer: CommandObserver | undefined;
   /** performance.now() of the latest socket read, and of the one that completed #header. */
@@ -106,11 +100,17 @@ export class Connection implements R2tSender {
   ) {
     this.id = id;
     this.#socket = socket;
+    this.#writer = new PduWriter(
+      socket,
+      () => this.#state === 'closed',
+      () => this.#flushTransmitting(),
+    );
     this.#opts = opts;
     this.#directory = directory;
     this.#sessions = sessions;
     this.#log = log.child({ conn: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.#login = new LoginNegotiation(opts, directory, this.#log);
+    this.#phase = new StateMachine<ConnState>('connection', 'login', this.#log);
     this.closed = new Promise((r) => {
       this.#resolveClosed = r;
     });
@@ -137,7 +137,15 @@ export class Connection implements R2tSender {
   }
 
   get state(): ConnState {
-    return this.#state;
+    return this.#phase.state;
+  }
+
+  get #state(): ConnState {
+    return this.#phase.state;
+  }
+
+  #toClosed(reason: string): void {
+    this.#phase.transition(['login', 'full-feature', 'logged-out'], 'closed', { reason });
   }
 
   /** Closes this connection (reinstatement, shutdown or a protocol error). */
@@ -145,7 +153,7 @@ export class Connection implements R2tSender {
     if (this.#state === 'closed') return;
     this.#closeReason ||= reason;
     this.#log.info({ reason }, 'closing connection');
-    this.#state = 'closed';
+    this.#toClosed(reason);
     this.#socket.destroy();
   }
 
@@ -153,7 +161,7 @@ export class Connection implements R2tSender {
   #end(reason: string): void {
     if (this.#state === 'closed') return;
     this.#closeReason ||= reason;
-    this.#state = 'closed';
+    this.#toClosed(reason);
     this.#socket.end();
     // A peer that never closes its side must not keep the socket forever.
     setTimeout(() => this.#socket.destroy(), 2000).unref();
@@ -162,12 +170,11 @@ export class Connection implements R2tSender {
   #onClose(): void {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#state = 'closed';
+    if (this.#state !== 'closed') this.#toClosed(this.#closeReason || 'peer closed');
     for (const t of this.#tasks.values()) t.abort();
     this.#tasks.clear();
-    this.#pendingCommands.clear();
-    this.#chunks = [];
-    this.#avail = 0;
+    this.#window.clear();
+    this.#reader.clear();
     const s = this.#session;
     if (s && !s.closed) {
       // ERL 0: the loss of the only connection ends the session (RFC 7143 7.1.1).
@@ -187,8 +194,7 @@ export class Connection implements R2tSender {
     if (this.#state === 'closed') return;
     this.#lastRx = Date.now();
     if (this.#observer) this.#rxAt = performance.now();
-    this.#chunks.push(chunk);
-    this.#avail += chunk.length;
+    this.#reader.push(chunk);
     this.#pump();
   }
 
@@ -197,9 +203,10 @@ export class Connection implements R2tSender {
     this.#pumping = true;
     try {
       while (this.#state !== 'closed') {
-        const pdu = this.#nextPdu();
-        if (pdu === undefined) break;
-        if (pdu !== null) this.#dispatch(pdu);
+        const ev = this.#reader.next();
+        if (ev === undefined) break;
+        if (ev.kind === 'pdu') this.#dispatch(ev.pdu);
+        else this.#onDataDigestError(ev.bhs);
       }
     } catch (err) {
       if (err instanceof ProtocolError) {
@@ -212,89 +219,6 @@ export class Connection implements R2tSender {
     } finally {
       this.#pumping = false;
     }
-  }
-
-  /**
-   * Takes the next complete PDU off the receive buffer, verifying digests. Undefined: not
-   * enough bytes yet; null: a PDU was consumed and already answered (bad data digest).
-   */
-  #nextPdu(): Pdu | undefined | null {
-    if (!this.#header) {
-      if (this.#avail < BHS_LENGTH) return undefined;
-      const bhsPeek = this.#peek(BHS_LENGTH);
-      const ahsLen = totalAhsLength(bhsPeek);
-      const hlen = BHS_LENGTH + ahsLen + (this.#headerDigest ? 4 : 0);
-      if (this.#avail < hlen) return undefined;
-      const raw = this.#take(hlen);
-      if (this.#headerDigest) {
-        const expected = crc32c(raw.subarray(0, BHS_LENGTH + ahsLen));
-        if (readDigest(raw, BHS_LENGTH + ahsLen) !== expected) {
-          // A bad header digest means the lengths cannot be trusted: drop the connection.
-          throw new ProtocolError('header digest mismatch', 'TANDEM_ERR_ISCSI_DIGEST');
-        }
-      }
-      this.#header = Buffer.from(raw.subarray(0, BHS_LENGTH + ahsLen));
-      this.#headerAt = this.#rxAt;
-      const dsl = dataSegmentLength(this.#header);
-      const limit = this.#state === 'login' ? LOGIN_MAX_DATA : this.#maxRecv;
-      if (dsl > limit) {
-        throw new ProtocolError(
-          `data segment of ${dsl} bytes exceeds MaxRecvDataSegmentLength ${limit}`,
-          'TANDEM_ERR_ISCSI_PDU_TOO_LARGE',
-        );
-      }
-    }
-    const header = this.#header;
-    const dsl = dataSegmentLength(header);
-    const padded = dsl + pad4(dsl);
-    const need = padded > 0 ? padded + (this.#dataDigest ? 4 : 0) : 0;
-    if (this.#avail < need) return undefined;
-    this.#header = undefined;
-    const bhs = header.subarray(0, BHS_LENGTH);
-    const ahs = header.subarray(BHS_LENGTH);
-    if (need === 0) return { bhs, ahs, data: EMPTY };
-    const raw = this.#take(need);
-    const data = raw.subarray(0, dsl);
-    if (this.#dataDigest) {
-      const expected = crc32c(raw.subarray(0, padded));
-      if (readDigest(raw, padded) !== expected) {
-        this.#onDataDigestError(bhs);
-        return null;
-      }
-    }
-    return { bhs, ahs, data };
-  }
-
-  #peek(n: number): Buffer {
-    const first = this.#chunks[0]!;
-    if (first.length >= n) return first.subarray(0, n);
-    return Buffer.concat(this.#chunks, Math.min(this.#avail, Math.max(n, 0))).subarray(0, n);
-  }
-
-  #take(n: number): Buffer {
-    this.#avail -= n;
-    const first = this.#chunks[0]!;
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
-    }
-    // A data segment split across socket reads is gathered into a pooled buffer: WRITE
-    // returns it once the backing store has the data (allocation churn costs more in GC).
-    const out = ioBuffers.pools(n) ? ioBuffers.take(n) : Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.#chunks[0]!;
-      const k = Math.min(c.length, n - off);
-      c.copy(out, off, 0, k);
-      off += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
-    return out;
   }
 
   #onDataDigestError(bhs: Buffer): void {
@@ -342,64 +266,7 @@ export class Connection implements R2tSender {
       this.#reject(RejectReason.COMMAND_NOT_SUPPORTED, pdu.bhs);
       return;
     }
-    this.#sequence(pdu);
-  }
-
-  /**
-   * CmdSN ordering (RFC 7143 4.2.2.1): immediate PDUs run at once; others run in CmdSN order;
-   * a CmdSN outside [ExpCmdSN, MaxCmdSN] is silently ignored.
-   */
-  #sequence(pdu: Pdu): void {
-    const s = this.#session!;
-    const op = opcodeOf(pdu.bhs);
-    const cmdSN = field32(pdu.bhs, 24);
-    // A NOP-Out answering our ping (ITT 0xffffffff) carries no CmdSN semantics.
-    if (op === InitiatorOpcode.NOP_OUT && ittOf(pdu.bhs) === RESERVED_TAG) {
-      this.#execute(pdu, cmdSN);
-      return;
-    }
-    if (isImmediate(pdu.bhs)) {
-      this.#execute(pdu, cmdSN);
-      return;
-    }
-    if (snLt(cmdSN, s.expCmdSN) || snLt(s.maxCmdSN, cmdSN)) {
-      this.#log.debug(
-        { cmdSN, expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN },
-        'CmdSN outside the window: ignored',
-      );
-      return;
-    }
-    if (cmdSN !== s.expCmdSN) {
-      if (!this.#pendingCommands.has(cmdSN)) this.#pendingCommands.set(cmdSN, copyPdu(pdu));
-      return;
-    }
-    if (this.#pendingCommands.get(cmdSN) === null) {
-      // ABORT TASK named this CmdSN before it arrived: it counts as received and never runs.
-      this.#pendingCommands.delete(cmdSN);
-      s.expCmdSN = snAdd(s.expCmdSN, 1);
-    } else {
-      this.#advance(pdu, cmdSN);
-    }
-    this.#drainPending();
-  }
-
-  /** Runs the commands that waited for the ones before them, skipping aborted CmdSNs. */
-  #drainPending(): void {
-    const s = this.#session!;
-    for (;;) {
-      const sn = s.expCmdSN;
-      const next = this.#pendingCommands.get(sn);
-      if (next === undefined) return;
-      this.#pendingCommands.delete(sn);
-      if (next === null) s.expCmdSN = snAdd(sn, 1);
-      else this.#advance(next, sn);
-    }
-  }
-
-  #advance(pdu: Pdu, cmdSN: number): void {
-    const s = this.#session!;
-    s.expCmdSN = snAdd(s.expCmdSN, 1);
-    this.#execute(pdu, cmdSN);
+    this.#window.offer(this.#session!, pdu);
   }
 
   #execute(pdu: Pdu, cmdSN: number): void {
@@ -414,7 +281,7 @@ export class Connection implements R2tSender {
         this.#onTmf(pdu);
         break;
       case InitiatorOpcode.TEXT_REQUEST:
-        this.#onText(pdu);
+        this.#text.onText(pdu);
         break;
       case InitiatorOpcode.LOGOUT_REQUEST:
         this.#onLogout(pdu);
@@ -528,12 +395,15 @@ export class Connection implements R2tSender {
         );
         // Digests and the receive limit apply from the first PDU after the final login
         // response (RFC 7143 13.1, 13.12).
-        this.#headerDigest = step.params.headerDigest;
-        this.#dataDigest = step.params.dataDigest;
-        this.#maxRecv = step.params.targetMaxRecvDataSegmentLength;
+        this.#writer.configure(step.params.headerDigest, step.params.dataDigest);
+        this.#reader.configure({
+          headerDigest: step.params.headerDigest,
+          dataDigest: step.params.dataDigest,
+          maxDataSegment: step.params.targetMaxRecvDataSegmentLength,
+        });
         this.#observer = session.target?.engine.observer;
         if (this.#observer) this.#rxAt = performance.now();
-        this.#state = 'full-feature';
+        this.#phase.transition(['login'], 'full-feature');
         this.#log.info(
           {
             type: step.sessionType,
@@ -696,7 +566,7 @@ export class Connection implements R2tSender {
     const burst = p.maxBurstLength;
     let dataSN = 0;
     let inBurst = 0;
-    this.#batch();
+    this.#writer.batch();
     for (let off = 0; off < length; ) {
       const n = Math.min(mrdsl, length - off, burst - inBurst);
       const last = off + n === length;
@@ -716,7 +586,7 @@ export class Connection implements R2tSender {
         this.#seq(withStatus),
       );
       off += n;
-      this.#write(hdr, data.subarray(off - n, off), off === length ? release : undefined);
+      this.#writer.write(hdr, data.subarray(off - n, off), off === length ? release : undefined);
     }
     return dataSN;
   }
@@ -796,7 +666,7 @@ export class Connection implements R2tSender {
     const lun = decodeLun(bhs);
     const referencedTag = field32(bhs, 20);
     if (fn === TmfFunction.ABORT_TASK && !this.#tasks.has(referencedTag)) {
-      respond(this.#abortUnseenTask(field32(bhs, 24), field32(bhs, 32)));
+      respond(this.#window.abortUnseen(s, field32(bhs, 24), field32(bhs, 32)));
       return;
     }
     s.target.engine
@@ -805,129 +675,6 @@ export class Connection implements R2tSender {
         this.#log.error({ err }, 'task management failed');
         respond(255);
       });
-  }
-
-  /**
-   * ABORT TASK for a task this connection does not hold (RFC 7143 11.5.1 b, c). RefCmdSN still
-   * in the window and before the TMF's own CmdSN: the command has not arrived; it counts as
-   * received and will not run. Otherwise it was answered already: TASK DOES NOT EXIST, which
-   * tells the initiator to expect (or that it has had) the task's own response.
-   */
-  #abortUnseenTask(cmdSN: number, refCmdSN: number): number {
-    const s = this.#session!;
-    const inWindow = snLe(s.expCmdSN, refCmdSN) && snLe(refCmdSN, s.maxCmdSN);
-    if (!inWindow || !snLt(refCmdSN, cmdSN)) return TmfResponse.TASK_DOES_NOT_EXIST;
-    this.#pendingCommands.set(refCmdSN, null);
-    this.#drainPending();
-    return TmfResponse.FUNCTION_COMPLETE;
-  }
-
-  #onText(pdu: Pdu): void {
-    const bhs = pdu.bhs;
-    const itt = ittOf(bhs);
-    const ttt = field32(bhs, 20);
-    const final = finalBit(bhs);
-    const cont = (bhs[1]! & 0x40) !== 0;
-    // Continuation of a long response the initiator is collecting (empty request, our TTT).
-    if (ttt !== RESERVED_TAG && ttt !== this.#textPartialTtt) {
-      const rem = this.#textRemainder;
-      if (!rem || rem.ttt !== ttt) {
-        this.#reject(RejectReason.INVALID_PDU_FIELD, bhs);
-        return;
-      }
-      this.#textRemainder = undefined;
-      this.#sendText(itt, rem.data, bhs);
-      return;
-    }
-    this.#textPartial.push(Buffer.from(pdu.data));
-    this.#textPartialBytes += pdu.data.length;
-    if (this.#textPartialBytes > MAX_TEXT_BYTES) {
-      // A request split over ever more PDUs must not grow without bound.
-      this.#textPartial = [];
-      this.#textPartialBytes = 0;
-      this.#textPartialTtt = undefined;
-      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
-      return;
-    }
-    if (cont || !final) {
-      this.#textPartialTtt = this.allocateTtt();
-      this.#send(
-        out.textResponse({ itt, ttt: this.#textPartialTtt, final: false, continue: false }, this.#seq(true)),
-      );
-      return;
-    }
-    this.#textPartialTtt = undefined;
-    this.#textPartialBytes = 0;
-    const text = Buffer.concat(this.#textPartial);
-    this.#textPartial = [];
-    let kv: KeyValues;
-    try {
-      kv = parseKeyValues(text);
-    } catch (err) {
-      if (err instanceof TextFormatError) {
-        this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
-        return;
-      }
-      throw err;
-    }
-    const response: KeyValues = [];
-    const rest: KeyValues = [];
-    for (const [k, v] of kv) {
-      if (k === 'SendTargets') response.push(...this.#sendTargets(v));
-      else rest.push([k, v]);
-    }
-    if (rest.length > 0) {
-      const s = this.#session!;
-      const r = negotiate(
-        rest,
-        this.#opts.settings,
-        s.params,
-        { stage: 'full-feature', sessionType: s.type },
-        new Set(),
-      );
-      response.push(...r.response);
-    }
-    this.#sendText(itt, encodeKeyValues(response), bhs);
-  }
-
-  #sendText(itt: number, data: Buffer, req: Buffer): void {
-    const limit = this.#session!.params.initiatorMaxRecvDataSegmentLength;
-    const lunBytes = req.subarray(8, 16);
-    if (data.length <= limit) {
-      this.#send(
-        out.textResponse({ itt, ttt: RESERVED_TAG, final: true, continue: false, lunBytes }, this.#seq(true)),
-        data,
-      );
-      return;
-    }
-    const ttt = this.allocateTtt();
-    this.#textRemainder = { ttt, itt, data: data.subarray(limit) };
-    this.#send(
-      out.textResponse({ itt, ttt, final: false, continue: true, lunBytes }, this.#seq(true)),
-      data.subarray(0, limit),
-    );
-  }
-
-  /** SendTargets (RFC 7143 Appendix C). */
-  #sendTargets(value: string): KeyValues {
-    const s = this.#session!;
-    const local = this.#socket.localAddress ?? '127.0.0.1';
-    let targets = this.#directory.all();
-    if (s.type === 'Normal') {
-      // In a normal session only the session's own target may be reported.
-      targets = targets.filter(
-        (t) => t.name === s.target?.name && (value === '' || value === 'All' || value === t.name),
-      );
-    } else if (value !== 'All') {
-      targets = targets.filter((t) => t.name === value);
-    }
-    const kv: KeyValues = [];
-    for (const t of targets) {
-      if (!t.admits(s.initiatorName)) continue;
-      kv.push(['TargetName', t.name]);
-      for (const a of t.addresses(local)) kv.push(['TargetAddress', a]);
-    }
-    return kv;
   }
 
   #onLogout(pdu: Pdu): void {
@@ -953,7 +700,7 @@ export class Connection implements R2tSender {
         ),
       );
       if (response === 0) {
-        this.#state = 'logged-out';
+        this.#phase.transition(['full-feature'], 'logged-out');
         this.#closeReason = 'logout';
         this.#end('logout');
       }
@@ -991,29 +738,16 @@ export class Connection implements R2tSender {
   }
 
   #send(hdr: Buffer, data: Buffer = EMPTY): void {
-    this.#batch();
-    this.#write(hdr, data);
+    this.#writer.batch();
+    this.#writer.write(hdr, data);
   }
 
-  /**
-   * Coalesces everything sent during one turn of the event loop into one writev: responses
-   * that complete together (a burst of backing-store callbacks) cost one system call.
-   */
-  #batch(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#socket.cork();
-    setImmediate(() => {
-      this.#corked = false;
-      const batch = this.#transmitting;
-      if (batch.length > 0 && !this.#socket.destroyed) {
-        // Writes complete in order: this empty one's callback runs once the kernel has the
-        // batch's bytes (after any backpressure), which ends the transmit stage of its tasks.
-        this.#transmitting = [];
-        this.#socket.write(EMPTY, () => this.#transmitted(batch));
-      }
-      this.#socket.uncork();
-    });
+  /** End of a write batch: its tasks' transmit stage ends once the kernel has the bytes. */
+  #flushTransmitting(): void {
+    const batch = this.#transmitting;
+    if (batch.length === 0 || this.#socket.destroyed) return;
+    this.#transmitting = [];
+    this.#writer.whenSent(() => this.#transmitted(batch));
   }
 
   #transmitted(batch: IscsiTask[]): void {
@@ -1021,43 +755,6 @@ export class Connection implements R2tSender {
     if (!obs) return;
     const now = performance.now();
     for (const t of batch) obs.stage(t.lun, 'transmit', (now - t.readyAt) / 1000);
-  }
-
-  /**
-   * Queues one PDU: header (+digest), data (+padding, +digest). `sent` runs once the kernel
-   * has the bytes (socket writes complete in order), or at once if nothing can be sent.
-   */
-  #write(hdr: Buffer, data: Buffer, sent?: () => void): void {
-    if (this.#state === 'closed' || this.#socket.destroyed) {
-      sent?.();
-      return;
-    }
-    setDataSegmentLength(hdr, data.length);
-    const sock = this.#socket;
-    if (this.#headerDigest) {
-      const d = Buffer.allocUnsafe(4);
-      putDigest(d, 0, crc32c(hdr));
-      sock.write(Buffer.concat([hdr, d]));
-    } else {
-      sock.write(hdr);
-    }
-    if (data.length > 0) {
-      const pad = pad4(data.length);
-      if (this.#dataDigest) {
-        sock.write(data);
-        const d = Buffer.alloc(pad + 4);
-        putDigest(d, pad, crc32c(data, d.subarray(0, pad)));
-        sock.write(d, sent);
-      } else if (pad > 0) {
-        sock.write(data);
-        sock.write(Buffer.alloc(pad), sent);
-      } else {
-        sock.write(data, sent);
-      }
-    } else {
-      sent?.();
-    }
-    if (sock.writableLength > WRITE_HIGH_WATER) sock.pause();
   }
 
   // ---- timers -------------------------------------------------------------------------------
@@ -1107,8 +804,4 @@ function extendedCdb(ahs: Buffer): Buffer | undefined {
     off += 4 + ((len - 1 + 3) & ~3);
   }
   return ext;
-}
-
-function copyPdu(p: Pdu): Pdu {
-  return { bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) };
 }

@@ -1,0 +1,187 @@
+import { ioBuffers } from '../util/buffer-pool.js';
+import { crc32c, readDigest } from '../util/crc32c.js';
+import { ProtocolError } from '../util/errors.js';
+import { BHS_LENGTH, dataSegmentLength, type Pdu, pad4, totalAhsLength } from './pdu/bhs.js';
+
+/** Login PDUs may carry at most 8192 bytes (RFC 7143 13.12, the default before negotiation). */
+export const LOGIN_MAX_DATA = 8192;
+const DIGEST_LENGTH = 4;
+const EMPTY = Buffer.alloc(0);
+
+/** SPDK's `enum iscsi_pdu_recv_state`: where the reader is inside the current PDU. */
+export type RecvState =
+  | 'await-bhs'
+  | 'await-ahs'
+  | 'await-header-digest'
+  | 'await-data'
+  | 'await-data-digest';
+
+/**
+ * What the reader hands over: a whole PDU whose digests checked out, or a PDU whose data
+ * digest did not (its header is sound, so the connection can answer it: RFC 7143 7.8).
+ */
+export type ReaderEvent =
+  | { readonly kind: 'pdu'; readonly pdu: Pdu }
+  | { readonly kind: 'data-digest-error'; readonly bhs: Buffer };
+
+/**
+ * The receive state machine of one connection (STYLE.md): fed byte chunks, it yields whole PDUs
+ * in order. header → AHS → header digest → data (+ padding) → data digest; each digest is checked
+ * before the PDU leaves the reader. A bad header digest or an oversized data segment is a
+ * ProtocolError (the lengths that follow cannot be trusted). It knows nothing of sockets.
+ */
+export class PduReader {
+  #chunks: Buffer[] = [];
+  #avail = 0;
+  #state: RecvState = 'await-bhs';
+  #bhs: Buffer = EMPTY;
+  #ahs: Buffer = EMPTY;
+  #data: Buffer = EMPTY;
+  #headerDigest = false;
+  #dataDigest = false;
+  #maxDataSegment = LOGIN_MAX_DATA;
+  readonly #onHeader: (() => void) | undefined;
+
+  /** `onHeader` runs when a PDU's header has been verified (the receive-stage stamp). */
+  constructor(onHeader?: () => void) {
+    this.#onHeader = onHeader;
+  }
+
+  get state(): RecvState {
+    return this.#state;
+  }
+
+  /** Bytes received and not yet consumed by a PDU. */
+  get buffered(): number {
+    return this.#avail;
+  }
+
+  /**
+   * Digests and the receive limit for the PDUs after the current one (RFC 7143 13.1, 13.12:
+   * they apply from the first PDU after the final login response).
+   */
+  configure(opts: { headerDigest: boolean; dataDigest: boolean; maxDataSegment: number }): void {
+    this.#headerDigest = opts.headerDigest;
+    this.#dataDigest = opts.dataDigest;
+    this.#maxDataSegment = opts.maxDataSegment;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#avail += chunk.length;
+  }
+
+  /** Drops what is buffered (the connection closed). */
+  clear(): void {
+    this.#chunks = [];
+    this.#avail = 0;
+    this.#state = 'await-bhs';
+  }
+
+  /** The next complete PDU, or undefined until more bytes are pushed. */
+  next(): ReaderEvent | undefined {
+    for (;;) {
+      switch (this.#state) {
+        case 'await-bhs': {
+          if (this.#avail < BHS_LENGTH) return undefined;
+          // A private copy: the header outlives the chunk it came in (CmdSN queue, Reject).
+          this.#bhs = Buffer.from(this.#take(BHS_LENGTH));
+          this.#state = 'await-ahs';
+          break;
+        }
+        case 'await-ahs': {
+          const n = totalAhsLength(this.#bhs);
+          if (this.#avail < n) return undefined;
+          this.#ahs = n === 0 ? EMPTY : Buffer.from(this.#take(n));
+          this.#state = 'await-header-digest';
+          break;
+        }
+        case 'await-header-digest': {
+          if (this.#headerDigest) {
+            if (this.#avail < DIGEST_LENGTH) return undefined;
+            const d = readDigest(this.#take(DIGEST_LENGTH), 0);
+            // A bad header digest means the lengths cannot be trusted: drop the connection.
+            if (d !== crc32c(this.#bhs, this.#ahs)) {
+              throw new ProtocolError('header digest mismatch', 'TANDEM_ERR_ISCSI_DIGEST');
+            }
+          }
+          const dsl = dataSegmentLength(this.#bhs);
+          if (dsl > this.#maxDataSegment) {
+            throw new ProtocolError(
+              `data segment of ${dsl} bytes exceeds MaxRecvDataSegmentLength ${this.#maxDataSegment}`,
+              'TANDEM_ERR_ISCSI_PDU_TOO_LARGE',
+            );
+          }
+          this.#state = 'await-data';
+          this.#onHeader?.();
+          break;
+        }
+        case 'await-data': {
+          const dsl = dataSegmentLength(this.#bhs);
+          if (dsl === 0) {
+            // No data segment: no padding and no data digest either (RFC 7143 11.2.4).
+            this.#data = EMPTY;
+            return this.#emit();
+          }
+          const padded = dsl + pad4(dsl);
+          if (this.#avail < padded) return undefined;
+          this.#data = this.#take(padded);
+          this.#state = 'await-data-digest';
+          break;
+        }
+        case 'await-data-digest': {
+          const padded = this.#data;
+          const dsl = dataSegmentLength(this.#bhs);
+          if (this.#dataDigest) {
+            if (this.#avail < DIGEST_LENGTH) return undefined;
+            const d = readDigest(this.#take(DIGEST_LENGTH), 0);
+            if (d !== crc32c(padded)) {
+              this.#state = 'await-bhs';
+              this.#data = EMPTY;
+              return { kind: 'data-digest-error', bhs: this.#bhs };
+            }
+          }
+          this.#data = padded.subarray(0, dsl);
+          return this.#emit();
+        }
+      }
+    }
+  }
+
+  #emit(): ReaderEvent {
+    const pdu: Pdu = { bhs: this.#bhs, ahs: this.#ahs, data: this.#data };
+    this.#state = 'await-bhs';
+    this.#bhs = EMPTY;
+    this.#ahs = EMPTY;
+    this.#data = EMPTY;
+    return { kind: 'pdu', pdu };
+  }
+
+  /** `n` bytes off the front: a view when they lie in one chunk, else gathered once. */
+  #take(n: number): Buffer {
+    this.#avail -= n;
+    const first = this.#chunks[0]!;
+    if (first.length > n) {
+      this.#chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    if (first.length === n) {
+      this.#chunks.shift();
+      return first;
+    }
+    // A data segment split across socket reads is gathered into a pooled buffer: WRITE
+    // returns it once the backing store has the data (allocation churn costs more in GC).
+    const out = ioBuffers.pools(n) ? ioBuffers.take(n) : Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.#chunks[0]!;
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(k);
+    }
+    return out;
+  }
+}
