@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { AdminClient, DEFAULT_ADMIN_PORT } from '../../src/admin/admin-client.js';
-import { type CliError, EXIT, explain, usage } from './errors.js';
+import { type CliError, EXIT, explain, failureLine, usage } from './errors.js';
 
 export const DEFAULT_ENDPOINT = `127.0.0.1:${DEFAULT_ADMIN_PORT}`;
 
@@ -31,8 +31,7 @@ export const print = (text: string) => process.stdout.write(`${text}\n`);
 export const printJson = (v: unknown) => print(JSON.stringify(v, null, 2));
 
 export function fail(e: CliError): never {
-  const line = `tandemctl: ${e.message} — ${e.hint}`.replace(/\s*\n\s*/g, ' ');
-  process.stderr.write(`${line}\n`);
+  process.stderr.write(`${failureLine(e)}\n`);
   client?.close();
   process.exit(e.exitCode);
 }

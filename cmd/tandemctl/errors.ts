@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { AdminCallError } from '../../src/admin/admin-client.js';
 import * as ops from '../../src/admin/admin-ops.js';
 import { GRPC_STATUS_OF } from '../../src/admin/admin-proto.js';
@@ -21,7 +22,7 @@ export const usage = (message: string, hint = 'see --help') => new CliError(EXIT
 
 /** Why a call did not reach the node, in words. */
 function unreachableReason(err: AdminCallError, timeoutS: number): string {
-  if (err.grpcCode === 4 /* DEADLINE_EXCEEDED */) return `no answer within ${timeoutS} s`;
+  if (err.grpcCode === grpc.status.DEADLINE_EXCEEDED) return `no answer within ${timeoutS} s`;
   const m = /(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ECONNRESET|ETIMEDOUT|EAI_AGAIN)/.exec(
     err.message,
   );
@@ -38,6 +39,27 @@ function unreachableReason(err: AdminCallError, timeoutS: number): string {
   if (/Name resolution failed/.test(err.message)) return 'cannot resolve the host name';
   return err.message.replace(/^\d+ [A-Z_]+: /, '');
 }
+
+/** The one line tandemctl prints on stderr for a failure. */
+export function failureLine(e: CliError): string {
+  return `tandemctl: ${e.message} — ${e.hint}`.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
+ * What to do next, by gRPC status. The status is the one the error-catalogue code maps to
+ * (GRPC_STATUS_OF) when the node sent a code in the `tandem-error-code` trailer, else the
+ * call's own status: the message text never decides the exit status or the hint.
+ */
+const HINT_OF_STATUS: Partial<Record<grpc.status, string>> = {
+  [grpc.status.INVALID_ARGUMENT]: 'fix the value and try again',
+  [grpc.status.NOT_FOUND]: 'check the name (list commands show what exists)',
+  [grpc.status.ALREADY_EXISTS]: 'it exists already',
+  [grpc.status.FAILED_PRECONDITION]: 'see tandemctl status',
+  [grpc.status.ABORTED]: 'it changed concurrently: try again',
+  [grpc.status.UNAVAILABLE]: 'try again shortly; tandemctl status shows the cluster',
+  [grpc.status.UNIMPLEMENTED]:
+    'is --endpoint the admin address of a tandemd of the same version as tandemctl?',
+};
 
 /** Maps anything an action threw to the exit status and the one line to print. */
 export function explain(err: unknown, what: string, g: { timeout: number } | undefined): CliError {
@@ -61,20 +83,11 @@ export function explain(err: unknown, what: string, g: { timeout: number } | und
       );
     }
     const status = code === undefined ? err.grpcCode : (GRPC_STATUS_OF[code] ?? err.grpcCode);
-    const hints: Record<number, string> = {
-      3: 'fix the value and try again',
-      5: 'check the name (list commands show what exists)',
-      6: 'it exists already',
-      9: 'see tandemctl status',
-      10: 'it changed concurrently: try again',
-      14: 'try again shortly; tandemctl status shows the cluster',
-      12: 'is --endpoint the admin address of a tandemd of the same version as tandemctl?',
-    };
     const suffix = code ? ` (${code})` : '';
     return new CliError(
       EXIT.failed,
       `${what}: ${details}${suffix}`,
-      hints[status] ?? 'see the node log for details',
+      HINT_OF_STATUS[status] ?? 'see the node log for details',
     );
   }
   if (err instanceof TandemError)
