@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { AdminCallError } from '../../../src/admin/admin-client.js';
-import { waitReason } from '../../../src/admin/admin-wait.js';
 import { action, connect, print, printJson } from '../cli.js';
 import { CliError, EXIT, explain, usage } from '../errors.js';
+import { waitReason } from '../wait-reason.js';
 
 /** tandemctl wait. */
 export function register(program: Command): void {
