@@ -8,7 +8,7 @@
  *   --in-sync        … and every replica is up, in the in-sync set, no resync is running, and
  *                    every other replica's port group is Active/Non-optimized or Standby.
  */
-import type { ClusterStatusMsg, VolumeStatusMsg } from './admin-proto.js';
+import type { ClusterStatusMsg, VolumeStatusMsg } from '../../src/admin/admin-proto.js';
 
 export interface WaitWant {
   primary?: string;

@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { action, connect, print } from '../cli.js';
+import { EXIT } from '../errors.js';
+import { showStatus } from '../render.js';
+
+/** tandemctl status. */
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('nodes, volumes, ALUA state of every port group, sessions')
+    .action(
+      action('status', async (g) => {
+        const s = await connect(g).status();
+        print(g.json ? JSON.stringify(s, null, 2) : showStatus(s));
+        return EXIT.ok;
+      }),
+    );
+}

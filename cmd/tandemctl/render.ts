@@ -1,0 +1,72 @@
+import { formatBytes, formatDuration, percent, section } from '../../src/admin/admin-format.js';
+import type { ClusterStatusMsg } from '../../src/admin/admin-proto.js';
+
+/** The text of tandemctl status. */
+export function showStatus(s: ClusterStatusMsg): string {
+  const now = Date.now();
+  const parts: string[] = [`Cluster: ${s.mode} mode, answered by ${s.node || '?'}`];
+  parts.push(
+    section(
+      'Nodes',
+      ['NAME', 'STATE', 'PORTALS', 'ADMIN', 'TPG', 'UP'],
+      s.nodes.map((n) => [
+        n.name,
+        n.up ? 'up' : 'down',
+        n.portals.join(','),
+        n.admin,
+        n.targetPortGroupId || '',
+        n.up && n.upSinceMs > 0 ? formatDuration((now - n.upSinceMs) / 1000) : '',
+      ]),
+    ),
+  );
+  parts.push(
+    section(
+      'Volumes',
+      ['ID', 'SIZE', 'KIND', 'REPLICAS', 'IN-SYNC', 'PRIMARY', 'EPOCH', 'RESYNC', 'LUNS'],
+      s.volumes.map((v) => [
+        v.id,
+        formatBytes(v.size),
+        v.kind,
+        v.replicas.join(','),
+        v.inSync.join(','),
+        v.primary || 'none',
+        v.epoch || '',
+        v.resyncTotalBytes > 0 ? percent(v.resyncDoneBytes, v.resyncTotalBytes) : '',
+        v.luns.join(','),
+      ]),
+    ),
+  );
+  const nodes = [...new Set(s.volumes.flatMap((v) => v.portGroups.map((p) => p.node)))].sort();
+  parts.push(
+    section(
+      'Port groups (ALUA)',
+      [
+        'VOLUME',
+        ...nodes.map((n) => {
+          const g = s.volumes.flatMap((v) => v.portGroups).find((p) => p.node === n);
+          return g ? `${n} (tpg ${g.targetPortGroupId})` : n;
+        }),
+      ],
+      s.volumes
+        .filter((v) => v.portGroups.length > 0)
+        .map((v) => [v.id, ...nodes.map((n) => v.portGroups.find((p) => p.node === n)?.state ?? '')]),
+    ),
+  );
+  parts.push(
+    section(
+      'Sessions',
+      ['NODE', 'INITIATOR', 'ISID', 'TARGET', 'PORTAL', 'AGE', 'CONNS'],
+      s.sessions.map((x) => [
+        x.node,
+        x.initiator,
+        x.isid,
+        x.target,
+        x.portal,
+        x.sinceMs > 0 ? formatDuration((now - x.sinceMs) / 1000) : '',
+        x.connections,
+      ]),
+    ),
+  );
+  for (const w of s.warnings) parts.push(`warning: ${w}`);
+  return parts.join('\n\n');
+}
