@@ -1,10 +1,37 @@
 import * as grpc from '@grpc/grpc-js';
-import { loadProtoPackage } from '../util/proto.js';
+import type { ClusterStatus__Output } from '../gen/tandem/admin/v1/ClusterStatus.js';
+import type { ConfigEntry__Output } from '../gen/tandem/admin/v1/ConfigEntry.js';
+import type { DeleteConfigRequest__Output } from '../gen/tandem/admin/v1/DeleteConfigRequest.js';
+import type { DeleteConfigResponse__Output } from '../gen/tandem/admin/v1/DeleteConfigResponse.js';
+import type { ExportConfigRequest__Output } from '../gen/tandem/admin/v1/ExportConfigRequest.js';
+import type { ExportConfigResponse__Output } from '../gen/tandem/admin/v1/ExportConfigResponse.js';
+import type { GetConfigRequest__Output } from '../gen/tandem/admin/v1/GetConfigRequest.js';
+import type { ImportConfigRequest__Output } from '../gen/tandem/admin/v1/ImportConfigRequest.js';
+import type { ImportConfigResponse__Output } from '../gen/tandem/admin/v1/ImportConfigResponse.js';
+import type { ListConfigRequest__Output } from '../gen/tandem/admin/v1/ListConfigRequest.js';
+import type { ListConfigResponse__Output } from '../gen/tandem/admin/v1/ListConfigResponse.js';
+import type { MetricsRequest__Output } from '../gen/tandem/admin/v1/MetricsRequest.js';
+import type { MetricsResponse__Output } from '../gen/tandem/admin/v1/MetricsResponse.js';
+import type { NodeInfo__Output } from '../gen/tandem/admin/v1/NodeInfo.js';
+import type { NodeStatus__Output } from '../gen/tandem/admin/v1/NodeStatus.js';
+import type { NodeStatusRequest__Output } from '../gen/tandem/admin/v1/NodeStatusRequest.js';
+import type { NodeVolume__Output } from '../gen/tandem/admin/v1/NodeVolume.js';
+import type { PutConfigRequest__Output } from '../gen/tandem/admin/v1/PutConfigRequest.js';
+import type { PutConfigResponse__Output } from '../gen/tandem/admin/v1/PutConfigResponse.js';
+import type { Replication__Output } from '../gen/tandem/admin/v1/Replication.js';
+import type { Session__Output } from '../gen/tandem/admin/v1/Session.js';
+import type { StatusRequest__Output } from '../gen/tandem/admin/v1/StatusRequest.js';
+import type { SwitchoverRequest__Output } from '../gen/tandem/admin/v1/SwitchoverRequest.js';
+import type { SwitchoverResponse__Output } from '../gen/tandem/admin/v1/SwitchoverResponse.js';
+import type { VerifyMessage__Output } from '../gen/tandem/admin/v1/VerifyMessage.js';
+import type { VerifyRequest__Output } from '../gen/tandem/admin/v1/VerifyRequest.js';
+import type { VerifyResult__Output } from '../gen/tandem/admin/v1/VerifyResult.js';
+import type { VolumeStatus__Output } from '../gen/tandem/admin/v1/VolumeStatus.js';
+import { loadService } from '../util/proto.js';
 
 /**
- * proto/tandem/admin/v1/admin.proto, loaded at run time with @grpc/proto-loader like the forward
- * service (src/cluster/forward-proto.ts). The message shapes below mirror the .proto as
- * proto-loader presents them (camelCase, longs as numbers, defaults filled in).
+ * proto/tandem/admin/v1/admin.proto: its message types are generated (src/gen/, `npm run proto`);
+ * these are the names the admin code uses for them.
  */
 
 export const ADMIN_PROTO = 'tandem/admin/v1/admin.proto';
@@ -15,127 +42,21 @@ export const DEFAULT_ADMIN_PORT = 7070;
 /** Trailing metadata key carrying the TANDEM_ERR_… code of a failed call. */
 export const ERROR_CODE_METADATA = 'tandem-error-code';
 
-export interface SessionMsg {
-  node: string;
-  initiator: string;
-  isid: string;
-  target: string;
-  portal: string;
-  sinceMs: number;
-  connections: number;
-}
-
-export interface ReplicationMsg {
-  inSync: string[];
-  peers: { node: string; state: string }[];
-  resyncDoneBytes: number;
-  resyncTotalBytes: number;
-}
-
-export interface NodeVolumeMsg {
-  id: string;
-  role: string;
-  aluaState: string;
-  epoch: number;
-  size: number;
-  replication: ReplicationMsg | null;
-}
-
-export interface NodeStatusMsg {
-  name: string;
-  mode: string;
-  portals: string[];
-  admin: string;
-  grpc: string;
-  upSinceMs: number;
-  volumes: NodeVolumeMsg[];
-  sessions: SessionMsg[];
-}
-
-export interface NodeInfoMsg {
-  name: string;
-  up: boolean;
-  portals: string[];
-  admin: string;
-  grpc: string;
-  targetPortGroupId: number;
-  upSinceMs: number;
-}
-
-export interface VolumeStatusMsg {
-  id: string;
-  kind: string;
-  size: number;
-  replicas: string[];
-  inSync: string[];
-  primary: string;
-  epoch: number;
-  portGroups: { node: string; targetPortGroupId: number; state: string }[];
-  resyncDoneBytes: number;
-  resyncTotalBytes: number;
-  luns: string[];
-}
-
-export interface ClusterStatusMsg {
-  mode: string;
-  node: string;
-  nodes: NodeInfoMsg[];
-  volumes: VolumeStatusMsg[];
-  sessions: SessionMsg[];
-  warnings: string[];
-}
-
-export interface ConfigEntryMsg {
-  kind: string;
-  name: string;
-  valueJson: string;
-  revision: number;
-}
-
-export interface ListConfigResponse {
-  revision: number;
-  entries: ConfigEntryMsg[];
-}
-
-export interface PutConfigRequest {
-  kind: string;
-  name: string;
-  valueJson: string;
-  expectedRevision?: number;
-}
-
-export interface DeleteConfigRequest {
-  kind: string;
-  name: string;
-  expectedRevision?: number;
-}
-
-export interface ImportConfigResponse {
-  added: string[];
-  changed: string[];
-  removed: string[];
-  unchanged: number;
-  applied: boolean;
-}
-
-export interface SwitchoverResponse {
-  volume: string;
-  from: string;
-  to: string;
-  epoch: number;
-}
-
-export interface VerifyResultMsg {
-  regions: number;
-  regionSize: number;
-  differing: { node: string; offset: number; length: number }[];
-}
-
-export interface VerifyMessage {
-  progress?: { doneBytes: number; totalBytes: number } | null;
-  result?: VerifyResultMsg | null;
-  kind?: 'progress' | 'result';
-}
+export type SessionMsg = Session__Output;
+export type ReplicationMsg = Replication__Output;
+export type NodeVolumeMsg = NodeVolume__Output;
+export type NodeStatusMsg = NodeStatus__Output;
+export type NodeInfoMsg = NodeInfo__Output;
+export type VolumeStatusMsg = VolumeStatus__Output;
+export type ClusterStatusMsg = ClusterStatus__Output;
+export type ConfigEntryMsg = ConfigEntry__Output;
+export type ListConfigResponse = ListConfigResponse__Output;
+export type PutConfigRequest = PutConfigRequest__Output;
+export type DeleteConfigRequest = DeleteConfigRequest__Output;
+export type ImportConfigResponse = ImportConfigResponse__Output;
+export type SwitchoverResponse = SwitchoverResponse__Output;
+export type VerifyResultMsg = VerifyResult__Output;
+export type VerifyMessage = VerifyMessage__Output;
 
 type Unary<Req, Res> = (
   req: Req,
@@ -145,18 +66,18 @@ type Unary<Req, Res> = (
 ) => grpc.ClientUnaryCall;
 
 export interface AdminServiceClient extends grpc.Client {
-  Status: Unary<Record<string, never>, ClusterStatusMsg>;
-  NodeStatus: Unary<Record<string, never>, NodeStatusMsg>;
-  ListConfig: Unary<{ kind: string }, ListConfigResponse>;
-  GetConfig: Unary<{ kind: string; name: string }, ConfigEntryMsg>;
-  PutConfig: Unary<PutConfigRequest, { revision: number }>;
-  DeleteConfig: Unary<DeleteConfigRequest, { deleted: boolean }>;
-  ExportConfig: Unary<{ showSecrets: boolean }, { yaml: string; revision: number }>;
-  ImportConfig: Unary<{ yaml: string; dryRun: boolean }, ImportConfigResponse>;
-  Switchover: Unary<{ volume: string; to: string }, SwitchoverResponse>;
-  Metrics: Unary<Record<string, never>, { text: string }>;
+  Status: Unary<StatusRequest__Output, ClusterStatusMsg>;
+  NodeStatus: Unary<NodeStatusRequest__Output, NodeStatusMsg>;
+  ListConfig: Unary<ListConfigRequest__Output, ListConfigResponse>;
+  GetConfig: Unary<GetConfigRequest__Output, ConfigEntryMsg>;
+  PutConfig: Unary<PutConfigRequest, PutConfigResponse__Output>;
+  DeleteConfig: Unary<DeleteConfigRequest, DeleteConfigResponse__Output>;
+  ExportConfig: Unary<ExportConfigRequest__Output, ExportConfigResponse__Output>;
+  ImportConfig: Unary<ImportConfigRequest__Output, ImportConfigResponse>;
+  Switchover: Unary<SwitchoverRequest__Output, SwitchoverResponse>;
+  Metrics: Unary<MetricsRequest__Output, MetricsResponse__Output>;
   Verify(
-    req: { volume: string },
+    req: VerifyRequest__Output,
     metadata: grpc.Metadata,
     options: grpc.CallOptions,
   ): grpc.ClientReadableStream<VerifyMessage>;
@@ -169,7 +90,7 @@ interface AdminPackage {
 let loaded: AdminPackage | undefined;
 
 export function adminPackage(): AdminPackage {
-  loaded ??= loadProtoPackage<AdminPackage>(ADMIN_PROTO, 'tandem.admin.v1');
+  loaded ??= { Admin: loadService(ADMIN_PROTO, 'tandem.admin.v1.Admin') };
   return loaded;
 }
 

@@ -1,72 +1,30 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { AbortRequest__Output } from '../gen/tandem/forward/v1/AbortRequest.js';
+import type { ExecuteRequest__Output } from '../gen/tandem/forward/v1/ExecuteRequest.js';
+import type { ExecuteResponse__Output } from '../gen/tandem/forward/v1/ExecuteResponse.js';
+import type { ForwarderMessage__Output } from '../gen/tandem/forward/v1/ForwarderMessage.js';
+import type { Nexus__Output } from '../gen/tandem/forward/v1/Nexus.js';
+import type { ResetRequest__Output } from '../gen/tandem/forward/v1/ResetRequest.js';
+import type { ResetResponse__Output } from '../gen/tandem/forward/v1/ResetResponse.js';
 import type { ForwardedCommand, ForwardedCompletion } from '../scsi/forwarding.js';
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
-import { loadProtoPackage } from '../util/proto.js';
+import { loadService } from '../util/proto.js';
 
 /**
- * proto/tandem/forward/v1/forward.proto, loaded at run time with @grpc/proto-loader: the one
- * way Tandem uses protobuf (no generated code to keep in sync). The message shapes below mirror
- * the .proto (camelCase, as proto-loader presents them with keepCase: false).
+ * proto/tandem/forward/v1/forward.proto: its message types are generated (src/gen/,
+ * `npm run proto`); these are the names the forwarding code uses for them.
  */
 
 export const FORWARD_PROTO = 'tandem/forward/v1/forward.proto';
 
-export interface NexusMessage {
-  initiatorName: string;
-  isid: string;
-  relativePortId: number;
-  targetPortGroupId: number;
-  targetPortName: string;
-  targetName: string;
-  instance: string;
-}
-
-export interface ExecuteRequest {
-  id: string;
-  originNode: string;
-  volume: string;
-  lun: number;
-  nexus: NexusMessage | null;
-  tag: number;
-  cdb: Buffer;
-  taskAttribute: number;
-  expectedLength: number;
-  readExpected: boolean;
-  writeExpected: boolean;
-  dataOut: Buffer;
-}
-
-export interface ExecuteResponse {
-  id: string;
-  status: number;
-  sense: Buffer;
-  data: Buffer;
-  transferLength: number;
-  aborted: boolean;
-  hasData: boolean;
-}
-
-export interface AbortRequest {
-  id: string;
-  originNode: string;
-}
-
+export type NexusMessage = Nexus__Output;
+export type ExecuteRequest = ExecuteRequest__Output;
+export type ExecuteResponse = ExecuteResponse__Output;
+export type AbortRequest = AbortRequest__Output;
 /** One message from the forwarding node on the Commands stream (a oneof). */
-export interface ForwarderMessage {
-  execute?: ExecuteRequest | null;
-  abort?: AbortRequest | null;
-  kind?: 'execute' | 'abort';
-}
-
-export interface ResetRequest {
-  originNode: string;
-  volume: string;
-  unitAttention: string;
-}
-
-export interface ResetResponse {
-  found: boolean;
-}
+export type ForwarderMessage = ForwarderMessage__Output;
+export type ResetRequest = ResetRequest__Output;
+export type ResetResponse = ResetResponse__Output;
 
 export interface ForwardServiceClient extends grpc.Client {
   Reset(
@@ -84,7 +42,7 @@ interface ForwardPackage {
 let loaded: ForwardPackage | undefined;
 
 export function forwardPackage(): ForwardPackage {
-  loaded ??= loadProtoPackage<ForwardPackage>(FORWARD_PROTO, 'tandem.forward.v1');
+  loaded ??= { Forward: loadService(FORWARD_PROTO, 'tandem.forward.v1.Forward') };
   return loaded;
 }
 

@@ -1,0 +1,34 @@
+// DO NOT EDIT: generated from proto/ by `npm run proto` (proto/generate.mjs).
+// biome-ignore-all format: generated code
+// biome-ignore-all lint: generated code
+// biome-ignore-all assist/source/organizeImports: generated code
+// Original file: proto/tandem/admin/v1/admin.proto
+
+
+export interface ImportConfigResponse {
+  /**
+   * "<kind>/<name>"
+   */
+  'added'?: (string)[];
+  'changed'?: (string)[];
+  'removed'?: (string)[];
+  'unchanged'?: (number);
+  /**
+   * false on dry_run
+   */
+  'applied'?: (boolean);
+}
+
+export interface ImportConfigResponse__Output {
+  /**
+   * "<kind>/<name>"
+   */
+  'added': (string)[];
+  'changed': (string)[];
+  'removed': (string)[];
+  'unchanged': (number);
+  /**
+   * false on dry_run
+   */
+  'applied': (boolean);
+}

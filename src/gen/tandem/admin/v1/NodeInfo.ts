@@ -1,0 +1,27 @@
+// DO NOT EDIT: generated from proto/ by `npm run proto` (proto/generate.mjs).
+// biome-ignore-all format: generated code
+// biome-ignore-all lint: generated code
+// biome-ignore-all assist/source/organizeImports: generated code
+// Original file: proto/tandem/admin/v1/admin.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface NodeInfo {
+  'name'?: (string);
+  'up'?: (boolean);
+  'portals'?: (string)[];
+  'admin'?: (string);
+  'grpc'?: (string);
+  'targetPortGroupId'?: (number);
+  'upSinceMs'?: (number | string | Long);
+}
+
+export interface NodeInfo__Output {
+  'name': (string);
+  'up': (boolean);
+  'portals': (string)[];
+  'admin': (string);
+  'grpc': (string);
+  'targetPortGroupId': (number);
+  'upSinceMs': (number);
+}

@@ -1,0 +1,18 @@
+// DO NOT EDIT: generated from proto/ by `npm run proto` (proto/generate.mjs).
+// biome-ignore-all format: generated code
+// biome-ignore-all lint: generated code
+// biome-ignore-all assist/source/organizeImports: generated code
+// Original file: proto/tandem/admin/v1/admin.proto
+
+
+export interface PortGroupState {
+  'node'?: (string);
+  'targetPortGroupId'?: (number);
+  'state'?: (string);
+}
+
+export interface PortGroupState__Output {
+  'node': (string);
+  'targetPortGroupId': (number);
+  'state': (string);
+}

@@ -1,0 +1,17 @@
+// DO NOT EDIT: generated from proto/ by `npm run proto` (proto/generate.mjs).
+// biome-ignore-all format: generated code
+// biome-ignore-all lint: generated code
+// biome-ignore-all assist/source/organizeImports: generated code
+// Original file: proto/tandem/admin/v1/admin.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface VerifyProgress {
+  'doneBytes'?: (number | string | Long);
+  'totalBytes'?: (number | string | Long);
+}
+
+export interface VerifyProgress__Output {
+  'doneBytes': (number);
+  'totalBytes': (number);
+}

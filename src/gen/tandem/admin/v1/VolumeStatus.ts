@@ -1,0 +1,60 @@
+// DO NOT EDIT: generated from proto/ by `npm run proto` (proto/generate.mjs).
+// biome-ignore-all format: generated code
+// biome-ignore-all lint: generated code
+// biome-ignore-all assist/source/organizeImports: generated code
+// Original file: proto/tandem/admin/v1/admin.proto
+
+import type { PortGroupState as _tandem_admin_v1_PortGroupState, PortGroupState__Output as _tandem_admin_v1_PortGroupState__Output } from '../../../tandem/admin/v1/PortGroupState.js';
+import type { Long } from '@grpc/proto-loader';
+
+export interface VolumeStatus {
+  'id'?: (string);
+  /**
+   * replicated | shared
+   */
+  'kind'?: (string);
+  /**
+   * bytes
+   */
+  'size'?: (number | string | Long);
+  'replicas'?: (string)[];
+  'inSync'?: (string)[];
+  /**
+   * empty: none
+   */
+  'primary'?: (string);
+  'epoch'?: (number | string | Long);
+  'portGroups'?: (_tandem_admin_v1_PortGroupState)[];
+  'resyncDoneBytes'?: (number | string | Long);
+  'resyncTotalBytes'?: (number | string | Long);
+  /**
+   * "<target iqn>/<lun>" mapping this volume
+   */
+  'luns'?: (string)[];
+}
+
+export interface VolumeStatus__Output {
+  'id': (string);
+  /**
+   * replicated | shared
+   */
+  'kind': (string);
+  /**
+   * bytes
+   */
+  'size': (number);
+  'replicas': (string)[];
+  'inSync': (string)[];
+  /**
+   * empty: none
+   */
+  'primary': (string);
+  'epoch': (number);
+  'portGroups': (_tandem_admin_v1_PortGroupState__Output)[];
+  'resyncDoneBytes': (number);
+  'resyncTotalBytes': (number);
+  /**
+   * "<target iqn>/<lun>" mapping this volume
+   */
+  'luns': (string)[];
+}
