@@ -1,11 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../util/logger.js';
 import { PEER_CHANNEL_OPTIONS } from '../util/proto.js';
+import { StateMachine } from '../util/state-machine.js';
 import { replicationError } from './errors.js';
 import {
   type AckMessage,
   type HelloMessage,
   type HelloReplyMessage,
+  type OpKindCode,
   type OpMessage,
   type PrimaryMessage,
   type ReplicaMessage,
@@ -25,6 +27,21 @@ export const REFUSAL = {
 /** An op as the volume hands it to a link: the link numbers it. */
 export type OutgoingOp = Omit<OpMessage, 'seq'>;
 
+const EMPTY = Buffer.alloc(0);
+
+/** An op for the peers, in the one shape every op has (`full` and `datasetId` only for resync). */
+export function outgoing(
+  kind: OpKindCode,
+  offset: number,
+  length: number,
+  data: Buffer = EMPTY,
+  fua = false,
+  full = false,
+  datasetId = '',
+): OutgoingOp {
+  return { kind, offset, length, data, fua, full, datasetId };
+}
+
 interface PendingOp {
   readonly op: OpMessage;
   readonly bytes: number;
@@ -36,6 +53,7 @@ interface PendingOp {
 /** Largest batch of ops in one stream message (a message may exceed it by one op). */
 const BATCH_BYTES = 4 << 20;
 
+/** The states each state may be entered from. */
 const STATES: Record<PeerState, readonly PeerState[]> = {
   connecting: ['connecting'],
   resyncing: ['connecting'],
@@ -56,8 +74,7 @@ export class PeerLink {
   readonly node: string;
   readonly address: string;
   readonly epoch: number;
-  #state: PeerState = 'connecting';
-  readonly #log: Logger;
+  readonly #state: StateMachine<PeerState>;
   readonly #client: ReplicationServiceClient;
   #stream: grpc.ClientDuplexStream<PrimaryMessage, ReplicaMessage> | undefined;
   readonly #queue: PendingOp[] = [];
@@ -96,11 +113,15 @@ export class PeerLink {
     this.node = opts.node;
     this.address = opts.address;
     this.epoch = opts.epoch;
-    this.#log = opts.logger;
     this.#maxInflightBytes = opts.maxInflightBytes;
     this.#ackTimeoutMs = opts.ackTimeoutMs;
     this.#onDown = opts.onDown;
     this.#onAck = opts.onAck;
+    this.#state = new StateMachine<PeerState>(`peer ${opts.node}`, 'connecting', opts.logger, () => {
+      const waiters = this.#stateWaiters;
+      this.#stateWaiters = [];
+      for (const w of waiters) w();
+    });
     const Ctor = replicationPackage().Replication;
     this.#client = new Ctor(
       opts.address,
@@ -112,7 +133,7 @@ export class PeerLink {
   }
 
   get state(): PeerState {
-    return this.#state;
+    return this.#state.state;
   }
 
   get inflightOps(): number {
@@ -121,27 +142,19 @@ export class PeerLink {
 
   /** Whether ops can be sent (the stream is up and the peer answered the Hello). */
   get live(): boolean {
-    return this.#state === 'resyncing' || this.#state === 'in-sync';
+    // Read per write and link: compare, not is() (no rest array).
+    const s = this.#state.state;
+    return s === 'resyncing' || s === 'in-sync';
   }
 
   /** Whether the link is finished (failed or closed): a new one replaces it. */
   get down(): boolean {
-    return !this.live && this.#state !== 'connecting';
+    return !this.live && this.#state.state !== 'connecting';
   }
 
+  /** Enters `to` if the link's state allows it (STATES); wakes stateChange() waiters. */
   transition(to: PeerState, fields: Record<string, unknown> = {}): boolean {
-    const from = this.#state;
-    if (!STATES[to].includes(from)) return false;
-    if (from === to) return true;
-    this.#state = to;
-    this.#log.info(
-      { ...fields, peer: this.node, from, to },
-      `peer ${this.node}: ${from.toUpperCase()} -> ${to.toUpperCase()}`,
-    );
-    const waiters = this.#stateWaiters;
-    this.#stateWaiters = [];
-    for (const w of waiters) w();
-    return true;
+    return this.#state.transition(STATES[to], to, { ...fields, peer: this.node });
   }
 
   /** Resolves at the next state change (or at once if the link is down). */
@@ -210,7 +223,7 @@ export class PeerLink {
 
   /** Sends one op; resolves with its ack, rejects when the link fails first. */
   send(op: OutgoingOp): Promise<AckMessage> {
-    if (this.down) return Promise.reject(new Error(`peer ${this.node} is ${this.#state}`));
+    if (this.down) return Promise.reject(new Error(`peer ${this.node} is ${this.state}`));
     return new Promise<AckMessage>((resolve, reject) => {
       // One shape for every op (a literal, not a spread: this runs once per write).
       const full: OpMessage = {
@@ -315,7 +328,7 @@ export class PeerLink {
 
   /** Closes without reporting a failure (the volume is closing or no longer primary). */
   close(why: string): void {
-    if (this.#state === 'closed') return;
+    if (this.#state.is('closed')) return;
     const wasDown = this.down;
     this.transition('closed', { reason: why });
     if (!wasDown) this.#teardown(why);

@@ -1,0 +1,269 @@
+import * as grpc from '@grpc/grpc-js';
+import type { DirtyBitmap } from './bitmap.js';
+import { replicationError } from './errors.js';
+import { PeerLink } from './peer-link.js';
+import type { HelloMessage, HelloReplyMessage } from './proto.js';
+import type { PeerAddress, PeerStatus } from './replication-interface.js';
+import { resync } from './resync.js';
+import type { VolumeContext } from './volume-context.js';
+
+/** How many times a failed in-sync set change is retried while this node may still serve. */
+const IN_SYNC_RETRIES = 4;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The primary's view of its peers (rule 2): one PeerLink per live peer, through connecting,
+ * resync and in-sync, and the in-sync set in etcd corrected by this term's own changes. A peer
+ * that fails, or stays silent past the connect deadline, leaves the set before anything it
+ * lacks is acknowledged.
+ */
+export class Membership {
+  readonly #ctx: VolumeContext;
+  readonly links = new Map<string, PeerLink>();
+  readonly #added = new Set<string>();
+  readonly #removed = new Set<string>();
+  readonly #removals = new Map<string, Promise<void>>();
+  /** When this node last became primary (the connect deadline counts from it). */
+  primarySince = 0;
+
+  constructor(ctx: VolumeContext) {
+    this.#ctx = ctx;
+  }
+
+  /** A new primary term: no link or set change of an older term carries over. */
+  newTerm(): void {
+    this.closeLinks('new primary term');
+    this.#added.clear();
+    this.#removed.clear();
+    this.primarySince = Date.now();
+  }
+
+  closeLinks(why: string): void {
+    for (const link of this.links.values()) link.close(why);
+    this.links.clear();
+  }
+
+  /** Effective in-sync members other than this node: etcd's view corrected by our own changes. */
+  memberNodes(): string[] {
+    const out = new Set<string>();
+    for (const n of this.#ctx.o.inSync.members()) if (!this.#removed.has(n)) out.add(n);
+    for (const n of this.#added) out.add(n);
+    out.delete(this.#ctx.o.node);
+    return [...out];
+  }
+
+  isMember(node: string): boolean {
+    if (node === this.#ctx.o.node) return false;
+    if (this.#removed.has(node)) return false;
+    return this.#added.has(node) || this.#ctx.o.inSync.members().has(node);
+  }
+
+  /** Every configured replica is in the in-sync set with a live mirror. */
+  allInSync(): boolean {
+    for (const node of this.#ctx.o.replicas()) {
+      if (node === this.#ctx.o.node) continue;
+      if (!this.isMember(node) || this.links.get(node)?.state !== 'in-sync') return false;
+    }
+    return true;
+  }
+
+  /** In-sync peers that are not mirroring by the connect deadline are removed (rule 2). */
+  removeSilent(gen: number): void {
+    for (const node of this.memberNodes()) {
+      if (this.links.get(node)?.state === 'in-sync') continue;
+      this.ensureRemoved(node, gen).catch((err: unknown) =>
+        this.#ctx.log.warn({ peer: node, err: (err as Error).message }, 'could not remove a silent peer'),
+      );
+    }
+  }
+
+  /** A peer failed or is missing: out of the in-sync set before anything it lacks is acked. */
+  async peerDown(node: string, gen: number): Promise<void> {
+    const adding = this.links.get(node)?.adding;
+    if (adding) await adding.catch(() => undefined);
+    if (this.isMember(node)) await this.ensureRemoved(node, gen);
+  }
+
+  ensureRemoved(node: string, gen: number): Promise<void> {
+    let p = this.#removals.get(node);
+    if (!p) {
+      p = this.#changeInSync('remove', node, gen).finally(() => this.#removals.delete(node));
+      this.#removals.set(node, p);
+    }
+    return p;
+  }
+
+  /** One in-sync set change at this term's epoch, retried while this node may still serve. */
+  async #changeInSync(what: 'add' | 'remove', node: string, gen: number): Promise<void> {
+    const ctx = this.#ctx;
+    const epoch = ctx.epoch;
+    for (let attempt = 0; ; attempt++) {
+      if (gen !== ctx.generation || !ctx.o.canServeWrites()) {
+        throw replicationError(
+          'TANDEM_ERR_REPLICATION_FENCED',
+          `${ctx.o.volume}: cannot ${what} ${node} in the in-sync set: no longer primary`,
+        );
+      }
+      try {
+        await ctx.o.inSync[what](node, epoch);
+        if (gen !== ctx.generation) continue; // reported above as fenced
+        if (what === 'remove') {
+          this.#removed.add(node);
+          this.#added.delete(node);
+        } else {
+          this.#added.add(node);
+          this.#removed.delete(node);
+        }
+        ctx.log.info(
+          { peer: node, epoch },
+          what === 'remove' ? 'peer removed from the in-sync set' : 'peer added to the in-sync set',
+        );
+        return;
+      } catch (err) {
+        if (attempt >= IN_SYNC_RETRIES) {
+          throw replicationError(
+            'TANDEM_ERR_REPLICATION_FENCED',
+            `${ctx.o.volume}: cannot ${what} ${node} in the in-sync set: ${(err as Error).message}`,
+            { cause: err },
+          );
+        }
+        ctx.log.warn(
+          { peer: node, attempt, err: (err as Error).message },
+          `in-sync set ${what} failed: retrying`,
+        );
+        await sleep(50 * 2 ** attempt);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- links
+
+  /** Replaces links to peers that left or moved, and starts one to every live peer without. */
+  peersChanged(): void {
+    const ctx = this.#ctx;
+    if (!ctx.role.is('primary')) return;
+    const live = new Map<string, PeerAddress>();
+    for (const p of ctx.o.peers()) if (p.node !== ctx.o.node) live.set(p.node, p);
+    for (const [node, link] of this.links) {
+      const p = live.get(node);
+      if (!p || p.address !== link.address) {
+        link.fail(p ? 'address changed' : 'no longer a live peer');
+        this.links.delete(node);
+      }
+    }
+    for (const p of live.values()) {
+      const link = this.links.get(p.node);
+      if (link && !link.down) continue;
+      this.#startLink(p);
+    }
+  }
+
+  #startLink(p: PeerAddress): void {
+    const ctx = this.#ctx;
+    const gen = ctx.generation;
+    const link = new PeerLink({
+      node: p.node,
+      address: p.address,
+      epoch: ctx.epoch,
+      logger: ctx.log,
+      credentials: ctx.o.credentials ?? grpc.credentials.createInsecure(),
+      maxInflightBytes: ctx.timing.maxInflightBytes,
+      ackTimeoutMs: ctx.timing.ackTimeoutMs,
+      onDown: (l, why) => this.#linkDown(l, why, gen),
+      onAck: () => ctx.metrics.acks++,
+    });
+    this.links.set(p.node, link);
+    void this.#runLink(link, gen);
+  }
+
+  #linkDown(link: PeerLink, why: string, gen: number): void {
+    const ctx = this.#ctx;
+    if (gen !== ctx.generation) return;
+    ctx.metrics.peerFailures++;
+    ctx.log.warn({ peer: link.node, state: link.state, reason: why }, 'mirror to peer failed');
+    // Remove it from the in-sync set now rather than at the next write.
+    this.peerDown(link.node, gen).catch((err: unknown) =>
+      ctx.log.warn({ peer: link.node, err: (err as Error).message }, 'could not remove a failed peer'),
+    );
+    ctx.timer(ctx.timing.reconnectMs, () => {
+      if (gen !== ctx.generation || this.links.get(link.node) !== link) return;
+      this.links.delete(link.node);
+      this.peersChanged();
+    });
+  }
+
+  async #runLink(link: PeerLink, gen: number): Promise<void> {
+    const ctx = this.#ctx;
+    const size = ctx.device.size;
+    const hello: HelloMessage = {
+      volume: ctx.o.volume,
+      epoch: ctx.epoch,
+      primaryNode: ctx.o.node,
+      datasetId: ctx.datasetId,
+      regionSize: ctx.bm().regionSize,
+      size,
+      era: ctx.o.era ?? '',
+    };
+    try {
+      const reply = await link.connect(
+        hello,
+        Math.max(ctx.timing.ackTimeoutMs, ctx.timing.connectDeadlineMs),
+      );
+      if (gen !== ctx.generation || link.down) return;
+      if (reply.highestEpoch > ctx.epoch) {
+        link.fail(
+          `the peer has seen epoch ${reply.highestEpoch}, newer than ours (${ctx.epoch})`,
+          'stale-epoch',
+        );
+        return;
+      }
+      const peerDirty = regionsFromPeerBitmap(reply, ctx.bm(), size);
+      const consistent =
+        reply.hasValidData &&
+        ctx.datasetId !== '' &&
+        reply.datasetId === ctx.datasetId &&
+        peerDirty.length === 0;
+      if (this.isMember(link.node)) {
+        if (consistent) {
+          link.transition('in-sync');
+          return;
+        }
+        // In the set but not identical (it was primary with writes we may not have): out first.
+        await this.ensureRemoved(link.node, gen);
+      }
+      await resync(ctx, link, reply, peerDirty, gen, (node) => this.#changeInSync('add', node, gen));
+    } catch (err) {
+      link.fail((err as Error).message);
+    }
+  }
+
+  statuses(now: number): PeerStatus[] {
+    return [...this.links.values()].map((l) => ({
+      node: l.node,
+      address: l.address,
+      state: l.state,
+      resyncDoneBytes: l.resyncDoneBytes,
+      resyncTotalBytes: l.resyncTotalBytes,
+      resyncSentBytes: l.resyncSentBytes,
+      inflightOps: l.inflightOps,
+      lastAckMs: l.lastAckAt === undefined ? undefined : now - l.lastAckAt,
+      lastError: l.lastError,
+    }));
+  }
+}
+
+/** The peer's dirty regions in our region size (any overlap counts). */
+function regionsFromPeerBitmap(reply: HelloReplyMessage, bm: DirtyBitmap, size: number): number[] {
+  const out = new Set<number>();
+  const rs = reply.regionSize;
+  if (rs <= 0) return [];
+  const bits = reply.dirtyBitmap;
+  const peerRegions = Math.min(bits.length * 8, Math.ceil(size / rs));
+  for (let i = 0; i < peerRegions; i++) {
+    if ((bits[i >> 3]! & (1 << (i & 7))) === 0) continue;
+    const { first, last } = bm.regionsOf(i * rs, Math.min(rs, size - i * rs));
+    for (let r = first; r <= last; r++) out.add(r);
+  }
+  return [...out];
+}

@@ -1,0 +1,102 @@
+import { unmapped } from './device-ops.js';
+import { type OutgoingOp, outgoing, type PeerLink } from './peer-link.js';
+import { type HelloReplyMessage, OpKind } from './proto.js';
+import type { VolumeContext } from './volume-context.js';
+
+/** Regions a resync copies at once. */
+const RESYNC_PARALLEL = 4;
+
+/**
+ * Brings a live peer that is not in the in-sync set up to date while new writes are mirrored to
+ * it, then adds it to the set (`addToInSync`) and tells it. Incremental (our dirty regions ∪ the
+ * peer's) when both hold the same dataset, else full.
+ */
+export async function resync(
+  ctx: VolumeContext,
+  link: PeerLink,
+  reply: HelloReplyMessage,
+  peerDirty: readonly number[],
+  gen: number,
+  addToInSync: (node: string) => Promise<void>,
+): Promise<void> {
+  const bm = ctx.bm();
+  const size = ctx.device.size;
+  const full = !reply.hasValidData || ctx.datasetId === '' || reply.datasetId !== ctx.datasetId;
+  // From here on new writes reach the peer live; everything written before is dirty in our
+  // bitmap by now (marked before the write chose its mirrors), so the snapshot below has it.
+  link.transition('resyncing', { full });
+  let regions: number[];
+  if (full) {
+    regions = Array.from({ length: bm.regions }, (_, i) => i);
+  } else {
+    const set = new Set<number>(bm.dirtyRegions());
+    for (const r of peerDirty) set.add(r);
+    regions = [...set].sort((a, b) => a - b);
+  }
+  const lengthOf = (r: number) => Math.min(bm.regionSize, size - r * bm.regionSize);
+  const total = regions.reduce((sum, r) => sum + lengthOf(r), 0);
+  link.resyncTotalBytes = total;
+  link.resyncDoneBytes = 0;
+  link.resyncSentBytes = 0;
+  const started = Date.now();
+  ctx.log.info(
+    { peer: link.node, full, regions: regions.length, bytes: total, peerDirtyRegions: peerDirty.length },
+    'resync started',
+  );
+  await link.send(outgoing(OpKind.RESYNC_BEGIN, 0, 0, undefined, false, full));
+  let next = 0;
+  let nextReport = 0.1;
+  const worker = async () => {
+    while (next < regions.length) {
+      const r = regions[next++]!;
+      if (gen !== ctx.generation || link.down) throw new Error(`resync of ${link.node} interrupted`);
+      const offset = r * bm.regionSize;
+      const length = lengthOf(r);
+      await ctx.locks.exclusive(r);
+      try {
+        let op: OutgoingOp;
+        if (await unmapped(ctx.device, offset, length)) {
+          op = outgoing(OpKind.RESYNC_ZERO, offset, length);
+        } else {
+          const data = await ctx.device.read(offset, length);
+          op = outgoing(OpKind.RESYNC_DATA, offset, length, data);
+          link.resyncSentBytes += length;
+        }
+        await link.send(op);
+      } finally {
+        ctx.locks.releaseExclusive(r);
+      }
+      link.resyncDoneBytes += length;
+      ctx.metrics.resyncRegions++;
+      ctx.metrics.resyncBytes += length;
+      if (total > 0 && link.resyncDoneBytes / total >= nextReport && link.resyncDoneBytes < total) {
+        nextReport = Math.floor((link.resyncDoneBytes / total) * 10 + 1) / 10;
+        ctx.log.info(
+          {
+            peer: link.node,
+            doneBytes: link.resyncDoneBytes,
+            totalBytes: total,
+            percent: Math.floor((link.resyncDoneBytes / total) * 100),
+          },
+          'resync progress',
+        );
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: RESYNC_PARALLEL }, worker));
+  if (link.down || gen !== ctx.generation) throw new Error(`resync of ${link.node} interrupted`);
+  // Writes still reach the peer while the set changes; a failure now waits for this outcome.
+  link.adding = addToInSync(link.node);
+  try {
+    await link.adding;
+  } finally {
+    link.adding = undefined;
+  }
+  if (link.down) return;
+  link.transition('in-sync');
+  await link.send(outgoing(OpKind.IN_SYNC, 0, 0, undefined, false, false, ctx.datasetId));
+  ctx.log.info(
+    { peer: link.node, bytes: total, sentBytes: link.resyncSentBytes, durationMs: Date.now() - started },
+    'resync done: peer in sync',
+  );
+}
