@@ -30,6 +30,7 @@ import type { ClusterHost, ServedVolume } from './daemon-admin.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
 import type { SessionRegistry } from './iscsi/session-registry.js';
+import { lunKey, planReconcile } from './node/plan-reconcile.js';
 import { addReplicationService, ReplicatedVolume } from './replication/index.js';
 import type { InSyncSet } from './replication/replication-interface.js';
 import type { TargetPort } from './scsi/command.js';
@@ -89,8 +90,6 @@ export interface ClusterShared {
   /** Wraps a LU's local store so its calls are timed (the "backstore" latency stage). */
   readonly timeDevice?: (device: BlockDevice, target: string, lun: number) => BlockDevice;
 }
-
-const lunKey = (target: string, lun: number) => `${target},${lun}`;
 
 /** LUN masking from a target's `aclLuns` (initiator → LUNs), with the sets built once. */
 export function lunMaskOf(
@@ -358,65 +357,58 @@ export class ClusterRuntime implements ClusterHost {
   }
 
   async #reconcile(): Promise<void> {
-    const d = this.#desired();
-    for (const [iqn, t] of d.targets) {
-      this.#targetConfigs.set(iqn, t);
-      this.#ensureTarget(iqn, t.alias);
-      const engine = this.#shared.targets.get(iqn)!;
-      const before = JSON.stringify(this.#masks.get(iqn) ?? null);
-      if (before !== JSON.stringify(t.aclLuns ?? null)) {
-        this.#masks.set(iqn, t.aclLuns);
-        engine.lunMask = lunMaskOf(t.aclLuns);
-        // What some initiators may see changed: they re-read REPORT LUNS.
-        for (const lu of engine.logicalUnits().values())
-          lu.unitAttentions.establishAll(lu.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
-      }
-    }
-    for (const iqn of [...this.#targetConfigs.keys()])
-      if (!d.targets.has(iqn)) this.#targetConfigs.delete(iqn);
-    // Removals first (a LUN moved to another volume is removed, then added).
-    for (const [key, m] of [...this.#mounted]) {
-      const want = d.luns.get(key);
-      const vol = want ? d.volumes.get(want.volume) : undefined;
-      const same =
-        want &&
-        vol &&
-        d.targets.has(want.target) &&
-        want.volume === m.volume.id &&
-        vol.kind === m.volume.kind &&
-        vol.path === m.volume.path &&
-        vol.blockSize === m.volume.blockSize &&
-        vol.readOnly === m.volume.readOnly &&
-        JSON.stringify(vol.replicas ?? null) === JSON.stringify(m.volume.replicas ?? null);
-      if (!same) await this.#unmount(m);
-      else {
-        if (vol.standby !== m.volume.standby) this.#alua!.setStandby(vol.id, vol.standby);
-        if (vol.size !== m.volume.size) await this.#resize(m, vol);
-        this.#mounted.set(key, { ...this.#mounted.get(key)!, volume: vol });
-      }
-    }
-    for (const [key, l] of d.luns) {
-      if (this.#mounted.has(key)) continue;
-      const vol = d.volumes.get(l.volume);
-      if (!vol) {
-        this.#log.warn(
-          { target: l.target, lun: l.lun, volume: l.volume },
-          'LUN names a volume that does not exist',
-        );
-        continue;
-      }
-      if (!d.targets.has(l.target)) {
-        this.#log.warn({ target: l.target, lun: l.lun }, 'LUN names a target that does not exist');
-        continue;
-      }
-      if ([...this.#mounted.values()].some((m) => m.volume.id === vol.id)) {
-        this.#log.error({ target: l.target, lun: l.lun, volume: vol.id }, 'a volume can back one LUN only');
-        continue;
-      }
-      try {
-        await this.#mount(key, l, vol);
-      } catch (err) {
-        this.#log.error({ err, target: l.target, lun: l.lun, volume: vol.id }, 'cannot serve LUN');
+    const steps = planReconcile(this.#desired(), {
+      luns: this.#mounted,
+      targets: this.#targetConfigs,
+      masks: this.#masks,
+    });
+    for (const step of steps) {
+      switch (step.kind) {
+        case 'target':
+          this.#targetConfigs.set(step.iqn, step.config);
+          this.#ensureTarget(step.iqn, step.config.alias);
+          break;
+        case 'mask': {
+          const engine = this.#shared.targets.get(step.iqn)!;
+          this.#masks.set(step.iqn, step.aclLuns);
+          engine.lunMask = lunMaskOf(step.aclLuns);
+          // What some initiators may see changed: they re-read REPORT LUNS.
+          for (const lu of engine.logicalUnits().values())
+            lu.unitAttentions.establishAll(lu.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
+          break;
+        }
+        case 'forget-target':
+          this.#targetConfigs.delete(step.iqn);
+          break;
+        case 'unmount':
+          await this.#unmount(this.#mounted.get(step.key)!);
+          break;
+        case 'update': {
+          const m = this.#mounted.get(step.key)!;
+          if (step.standby) this.#alua!.setStandby(step.volume.id, step.volume.standby);
+          if (step.resize) await this.#resize(m, step.volume);
+          this.#mounted.set(step.key, { ...this.#mounted.get(step.key)!, volume: step.volume });
+          break;
+        }
+        case 'skip': {
+          const { target, lun, volume } = step.lun;
+          if (step.why === 'no-volume')
+            this.#log.warn({ target, lun, volume }, 'LUN names a volume that does not exist');
+          else if (step.why === 'no-target')
+            this.#log.warn({ target, lun }, 'LUN names a target that does not exist');
+          else this.#log.error({ target, lun, volume }, 'a volume can back one LUN only');
+          break;
+        }
+        case 'mount':
+          try {
+            await this.#mount(step.key, step.lun, step.volume);
+          } catch (err) {
+            this.#log.error(
+              { err, target: step.lun.target, lun: step.lun.lun, volume: step.volume.id },
+              'cannot serve LUN',
+            );
+          }
+          break;
       }
     }
   }
