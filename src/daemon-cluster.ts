@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -32,7 +31,7 @@ import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal
 import type { SessionRegistry } from './iscsi/session-registry.js';
 import { lunKey, planReconcile } from './node/plan-reconcile.js';
 import { addReplicationService, ReplicatedVolume } from './replication/index.js';
-import type { InSyncSet } from './replication/replication-interface.js';
+import { ReplicaSetLifecycle } from './replication/replica-set-lifecycle.js';
 import type { TargetPort } from './scsi/command.js';
 import type { ForwardedCommand, ForwardedCompletion } from './scsi/forwarding.js';
 import { LogicalUnit } from './scsi/logical-unit.js';
@@ -116,12 +115,6 @@ export class ClusterRuntime implements ClusterHost {
   readonly #mounted = new Map<string, Mounted>();
   /** Replicated volumes served here, by volume id (the replication service looks them up). */
   readonly #replicated = new Map<string, ReplicatedVolume>();
-  /**
-   * While primary of a replicated volume: the in-sync set as this node last wrote it. During a
-   * term only the primary changes the set (leader-guarded txns), so its own copy is exact, and
-   * never lags behind an add it has just made the way a watch could.
-   */
-  readonly #primaryInSync = new Map<string, Set<string>>();
   readonly #subs: Subscription[] = [];
   readonly #config = new Map<string, ConfigEntry>();
   /** Targets as the configuration has them now: logins read ACL and CHAP from here, live. */
@@ -132,6 +125,7 @@ export class ClusterRuntime implements ClusterHost {
   forwardServer: ForwardServer | undefined;
   #forwardClient: ForwardClient | undefined;
   #alua: ClusterAlua | undefined;
+  #lifecycle: ReplicaSetLifecycle | undefined;
   #group: PortGroup | undefined;
   #era = '';
   #portalNames: string[] = [];
@@ -207,6 +201,18 @@ export class ClusterRuntime implements ClusterHost {
       leaseTtlSeconds: this.#cc.leaseTtlSeconds,
     });
     this.coordinator = coordinator;
+    this.#lifecycle = new ReplicaSetLifecycle({
+      node: cfg.node.name,
+      logger: this.#log,
+      store: {
+        readReplicaSet: (v) => coordinator.readReplicaSet(v),
+        createReplicaSet: (v, d) => coordinator.createReplicaSet(v, d),
+        setInSync: (v, e, n, i) => coordinator.setInSync(v, e, n, i),
+        leaveInSync: (v) => coordinator.leaveInSync(v),
+        liveNodes: async () => (await coordinator.members()).map((m) => m.name),
+      },
+      watchedInSync: (v) => this.#alua?.replicaSet(v)?.inSync,
+    });
     await coordinator.start();
     this.#group = await coordinator.allocatePortGroup();
     this.#era = await coordinator.era();
@@ -238,7 +244,7 @@ export class ClusterRuntime implements ClusterHost {
       prepare: (volume, epoch) => this.#preparePrimary(volume, epoch),
     });
     coordinator.on('leadershipLost', ({ volume }) => {
-      this.#primaryInSync.delete(volume);
+      this.#lifecycle?.lostPrimary(volume);
       this.#replicated.get(volume)?.lostPrimary();
     });
     await this.#alua.start();
@@ -543,43 +549,10 @@ export class ClusterRuntime implements ClusterHost {
     return [...new Set(all)].filter((n) => n !== me).sort();
   }
 
-  #inSyncAdapter(volume: string): InSyncSet {
-    const c = this.coordinator!;
-    return {
-      members: () => this.#primaryInSync.get(volume) ?? new Set(this.#alua?.replicaSet(volume)?.inSync ?? []),
-      remove: async (node, epoch) => {
-        await c.setInSync(volume, epoch, node, false);
-        this.#primaryInSync.get(volume)?.delete(node);
-      },
-      add: async (node, epoch) => {
-        // Counted as in sync from before the txn: a write racing the add waits for the peer.
-        this.#primaryInSync.get(volume)?.add(node);
-        await c.setInSync(volume, epoch, node, true);
-      },
-    };
-  }
-
-  /**
-   * Won the election of a volume: before publishing Active/Optimized, a replicated volume's
-   * mirror must be ready. The in-sync set is read fresh (this node's copy for the term), and
-   * members whose session is gone (a dead primary) leave it at once: the first write does not
-   * wait for a peer that cannot answer (DESIGN.md Failover: the new primary records the old
-   * one as out of sync).
-   */
+  /** Won the election of a volume: a replicated volume's mirror gets ready first. */
   async #preparePrimary(volume: string, epoch: number): Promise<void> {
     const rv = this.#replicated.get(volume);
-    if (!rv) return;
-    const c = this.coordinator!;
-    const set = await c.readReplicaSet(volume);
-    const live = new Set((await c.members()).map((m) => m.name));
-    const inSync = new Set(set.inSync);
-    this.#primaryInSync.set(volume, inSync);
-    for (const node of set.inSync) {
-      if (node === this.#cfg.node.name || live.has(node)) continue;
-      await c.setInSync(volume, epoch, node, false);
-      inSync.delete(node);
-    }
-    await rv.becamePrimary(epoch);
+    if (rv) await this.#lifecycle!.becamePrimary(volume, epoch, rv);
   }
 
   async #openReplicated(
@@ -595,7 +568,7 @@ export class ClusterRuntime implements ClusterHost {
       logger: this.#log.child({ volume: vol.id }),
       device,
       stateDir: path.join(this.#cfg.node.dataDir, 'replication'),
-      inSync: this.#inSyncAdapter(vol.id),
+      inSync: this.#lifecycle!.inSyncSet(vol.id),
       peers: () => {
         const replicas = new Set(this.#replicaNodes(vol));
         return this.#members
@@ -608,12 +581,11 @@ export class ClusterRuntime implements ClusterHost {
       onPeerWait,
     });
     await rv.open();
-    let set = await c.readReplicaSet(vol.id);
     const preferred = this.#preferred(vol);
-    if (set.dataset === undefined && preferred !== me) {
-      // A new volume starts on its preferred node (its first replica) when that node is up:
-      // give it the grace period to create the dataset, so the placement is predictable. The
-      // wait watches the replica sets the ALUA source already follows; etcd is read once after.
+    // A new volume starts on its preferred node (its first replica) when that node is up: give
+    // it the grace period to create the dataset, so the placement is predictable. The wait
+    // watches the replica sets the ALUA source already follows; etcd is read once after.
+    await this.#lifecycle!.bootstrap(vol.id, rv, preferred, async () => {
       const deadline = Date.now() + PREFERRED_GRACE_MS;
       while (
         this.#alua?.replicaSet(vol.id)?.dataset === undefined &&
@@ -623,25 +595,7 @@ export class ClusterRuntime implements ClusterHost {
       ) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      set = await c.readReplicaSet(vol.id);
-    }
-    if (set.dataset === undefined) {
-      // A new volume: the first node to get here creates its lineage and is its first in-sync
-      // replica; every other replica starts out of sync and is resynced from it.
-      const id = randomUUID();
-      if (await c.createReplicaSet(vol.id, id)) {
-        await rv.initDataset(id);
-        this.#log.info({ volume: vol.id, dataset: id }, 'replicated volume created: first in-sync replica');
-      }
-    } else if (set.inSync.includes(me) && (!rv.hasValidData || rv.status().datasetId !== set.dataset)) {
-      // etcd counts this store as holding every acknowledged write, but it is not that store
-      // (replaced disk, lost metadata): never let it promote; the primary resyncs it.
-      this.#log.warn(
-        { volume: vol.id, dataset: set.dataset, local: rv.status().datasetId || null },
-        'local replica is not the one etcd lists as in sync: leaving the in-sync set',
-      );
-      await c.leaveInSync(vol.id);
-    }
+    });
     return rv;
   }
 
@@ -755,7 +709,7 @@ export class ClusterRuntime implements ClusterHost {
 
   served(): readonly ServedVolume[] {
     return [...this.#mounted.values()].map((m) => {
-      const inSync = this.#inSyncAdapter(m.volume.id);
+      const inSync = this.#lifecycle!.inSyncSet(m.volume.id);
       return {
         volume: m.volume,
         size: m.device.size,
