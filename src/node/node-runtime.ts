@@ -9,10 +9,11 @@ import {
   type NodeConfig,
   type VolumeConfig,
   volumeSchema,
-} from './admin/config-schema.js';
-import type { BlockDevice } from './backstore/block-device.js';
-import { FileDevice } from './backstore/file.js';
-import { ClusterAlua, PREFERRED_GRACE_MS } from './cluster/alua-source.js';
+} from '../admin/config-schema.js';
+import type { ClusterHost, ServedVolume } from '../admin/node-admin-backend.js';
+import type { BlockDevice } from '../backstore/block-device.js';
+import { FileDevice } from '../backstore/file.js';
+import { ClusterAlua, PREFERRED_GRACE_MS } from '../cluster/alua-source.js';
 import type {
   ConfigEntry,
   ConfigEvent,
@@ -20,38 +21,27 @@ import type {
   NodeAddresses,
   PortGroup,
   Subscription,
-} from './cluster/coordinator.js';
-import { EtcdCoordinator } from './cluster/etcd-coordinator.js';
-import { ForwardClient } from './cluster/forward-client.js';
-import { ForwardServer } from './cluster/forward-server.js';
-import { ClusterReservationStore } from './cluster/reservation-store.js';
-import type { ClusterHost, ServedVolume } from './daemon-admin.js';
-import { Portal } from './iscsi/portal.js';
-import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
-import type { SessionRegistry } from './iscsi/session-registry.js';
-import { lunKey, planReconcile } from './node/plan-reconcile.js';
-import { addReplicationService, ReplicatedVolume } from './replication/index.js';
-import { ReplicaSetLifecycle } from './replication/replica-set-lifecycle.js';
-import type { TargetPort } from './scsi/command.js';
-import type { ForwardedCommand, ForwardedCompletion } from './scsi/forwarding.js';
-import { LogicalUnit } from './scsi/logical-unit.js';
-import type { OpcodeTable } from './scsi/opcode-table.js';
-import { buildSense, reason } from './scsi/sense-reason.js';
-import { ScsiStatus } from './scsi/spec/status.js';
-import { ScsiTarget } from './scsi/target.js';
-import { TandemError } from './util/errors.js';
-import type { Logger } from './util/logger.js';
-
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');
-
-/** The SCSI target port of relative port `rel` (TPGT = relative port id: cluster-unique). */
-function clusterPort(iqn: string, rel: number, tpg: number): TargetPort {
-  return { relativePortId: rel, targetPortGroupId: tpg, name: `${iqn},t,0x${hex4(rel)}`, targetName: iqn };
-}
-
-function hostPortName(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
+} from '../cluster/coordinator.js';
+import { EtcdCoordinator } from '../cluster/etcd-coordinator.js';
+import { ForwardClient } from '../cluster/forward-client.js';
+import { ForwardServer } from '../cluster/forward-server.js';
+import { ClusterReservationStore } from '../cluster/reservation-store.js';
+import { Portal } from '../iscsi/portal.js';
+import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
+import type { SessionRegistry } from '../iscsi/session-registry.js';
+import { addReplicationService, ReplicatedVolume } from '../replication/index.js';
+import { ReplicaSetLifecycle } from '../replication/replica-set-lifecycle.js';
+import type { TargetPort } from '../scsi/command.js';
+import type { ForwardedCommand, ForwardedCompletion } from '../scsi/forwarding.js';
+import { LogicalUnit } from '../scsi/logical-unit.js';
+import type { OpcodeTable } from '../scsi/opcode-table.js';
+import { buildSense, reason } from '../scsi/sense-reason.js';
+import { ScsiStatus } from '../scsi/spec/status.js';
+import { ScsiTarget } from '../scsi/target.js';
+import { TandemError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { lunKey, planReconcile } from './plan-reconcile.js';
+import { hostPortName, parseHostPort, sendTargetsAddress, targetPort } from './target-ports.js';
 
 /** `/tandem/local` → `/tandem/local/` (KeyLayout wants the trailing slash). */
 function keyPrefix(prefix: string): string {
@@ -165,9 +155,7 @@ export class ClusterRuntime implements ClusterHost {
       (server) => addReplicationService(server, (volume) => this.#replicated.get(volume), this.#log),
     );
     for (const [i, hp] of cfg.portals.entries()) {
-      const j = hp.lastIndexOf(':');
-      const host = hp.slice(0, j).replace(/^\[|\]$/g, '');
-      const port = Number(hp.slice(j + 1));
+      const { host, port } = parseHostPort(hp);
       const entries = new Map<string, TargetEntry>();
       this.#directories.push(entries);
       const directory: TargetDirectory = {
@@ -434,14 +422,13 @@ export class ClusterRuntime implements ClusterHost {
         ...(alias ? { alias } : {}),
         engine,
         portalGroupTag: rel,
-        targetPort: clusterPort(iqn, rel, group.targetPortGroupId),
+        targetPort: targetPort(iqn, rel, group.targetPortGroupId),
         // SendTargets lists every live node's portals (each with its own TPGT), so one
         // discovery finds every path of a multipath setup.
         addresses: (local) => {
           const own = this.#shared.portals.map((p, k) => {
-            const host = p.host === '0.0.0.0' || p.host === '::' ? local : p.host;
             const r = group.ports.find((x) => x.portal === this.#portalNames[k])!.relativePortId;
-            return `${hostPortName(host, p.port)},${r}`;
+            return sendTargetsAddress(p.host, p.port, r, local);
           });
           const others: string[] = [];
           const groups = this.#alua?.portGroups() ?? [];
@@ -475,7 +462,7 @@ export class ClusterRuntime implements ClusterHost {
     const groups = this.#alua?.portGroups() ?? [];
     const ports: TargetPort[] = [];
     for (const g of groups.length > 0 ? groups : [this.#group!]) {
-      for (const p of g.ports) ports.push(clusterPort(iqn, p.relativePortId, g.targetPortGroupId));
+      for (const p of g.ports) ports.push(targetPort(iqn, p.relativePortId, g.targetPortGroupId));
     }
     engine.setTargetPorts(ports);
   }
