@@ -2,36 +2,27 @@ import path from 'node:path';
 import { AdminServer } from './admin/admin-server.js';
 import type { NodeConfig } from './admin/config-schema.js';
 import { Metrics } from './admin/metrics.js';
+import { DaemonAdminBackend } from './admin/node-admin-backend.js';
 import type { BlockDevice } from './backstore/block-device.js';
 import { FileDevice } from './backstore/file.js';
 import { MemoryDevice } from './backstore/memory.js';
-import { DaemonAdminBackend } from './daemon-admin.js';
-import { ClusterRuntime, lunMaskOf } from './daemon-cluster.js';
 import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
 import { Portal } from './iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
 import { SessionRegistry } from './iscsi/session-registry.js';
+import { ClusterRuntime, lunMaskOf } from './node/node-runtime.js';
+import { hostPortName, parseHostPort, sendTargetsAddress, targetPort } from './node/target-ports.js';
+
+/** Embedded mode: one target port group (id 1) holding every portal of the node. */
+const EMBEDDED_PORT_GROUP = 1;
+
 import type { ReplicationStatus } from './replication/replication-interface.js';
 import { ACCESS_STATE_CODE } from './scsi/alua.js';
-import type { TargetPort } from './scsi/command.js';
 import { createOpcodeTable } from './scsi/commands.js';
 import { LogicalUnit } from './scsi/logical-unit.js';
 import { ScsiTarget } from './scsi/target.js';
 import { TandemError } from './util/errors.js';
 import type { Logger } from './util/logger.js';
-
-function parseHostPort(hp: string): { host: string; port: number } {
-  const i = hp.lastIndexOf(':');
-  const host = hp.slice(0, i).replace(/^\[|\]$/g, '');
-  return { host, port: Number(hp.slice(i + 1)) };
-}
-
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');
-
-/** Embedded mode: one target port group (id 1) holding every portal of the node. */
-function targetPort(iqn: string, tpgt: number): TargetPort {
-  return { relativePortId: tpgt, targetPortGroupId: 1, name: `${iqn},t,0x${hex4(tpgt)}`, targetName: iqn };
-}
 
 /**
  * The composition root: builds one node from its configuration — backstores, LUs, the SCSI
@@ -134,7 +125,7 @@ export class Daemon {
       engine.lunMask = lunMaskOf(t.aclLuns);
       // Each portal is its own portal group, hence its own SCSI target port (DESIGN.md
       // Identity): TPGT and relative target port id are the portal's position, from 1.
-      engine.setTargetPorts(cfg.portals.map((_, i) => targetPort(t.iqn, i + 1)));
+      engine.setTargetPorts(cfg.portals.map((_, i) => targetPort(t.iqn, i + 1, EMBEDDED_PORT_GROUP)));
       for (const l of t.luns) {
         const device = await this.#openDevice(t.iqn, l);
         this.#devices.push(device);
@@ -164,16 +155,12 @@ export class Daemon {
     const opts = this.#portalOptions();
     const endpoints = cfg.portals.map(parseHostPort);
     const addressesOf = (local: string): string[] =>
-      endpoints.map((e, i) => {
-        const host = e.host === '0.0.0.0' || e.host === '::' ? local : e.host;
-        const h = host.includes(':') ? `[${host}]` : host;
-        return `${h}:${this.portals[i]?.port ?? e.port},${i + 1}`;
-      });
+      endpoints.map((e, i) => sendTargetsAddress(e.host, this.portals[i]?.port ?? e.port, i + 1, local));
     for (let i = 0; i < endpoints.length; i++) {
       const tpgt = i + 1;
       const entries = new Map<string, TargetEntry>();
       for (const t of cfg.targets) {
-        const port = targetPort(t.iqn, tpgt);
+        const port = targetPort(t.iqn, tpgt, EMBEDDED_PORT_GROUP);
         entries.set(t.iqn, {
           name: t.iqn,
           ...(t.alias ? { alias: t.alias } : {}),
@@ -199,7 +186,7 @@ export class Daemon {
   async #startAdmin(): Promise<void> {
     const listen = this.config.admin.listen;
     if (listen === 'off') return;
-    const hp = (p: Portal) => (p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`);
+    const hp = (p: Portal) => hostPortName(p.host, p.port);
     const cluster = this.#cluster;
     const backend = new DaemonAdminBackend({
       node: this.config.node.name,
@@ -227,7 +214,7 @@ export class Daemon {
 
   *#sessionLabels(): Generator<{ target: string; portal: string }> {
     for (const p of this.portals) {
-      const portal = p.host.includes(':') ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}`;
+      const portal = hostPortName(p.host, p.port);
       for (const s of p.sessions()) yield { target: s.target!.name, portal };
     }
   }

@@ -28,7 +28,7 @@ export interface DocumentEntry {
   value: JsonValue;
 }
 
-/** Name of a LUN entry: "<target iqn>,<lun>" (as src/daemon-cluster.ts writes them). */
+/** Name of a LUN entry: "<target iqn>,<lun>" (as src/node/plan-reconcile.ts keys them). */
 export const lunEntryName = (target: string, lun: number): string => `${target},${lun}`;
 
 const isSecretKey = (key: string): boolean => key === 'secret' || key.endsWith('Secret');

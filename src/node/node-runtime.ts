@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
@@ -10,10 +9,11 @@ import {
   type NodeConfig,
   type VolumeConfig,
   volumeSchema,
-} from './admin/config-schema.js';
-import type { BlockDevice } from './backstore/block-device.js';
-import { FileDevice } from './backstore/file.js';
-import { ClusterAlua, PREFERRED_GRACE_MS } from './cluster/alua-source.js';
+} from '../admin/config-schema.js';
+import type { ClusterHost, ServedVolume } from '../admin/node-admin-backend.js';
+import type { BlockDevice } from '../backstore/block-device.js';
+import { FileDevice } from '../backstore/file.js';
+import { ClusterAlua, PREFERRED_GRACE_MS } from '../cluster/alua-source.js';
 import type {
   ConfigEntry,
   ConfigEvent,
@@ -21,37 +21,27 @@ import type {
   NodeAddresses,
   PortGroup,
   Subscription,
-} from './cluster/coordinator.js';
-import { EtcdCoordinator } from './cluster/etcd-coordinator.js';
-import { ForwardClient } from './cluster/forward-client.js';
-import { ForwardServer } from './cluster/forward-server.js';
-import { ClusterReservationStore } from './cluster/reservation-store.js';
-import type { ClusterHost, ServedVolume } from './daemon-admin.js';
-import { Portal } from './iscsi/portal.js';
-import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
-import type { SessionRegistry } from './iscsi/session-registry.js';
-import { addReplicationService, ReplicatedVolume } from './replication/index.js';
-import type { InSyncSet } from './replication/replication-interface.js';
-import type { TargetPort } from './scsi/command.js';
-import type { ForwardedCommand, ForwardedCompletion } from './scsi/forwarding.js';
-import { LogicalUnit } from './scsi/logical-unit.js';
-import type { OpcodeTable } from './scsi/opcode-table.js';
-import { buildSense, reason } from './scsi/sense-reason.js';
-import { ScsiStatus } from './scsi/spec/status.js';
-import { ScsiTarget } from './scsi/target.js';
-import { TandemError } from './util/errors.js';
-import type { Logger } from './util/logger.js';
-
-const hex4 = (n: number) => n.toString(16).padStart(4, '0');
-
-/** The SCSI target port of relative port `rel` (TPGT = relative port id: cluster-unique). */
-function clusterPort(iqn: string, rel: number, tpg: number): TargetPort {
-  return { relativePortId: rel, targetPortGroupId: tpg, name: `${iqn},t,0x${hex4(rel)}`, targetName: iqn };
-}
-
-function hostPortName(host: string, port: number): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
+} from '../cluster/coordinator.js';
+import { EtcdCoordinator } from '../cluster/etcd-coordinator.js';
+import { ForwardClient } from '../cluster/forward-client.js';
+import { ForwardServer } from '../cluster/forward-server.js';
+import { ClusterReservationStore } from '../cluster/reservation-store.js';
+import { Portal } from '../iscsi/portal.js';
+import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
+import type { SessionRegistry } from '../iscsi/session-registry.js';
+import { addReplicationService, ReplicatedVolume } from '../replication/index.js';
+import { ReplicaSetLifecycle } from '../replication/replica-set-lifecycle.js';
+import type { TargetPort } from '../scsi/command.js';
+import type { ForwardedCommand, ForwardedCompletion } from '../scsi/forwarding.js';
+import { LogicalUnit } from '../scsi/logical-unit.js';
+import type { OpcodeTable } from '../scsi/opcode-table.js';
+import { buildSense, reason } from '../scsi/sense-reason.js';
+import { ScsiStatus } from '../scsi/spec/status.js';
+import { ScsiTarget } from '../scsi/target.js';
+import { TandemError } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { lunKey, planReconcile } from './plan-reconcile.js';
+import { hostPortName, parseHostPort, sendTargetsAddress, targetPort } from './target-ports.js';
 
 /** `/tandem/local` → `/tandem/local/` (KeyLayout wants the trailing slash). */
 function keyPrefix(prefix: string): string {
@@ -90,8 +80,6 @@ export interface ClusterShared {
   readonly timeDevice?: (device: BlockDevice, target: string, lun: number) => BlockDevice;
 }
 
-const lunKey = (target: string, lun: number) => `${target},${lun}`;
-
 /** LUN masking from a target's `aclLuns` (initiator → LUNs), with the sets built once. */
 export function lunMaskOf(
   aclLuns: Readonly<Record<string, readonly number[]>> | undefined,
@@ -117,12 +105,6 @@ export class ClusterRuntime implements ClusterHost {
   readonly #mounted = new Map<string, Mounted>();
   /** Replicated volumes served here, by volume id (the replication service looks them up). */
   readonly #replicated = new Map<string, ReplicatedVolume>();
-  /**
-   * While primary of a replicated volume: the in-sync set as this node last wrote it. During a
-   * term only the primary changes the set (leader-guarded txns), so its own copy is exact, and
-   * never lags behind an add it has just made the way a watch could.
-   */
-  readonly #primaryInSync = new Map<string, Set<string>>();
   readonly #subs: Subscription[] = [];
   readonly #config = new Map<string, ConfigEntry>();
   /** Targets as the configuration has them now: logins read ACL and CHAP from here, live. */
@@ -133,6 +115,7 @@ export class ClusterRuntime implements ClusterHost {
   forwardServer: ForwardServer | undefined;
   #forwardClient: ForwardClient | undefined;
   #alua: ClusterAlua | undefined;
+  #lifecycle: ReplicaSetLifecycle | undefined;
   #group: PortGroup | undefined;
   #era = '';
   #portalNames: string[] = [];
@@ -172,9 +155,7 @@ export class ClusterRuntime implements ClusterHost {
       (server) => addReplicationService(server, (volume) => this.#replicated.get(volume), this.#log),
     );
     for (const [i, hp] of cfg.portals.entries()) {
-      const j = hp.lastIndexOf(':');
-      const host = hp.slice(0, j).replace(/^\[|\]$/g, '');
-      const port = Number(hp.slice(j + 1));
+      const { host, port } = parseHostPort(hp);
       const entries = new Map<string, TargetEntry>();
       this.#directories.push(entries);
       const directory: TargetDirectory = {
@@ -208,6 +189,18 @@ export class ClusterRuntime implements ClusterHost {
       leaseTtlSeconds: this.#cc.leaseTtlSeconds,
     });
     this.coordinator = coordinator;
+    this.#lifecycle = new ReplicaSetLifecycle({
+      node: cfg.node.name,
+      logger: this.#log,
+      store: {
+        readReplicaSet: (v) => coordinator.readReplicaSet(v),
+        createReplicaSet: (v, d) => coordinator.createReplicaSet(v, d),
+        setInSync: (v, e, n, i) => coordinator.setInSync(v, e, n, i),
+        leaveInSync: (v) => coordinator.leaveInSync(v),
+        liveNodes: async () => (await coordinator.members()).map((m) => m.name),
+      },
+      watchedInSync: (v) => this.#alua?.replicaSet(v)?.inSync,
+    });
     await coordinator.start();
     this.#group = await coordinator.allocatePortGroup();
     this.#era = await coordinator.era();
@@ -239,7 +232,7 @@ export class ClusterRuntime implements ClusterHost {
       prepare: (volume, epoch) => this.#preparePrimary(volume, epoch),
     });
     coordinator.on('leadershipLost', ({ volume }) => {
-      this.#primaryInSync.delete(volume);
+      this.#lifecycle?.lostPrimary(volume);
       this.#replicated.get(volume)?.lostPrimary();
     });
     await this.#alua.start();
@@ -358,65 +351,58 @@ export class ClusterRuntime implements ClusterHost {
   }
 
   async #reconcile(): Promise<void> {
-    const d = this.#desired();
-    for (const [iqn, t] of d.targets) {
-      this.#targetConfigs.set(iqn, t);
-      this.#ensureTarget(iqn, t.alias);
-      const engine = this.#shared.targets.get(iqn)!;
-      const before = JSON.stringify(this.#masks.get(iqn) ?? null);
-      if (before !== JSON.stringify(t.aclLuns ?? null)) {
-        this.#masks.set(iqn, t.aclLuns);
-        engine.lunMask = lunMaskOf(t.aclLuns);
-        // What some initiators may see changed: they re-read REPORT LUNS.
-        for (const lu of engine.logicalUnits().values())
-          lu.unitAttentions.establishAll(lu.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
-      }
-    }
-    for (const iqn of [...this.#targetConfigs.keys()])
-      if (!d.targets.has(iqn)) this.#targetConfigs.delete(iqn);
-    // Removals first (a LUN moved to another volume is removed, then added).
-    for (const [key, m] of [...this.#mounted]) {
-      const want = d.luns.get(key);
-      const vol = want ? d.volumes.get(want.volume) : undefined;
-      const same =
-        want &&
-        vol &&
-        d.targets.has(want.target) &&
-        want.volume === m.volume.id &&
-        vol.kind === m.volume.kind &&
-        vol.path === m.volume.path &&
-        vol.blockSize === m.volume.blockSize &&
-        vol.readOnly === m.volume.readOnly &&
-        JSON.stringify(vol.replicas ?? null) === JSON.stringify(m.volume.replicas ?? null);
-      if (!same) await this.#unmount(m);
-      else {
-        if (vol.standby !== m.volume.standby) this.#alua!.setStandby(vol.id, vol.standby);
-        if (vol.size !== m.volume.size) await this.#resize(m, vol);
-        this.#mounted.set(key, { ...this.#mounted.get(key)!, volume: vol });
-      }
-    }
-    for (const [key, l] of d.luns) {
-      if (this.#mounted.has(key)) continue;
-      const vol = d.volumes.get(l.volume);
-      if (!vol) {
-        this.#log.warn(
-          { target: l.target, lun: l.lun, volume: l.volume },
-          'LUN names a volume that does not exist',
-        );
-        continue;
-      }
-      if (!d.targets.has(l.target)) {
-        this.#log.warn({ target: l.target, lun: l.lun }, 'LUN names a target that does not exist');
-        continue;
-      }
-      if ([...this.#mounted.values()].some((m) => m.volume.id === vol.id)) {
-        this.#log.error({ target: l.target, lun: l.lun, volume: vol.id }, 'a volume can back one LUN only');
-        continue;
-      }
-      try {
-        await this.#mount(key, l, vol);
-      } catch (err) {
-        this.#log.error({ err, target: l.target, lun: l.lun, volume: vol.id }, 'cannot serve LUN');
+    const steps = planReconcile(this.#desired(), {
+      luns: this.#mounted,
+      targets: this.#targetConfigs,
+      masks: this.#masks,
+    });
+    for (const step of steps) {
+      switch (step.kind) {
+        case 'target':
+          this.#targetConfigs.set(step.iqn, step.config);
+          this.#ensureTarget(step.iqn, step.config.alias);
+          break;
+        case 'mask': {
+          const engine = this.#shared.targets.get(step.iqn)!;
+          this.#masks.set(step.iqn, step.aclLuns);
+          engine.lunMask = lunMaskOf(step.aclLuns);
+          // What some initiators may see changed: they re-read REPORT LUNS.
+          for (const lu of engine.logicalUnits().values())
+            lu.unitAttentions.establishAll(lu.knownNexuses(), reason('REPORTED_LUNS_DATA_HAS_CHANGED'));
+          break;
+        }
+        case 'forget-target':
+          this.#targetConfigs.delete(step.iqn);
+          break;
+        case 'unmount':
+          await this.#unmount(this.#mounted.get(step.key)!);
+          break;
+        case 'update': {
+          const m = this.#mounted.get(step.key)!;
+          if (step.standby) this.#alua!.setStandby(step.volume.id, step.volume.standby);
+          if (step.resize) await this.#resize(m, step.volume);
+          this.#mounted.set(step.key, { ...this.#mounted.get(step.key)!, volume: step.volume });
+          break;
+        }
+        case 'skip': {
+          const { target, lun, volume } = step.lun;
+          if (step.why === 'no-volume')
+            this.#log.warn({ target, lun, volume }, 'LUN names a volume that does not exist');
+          else if (step.why === 'no-target')
+            this.#log.warn({ target, lun }, 'LUN names a target that does not exist');
+          else this.#log.error({ target, lun, volume }, 'a volume can back one LUN only');
+          break;
+        }
+        case 'mount':
+          try {
+            await this.#mount(step.key, step.lun, step.volume);
+          } catch (err) {
+            this.#log.error(
+              { err, target: step.lun.target, lun: step.lun.lun, volume: step.volume.id },
+              'cannot serve LUN',
+            );
+          }
+          break;
       }
     }
   }
@@ -436,14 +422,13 @@ export class ClusterRuntime implements ClusterHost {
         ...(alias ? { alias } : {}),
         engine,
         portalGroupTag: rel,
-        targetPort: clusterPort(iqn, rel, group.targetPortGroupId),
+        targetPort: targetPort(iqn, rel, group.targetPortGroupId),
         // SendTargets lists every live node's portals (each with its own TPGT), so one
         // discovery finds every path of a multipath setup.
         addresses: (local) => {
           const own = this.#shared.portals.map((p, k) => {
-            const host = p.host === '0.0.0.0' || p.host === '::' ? local : p.host;
             const r = group.ports.find((x) => x.portal === this.#portalNames[k])!.relativePortId;
-            return `${hostPortName(host, p.port)},${r}`;
+            return sendTargetsAddress(p.host, p.port, r, local);
           });
           const others: string[] = [];
           const groups = this.#alua?.portGroups() ?? [];
@@ -477,7 +462,7 @@ export class ClusterRuntime implements ClusterHost {
     const groups = this.#alua?.portGroups() ?? [];
     const ports: TargetPort[] = [];
     for (const g of groups.length > 0 ? groups : [this.#group!]) {
-      for (const p of g.ports) ports.push(clusterPort(iqn, p.relativePortId, g.targetPortGroupId));
+      for (const p of g.ports) ports.push(targetPort(iqn, p.relativePortId, g.targetPortGroupId));
     }
     engine.setTargetPorts(ports);
   }
@@ -551,43 +536,10 @@ export class ClusterRuntime implements ClusterHost {
     return [...new Set(all)].filter((n) => n !== me).sort();
   }
 
-  #inSyncAdapter(volume: string): InSyncSet {
-    const c = this.coordinator!;
-    return {
-      members: () => this.#primaryInSync.get(volume) ?? new Set(this.#alua?.replicaSet(volume)?.inSync ?? []),
-      remove: async (node, epoch) => {
-        await c.setInSync(volume, epoch, node, false);
-        this.#primaryInSync.get(volume)?.delete(node);
-      },
-      add: async (node, epoch) => {
-        // Counted as in sync from before the txn: a write racing the add waits for the peer.
-        this.#primaryInSync.get(volume)?.add(node);
-        await c.setInSync(volume, epoch, node, true);
-      },
-    };
-  }
-
-  /**
-   * Won the election of a volume: before publishing Active/Optimized, a replicated volume's
-   * mirror must be ready. The in-sync set is read fresh (this node's copy for the term), and
-   * members whose session is gone (a dead primary) leave it at once: the first write does not
-   * wait for a peer that cannot answer (DESIGN.md Failover: the new primary records the old
-   * one as out of sync).
-   */
+  /** Won the election of a volume: a replicated volume's mirror gets ready first. */
   async #preparePrimary(volume: string, epoch: number): Promise<void> {
     const rv = this.#replicated.get(volume);
-    if (!rv) return;
-    const c = this.coordinator!;
-    const set = await c.readReplicaSet(volume);
-    const live = new Set((await c.members()).map((m) => m.name));
-    const inSync = new Set(set.inSync);
-    this.#primaryInSync.set(volume, inSync);
-    for (const node of set.inSync) {
-      if (node === this.#cfg.node.name || live.has(node)) continue;
-      await c.setInSync(volume, epoch, node, false);
-      inSync.delete(node);
-    }
-    await rv.becamePrimary(epoch);
+    if (rv) await this.#lifecycle!.becamePrimary(volume, epoch, rv);
   }
 
   async #openReplicated(
@@ -603,7 +555,7 @@ export class ClusterRuntime implements ClusterHost {
       logger: this.#log.child({ volume: vol.id }),
       device,
       stateDir: path.join(this.#cfg.node.dataDir, 'replication'),
-      inSync: this.#inSyncAdapter(vol.id),
+      inSync: this.#lifecycle!.inSyncSet(vol.id),
       peers: () => {
         const replicas = new Set(this.#replicaNodes(vol));
         return this.#members
@@ -616,12 +568,11 @@ export class ClusterRuntime implements ClusterHost {
       onPeerWait,
     });
     await rv.open();
-    let set = await c.readReplicaSet(vol.id);
     const preferred = this.#preferred(vol);
-    if (set.dataset === undefined && preferred !== me) {
-      // A new volume starts on its preferred node (its first replica) when that node is up:
-      // give it the grace period to create the dataset, so the placement is predictable. The
-      // wait watches the replica sets the ALUA source already follows; etcd is read once after.
+    // A new volume starts on its preferred node (its first replica) when that node is up: give
+    // it the grace period to create the dataset, so the placement is predictable. The wait
+    // watches the replica sets the ALUA source already follows; etcd is read once after.
+    await this.#lifecycle!.bootstrap(vol.id, rv, preferred, async () => {
       const deadline = Date.now() + PREFERRED_GRACE_MS;
       while (
         this.#alua?.replicaSet(vol.id)?.dataset === undefined &&
@@ -631,25 +582,7 @@ export class ClusterRuntime implements ClusterHost {
       ) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      set = await c.readReplicaSet(vol.id);
-    }
-    if (set.dataset === undefined) {
-      // A new volume: the first node to get here creates its lineage and is its first in-sync
-      // replica; every other replica starts out of sync and is resynced from it.
-      const id = randomUUID();
-      if (await c.createReplicaSet(vol.id, id)) {
-        await rv.initDataset(id);
-        this.#log.info({ volume: vol.id, dataset: id }, 'replicated volume created: first in-sync replica');
-      }
-    } else if (set.inSync.includes(me) && (!rv.hasValidData || rv.status().datasetId !== set.dataset)) {
-      // etcd counts this store as holding every acknowledged write, but it is not that store
-      // (replaced disk, lost metadata): never let it promote; the primary resyncs it.
-      this.#log.warn(
-        { volume: vol.id, dataset: set.dataset, local: rv.status().datasetId || null },
-        'local replica is not the one etcd lists as in sync: leaving the in-sync set',
-      );
-      await c.leaveInSync(vol.id);
-    }
+    });
     return rv;
   }
 
@@ -763,7 +696,7 @@ export class ClusterRuntime implements ClusterHost {
 
   served(): readonly ServedVolume[] {
     return [...this.#mounted.values()].map((m) => {
-      const inSync = this.#inSyncAdapter(m.volume.id);
+      const inSync = this.#lifecycle!.inSyncSet(m.volume.id);
       return {
         volume: m.volume,
         size: m.device.size,

@@ -1,4 +1,14 @@
 import type {
+  ConfigKind,
+  Coordinator,
+  JsonValue,
+  LeaderRecord,
+  NodeAddresses,
+} from '../cluster/coordinator.js';
+import type { SessionRegistry } from '../iscsi/session-registry.js';
+import type { ReplicatedVolume } from '../replication/index.js';
+import { TandemError } from '../util/errors.js';
+import type {
   AdminBackend,
   AdminConfigEntry,
   ClusterStatus,
@@ -8,19 +18,9 @@ import type {
   SwitchoverOutcome,
   VerifyOutcome,
   VolumeStatusInfo,
-} from './admin/admin-backend.js';
-import { AdminClient } from './admin/admin-client.js';
-import { type VolumeConfig, volumeSchema } from './admin/config-schema.js';
-import type {
-  ConfigKind,
-  Coordinator,
-  JsonValue,
-  LeaderRecord,
-  NodeAddresses,
-} from './cluster/coordinator.js';
-import type { SessionRegistry } from './iscsi/session-registry.js';
-import type { ReplicatedVolume } from './replication/index.js';
-import { TandemError } from './util/errors.js';
+} from './admin-backend.js';
+import { AdminClient } from './admin-client.js';
+import { type VolumeConfig, volumeSchema } from './config-schema.js';
 
 /**
  * The admin service's backend (src/admin/admin-backend.ts) for both modes, over what the
