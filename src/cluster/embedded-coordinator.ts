@@ -1,5 +1,6 @@
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { StateMachine } from '../util/state-machine.js';
 import type {
   AluaSnapshot,
   AluaState,
@@ -24,7 +25,6 @@ import type {
 } from './coordinator.js';
 import { KeyLayout } from './keys.js';
 import { aluaValueSchema, nodeAddressesSchema } from './records.js';
-import { StateMachine } from '../util/state-machine.js';
 import { TypedEmitter } from './typed-emitter.js';
 
 /** The one epoch of an embedded node: nobody else can ever lead, so it never needs to grow. */
