@@ -102,7 +102,14 @@ function readRun(dir) {
   const all = num(w?.project?.cpu_us_per_io);
   const sum = [...ticks.values()].reduce((x, y) => x + y, 0);
   const share = (n) => (all !== null && sum > 0 && ticks.has(n) ? (all * ticks.get(n)) / sum : null);
-  return { name: w?.name, iops: num(w?.project?.iops), tgt: num(w?.tgt?.iops), all, share, nodes: [...ticks.keys()] };
+  return {
+    name: w?.name,
+    iops: num(w?.project?.iops),
+    tgt: num(w?.tgt?.iops),
+    all,
+    share,
+    nodes: [...ticks.keys()],
+  };
 }
 
 function runsOf(dir) {
@@ -115,7 +122,14 @@ function runsOf(dir) {
 }
 
 // perf's workload order (its --help), so the tables list them as perf does
-const ORDER = ['seqwrite-4k-qd32', 'seqread-4k-qd32', 'seqwrite-64k-qd16', 'seqread-64k-qd16', 'randread-4k-qd32', 'seqread-128k-qd32'];
+const ORDER = [
+  'seqwrite-4k-qd32',
+  'seqread-4k-qd32',
+  'seqwrite-64k-qd16',
+  'seqread-64k-qd16',
+  'randread-4k-qd32',
+  'seqread-128k-qd32',
+];
 const fmtCpu = (x) => (x === null ? '-' : x.toFixed(1));
 
 function tables(out, singleFile, writesOnly) {
@@ -128,11 +142,22 @@ function tables(out, singleFile, writesOnly) {
   const wn = Math.max(head.length, ...writes.map((r) => r.name.length)) + 2;
   const line = (...c) =>
     `${c[0].padEnd(wn)}${c[1].padStart(8)}   ${c[2].padEnd(22)}  ${c[3].padEnd(6)}  ${c[4].padStart(16)}  ${c[5].padStart(16)}`;
-  console.log(line(head, 'IOPS', 'vs single-node Tandem', 'vs tgt', 'CPU-us/IO prim.', `CPU-us/IO ${n} nodes`));
+  console.log(
+    line(head, 'IOPS', 'vs single-node Tandem', 'vs tgt', 'CPU-us/IO prim.', `CPU-us/IO ${n} nodes`),
+  );
   for (const r of writes) {
     const s = singles.get(r.name);
     const vsS = ratio(r.iops, num(s?.project?.iops));
-    console.log(line(r.name, fmtIops(r.iops), fmtRatio(vsS), fmtRatio(ratio(r.iops, r.tgt)), fmtCpu(r.share('a')), fmtCpu(r.all)));
+    console.log(
+      line(
+        r.name,
+        fmtIops(r.iops),
+        fmtRatio(vsS),
+        fmtRatio(ratio(r.iops, r.tgt)),
+        fmtCpu(r.share('a')),
+        fmtCpu(r.all),
+      ),
+    );
   }
   if (!single)
     console.log(
@@ -157,7 +182,14 @@ function tables(out, singleFile, writesOnly) {
     console.log(rl('reads: path', 'workload', 'IOPS', 'vs tgt', 'CPU-us/IO prim. a', 'CPU-us/IO forwarder'));
     for (const [p, r] of reads)
       console.log(
-        rl(p, r.name, fmtIops(r.iops), fmtRatio(ratio(r.iops, r.tgt)), fmtCpu(r.share('a')), p === 'primary' ? '-' : fmtCpu(r.share('b'))),
+        rl(
+          p,
+          r.name,
+          fmtIops(r.iops),
+          fmtRatio(ratio(r.iops, r.tgt)),
+          fmtCpu(r.share('a')),
+          p === 'primary' ? '-' : fmtCpu(r.share('b')),
+        ),
       );
   }
   return 0;
