@@ -54,6 +54,12 @@ module.exports = {
       to: { path: '^src/(iscsi|replication|admin|daemon|backstore)' },
     },
     {
+      name: 'security-uses-util-only',
+      severity: 'error',
+      from: { path: '^src/security' },
+      to: { path: '^src/', pathNot: '^src/(security|util)' },
+    },
+    {
       name: 'only-cmd-imports-daemon',
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/daemon' },
