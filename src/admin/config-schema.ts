@@ -123,6 +123,17 @@ const bootstrapSchema = z.object({
   luns: z.array(clusterLunSchema).default([]),
 });
 
+/**
+ * The node's TLS material for every cluster channel (node to node, admin API, and the default for
+ * etcd): PEM files, relative paths under node.dataDir. `ca` may hold several CA certificates
+ * (rotation: a bundle with the old and the new CA, then re-issue, then drop the old).
+ */
+const tlsSchema = z.object({
+  ca: z.string().min(1),
+  cert: z.string().min(1),
+  key: z.string().min(1),
+});
+
 export const nodeConfigSchema = z.object({
   node: z
     .object({
@@ -158,6 +169,13 @@ export const nodeConfigSchema = z.object({
   /** Prometheus `/metrics` endpoint (absent: off). */
   metrics: z.object({ listen: hostPort }).optional(),
   bootstrap: bootstrapSchema.optional(),
+  tls: tlsSchema.optional(),
+  /**
+   * Plaintext on the cluster channels (node to node, admin API, etcd): only for loopback
+   * development, and only when asked for in so many words; logged as a warning at start and
+   * shown in `tandemctl status`.
+   */
+  insecure: z.boolean().default(false),
 });
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>;
@@ -168,6 +186,7 @@ export type VolumeConfig = z.infer<typeof volumeSchema>;
 export type ClusterTargetConfig = z.infer<typeof clusterTargetSchema>;
 export type ClusterLunConfig = z.infer<typeof clusterLunSchema>;
 export type AuthSettings = z.infer<typeof authSchema>;
+export type TlsConfig = z.infer<typeof tlsSchema>;
 
 export const DEMO_TARGET = 'iqn.2026-11.org.tandem:demo';
 
