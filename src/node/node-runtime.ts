@@ -40,6 +40,7 @@ import { ScsiStatus } from '../scsi/spec/status.js';
 import { ScsiTarget } from '../scsi/target.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { ClusterMirrorAuthorizer } from './mirror-authorizer.js';
 import { lunKey, planReconcile } from './plan-reconcile.js';
 import { hostPortName, parseHostPort, sendTargetsAddress, targetPort } from './target-ports.js';
 
@@ -152,7 +153,16 @@ export class ClusterRuntime implements ClusterHost {
         },
       },
       this.#log,
-      (server) => addReplicationService(server, (volume) => this.#replicated.get(volume), this.#log),
+      (server) =>
+        addReplicationService(
+          server,
+          (volume) => this.#replicated.get(volume),
+          this.#log,
+          // Streams only from etcd's primary at its epoch (DESIGN.md Trust); none before joining.
+          new ClusterMirrorAuthorizer(() =>
+            this.#era ? { era: this.#era, leader: (v) => this.coordinator!.leader(v) } : undefined,
+          ),
+        ),
     );
     for (const [i, hp] of cfg.portals.entries()) {
       const { host, port } = parseHostPort(hp);

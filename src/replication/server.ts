@@ -6,7 +6,35 @@ import type { AckMessage, OpBatchMessage, OpMessage, PrimaryMessage, ReplicaMess
 import { OpKind, replicationPackage } from './proto.js';
 import type { ReplicatedVolume } from './replicated-volume.js';
 
-type MirrorStream = grpc.ServerDuplexStream<PrimaryMessage, ReplicaMessage>;
+/** A Mirror call on the replica (its getAuthContext() names a TLS caller). */
+export type MirrorStream = grpc.ServerDuplexStream<PrimaryMessage, ReplicaMessage>;
+
+/** What a Hello claims: checked by the authorizer before it changes anything on the replica. */
+export interface MirrorClaim {
+  readonly volume: string;
+  readonly epoch: number;
+  /** The etcd cluster's era ('' when the Hello names none: refused). */
+  readonly era: string;
+  /** The sender the Hello names: to be trusted only on a plaintext (insecure) channel. */
+  readonly primaryNode: string;
+}
+
+/**
+ * Who may feed a volume here (DESIGN.md Trust): implemented by the node over the Coordinator,
+ * since this layer cannot read etcd. Resolves when the caller of `call` (with TLS: the node its
+ * client certificate names) is the node etcd records as primary of `claim.volume` at exactly
+ * `claim.epoch`, in the era `claim.era`; rejects with the reason otherwise. Every op of an
+ * accepted stream (CHECKSUM too) is then the primary's, at that epoch.
+ */
+export interface MirrorAuthorizer {
+  authorizeMirror(call: MirrorStream, claim: MirrorClaim): Promise<void>;
+}
+
+/** An accepted stream, as the other streams of its volume see it. */
+interface AcceptedStream {
+  readonly epoch: number;
+  supersede(by: number): void;
+}
 
 /**
  * The replica's end of replication, on the node's one gRPC server: each Mirror stream is one
@@ -14,15 +42,21 @@ type MirrorStream = grpc.ServerDuplexStream<PrimaryMessage, ReplicaMessage>;
  * concurrently: the primary never has two overlapping writes in flight, and resync chunks are
  * ordered against live writes by its region lock. Acks of the ops applied together go back in
  * one message.
+ *
+ * `authorizer` absent: every well-formed stream is accepted (the replication unit tests); a node
+ * always passes one.
  */
 export function addReplicationService(
   server: grpc.Server,
   lookup: (volume: string) => ReplicatedVolume | undefined,
   logger: Logger,
+  authorizer?: MirrorAuthorizer,
 ): void {
   const log = logger.child({ component: 'replication-server' });
+  /** Accepted streams by volume: a newly accepted one closes the others (see supersede). */
+  const accepted = new Map<string, Set<AcceptedStream>>();
   server.addService(replicationPackage().Replication.service, {
-    Mirror: (stream: MirrorStream) => mirror(stream, lookup, log),
+    Mirror: (stream: MirrorStream) => mirror(stream, lookup, log, authorizer, accepted),
   });
 }
 
@@ -30,33 +64,39 @@ function mirror(
   stream: MirrorStream,
   lookup: (volume: string) => ReplicatedVolume | undefined,
   log: Logger,
+  authorizer: MirrorAuthorizer | undefined,
+  accepted: Map<string, Set<AcceptedStream>>,
 ): void {
   let volume: ReplicatedVolume | undefined;
   let name = '';
   let helloSeen = false;
   let epoch = 0;
   let open = true;
+  let self: AcceptedStream | undefined;
   /** Hello and epoch changes are applied in order; ops wait for the epoch they carry. */
   let ready: Promise<void> = Promise.resolve();
   let acks: AckMessage[] = [];
   let scheduled = false;
 
-  const close = (prefix: string, err: unknown) => {
-    if (!open) return;
+  const gone = () => {
     open = false;
+    if (self) accepted.get(name)?.delete(self);
+  };
+  const close = (prefix: string, err: unknown, code: grpc.status = grpc.status.FAILED_PRECONDITION) => {
+    if (!open) return;
+    gone();
     const details = `${prefix}: ${(err as Error).message ?? String(err)}`;
     log.warn({ volume: name, details }, 'mirror stream refused');
     // The 'error' handler of a grpc-js server stream ends the call with this status.
-    stream.emit(
-      'error',
-      Object.assign(new Error(details), { code: grpc.status.FAILED_PRECONDITION, details }),
-    );
+    stream.emit('error', Object.assign(new Error(details), { code, details }));
   };
   const refusal = (err: unknown): string => {
     if (isReplicationError(err, 'TANDEM_ERR_REPLICATION_STALE_EPOCH')) return REFUSAL.staleEpoch;
     if ((err as Error).message?.includes('this node is the primary')) return REFUSAL.isPrimary;
     return REFUSAL.protocol;
   };
+  /** The authorizer said no: nothing of the Hello was applied. */
+  class Unauthorized extends Error {}
   // The acks of the ops applied in one turn go out in one message, once their promise jobs are
   // done (not at setImmediate: see PeerLink's #schedulePump).
   const ack = (a: AckMessage) => {
@@ -70,7 +110,6 @@ function mirror(
       if (open && batch.length > 0) stream.write({ acks: { acks: batch } });
     });
   };
-
   stream.on('data', (msg: PrimaryMessage) => {
     if (!open) return;
     if (!helloSeen) {
@@ -82,18 +121,47 @@ function mirror(
       if (!volume) return close(REFUSAL.unknownVolume, new Error(`no volume ${hello.volume} here`));
       epoch = hello.epoch;
       const v = volume;
-      ready = v.acceptHello(hello).then(
-        (reply) => {
-          if (open) stream.write({ hello: reply });
-          log.info({ volume: name, primary: hello.primaryNode, epoch }, 'mirror stream from the primary');
-        },
-        (err: unknown) => close(refusal(err), err),
-      );
+      const claim: MirrorClaim = {
+        volume: hello.volume,
+        epoch: hello.epoch,
+        era: hello.era,
+        primaryNode: hello.primaryNode,
+      };
+      // Authorized before acceptHello: a refused Hello persists no epoch and changes no state.
+      const authorized = authorizer
+        ? authorizer.authorizeMirror(stream, claim).catch((err: unknown) => {
+            throw new Unauthorized((err as Error).message ?? String(err));
+          })
+        : Promise.resolve();
+      ready = authorized
+        .then(() => {
+          if (!open) throw new Error('stream closed');
+          return v.acceptHello(hello);
+        })
+        .then(
+          (reply) => {
+            if (!open) return;
+            stream.write({ hello: reply });
+            log.info({ volume: name, primary: hello.primaryNode, epoch }, 'mirror stream from the primary');
+          },
+          (err: unknown) =>
+            err instanceof Unauthorized
+              ? close(REFUSAL.isPrimary, err, grpc.status.PERMISSION_DENIED)
+              : close(refusal(err), err),
+        );
       return;
     }
     const batch: OpBatchMessage | null | undefined = msg.ops;
     const v = volume;
     if (!batch || !v) return close(REFUSAL.protocol, new Error('expected ops after the Hello'));
+    if (authorizer && batch.epoch !== epoch) {
+      // The authorizer vouched for the Hello's epoch only.
+      return close(
+        REFUSAL.isPrimary,
+        new Error(`ops of epoch ${batch.epoch} on a stream authorized for epoch ${epoch}`),
+        grpc.status.PERMISSION_DENIED,
+      );
+    }
     if (!v.epochCurrent(batch.epoch)) {
       return close(REFUSAL.staleEpoch, new Error(`epoch ${batch.epoch} is older than one already seen`));
     }
@@ -149,9 +217,6 @@ function mirror(
         );
     }
   });
-  const gone = () => {
-    open = false;
-  };
   stream.on('cancelled', gone);
   stream.on('error', gone);
   stream.on('end', () => {
