@@ -78,14 +78,17 @@ function mirror(
   let acks: AckMessage[] = [];
   let scheduled = false;
 
-  const gone = () => {
+  const gone = (why: string) => {
+    if (!open) return;
     open = false;
-    if (self) accepted.get(name)?.delete(self);
+    if (self && accepted.get(name)?.delete(self)) {
+      log.info({ volume: name, epoch: self.epoch, reason: why }, 'mirror stream ended');
+    }
   };
   const close = (prefix: string, err: unknown, code: grpc.status = grpc.status.FAILED_PRECONDITION) => {
     if (!open) return;
-    gone();
     const details = `${prefix}: ${(err as Error).message ?? String(err)}`;
+    gone(details);
     log.warn({ volume: name, details }, 'mirror stream refused');
     // The 'error' handler of a grpc-js server stream ends the call with this status.
     stream.emit('error', Object.assign(new Error(details), { code, details }));
@@ -110,6 +113,26 @@ function mirror(
       if (open && batch.length > 0) stream.write({ acks: { acks: batch } });
     });
   };
+  /**
+   * Issue #14 finding 2: once this stream is accepted, every older stream of the volume is
+   * closed, so an op still in flight on an abandoned connection (a partition that heals) can
+   * never land after this stream's resync. Ops of a closed stream are dropped (`open`).
+   */
+  const supersedeOthers = () => {
+    let set = accepted.get(name);
+    if (!set) accepted.set(name, (set = new Set()));
+    for (const other of [...set]) other.supersede(epoch);
+    self = {
+      epoch,
+      supersede: (by) =>
+        close(
+          by > self!.epoch ? REFUSAL.staleEpoch : REFUSAL.protocol,
+          new Error(`superseded by a newer Mirror stream (epoch ${by}) for ${name}`),
+        ),
+    };
+    set.add(self);
+  };
+
   stream.on('data', (msg: PrimaryMessage) => {
     if (!open) return;
     if (!helloSeen) {
@@ -141,6 +164,7 @@ function mirror(
         .then(
           (reply) => {
             if (!open) return;
+            supersedeOthers();
             stream.write({ hello: reply });
             log.info({ volume: name, primary: hello.primaryNode, epoch }, 'mirror stream from the primary');
           },
@@ -217,11 +241,12 @@ function mirror(
         );
     }
   });
-  stream.on('cancelled', gone);
-  stream.on('error', gone);
+  // 'cancelled' also comes when the server's keepalive finds the connection dead (#14 finding 2).
+  stream.on('cancelled', () => gone('cancelled (the primary went away or stopped answering keepalives)'));
+  stream.on('error', (err: Error) => gone(err.message));
   stream.on('end', () => {
     if (open) stream.end();
-    gone();
+    gone('ended by the primary');
   });
 }
 

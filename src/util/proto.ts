@@ -83,11 +83,17 @@ function decoder(type: protobuf.Type): (bytes: Buffer) => object {
  * XCOPY, WRITE SAME) or a batch of coalesced writes, plus framing — and a wide HTTP/2 receive
  * window on the client side (replies: acks, read data), so a busy stream never waits for
  * WINDOW_UPDATE round trips. The server side is widened in src/cluster/forward-server.ts.
+ *
+ * Keepalive both ways: a connection whose other end stopped answering (a node that died without
+ * a FIN, a partition) ends within keepalive time + timeout, with its calls: a replica must not
+ * keep an abandoned primary's Mirror stream open (issue #14 finding 2).
  */
 export const PEER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.max_receive_message_length': 64 << 20,
   'grpc.max_send_message_length': 64 << 20,
   'grpc-node.flow_control_window': 16 << 20,
+  'grpc.keepalive_time_ms': 5_000,
+  'grpc.keepalive_timeout_ms': 5_000,
 };
 
 /**
