@@ -303,6 +303,8 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
   };
   return {
     node: { name, dataDir: path.join(c.dir, name) },
+    // Shared images live in DIR/shared/, outside every node's dataDir: admitted by name.
+    allowedDevices: [`${path.join(c.dir, 'shared')}/`],
     portals: [portal],
     cluster: { etcd: c.etcd, prefix: PREFIX, leaseTtlSeconds: c.ttl, grpc: '127.0.0.1:0' },
     // tandemctl's endpoint: a free port the first time, pinned afterwards (see pinPortal).

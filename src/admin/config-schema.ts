@@ -169,6 +169,14 @@ export const nodeConfigSchema = z.object({
   /** Prometheus `/metrics` endpoint (absent: off). */
   metrics: z.object({ listen: hostPort }).optional(),
   bootstrap: bootstrapSchema.optional(),
+  /**
+   * Backing paths outside node.dataDir that a volume of the cluster configuration may name
+   * (DESIGN.md Trust): absolute, each admitted exactly (a block device, a shared image); one
+   * ending in `/` admits everything below that directory. Any other path is refused.
+   */
+  allowedDevices: z
+    .array(z.string().refine((p) => path.isAbsolute(p), 'expected an absolute path such as /dev/sdb'))
+    .default([]),
   tls: tlsSchema.optional(),
   /**
    * Plaintext on the cluster channels (node to node, admin API, etcd): only for loopback

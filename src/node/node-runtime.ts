@@ -11,6 +11,7 @@ import {
   volumeSchema,
 } from '../admin/config-schema.js';
 import type { ClusterHost, ServedVolume } from '../admin/node-admin-backend.js';
+import { checkBackingPath } from '../backstore/backing-path.js';
 import type { BlockDevice } from '../backstore/block-device.js';
 import { FileDevice } from '../backstore/file.js';
 import { ClusterAlua, PREFERRED_GRACE_MS } from '../cluster/alua-source.js';
@@ -515,8 +516,13 @@ export class ClusterRuntime implements ClusterHost {
   }
 
   async #openDevice(vol: VolumeConfig): Promise<BlockDevice> {
-    // A shared volume's path names the one store every node opens (absolute, normally).
-    const file = path.resolve(this.#cfg.node.dataDir, vol.path ?? `${vol.id}.img`);
+    // A shared volume's path names the one store every node opens (absolute, normally). Any path
+    // must stay in the data directory or be in the node file's allowedDevices (DESIGN.md Trust).
+    const file = checkBackingPath(
+      vol.path ?? `${vol.id}.img`,
+      { dataDir: this.#cfg.node.dataDir, allowedDevices: this.#cfg.allowedDevices },
+      `volumes/${vol.id} path`,
+    );
     const open = () =>
       FileDevice.open(file, {
         ...(vol.size ? { createSize: vol.size } : {}),
