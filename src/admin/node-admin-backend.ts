@@ -52,6 +52,8 @@ export interface ClusterHost {
     drained: () => Promise<void>,
     timeoutMs: number,
   ): Promise<LeaderRecord | undefined>;
+  /** Throws when this node would refuse the volume's backing path (DESIGN.md Trust). */
+  checkVolumePath?(volume: VolumeConfig): void;
 }
 
 export interface AdminBackendOptions {
@@ -336,7 +338,16 @@ export class DaemonAdminBackend implements AdminBackend {
     value: JsonValue,
     expectedRevision?: number,
   ): Promise<number> {
-    if (kind === 'volumes') await this.#checkResize(name, value);
+    if (kind === 'volumes') {
+      // Refused here already when this node would refuse the path (each node checks its own).
+      const v = volumeSchema.safeParse(value);
+      try {
+        if (v.success) this.#o.cluster?.checkVolumePath?.(v.data);
+      } catch (err) {
+        throw new TandemError('TANDEM_ERR_CLUSTER_INVALID_ARGUMENT', (err as Error).message);
+      }
+      await this.#checkResize(name, value);
+    }
     return this.#etcd(`writing ${kind}/${name}`, (c) => c.putConfig(kind, name, value, expectedRevision));
   }
 

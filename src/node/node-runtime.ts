@@ -515,14 +515,15 @@ export class ClusterRuntime implements ClusterHost {
     this.#log.info({ volume: vol.id, from: have, to: want }, 'volume grown: CAPACITY DATA HAS CHANGED');
   }
 
+  /** The path to open for `vol`: in the data directory or allowedDevices (DESIGN.md Trust). */
+  checkVolumePath(vol: VolumeConfig): string {
+    const dirs = { dataDir: this.#cfg.node.dataDir, allowedDevices: this.#cfg.allowedDevices };
+    return checkBackingPath(vol.path ?? `${vol.id}.img`, dirs, `volumes/${vol.id} path`);
+  }
+
   async #openDevice(vol: VolumeConfig): Promise<BlockDevice> {
-    // A shared volume's path names the one store every node opens (absolute, normally). Any path
-    // must stay in the data directory or be in the node file's allowedDevices (DESIGN.md Trust).
-    const file = checkBackingPath(
-      vol.path ?? `${vol.id}.img`,
-      { dataDir: this.#cfg.node.dataDir, allowedDevices: this.#cfg.allowedDevices },
-      `volumes/${vol.id} path`,
-    );
+    // A shared volume's path names the one store every node opens (absolute, normally).
+    const file = this.checkVolumePath(vol);
     const open = () =>
       FileDevice.open(file, {
         ...(vol.size ? { createSize: vol.size } : {}),
