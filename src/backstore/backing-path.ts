@@ -14,6 +14,12 @@ export interface BackingPathPolicy {
    * shared image); an entry ending in `/` admits every path below that directory.
    */
   readonly allowedDevices: readonly string[];
+  /**
+   * Paths in the data directory that are the node's own state, never a backing store: its TLS
+   * key and certificates, replication metadata, reservation files. A directory covers what is
+   * below it. (Mapped as a LUN, the node's private key would be readable over iSCSI.)
+   */
+  readonly reserved?: readonly string[];
 }
 
 /**
@@ -21,7 +27,7 @@ export interface BackingPathPolicy {
  * rest (which does not exist yet, so holds no link). `..` is resolved lexically first, as
  * opening the returned path does.
  */
-export function resolveReal(p: string): string {
+export function resolveReal(p: string, depth = 0): string {
   let cur = path.resolve(p);
   const rest: string[] = [];
   for (;;) {
@@ -30,6 +36,13 @@ export function resolveReal(p: string): string {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+    }
+    // A dangling link still points somewhere: where the file would be created.
+    if (fs.lstatSync(cur, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      if (depth >= 40)
+        throw Object.assign(new Error(`${p}: too many levels of symbolic links`), { code: 'ELOOP' });
+      const target = path.resolve(path.dirname(cur), fs.readlinkSync(cur));
+      return resolveReal(path.join(target, ...rest), depth + 1);
     }
     const parent = path.dirname(cur);
     if (parent === cur) return path.join(cur, ...rest);
@@ -51,9 +64,30 @@ function below(p: string, dir: string): boolean {
  * links left), not `configured`.
  */
 export function checkBackingPath(configured: string, policy: BackingPathPolicy, key: string): string {
+  try {
+    return check(configured, policy, key);
+  } catch (err) {
+    if (err instanceof TandemError) throw err;
+    throw new TandemError(
+      'TANDEM_ERR_BACKSTORE_OPEN',
+      `${key} ${JSON.stringify(configured)} refused: it cannot be resolved (${(err as Error).message})`,
+    );
+  }
+}
+
+function check(configured: string, policy: BackingPathPolicy, key: string): string {
   const wanted = path.resolve(policy.dataDir, configured);
   const real = resolveReal(wanted);
   const dataDir = resolveReal(policy.dataDir);
+  for (const r of policy.reserved ?? []) {
+    const own = resolveReal(path.resolve(policy.dataDir, r));
+    if (real === own || below(real, own)) {
+      throw new TandemError(
+        'TANDEM_ERR_BACKSTORE_OPEN',
+        `${key} ${JSON.stringify(configured)} refused: ${real} is this node's own state (${own}), not a backing store`,
+      );
+    }
+  }
   if (below(real, dataDir)) return real;
   for (const entry of policy.allowedDevices) {
     if (!path.isAbsolute(entry)) continue;

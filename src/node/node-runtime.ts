@@ -517,7 +517,10 @@ export class ClusterRuntime implements ClusterHost {
 
   /** The path to open for `vol`: in the data directory or allowedDevices (DESIGN.md Trust). */
   checkVolumePath(vol: VolumeConfig): string {
-    const dirs = { dataDir: this.#cfg.node.dataDir, allowedDevices: this.#cfg.allowedDevices };
+    const { dataDir } = this.#cfg.node;
+    const tls = this.#cfg.tls;
+    const reserved = ['replication', 'reservations', ...(tls ? [tls.ca, tls.cert, tls.key] : [])];
+    const dirs = { dataDir, allowedDevices: this.#cfg.allowedDevices, reserved };
     return checkBackingPath(vol.path ?? `${vol.id}.img`, dirs, `volumes/${vol.id} path`);
   }
 

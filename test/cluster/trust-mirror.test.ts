@@ -184,19 +184,23 @@ describe('replication trust: Mirror streams only from the primary; backing paths
   it.each([
     ['../../x', (dir: string) => path.resolve(dir, '../../x')],
     ['/etc/passwd', () => '/etc/passwd'],
+    // In the data directory, but the node's own state.
+    ['replication/vol0.meta.json', (dir: string) => path.join(dir, 'replication/vol0.meta.json')],
   ])('PutConfig of a volume with path %s is refused; no file is created', async (p, file) => {
     const outside = file(path.join(cluster.dir, replica));
     const before = existsSync(outside);
     const r = await tandemctl(admin, ['volume', 'create', 'evil', '--size', '1M', '--path', p]);
     expect(r.code, explain(r)).not.toBe(0);
     expect(r.stderr).toContain(`volumes/evil path ${JSON.stringify(p)} refused`);
-    expect(r.stderr).toMatch(/outside the data directory/);
+    expect(r.stderr).toMatch(/outside the data directory|is this node's own state/);
     expect(existsSync(outside)).toBe(before);
   });
 
   it('a volume written to etcd directly with such a path is not served by any node; no file is created', async () => {
     const since = Object.fromEntries(cluster.names.map((n) => [n, cluster.node(n).logs().length]));
-    const vol = { id: 'evil2', kind: 'replicated', size: 1 << 20, blockSize: 512, path: '../../evil2.img' };
+    // A name of its own per run: the file must not exist outside before or after.
+    const file = `../../tandem-evil-${process.pid}-${Date.now()}.img`;
+    const vol = { id: 'evil2', kind: 'replicated', size: 1 << 20, blockSize: 512, path: file };
     const target = cluster.target;
     await etcd.put(`${PREFIX}config/volumes/evil2`).value(JSON.stringify(vol));
     await etcd
@@ -210,8 +214,8 @@ describe('replication trust: Mirror streams only from the primary; backing paths
           .slice(since[n])
           .find((l) => l.msg === 'cannot serve LUN' && l.volume === 'evil2'),
       );
-      expect(JSON.stringify(line)).toContain('volumes/evil2 path \\"../../evil2.img\\" refused');
-      expect(existsSync(path.resolve(cluster.dir, n, '../../evil2.img'))).toBe(false);
+      expect(JSON.stringify(line)).toContain(`volumes/evil2 path \\"${file}\\" refused`);
+      expect(existsSync(path.resolve(cluster.dir, n, file))).toBe(false);
     }
     await etcd.delete().key(`${PREFIX}config/luns/${encodeURIComponent(`${target},5`)}`);
     await etcd.delete().key(`${PREFIX}config/volumes/evil2`);

@@ -60,6 +60,21 @@ describe('checkBackingPath', () => {
     expect(check('alias.img')).toBe(path.join(dataDir, 'real.img'));
   });
 
+  it('refuses a dangling link that points out (the file would be created there)', () => {
+    fs.symlinkSync(path.join(root, 'outside/new.img'), path.join(dataDir, 'dangling.img'));
+    fs.symlinkSync(path.join(root, 'outside-dir'), path.join(dataDir, 'dangling-dir'));
+    expect(() => check('dangling.img')).toThrow(/which resolves to .*outside\/new\.img, is outside/);
+    expect(() => check('dangling-dir/x.img')).toThrow(/outside-dir\/x\.img, is outside/);
+    fs.symlinkSync(path.join(dataDir, 'loop-b'), path.join(dataDir, 'loop-a'));
+    fs.symlinkSync(path.join(dataDir, 'loop-a'), path.join(dataDir, 'loop-b'));
+    expect(() => check('loop-a')).toThrow(
+      expect.objectContaining({
+        code: 'TANDEM_ERR_BACKSTORE_OPEN',
+        message: expect.stringMatching(/^volumes\/vol0 path "loop-a" refused: it cannot be resolved/),
+      }),
+    );
+  });
+
   it('admits a path listed exactly in allowedDevices, also through a link to it', () => {
     const dev = path.join(root, 'disk0');
     fs.writeFileSync(dev, '');
@@ -78,6 +93,24 @@ describe('checkBackingPath', () => {
     expect(check(path.join(shared, 'vol1.img'), [`${shared}/`])).toBe(path.join(shared, 'vol1.img'));
     expect(() => check(path.join(root, 'shared2/vol1.img'), [`${shared}/`])).toThrow(/refused/);
     expect(() => check(path.join(shared, '../x.img'), [`${shared}/`])).toThrow(/refused/);
+  });
+
+  it("refuses the node's own state in the data directory: TLS key, replication metadata", () => {
+    const policy = {
+      dataDir,
+      allowedDevices: [`${dataDir}/`],
+      reserved: ['replication', 'reservations', 'tls/node.key', path.join(root, 'etc/ca.pem')],
+    };
+    const refuse = (p: string) => () => checkBackingPath(p, policy, 'volumes/vol0 path');
+    expect(refuse('tls/node.key')).toThrow(
+      `volumes/vol0 path "tls/node.key" refused: ${dataDir}/tls/node.key is this node's own state (${dataDir}/tls/node.key), not a backing store`,
+    );
+    expect(refuse('replication/vol0.meta.json')).toThrow(/own state/);
+    expect(refuse('./reservations/../reservations/x.json')).toThrow(/own state/);
+    expect(refuse(path.join(root, 'etc/ca.pem'))).toThrow(/own state/);
+    fs.symlinkSync(path.join(dataDir, 'tls'), path.join(dataDir, 'innocent'));
+    expect(refuse('innocent/node.key')).toThrow(/own state/);
+    expect(checkBackingPath('tls-vol.img', policy, 'k')).toBe(path.join(dataDir, 'tls-vol.img'));
   });
 
   it('ignores relative allowedDevices entries', () => {
