@@ -339,16 +339,20 @@ export class DaemonAdminBackend implements AdminBackend {
     expectedRevision?: number,
   ): Promise<number> {
     if (kind === 'volumes') {
-      // Refused here already when this node would refuse the path (each node checks its own).
-      const v = volumeSchema.safeParse(value);
-      try {
-        if (v.success) this.#o.cluster?.checkVolumePath?.(v.data);
-      } catch (err) {
-        throw new TandemError('TANDEM_ERR_CLUSTER_INVALID_ARGUMENT', (err as Error).message);
-      }
+      this.#checkPath(value);
       await this.#checkResize(name, value);
     }
     return this.#etcd(`writing ${kind}/${name}`, (c) => c.putConfig(kind, name, value, expectedRevision));
+  }
+
+  /** Refused here already when this node would refuse the volume's path (each node checks its own). */
+  #checkPath(value: JsonValue): void {
+    const v = volumeSchema.safeParse(value);
+    try {
+      if (v.success) this.#o.cluster?.checkVolumePath?.(v.data);
+    } catch (err) {
+      throw new TandemError('TANDEM_ERR_CLUSTER_INVALID_ARGUMENT', (err as Error).message);
+    }
   }
 
   /** Growing a shared volume is live; a replicated one's size cannot change yet: say so now. */
@@ -387,6 +391,7 @@ export class DaemonAdminBackend implements AdminBackend {
     entries: readonly Omit<AdminConfigEntry, 'revision'>[],
     expectedRevision?: number,
   ): Promise<void> {
+    for (const e of entries) if (e.kind === 'volumes') this.#checkPath(e.value);
     await this.#etcd('importing the configuration', (c) => c.replaceConfig(entries, expectedRevision));
   }
 

@@ -7,11 +7,12 @@
 // The channel is plaintext until node-to-node TLS lands: then the caller is the Hello's
 // primaryNode, and these streams name a member that is not the primary (with TLS: the
 // member's own certificate).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import {
   OpKind,
   type PrimaryMessage,
@@ -194,6 +195,26 @@ describe('replication trust: Mirror streams only from the primary; backing paths
     expect(r.stderr).toContain(`volumes/evil path ${JSON.stringify(p)} refused`);
     expect(r.stderr).toMatch(/outside the data directory|is this node's own state/);
     expect(existsSync(outside)).toBe(before);
+  });
+
+  it('config import of a volume with path /etc/shadow is refused; the configuration is unchanged', async () => {
+    const exported = await tandemctl(admin, ['config', 'export']);
+    expect(exported.code, explain(exported)).toBe(0);
+    const doc = YAML.parse(exported.stdout) as { volumes: Record<string, unknown> };
+    doc.volumes.evil3 = {
+      id: 'evil3',
+      kind: 'replicated',
+      size: 1 << 20,
+      blockSize: 512,
+      path: '/etc/shadow',
+    };
+    const file = path.join(cluster.dir, 'evil-config.yaml');
+    writeFileSync(file, YAML.stringify(doc));
+    const r = await tandemctl(admin, ['config', 'import', file]);
+    expect(r.code, explain(r)).not.toBe(0);
+    expect(r.stderr).toContain('volumes/evil3 path "/etc/shadow" refused');
+    const after = await tandemctl(admin, ['config', 'export']);
+    expect(after.stdout).toBe(exported.stdout);
   });
 
   it('a volume written to etcd directly with such a path is not served by any node; no file is created', async () => {
