@@ -4,9 +4,8 @@
 // persisted epoch (and its link to the real primary) as they were. A volume path from the
 // cluster configuration outside the node's data directory is refused and no file is created.
 //
-// The channel is plaintext until node-to-node TLS lands: then the caller is the Hello's
-// primaryNode, and these streams name a member that is not the primary (with TLS: the
-// member's own certificate).
+// The streams use a node's own certificate when the node files have `tls` (the caller is then
+// the certificate's node); on plaintext the caller is the Hello's primaryNode, named to match.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -38,14 +37,37 @@ async function until<T>(what: string, probe: () => T | undefined | false, ms = 1
   }
 }
 
+/**
+ * How node `as` of `cluster` connects to node `to`: with its own certificate when the node file
+ * has a `tls` section (mutual TLS; node certificates name the node as a DNS SAN), else plaintext.
+ */
+function channelAs(cluster: Cluster, as: string, to: string) {
+  const info = cluster.info.nodes.find((n) => n.name === as)!;
+  const cfg = YAML.parse(readFileSync(info.config, 'utf8')) as {
+    node: { dataDir: string };
+    tls?: { ca: string; cert: string; key: string };
+    insecure?: boolean;
+  };
+  if (!cfg.tls || cfg.insecure) return { credentials: grpc.credentials.createInsecure(), options: {} };
+  const dataDir = path.resolve(path.dirname(info.config), cfg.node.dataDir);
+  const read = (f: string) => readFileSync(path.resolve(dataDir, f));
+  return {
+    credentials: grpc.credentials.createSsl(read(cfg.tls.ca), read(cfg.tls.key), read(cfg.tls.cert)),
+    options: { 'grpc.ssl_target_name_override': to },
+  };
+}
+
 /** A hand-driven Mirror stream: sends `messages`, resolves with how it ended (or after 10 s). */
-async function mirror(address: string, messages: PrimaryMessage[]) {
+async function mirror(
+  channel: { credentials: grpc.ChannelCredentials; options: grpc.ChannelOptions },
+  address: string,
+  messages: PrimaryMessage[],
+) {
   const Ctor = replicationPackage().Replication;
-  const client = new Ctor(
-    address,
-    grpc.credentials.createInsecure(),
-    PEER_CHANNEL_OPTIONS,
-  ) as unknown as ReplicationServiceClient;
+  const client = new Ctor(address, channel.credentials, {
+    ...PEER_CHANNEL_OPTIONS,
+    ...channel.options,
+  }) as unknown as ReplicationServiceClient;
   const stream = client.Mirror();
   const received: ReplicaMessage[] = [];
   let error: grpc.ServiceError | undefined;
@@ -127,7 +149,7 @@ describe('replication trust: Mirror streams only from the primary; backing paths
 
   it('refuses a member that is not the primary; the persisted epoch stays', async () => {
     const since = cluster.node(replica).logs().length;
-    const r = await mirror(replicaGrpc, [
+    const r = await mirror(channelAs(cluster, replica, replica), replicaGrpc, [
       hello({ primaryNode: replica, epoch: epoch + 1 }),
       { ops: { epoch: epoch + 1, ops: [] } },
     ]);
@@ -139,14 +161,14 @@ describe('replication trust: Mirror streams only from the primary; backing paths
   });
 
   it("refuses an epoch beyond etcd's (2^54) even naming the primary: never persisted", async () => {
-    const r = await mirror(replicaGrpc, [hello({ epoch: 2 ** 54 })]);
+    const r = await mirror(channelAs(cluster, primary, replica), replicaGrpc, [hello({ epoch: 2 ** 54 })]);
     expect(r.error.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(r.error.details).toMatch(/is not vol0's current epoch/);
     expect(persisted().highestEpoch).toBe(epoch);
   });
 
   it('refuses a Hello with an empty era', async () => {
-    const r = await mirror(replicaGrpc, [hello({ era: '' })]);
+    const r = await mirror(channelAs(cluster, primary, replica), replicaGrpc, [hello({ era: '' })]);
     expect(r.error.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(r.error.details).toMatch(/names no etcd era/);
     expect(persisted().highestEpoch).toBe(epoch);
@@ -163,7 +185,7 @@ describe('replication trust: Mirror streams only from the primary; backing paths
       full: false,
       datasetId: '',
     };
-    const r = await mirror(replicaGrpc, [
+    const r = await mirror(channelAs(cluster, replica, replica), replicaGrpc, [
       hello({ primaryNode: replica }),
       { ops: { epoch, ops: [op, { ...op, seq: 2, offset: 1 }] } },
     ]);
