@@ -665,15 +665,16 @@ export class Connection implements R2tSender {
       }
       cdb = Buffer.concat([cdb, ext]);
     }
-    if (s.inFlight >= this.#sessions.limits.commandsPerSession) {
+    if (this.#tasks.size >= this.#sessions.limits.commandsPerSession) {
       // The session's share of the task set is full (SAM-5 5.3.3): the command does not run.
+      // MaxConnections=1: this connection's tasks are the session's.
       this.#sessions.refused('task-set-full');
       this.#release(admitted);
       this.#send(
         out.scsiResponse(
           {
             itt,
-            status: taskSetFullStatus(s.inFlight),
+            status: taskSetFullStatus(this.#tasks.size),
             overflow: false,
             underflow: edtl > 0,
             residual: edtl,
