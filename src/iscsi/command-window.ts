@@ -116,5 +116,5 @@ export class CommandWindow {
 
 /** A private copy of a waiting PDU (its data may be a view into a larger socket read). */
 function copyPdu<P extends Pdu>(p: P): P {
-  return { ...p, bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) };
+  return { ...p, bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data), pooled: false };
 }

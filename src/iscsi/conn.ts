@@ -216,7 +216,10 @@ export class Connection implements R2tSender {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#state !== 'closed') this.#toClosed(this.#closeReason || 'peer closed');
-    for (const t of this.#tasks.values()) t.abort();
+    for (const t of this.#tasks.values()) {
+      t.abort();
+      t.release();
+    }
     this.#tasks.clear();
     this.#window.clear();
     this.#deferred = [];
@@ -700,6 +703,7 @@ export class Connection implements R2tSender {
         nexus: s.nexus,
         // Received bytes are never reused by the socket: the data can be kept without a copy.
         immediateData: pdu.data,
+        immediatePooled: pdu.pooled ?? false,
         // F = 1 says no unsolicited Data-Out follows the immediate data (RFC 7143 11.3.1).
         unsolicitedLimit: write
           ? p.initialR2T || finalBit(bhs)
@@ -733,6 +737,7 @@ export class Connection implements R2tSender {
 
   #complete(task: IscsiTask, c: Completion, admitted: Admitted | undefined): void {
     const s = this.#session;
+    task.release();
     if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
     if (s) {
       s.inFlight--;
@@ -847,7 +852,7 @@ export class Connection implements R2tSender {
       return;
     }
     try {
-      task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data);
+      task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data, pdu.pooled ?? false);
       if (task.arrivedAt) task.dataOutAt = this.#rxAt;
     } catch (err) {
       if (!(err instanceof DataSequenceError)) throw err;
