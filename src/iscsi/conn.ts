@@ -431,7 +431,8 @@ export class Connection implements R2tSender {
         const pdu = this.#deferred[0]!;
         if (opcodeOf(pdu.bhs) === InitiatorOpcode.SCSI_COMMAND) {
           const bytes = commandCharge(pdu.bhs);
-          const refusal = this.#account.tryCharge(bytes);
+          // Counted once, when it was first held back (#chargeCommand).
+          const refusal = this.#account.tryCharge(bytes, false);
           if (refusal) {
             this.#checkStuck(refusal);
             return;

@@ -34,7 +34,7 @@ export class MemoryBudget {
   /** Accounts that were refused and wait for memory to be freed. */
   readonly #waiting = new Set<BudgetAccount>();
   #notifying = false;
-  /** Charges refused so far, by which limit refused them. */
+  /** Commands held back so far (counted once each), by which limit held them. */
   readonly refusals: Record<BudgetRefusal, number> = { connection: 0, node: 0 };
   /** The most ever held at once (for tests and the soak report). */
   peak = 0;
@@ -104,15 +104,16 @@ export class BudgetAccount {
    * Reserves `n` bytes, or says which limit refuses them; a refused account is woken (its
    * `onFree` runs) once memory is released anywhere on the node. A connection that holds
    * nothing always gets its first command from its own limit (else a command larger than the
-   * limit could never run), and from the node's when it is at most `guaranteed`.
+   * limit could never run), and from the node's when it is at most `guaranteed`. `count`:
+   * false when retrying a command already counted as held back.
    */
-  tryCharge(n: number): BudgetRefusal | undefined {
+  tryCharge(n: number, count = true): BudgetRefusal | undefined {
     const l = this.#budget.limits;
     let refusal: BudgetRefusal | undefined;
     if (this.#used > 0 && this.#used + n > l.connection) refusal = 'connection';
     else if (this.#budget.used + n > l.node && !(this.#used === 0 && n <= l.guaranteed)) refusal = 'node';
     if (refusal) {
-      this.#budget.refusals[refusal]++;
+      if (count) this.#budget.refusals[refusal]++;
       if (!this.#closed) this.#budget.wait(this);
       return refusal;
     }
