@@ -68,7 +68,16 @@ export class Daemon {
   private constructor(config: NodeConfig, log: Logger) {
     this.config = config;
     this.#log = log;
-    this.sessions = new SessionRegistry(log);
+    const l = config.iscsi.limits;
+    this.sessions = new SessionRegistry(log, {
+      perSource: l.connectionsPerSource,
+      total: l.connections,
+      inLogin: l.connectionsInLogin,
+      sessionsPerInitiator: l.sessionsPerInitiator,
+      commandsPerSession: l.commandsPerSession,
+      connectionBudget: l.connectionBudget,
+      nodeBudget: l.nodeBudget,
+    });
   }
 
   static async start(config: NodeConfig, log: Logger): Promise<Daemon> {
@@ -87,6 +96,7 @@ export class Daemon {
       sessions: () => this.#sessionLabels(),
       aluaStates: () => this.#aluaStates(),
       replication: () => this.#replicationStatuses(),
+      refusals: () => Object.entries(this.sessions.refusals()),
     });
     this.#metrics = m;
     if (this.config.metrics) {

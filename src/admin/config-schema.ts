@@ -134,6 +134,39 @@ const tlsSchema = z.object({
   key: z.string().min(1),
 });
 
+/**
+ * Caps on what initiators can make the node hold (DESIGN.md "Trust"; src/iscsi/limits.ts).
+ * Past a connection cap the TCP connection is closed at accept; past the session cap the login
+ * fails with OUT OF RESOURCES; past the command cap a command gets TASK SET FULL; past a memory
+ * budget a connection stops dispatching new commands until memory frees.
+ */
+const iscsiLimitsSchema = z.object({
+  /** TCP connections from one source address (a host has a few per path). */
+  connectionsPerSource: z.number().int().min(1).default(64),
+  /** TCP connections in total, logged in or not. */
+  connections: z.number().int().min(1).default(1024),
+  /** Connections that have not finished login (the login timeout ends them). */
+  connectionsInLogin: z.number().int().min(1).default(128),
+  /** Sessions one initiator name may have open on this node. */
+  sessionsPerInitiator: z.number().int().min(1).default(64),
+  /** Commands one session may have outstanding; past it: TASK SET FULL. */
+  commandsPerSession: z.number().int().min(1).max(65536).default(128),
+  /** Memory one connection may hold: data-out, Data-In, waiting commands (e.g. 32M). */
+  connectionBudget: size.default(32 << 20),
+  /** Memory all connections together may hold (e.g. 512M). */
+  nodeBudget: size.default(512 << 20),
+});
+
+const ISCSI_LIMITS_DEFAULT = {
+  connectionsPerSource: 64,
+  connections: 1024,
+  connectionsInLogin: 128,
+  sessionsPerInitiator: 64,
+  commandsPerSession: 128,
+  connectionBudget: 32 << 20,
+  nodeBudget: 512 << 20,
+};
+
 export const nodeConfigSchema = z.object({
   node: z
     .object({
@@ -148,12 +181,14 @@ export const nodeConfigSchema = z.object({
       nopInTimeoutSeconds: z.number().min(1).default(30),
       commandWindow: z.number().int().min(1).max(1024).default(128),
       maxRecvDataSegmentLength: z.number().int().min(512).max(16777215).default(262144),
+      limits: iscsiLimitsSchema.default(ISCSI_LIMITS_DEFAULT),
     })
     .default({
       nopInIntervalSeconds: 15,
       nopInTimeoutSeconds: 30,
       commandWindow: 128,
       maxRecvDataSegmentLength: 262144,
+      limits: ISCSI_LIMITS_DEFAULT,
     }),
   targets: z.array(targetSchema).default([]),
   /** CHAP for discovery (SendTargets) sessions. */
@@ -195,6 +230,7 @@ export type ClusterTargetConfig = z.infer<typeof clusterTargetSchema>;
 export type ClusterLunConfig = z.infer<typeof clusterLunSchema>;
 export type AuthSettings = z.infer<typeof authSchema>;
 export type TlsConfig = z.infer<typeof tlsSchema>;
+export type IscsiLimitsConfig = z.infer<typeof iscsiLimitsSchema>;
 
 export const DEMO_TARGET = 'iqn.2026-11.org.tandem:demo';
 

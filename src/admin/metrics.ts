@@ -14,6 +14,8 @@ export interface MetricsSources {
   aluaStates(): Iterable<{ volume: string; group: number; state: number }>;
   /** Cluster mode: the status of each replicated volume served here (read at scrape time). */
   replication?(): Iterable<ReplicationStatus>;
+  /** iSCSI refusals and budget waits since start, by kind (src/iscsi/limits.ts RefusalKind). */
+  refusals?(): Iterable<[kind: string, count: number]>;
 }
 
 /** 50 µs to 10 s. */
@@ -93,6 +95,19 @@ export class Metrics {
       },
     });
     if (sources.replication) registerReplication(registers, sources.replication.bind(sources));
+    if (sources.refusals) {
+      const refusals = sources.refusals.bind(sources);
+      new Counter({
+        name: 'tandem_iscsi_refusals_total',
+        help: 'What the iSCSI layer refused or held back, by kind: connections-per-source, connections-total, connections-in-login (TCP closed at accept), sessions-per-initiator (login OUT OF RESOURCES), task-set-full (TASK SET FULL / BUSY), immediate-command-reject (Reject 0x06), memory-connection and memory-node (a command waited for the memory budget)',
+        labelNames: ['kind'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [kind, n] of refusals()) this.labels(kind).inc(n);
+        },
+      });
+    }
   }
 
   /** Stage histograms of one LU, created on first use (label children are cached). */

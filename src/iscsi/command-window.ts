@@ -10,22 +10,37 @@ export interface CmdSnState {
 }
 
 /**
- * CmdSN ordering (RFC 7143 4.2.2.1): immediate PDUs run at once; others run in CmdSN order,
- * those that arrive early wait here; a CmdSN outside [ExpCmdSN, MaxCmdSN] is silently ignored.
+ * CmdSN ordering (RFC 7143 4.2.2.1): immediate PDUs run at once (their CmdSN "may lie outside"
+ * the window: the connection bounds how many it holds, Reject 0x06); others run in CmdSN order,
+ * those that arrive early wait here; a non-immediate CmdSN outside [ExpCmdSN, MaxCmdSN], or a
+ * duplicate within it, is silently ignored.
  */
 export class CommandWindow {
   /** Commands that arrived ahead of their CmdSN; null: consumed by ABORT TASK before arrival. */
   readonly #pending = new Map<number, Pdu | null>();
   readonly #run: (pdu: Pdu, cmdSN: number) => void;
   readonly #log: () => Logger;
+  readonly #drop: (pdu: Pdu) => void;
 
-  constructor(run: (pdu: Pdu, cmdSN: number) => void, log: () => Logger) {
+  /** `drop` runs for every PDU offered that will never run (its memory can be released). */
+  constructor(
+    run: (pdu: Pdu, cmdSN: number) => void,
+    log: () => Logger,
+    drop: (pdu: Pdu) => void = () => {},
+  ) {
     this.#run = run;
     this.#log = log;
+    this.#drop = drop;
+  }
+
+  /** Commands waiting here for the ones before them. */
+  get waiting(): number {
+    return this.#pending.size;
   }
 
   /** Drops every waiting command (the connection closed). */
   clear(): void {
+    for (const p of this.#pending.values()) if (p) this.#drop(p);
     this.#pending.clear();
   }
 
@@ -46,14 +61,17 @@ export class CommandWindow {
         { cmdSN, expCmdSN: s.expCmdSN, maxCmdSN: s.maxCmdSN },
         'CmdSN outside the window: ignored',
       );
+      this.#drop(pdu);
       return;
     }
     if (cmdSN !== s.expCmdSN) {
       if (!this.#pending.has(cmdSN)) this.#pending.set(cmdSN, copyPdu(pdu));
+      else this.#drop(pdu); // a duplicate within the window: silently ignored (4.2.2.1)
       return;
     }
     if (this.#pending.get(cmdSN) === null) {
       // ABORT TASK named this CmdSN before it arrived: it counts as received and never runs.
+      this.#drop(pdu);
       this.#pending.delete(cmdSN);
       s.expCmdSN = snAdd(s.expCmdSN, 1);
     } else {
@@ -71,6 +89,8 @@ export class CommandWindow {
   abortUnseen(s: CmdSnState, cmdSN: number, refCmdSN: number): number {
     const inWindow = snLe(s.expCmdSN, refCmdSN) && snLe(refCmdSN, s.maxCmdSN);
     if (!inWindow || !snLt(refCmdSN, cmdSN)) return TmfResponse.TASK_DOES_NOT_EXIST;
+    const waiting = this.#pending.get(refCmdSN);
+    if (waiting) this.#drop(waiting);
     this.#pending.set(refCmdSN, null);
     this.#drain(s);
     return TmfResponse.FUNCTION_COMPLETE;
@@ -94,6 +114,7 @@ export class CommandWindow {
   }
 }
 
-function copyPdu(p: Pdu): Pdu {
-  return { bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data) };
+/** A private copy of a waiting PDU (its data may be a view into a larger socket read). */
+function copyPdu<P extends Pdu>(p: P): P {
+  return { ...p, bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data), pooled: false };
 }

@@ -1,19 +1,23 @@
 import type { Socket } from 'node:net';
 import { type Completion, TmfFunction } from '../scsi/command.js';
+import { Limits } from '../scsi/limits.js';
 import type { CommandObserver } from '../scsi/observer.js';
 import { ScsiStatus, type TaskAttributeCode } from '../scsi/spec/status.js';
+import { taskSetFullStatus } from '../scsi/task-set.js';
 import { ProtocolError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { snAdd } from '../util/serial.js';
 import { StateMachine } from '../util/state-machine.js';
 import { CommandWindow } from './command-window.js';
 import { decodeLoginRequest, LoginNegotiation, LoginStatus, type LoginStep } from './login.js';
+import type { BudgetAccount } from './memory-budget.js';
 import {
   BHS_LENGTH,
   decodeLun,
   field32,
   finalBit,
   InitiatorOpcode,
+  isImmediate,
   itt as ittOf,
   opcodeOf,
   type Pdu,
@@ -30,6 +34,35 @@ import { DataSequenceError, IscsiTask, type R2tSender } from './task.js';
 import { TextExchange } from './text-exchange.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/** What a command holds besides its data: task, closures, CDB, response (a round figure). */
+const COMMAND_OVERHEAD = 1024;
+
+/** What a PDU admitted to dispatch holds of the connection's memory budget until it is done. */
+interface Admitted {
+  readonly bytes: number;
+  /** An immediate SCSI command (counted against the window, RFC 7143 4.2.2.1). */
+  readonly immediate: boolean;
+}
+type HeldPdu = Pdu & { admitted?: Admitted | undefined };
+/** A PDU waiting in #deferred: what it holds as received bytes, and whether it is immediate. */
+type DeferredPdu = HeldPdu & { readonly deferredBytes: number; readonly deferredImmediate: boolean };
+
+/** Bytes a PDU occupies while it waits (header, AHS, data). */
+function pduBytes(pdu: Pdu): number {
+  return BHS_LENGTH + pdu.ahs.length + pdu.data.length;
+}
+
+/**
+ * A SCSI command's reservation: its data-out assembly and its Data-In, each at most the largest
+ * transfer the device server accepts (a larger EDTL can never be filled).
+ */
+function commandCharge(bhs: Buffer): number {
+  const edtl = Math.min(field32(bhs, 20), Limits.maxTransferBytes);
+  const read = (bhs[1]! & 0x40) !== 0;
+  const write = (bhs[1]! & 0x20) !== 0;
+  return COMMAND_OVERHEAD + (read ? edtl : 0) + (write ? edtl : 0);
+}
 
 type ConnState = 'login' | 'full-feature' | 'logged-out' | 'closed';
 
@@ -61,7 +94,18 @@ export class Connection implements R2tSender {
   readonly #window = new CommandWindow(
     (pdu, cmdSN) => this.#execute(pdu, cmdSN),
     () => this.#log,
+    (pdu) => this.#unadmit(pdu),
   );
+  // memory budget (DESIGN.md "Trust"): past it new commands wait, in order, in #deferred
+  readonly #account: BudgetAccount;
+  /** PDUs received while a command waits for memory; replayed in order once it frees. */
+  #deferred: DeferredPdu[] = [];
+  /** The socket is paused because what waits exceeds the connection's budget. */
+  #pausedForBudget = false;
+  /** Immediate SCSI commands received and not yet answered. */
+  #immediateHeld = 0;
+  /** Commands whose Data-In is queued and not yet handed to the kernel. */
+  #sendingDataIn = 0;
   #nextTtt = 1;
   readonly #text = new TextExchange({
     send: (hdr, data) => this.#send(hdr, data),
@@ -108,6 +152,7 @@ export class Connection implements R2tSender {
     this.#opts = opts;
     this.#directory = directory;
     this.#sessions = sessions;
+    this.#account = sessions.memory.account(() => this.#resume());
     this.#log = log.child({ conn: id, peer: `${socket.remoteAddress}:${socket.remotePort}` });
     this.#login = new LoginNegotiation(opts, directory, this.#log);
     this.#phase = new StateMachine<ConnState>('connection', 'login', this.#log);
@@ -119,7 +164,7 @@ export class Connection implements R2tSender {
     socket.on('error', (err) => this.#log.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.#onClose());
     socket.on('drain', () => {
-      if (this.#state !== 'closed') socket.resume();
+      if (this.#state !== 'closed' && !this.#pausedForBudget) socket.resume();
     });
     this.#timer = setInterval(
       () => this.#tick(),
@@ -171,10 +216,15 @@ export class Connection implements R2tSender {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#state !== 'closed') this.#toClosed(this.#closeReason || 'peer closed');
-    for (const t of this.#tasks.values()) t.abort();
+    for (const t of this.#tasks.values()) {
+      t.abort();
+      t.release();
+    }
     this.#tasks.clear();
     this.#window.clear();
+    this.#deferred = [];
     this.#reader.clear();
+    this.#account.close();
     const s = this.#session;
     if (s && !s.closed) {
       // ERL 0: the loss of the only connection ends the session (RFC 7143 7.1.1).
@@ -205,19 +255,23 @@ export class Connection implements R2tSender {
       while (this.#state !== 'closed') {
         const ev = this.#reader.next();
         if (ev === undefined) break;
-        if (ev.kind === 'pdu') this.#dispatch(ev.pdu);
+        if (ev.kind === 'pdu') this.#admit(ev.pdu);
         else this.#onDataDigestError(ev.bhs);
       }
     } catch (err) {
-      if (err instanceof ProtocolError) {
-        this.#log.warn({ err: err.message, code: err.code }, 'protocol error from initiator');
-        this.close(`protocol error: ${err.message}`);
-      } else {
-        this.#log.error({ err }, 'internal error while handling a PDU');
-        this.close('internal error');
-      }
+      this.#onPumpError(err);
     } finally {
       this.#pumping = false;
+    }
+  }
+
+  #onPumpError(err: unknown): void {
+    if (err instanceof ProtocolError) {
+      this.#log.warn({ err: err.message, code: err.code }, 'protocol error from initiator');
+      this.close(`protocol error: ${err.message}`);
+    } else {
+      this.#log.error({ err }, 'internal error while handling a PDU');
+      this.close('internal error');
     }
   }
 
@@ -266,11 +320,155 @@ export class Connection implements R2tSender {
       this.#reject(RejectReason.COMMAND_NOT_SUPPORTED, pdu.bhs);
       return;
     }
-    this.#window.offer(this.#session!, pdu);
+    const held = pdu as HeldPdu;
+    if (op === InitiatorOpcode.SCSI_COMMAND) {
+      if (!this.#chargeCommand(held)) return;
+    } else if (pdu.data.length > 0 || pdu.ahs.length > 0) {
+      // Held only while it waits in the window for an earlier CmdSN.
+      const bytes = pduBytes(pdu);
+      this.#account.force(bytes);
+      held.admitted = { bytes, immediate: false };
+    }
+    this.#window.offer(this.#session!, held);
   }
 
-  #execute(pdu: Pdu, cmdSN: number): void {
-    switch (opcodeOf(pdu.bhs)) {
+  // ---- memory budget ------------------------------------------------------------------------
+
+  /**
+   * Full feature phase: a PDU goes to dispatch unless a command waits for memory; then
+   * everything after it waits too, in order, except what lets the commands already running
+   * finish (Data-Out) and answers to our pings.
+   */
+  #admit(pdu: Pdu): void {
+    if (this.#deferred.length === 0 || this.#state !== 'full-feature') {
+      this.#dispatch(pdu);
+      return;
+    }
+    const op = opcodeOf(pdu.bhs);
+    if (
+      op === InitiatorOpcode.SCSI_DATA_OUT ||
+      (op === InitiatorOpcode.NOP_OUT && ittOf(pdu.bhs) === RESERVED_TAG)
+    ) {
+      this.#dispatch(pdu);
+      return;
+    }
+    if (op === InitiatorOpcode.SCSI_COMMAND && !this.#immediateAllowed(pdu)) return;
+    this.#defer(pdu);
+  }
+
+  /**
+   * An immediate command counts against the window: past it (RFC 7143 4.2.2.1 guarantees one
+   * immediate non-TMF request per connection) it is refused with Reject 0x06, which tells the
+   * initiator the PDU may be sent again (RFC 7143 11.17.1).
+   */
+  #immediateAllowed(pdu: Pdu): boolean {
+    const s = this.#session!;
+    if (!isImmediate(pdu.bhs) || this.#immediateHeld === 0 || s.inFlight < s.window) return true;
+    this.#sessions.refused('immediate-command-reject');
+    this.#reject(RejectReason.IMMEDIATE_COMMAND_REJECT, pdu.bhs);
+    return false;
+  }
+
+  /** Reserves a SCSI command's memory, or defers the command until memory frees. */
+  #chargeCommand(pdu: HeldPdu): boolean {
+    if (pdu.admitted) return true; // replayed: reserved when it left #deferred
+    if (!this.#immediateAllowed(pdu)) return false;
+    const immediate = isImmediate(pdu.bhs);
+    const bytes = commandCharge(pdu.bhs);
+    const refusal = this.#account.tryCharge(bytes);
+    if (refusal) {
+      this.#defer(pdu);
+      this.#checkStuck(refusal);
+      return false;
+    }
+    if (immediate) this.#immediateHeld++;
+    pdu.admitted = { bytes, immediate };
+    return true;
+  }
+
+  /** Holds a received PDU until memory frees; past twice the budget, stops reading too. */
+  #defer(pdu: Pdu): void {
+    const isCommand = opcodeOf(pdu.bhs) === InitiatorOpcode.SCSI_COMMAND;
+    const immediate = isCommand && isImmediate(pdu.bhs);
+    const bytes = pduBytes(pdu);
+    this.#account.force(bytes);
+    // Deferred SCSI commands hold window slots: they are received, not yet answered.
+    if (isCommand) this.#session!.inFlight++;
+    if (immediate) this.#immediateHeld++;
+    this.#deferred.push({
+      bhs: pdu.bhs,
+      ahs: pdu.ahs,
+      data: pdu.data,
+      deferredBytes: bytes,
+      deferredImmediate: immediate,
+    });
+    if (!this.#pausedForBudget && this.#account.used > 2 * this.#sessions.memory.limits.connection) {
+      this.#pausedForBudget = true;
+      this.#socket.pause();
+    }
+  }
+
+  /**
+   * Refused by its own limit while nothing of its own is running: only commands waiting in the
+   * window for an earlier CmdSN hold the memory, and that CmdSN is behind this command in the
+   * stream. A single-connection session never needs that (commands arrive in CmdSN order).
+   */
+  #checkStuck(refusal: 'connection' | 'node'): void {
+    if (refusal === 'connection' && this.#tasks.size === 0 && this.#sendingDataIn === 0) {
+      this.#log.warn(
+        { waiting: this.#window.waiting, held: this.#account.used },
+        'out-of-order commands exceed the connection memory budget',
+      );
+      this.close('out-of-order commands exceed the connection memory budget');
+    }
+  }
+
+  /** Memory was freed somewhere on the node: replay what waits, in order, while it fits. */
+  #resume(): void {
+    if (this.#state !== 'full-feature') return;
+    try {
+      while (this.#deferred.length > 0 && this.#state === 'full-feature') {
+        const pdu = this.#deferred[0]!;
+        if (opcodeOf(pdu.bhs) === InitiatorOpcode.SCSI_COMMAND) {
+          const bytes = commandCharge(pdu.bhs);
+          // Counted once, when it was first held back (#chargeCommand).
+          const refusal = this.#account.tryCharge(bytes, false);
+          if (refusal) {
+            this.#checkStuck(refusal);
+            return;
+          }
+          pdu.admitted = { bytes, immediate: pdu.deferredImmediate };
+          this.#session!.inFlight--;
+        }
+        this.#deferred.shift();
+        this.#account.release(pdu.deferredBytes);
+        this.#dispatch(pdu);
+      }
+    } catch (err) {
+      this.#onPumpError(err);
+      return;
+    }
+    if (this.#pausedForBudget) {
+      this.#pausedForBudget = false;
+      this.#socket.resume();
+    }
+    this.#pump();
+  }
+
+  /** Gives back what a PDU reserved when it was admitted (it ran, or will never run). */
+  #unadmit(pdu: HeldPdu): void {
+    const a = pdu.admitted;
+    if (!a) return;
+    pdu.admitted = undefined;
+    this.#account.release(a.bytes);
+    if (a.immediate) this.#immediateHeld--;
+  }
+
+  #execute(pdu: HeldPdu, cmdSN: number): void {
+    const op = opcodeOf(pdu.bhs);
+    // Only a SCSI command keeps its reservation beyond this point (until its response is sent).
+    if (op !== InitiatorOpcode.SCSI_COMMAND) this.#unadmit(pdu);
+    switch (op) {
       case InitiatorOpcode.SCSI_COMMAND:
         this.#onScsiCommand(pdu, cmdSN);
         break;
@@ -298,6 +496,13 @@ export class Connection implements R2tSender {
     if (this.#statSN === 0 && req.expStatSN !== 0) this.#statSN = req.expStatSN;
     this.#cid = req.cid;
     let step: LoginStep = this.#login.step(req);
+    if (
+      step.kind === 'complete' &&
+      step.tsih === 0 &&
+      !this.#sessions.checkSessionCap(step.initiatorName, step.isid, step.target)
+    ) {
+      step = { kind: 'fail', status: 'OUT_OF_RESOURCES', csg: step.csg, why: 'sessions per initiator cap' };
+    }
     if (step.kind === 'complete' && step.tsih !== 0) {
       const refusal = this.#sessions.checkJoin(
         step.tsih,
@@ -424,12 +629,18 @@ export class Connection implements R2tSender {
 
   // ---- SCSI commands ------------------------------------------------------------------------
 
-  #onScsiCommand(pdu: Pdu, cmdSN: number): void {
+  #onScsiCommand(pdu: HeldPdu, cmdSN: number): void {
     const s = this.#session!;
     const bhs = pdu.bhs;
+    const admitted = pdu.admitted;
+    pdu.admitted = undefined;
+    const refuse = (reason: number) => {
+      this.#release(admitted);
+      this.#reject(reason, bhs);
+    };
     if (s.type !== 'Normal' || !s.target || !s.nexus) {
       // RFC 7143 4.3: a discovery session carries only Text, NOP and Logout.
-      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+      refuse(RejectReason.PROTOCOL_ERROR);
       return;
     }
     const itt = ittOf(bhs);
@@ -438,7 +649,7 @@ export class Connection implements R2tSender {
     const edtl = field32(bhs, 20);
     const p = s.params;
     if (this.#tasks.has(itt)) {
-      this.#reject(RejectReason.TASK_IN_PROGRESS, bhs);
+      refuse(RejectReason.TASK_IN_PROGRESS);
       return;
     }
     if (
@@ -446,17 +657,37 @@ export class Connection implements R2tSender {
       (!write || !p.immediateData || pdu.data.length > Math.min(p.firstBurstLength, edtl))
     ) {
       // Immediate data the negotiation did not allow (RFC 7143 11.3.2, 13.12).
-      this.#reject(RejectReason.PROTOCOL_ERROR, bhs);
+      refuse(RejectReason.PROTOCOL_ERROR);
       return;
     }
     let cdb = bhs.subarray(32, 48);
     if (pdu.ahs.length > 0) {
       const ext = extendedCdb(pdu.ahs);
       if (ext === undefined) {
-        this.#reject(RejectReason.INVALID_PDU_FIELD, bhs);
+        refuse(RejectReason.INVALID_PDU_FIELD);
         return;
       }
       cdb = Buffer.concat([cdb, ext]);
+    }
+    if (this.#tasks.size >= this.#sessions.limits.commandsPerSession) {
+      // The session's share of the task set is full (SAM-5 5.3.3): the command does not run.
+      // MaxConnections=1: this connection's tasks are the session's.
+      this.#sessions.refused('task-set-full');
+      this.#release(admitted);
+      this.#send(
+        out.scsiResponse(
+          {
+            itt,
+            status: taskSetFullStatus(this.#tasks.size),
+            overflow: false,
+            underflow: edtl > 0,
+            residual: edtl,
+            expDataSN: 0,
+          },
+          this.#seq(true),
+        ),
+      );
+      return;
     }
     const lunBytes = Buffer.from(bhs.subarray(8, 16));
     const task = new IscsiTask(
@@ -473,6 +704,7 @@ export class Connection implements R2tSender {
         nexus: s.nexus,
         // Received bytes are never reused by the socket: the data can be kept without a copy.
         immediateData: pdu.data,
+        immediatePooled: pdu.pooled ?? false,
         // F = 1 says no unsolicited Data-Out follows the immediate data (RFC 7143 11.3.1).
         unsolicitedLimit: write
           ? p.initialR2T || finalBit(bhs)
@@ -489,22 +721,34 @@ export class Connection implements R2tSender {
     this.#tasks.set(itt, task);
     s.inFlight++;
     s.target.engine.execute(task).then(
-      (c) => this.#complete(task, c),
+      (c) => this.#complete(task, c, admitted),
       (err) => {
         this.#log.error({ err }, 'engine rejected a command');
-        this.#complete(task, { status: ScsiStatus.CHECK_CONDITION, transferLength: 0 });
+        this.#complete(task, { status: ScsiStatus.CHECK_CONDITION, transferLength: 0 }, admitted);
       },
     );
   }
 
-  #complete(task: IscsiTask, c: Completion): void {
+  /** Gives back a command's reservation (its response is with the kernel, or never will be). */
+  #release(admitted: Admitted | undefined): void {
+    if (!admitted) return;
+    this.#account.release(admitted.bytes);
+    if (admitted.immediate) this.#immediateHeld--;
+  }
+
+  #complete(task: IscsiTask, c: Completion, admitted: Admitted | undefined): void {
     const s = this.#session;
+    task.release();
     if (this.#tasks.get(task.itt) === task) this.#tasks.delete(task.itt);
     if (s) {
       s.inFlight--;
       s.refreshWindow();
     }
-    if (this.#state !== 'full-feature' || c.aborted || s?.closed) return;
+    if (this.#state !== 'full-feature' || c.aborted || s?.closed) {
+      c.release?.();
+      this.#release(admitted);
+      return;
+    }
     if (task.arrivedAt) {
       task.readyAt = performance.now();
       this.#transmitting.push(task);
@@ -519,16 +763,24 @@ export class Connection implements R2tSender {
     const collapse = c.status === ScsiStatus.GOOD && !c.sense;
     let dataIns = 0;
     if (sendLen > 0) {
+      // The reservation covers the Data-In until the kernel has it (a peer that does not read
+      // keeps it in the socket's queue, and in this budget).
+      this.#sendingDataIn++;
       dataIns = this.#sendDataIn(
         task,
         data!,
         sendLen,
         collapse ? { status: c.status, overflow, underflow, residual } : undefined,
-        c.release,
+        () => {
+          this.#sendingDataIn--;
+          c.release?.();
+          this.#release(admitted);
+        },
       );
       if (collapse) return;
     } else {
       c.release?.();
+      this.#release(admitted);
     }
     let sense = EMPTY;
     if (c.sense) {
@@ -601,7 +853,7 @@ export class Connection implements R2tSender {
       return;
     }
     try {
-      task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data);
+      task.onDataOut(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), pdu.data, pdu.pooled ?? false);
       if (task.arrivedAt) task.dataOutAt = this.#rxAt;
     } catch (err) {
       if (!(err instanceof DataSequenceError)) throw err;

@@ -37,6 +37,9 @@ export class PduReader {
   #bhs: Buffer = EMPTY;
   #ahs: Buffer = EMPTY;
   #data: Buffer = EMPTY;
+  /** #data was gathered into a buffer lent by `ioBuffers` (it spanned socket reads). */
+  #dataPooled = false;
+  #gathered = false;
   #headerDigest = false;
   #dataDigest = false;
   #maxDataSegment = LOGIN_MAX_DATA;
@@ -127,6 +130,7 @@ export class PduReader {
           const padded = dsl + pad4(dsl);
           if (this.#avail < padded) return undefined;
           this.#data = this.#take(padded);
+          this.#dataPooled = this.#gathered;
           this.#state = 'await-data-digest';
           break;
         }
@@ -150,7 +154,8 @@ export class PduReader {
   }
 
   #emit(): ReaderEvent {
-    const pdu: Pdu = { bhs: this.#bhs, ahs: this.#ahs, data: this.#data };
+    const pdu: Pdu = { bhs: this.#bhs, ahs: this.#ahs, data: this.#data, pooled: this.#dataPooled };
+    this.#dataPooled = false;
     this.#state = 'await-bhs';
     this.#bhs = EMPTY;
     this.#ahs = EMPTY;
@@ -161,6 +166,7 @@ export class PduReader {
   /** `n` bytes off the front: a view when they lie in one chunk, else gathered once. */
   #take(n: number): Buffer {
     this.#avail -= n;
+    this.#gathered = false;
     const first = this.#chunks[0]!;
     if (first.length > n) {
       this.#chunks[0] = first.subarray(n);
@@ -173,6 +179,7 @@ export class PduReader {
     // A data segment split across socket reads is gathered into a pooled buffer: WRITE
     // returns it once the backing store has the data (allocation churn costs more in GC).
     const out = ioBuffers.pools(n) ? ioBuffers.take(n) : Buffer.allocUnsafe(n);
+    this.#gathered = ioBuffers.pools(n);
     let off = 0;
     while (off < n) {
       const c = this.#chunks[0]!;

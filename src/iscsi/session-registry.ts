@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
 import type { Logger } from '../util/logger.js';
-import { ConnectionLimiter, type ConnectionLimits } from './connection-limiter.js';
+import { ConnectionLimiter } from './connection-limiter.js';
+import { DEFAULT_ISCSI_LIMITS, type IscsiLimits, type RefusalKind } from './limits.js';
+import { MemoryBudget } from './memory-budget.js';
 import type { NegotiatedParams } from './params.js';
 import type { TargetEntry } from './portal-interface.js';
 import { Session, sessionKey } from './session.js';
@@ -25,10 +27,53 @@ export class SessionRegistry {
   readonly #log: Logger;
   /** The node's connection caps, shared by all its portals. */
   readonly connections: ConnectionLimiter;
+  /** The node's memory budget for what initiators make it hold, shared by all connections. */
+  readonly memory: MemoryBudget;
+  readonly limits: IscsiLimits;
+  /** Refusals counted outside the connection limiter and the memory budget. */
+  readonly #refused = { 'sessions-per-initiator': 0, 'task-set-full': 0, 'immediate-command-reject': 0 };
 
-  constructor(log: Logger, limits: Partial<ConnectionLimits> = {}) {
+  constructor(log: Logger, limits: Partial<IscsiLimits> = {}) {
     this.#log = log;
-    this.connections = new ConnectionLimiter(limits);
+    this.limits = { ...DEFAULT_ISCSI_LIMITS, ...limits };
+    this.connections = new ConnectionLimiter(this.limits);
+    this.memory = new MemoryBudget({
+      connection: this.limits.connectionBudget,
+      node: this.limits.nodeBudget,
+    });
+  }
+
+  /** Counts a refusal the connection decided (TASK SET FULL, Reject 0x06). */
+  refused(kind: 'task-set-full' | 'immediate-command-reject'): void {
+    this.#refused[kind]++;
+  }
+
+  /** Every refusal so far, by kind (the metrics read it at scrape time). */
+  refusals(): Record<RefusalKind, number> {
+    const c = this.connections.refusals;
+    const m = this.memory.refusals;
+    return {
+      'connections-per-source': c['per-source'],
+      'connections-total': c.total,
+      'connections-in-login': c['in-login'],
+      ...this.#refused,
+      'memory-connection': m.connection,
+      'memory-node': m.node,
+    };
+  }
+
+  /**
+   * Whether a new session of `initiatorName` may open (a reinstatement of an existing one, same
+   * key, may always): past the cap the login fails with OUT OF RESOURCES (RFC 7143 11.13.5).
+   */
+  checkSessionCap(initiatorName: string, isid: Buffer, target: TargetEntry | undefined): boolean {
+    const key = sessionKey(initiatorName, isid, target);
+    if (this.#byKey.has(key)) return true;
+    let n = 0;
+    for (const e of this.#byTsih.values()) if (e.session.initiatorName === initiatorName) n++;
+    if (n < this.limits.sessionsPerInitiator) return true;
+    this.#refused['sessions-per-initiator']++;
+    return false;
   }
 
   /**

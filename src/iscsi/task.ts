@@ -1,5 +1,6 @@
 import type { ItNexus, TransportCommand } from '../scsi/command.js';
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
+import { DataOut } from './data-out.js';
 import { RESERVED_TAG } from './pdu/bhs.js';
 
 /**
@@ -34,6 +35,8 @@ export interface IscsiTaskInit {
   write: boolean;
   nexus: ItNexus;
   immediateData: Buffer;
+  /** The immediate data was gathered into a pool buffer (Pdu.pooled). */
+  immediatePooled?: boolean;
   /** Bytes the initiator may send without R2T, immediate data included (RFC 7143 4.2.5.2). */
   unsolicitedLimit: number;
   maxBurstLength: number;
@@ -68,9 +71,8 @@ export class IscsiTask implements TransportCommand {
   /** Unsolicited bytes received so far (immediate data included), contiguous from 0. */
   #unsolicitedReceived: number;
   #unsolicitedDataSN = 0;
-  /** Unsolicited data that arrived before the engine asked for the data-out. */
-  #early: Buffer[] = [];
-  #buffer: Buffer | undefined;
+  /** Every byte of data-out received, kept as received until the engine takes it. */
+  readonly #dataOut = new DataOut();
   #need = 0;
   #solicitedNext = 0;
   #r2tSN = 0;
@@ -95,7 +97,7 @@ export class IscsiTask implements TransportCommand {
     this.#maxBurst = init.maxBurstLength;
     this.#maxR2t = init.maxOutstandingR2T;
     this.#unsolicitedReceived = init.immediateData.length;
-    if (init.immediateData.length > 0) this.#early.push(init.immediateData);
+    this.#dataOut.add(0, init.immediateData, init.immediatePooled ?? false);
   }
 
   get tag(): number {
@@ -121,20 +123,7 @@ export class IscsiTask implements TransportCommand {
     if (this.#signal.aborted) return Promise.reject(new Error('task aborted'));
     if (this.#failed) return Promise.reject(this.#failed);
     if (length === 0) return Promise.resolve(Buffer.alloc(0));
-    // Fast path: everything arrived as immediate data in one piece.
-    if (this.#early.length === 1 && this.#early[0]!.length >= length) {
-      const b = this.#early[0]!.subarray(0, length);
-      this.#early = [];
-      return Promise.resolve(b);
-    }
     this.#need = length;
-    this.#buffer = Buffer.allocUnsafe(length);
-    let off = 0;
-    for (const chunk of this.#early) {
-      if (off < length) chunk.copy(this.#buffer, off, 0, Math.min(chunk.length, length - off));
-      off += chunk.length;
-    }
-    this.#early = [];
     this.#solicitedNext = Math.min(this.#unsolicitedLimit, length);
     return new Promise<Buffer>((resolve, reject) => {
       this.#resolve = resolve;
@@ -148,10 +137,10 @@ export class IscsiTask implements TransportCommand {
    * A Data-Out PDU for this task (RFC 7143 11.7). A violation fails the task's data-out and
    * throws DataSequenceError for the connection to reject the PDU.
    */
-  onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer): void {
+  onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer, pooled = false): void {
     if (this.#failed) return;
     try {
-      this.#onDataOut(ttt, dataSN, offset, data);
+      this.#onDataOut(ttt, dataSN, offset, data, pooled);
     } catch (err) {
       if (err instanceof DataSequenceError) {
         this.#failed = err;
@@ -161,7 +150,7 @@ export class IscsiTask implements TransportCommand {
     }
   }
 
-  #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer): void {
+  #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer, pooled: boolean): void {
     if (ttt === RESERVED_TAG) {
       if (dataSN !== this.#unsolicitedDataSN) {
         throw new DataSequenceError(
@@ -180,8 +169,7 @@ export class IscsiTask implements TransportCommand {
       }
       this.#unsolicitedDataSN++;
       this.#unsolicitedReceived += data.length;
-      if (this.#buffer) this.#place(offset, data);
-      else if (!this.#signal.aborted) this.#early.push(data);
+      this.#dataOut.add(offset, data, pooled);
       this.#maybeDone();
       return;
     }
@@ -196,7 +184,7 @@ export class IscsiTask implements TransportCommand {
       throw new DataSequenceError('Data-Out beyond the R2T desired length');
     r.nextDataSN++;
     r.received += data.length;
-    this.#place(offset, data);
+    this.#dataOut.add(offset, data, pooled);
     if (r.received === r.length) {
       this.#r2ts.delete(ttt);
       this.#issueR2ts();
@@ -219,12 +207,6 @@ export class IscsiTask implements TransportCommand {
     return this.#r2ts.has(ttt);
   }
 
-  #place(offset: number, data: Buffer): void {
-    const buf = this.#buffer!;
-    if (offset >= this.#need) return; // beyond the SCSI transfer length: underflow, discarded
-    data.copy(buf, offset, 0, Math.min(data.length, this.#need - offset));
-  }
-
   #issueR2ts(): void {
     while (this.#r2ts.size < this.#maxR2t && this.#solicitedNext < this.#need) {
       const length = Math.min(this.#maxBurst, this.#need - this.#solicitedNext);
@@ -243,14 +225,19 @@ export class IscsiTask implements TransportCommand {
     const resolve = this.#resolve;
     this.#resolve = undefined;
     this.#reject = undefined;
-    resolve(this.#buffer!);
+    resolve(this.#dataOut.take(this.#need));
+  }
+
+  /** The task ended (answered, aborted or its connection closed): what it still holds goes. */
+  release(): void {
+    this.#dataOut.release();
   }
 
   #fail(err: Error): void {
     const reject = this.#reject;
     this.#resolve = undefined;
     this.#reject = undefined;
-    this.#early = [];
+    this.#dataOut.release();
     this.#r2ts.clear();
     reject?.(err);
   }

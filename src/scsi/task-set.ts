@@ -1,5 +1,5 @@
 import type { ItNexus, TransportCommand } from './command.js';
-import { TaskAttribute } from './spec/status.js';
+import { ScsiStatus, TaskAttribute } from './spec/status.js';
 
 /** One task in an LU's task set (SAM-5 8.2). */
 export interface Task {
@@ -60,4 +60,13 @@ export class TaskSet {
       });
     return { task, result };
   }
+}
+
+/**
+ * The status of a command refused because the task set has no room for it (SAM-5 5.3.3,
+ * 5.3.4): TASK SET FULL when its I_T nexus has at least one task in the task set (the
+ * initiator learns to send fewer), BUSY when it has none (it is told to retry later).
+ */
+export function taskSetFullStatus(tasksOfNexus: number): number {
+  return tasksOfNexus > 0 ? ScsiStatus.TASK_SET_FULL : ScsiStatus.BUSY;
 }

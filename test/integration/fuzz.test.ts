@@ -5,7 +5,8 @@
 //   (b) a valid login, then mutated PDUs (BHS bit flips, random opcodes, bogus TotalAHSLength
 //       and DataSegmentLength including above MaxRecvDataSegmentLength, wrong digests, truncated
 //       PDUs, Data-Out for unknown ITT/TTT, huge EDTL, CmdSN outside the window, text continued
-//       forever, pipelined floods);
+//       forever, pipelined floods, READ floods never read past the memory budget, the command
+//       window (immediate: Reject 0x06) and the per-session command cap (TASK SET FULL));
 //   (c) mutated Login Requests (bad stages and versions, missing InitiatorName, bad keys/text).
 // The per-PDU rules (answer or close within ANSWER_BOUND_MS, what must close, what must be
 // rejected) are in test/helpers/fuzz/attacks.ts. After the run: tandemd is alive, the victim saw
@@ -110,6 +111,10 @@ describe('fuzzing a live portal while another session does verified I/O', () => 
           nopInTimeoutSeconds: NOP_TIMEOUT_S,
           maxRecvDataSegmentLength: MRDSL,
           commandWindow: 32,
+          // Issue #13: small enough that the attacks reach them (read-flood above all): a
+          // connection budget a few large READs fill, a node budget a few attackers share, and
+          // fewer commands per session than the window allows (TASK SET FULL).
+          limits: { connectionBudget: 8 << 20, nodeBudget: 64 << 20, commandsPerSession: 24 },
         },
         // The victim has a target of its own: attackers may legitimately WRITE, reset or abort
         // on theirs. What is shared, and under test, is the process, the portal and its loop.

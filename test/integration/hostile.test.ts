@@ -1,15 +1,74 @@
 // Hostile and broken initiators (issue #13): each case runs beside a victim session doing
 // verified I/O, which must keep working with its data intact. Loopback only, bounded in count
 // and time.
-import fs from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TARGET, startTandem, type Tandem } from '../helpers/daemon.js';
 import { read10, testUnitReady, write10 } from '../helpers/initiator/cdb.js';
-import { IscsiInitiator } from '../helpers/initiator/index.js';
+import { buildScsiCommand, IscsiInitiator } from '../helpers/initiator/index.js';
 import { Status } from '../helpers/wire.js';
 
 const BLOCK = 512;
+const MiB = 1 << 20;
+/** iscsi.limits.connectionBudget of the node under test (the default). */
+const CONNECTION_BUDGET = 32 * MiB;
+/**
+ * What the node may hold beyond the reserved budget: commands waiting as received bytes (up to
+ * twice the budget before the socket is paused, a few KiB here), the engine's transient buffers,
+ * the V8 heap's own growth. Stated, not measured per run.
+ */
+const RSS_MARGIN = 48 * MiB;
+
+function rssBytes(pid: number): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** Polls `pred` every 100 ms (running `between` in between) until it holds or `ms` pass. */
+async function waitFor(pred: () => boolean, ms: number, between?: () => Promise<void>): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (pred()) return true;
+    await between?.();
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return pred();
+}
+
+/**
+ * A session that sends `count` READ(10)s of 2 MiB in one burst and never reads its socket:
+ * immediate ones (the I bit) or windowed ones (consecutive CmdSNs, those past MaxCmdSN are
+ * ignored by the target, RFC 7143 4.2.2.1).
+ */
+async function readFlood(node: Tandem, count: number, immediate: boolean): Promise<IscsiInitiator> {
+  const hog = await IscsiInitiator.connect({
+    host: '127.0.0.1',
+    port: node.portals[0]!.port,
+    initiatorName: `iqn.2026-12.org.tandem.test:hog-${immediate ? 'immediate' : 'windowed'}`,
+    sessionType: 'Normal',
+    targetName: DEMO_TARGET,
+    timeoutMs: 10_000,
+  });
+  for (let i = 0; i < 3; i++) if ((await hog.scsi(0, testUnitReady())).status === Status.GOOD) break;
+  hog.socket.pause();
+  for (let i = 0; i < count; i++) {
+    hog.sendPdu(
+      buildScsiCommand({
+        lun: 0,
+        itt: hog.nextItt(),
+        cmdSN: immediate ? hog.cmdSN : hog.allocCmdSN(),
+        expStatSN: hog.expStatSN,
+        cdb: read10(0, (2 * MiB) / BLOCK),
+        expectedDataTransferLength: 2 * MiB,
+        read: true,
+        immediate,
+      }),
+    );
+  }
+  return hog;
+}
 
 /** A victim session: writes a pattern, reads it back, and times every command. */
 class Victim {
@@ -82,6 +141,8 @@ async function stalledConnections(
 describe('hostile initiators', () => {
   let node: Tandem;
   let victim: Victim;
+  /** The node's RSS once the victim is logged in, before any hostile traffic. */
+  let baselineRss = 0;
 
   beforeAll(async () => {
     node = await startTandem({
@@ -89,12 +150,59 @@ describe('hostile initiators', () => {
     });
     victim = await Victim.connect(node);
     await victim.roundTrip();
+    baselineRss = rssBytes(node.pid);
   });
 
   afterAll(async () => {
     victim?.init.close();
     await node?.stop();
   });
+
+  for (const immediate of [false, true]) {
+    it(`400 × 2 MiB READ never read (${immediate ? 'immediate' : 'windowed'}): RSS stays under the budget plus ${RSS_MARGIN / MiB} MiB and comes back after the close`, async () => {
+      // Settle first: the previous case's memory must be gone before this one measures.
+      await new Promise((r) => setTimeout(r, 500));
+      const rssStart = rssBytes(node.pid);
+      const hog = await readFlood(node, 400, immediate);
+      let peak = rssStart;
+      try {
+        const sample = setInterval(() => {
+          peak = Math.max(peak, rssBytes(node.pid));
+        }, 50);
+        try {
+          // The victim keeps doing verified I/O meanwhile, with bounded latency.
+          const before = victim.latenciesMs.length;
+          for (let i = 0; i < 10; i++) await victim.roundTrip();
+          const lat = victim.latenciesMs.slice(before).sort((a, b) => a - b);
+          expect(lat[lat.length - 1]!).toBeLessThan(2000);
+          await new Promise((r) => setTimeout(r, 1000));
+        } finally {
+          clearInterval(sample);
+        }
+        peak = Math.max(peak, rssBytes(node.pid));
+        console.log(
+          `${immediate ? 'immediate' : 'windowed'} flood: RSS ${(rssStart / MiB).toFixed(0)} MiB → peak ${(peak / MiB).toFixed(0)} MiB (+${((peak - rssStart) / MiB).toFixed(0)} MiB)`,
+        );
+        expect(peak - rssStart).toBeLessThan(CONNECTION_BUDGET + RSS_MARGIN);
+      } finally {
+        hog.close();
+      }
+      // After the close the node gives the memory back: within 10 % of where it started (the
+      // node's RSS before any hostile traffic, or this case's start if higher). The victim keeps
+      // working meanwhile; its allocations are what lets V8 collect and return the heap.
+      const limit = Math.max(rssStart, baselineRss) * 1.1;
+      const back = await waitFor(
+        () => rssBytes(node.pid) <= limit,
+        20_000,
+        () => victim.roundTrip(),
+      );
+      console.log(
+        `after close: RSS ${(rssBytes(node.pid) / MiB).toFixed(0)} MiB (limit ${(limit / MiB).toFixed(0)} MiB, baseline ${(baselineRss / MiB).toFixed(0)} MiB)`,
+      );
+      expect(back).toBe(true);
+      await victim.roundTrip();
+    }, 60_000);
+  }
 
   it('2,000 stalled connections: the caps hold, the victim session keeps its data and pace', async () => {
     const before = victim.latenciesMs.length;

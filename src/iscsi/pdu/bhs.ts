@@ -49,6 +49,11 @@ export interface Pdu {
   readonly bhs: Buffer;
   readonly ahs: Buffer;
   readonly data: Buffer;
+  /**
+   * `data` spanned socket reads and was gathered into a buffer lent by `ioBuffers`: its owner
+   * (a task's DataOut) gives it back. Absent: a view of what the socket read.
+   */
+  readonly pooled?: boolean;
 }
 
 export const opcodeOf = (bhs: Buffer): number => bhs[0]! & 0x3f;

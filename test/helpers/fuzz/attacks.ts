@@ -39,6 +39,7 @@ import {
   RESERVED_TAG,
   RejectReason,
   snAdd,
+  snLte,
   type TargetPdu,
   TimeoutError,
   write10,
@@ -147,6 +148,13 @@ export type Scenario =
       after: 'nothing' | 'abort-task' | 'abort-task-set' | 'lun-reset' | 'logout';
     }
   | { s: 'pipeline-flood'; count: number; dataLen: number; pauseMs: number }
+  /**
+   * Issue #13: READs sent in one burst while the attacker does not read (for `pauseMs`): past
+   * the memory budget the target stops dispatching and resumes when it reads; immediate ones
+   * count against the command window (past it Reject 0x06), windowed ones past MaxCmdSN are
+   * ignored; past commandsPerSession, TASK SET FULL.
+   */
+  | { s: 'read-flood'; count: number; blocks: number; immediate: boolean; pauseMs: number }
   | { s: 'ffp-raw-bytes'; bytes: U8 };
 
 export interface Session {
@@ -461,6 +469,13 @@ function scenarioArb(env: FuzzEnv): fc.Arbitrary<Scenario> {
     fc.record({
       s: fc.constant('ffp-raw-bytes' as const),
       bytes: fc.uint8Array({ minLength: 1, maxLength: 2048 }),
+    }),
+    fc.record({
+      s: fc.constant('read-flood' as const),
+      count: fc.integer({ min: 10, max: 160 }),
+      blocks: fc.integer({ min: 16, max: 512 }),
+      immediate: fc.boolean(),
+      pauseMs: fc.oneof(fc.constant(0), fc.integer({ min: 100, max: 1500 })),
     }),
   );
 }
@@ -1453,6 +1468,78 @@ async function scenario(
         await sleep(5);
       }
       return done('pipeline-flood');
+    }
+    case 'read-flood': {
+      const first = ctx.itt();
+      const pdus: OutgoingPdu[] = [];
+      /**
+       * ITTs the target must answer: immediate ones, and windowed ones within MaxCmdSN as we
+       * knew it. Later ones it may answer (the window opens as the first ones complete, if they
+       * arrive after that) or ignore (RFC 7143 4.2.2.1).
+       */
+      const owed = new Set<number>();
+      const sent = new Set<number>();
+      const maxCmdSN = init.maxCmdSN;
+      for (let i = 0; i < sc.count; i++) {
+        const itt = (first + 0x100 + i) >>> 0;
+        const cmdSN = sc.immediate ? init.cmdSN : init.allocCmdSN();
+        sent.add(itt);
+        if (sc.immediate || snLte(cmdSN, maxCmdSN)) owed.add(itt);
+        const cdb = write10(0, sc.blocks);
+        cdb[0] = 0x28; // READ(10)
+        pdus.push(
+          buildScsiCommand({
+            lun: 0,
+            itt,
+            cmdSN,
+            expStatSN: init.expStatSN,
+            cdb,
+            expectedDataTransferLength: sc.blocks * 512,
+            read: true,
+            immediate: sc.immediate,
+          }),
+        );
+      }
+      if (sc.pauseMs > 0) init.socket.pause();
+      init.sendRaw(
+        Buffer.concat(pdus.map((p) => encodePdu(p, { headerDigest: ctx.hd, dataDigest: ctx.dd }))),
+      );
+      if (sc.pauseMs > 0) {
+        await sleep(sc.pauseMs);
+        init.socket.resume();
+      }
+      const answered = new Map<number, string>();
+      const end = Date.now() + env.answerBoundMs * 3;
+      let from = seen0;
+      while ([...owed].some((itt) => !answered.has(itt))) {
+        for (; from < ctx.seen.length; from++) {
+          const p = ctx.seen[from]!;
+          if (p.kind === 'ScsiResponse' || (p.kind === 'DataIn' && p.hasStatus)) {
+            if (!sent.has(p.itt))
+              throw new AttackFailure(
+                `read-flood: an answer for ITT 0x${p.itt.toString(16)}, which was never sent`,
+              );
+            if (answered.has(p.itt))
+              throw new AttackFailure(`read-flood: ITT 0x${p.itt.toString(16)} answered twice`);
+            if (p.status !== 0x00 && p.status !== 0x28 && p.status !== 0x08)
+              throw new AttackFailure(`read-flood: status 0x${p.status.toString(16)}`);
+            answered.set(p.itt, `status 0x${p.status.toString(16)}`);
+          } else if (p.kind === 'Reject' && sent.has(p.rejectedItt)) {
+            if (!sc.immediate || p.reason !== RejectReason.IMMEDIATE_COMMAND_REJECT)
+              throw new AttackFailure(`read-flood: Reject 0x${p.reason.toString(16)} of a READ`);
+            answered.set(p.rejectedItt, 'reject 0x06');
+          }
+        }
+        if (init.isClosed) return { outcome: 'closed' };
+        if (Date.now() > end)
+          throw new AttackFailure(
+            `read-flood: ${owed.size - answered.size} of ${owed.size} READs never answered`,
+          );
+        await sleep(5);
+      }
+      const kinds = new Set(answered.values());
+      const r = await done('read-flood');
+      return { outcome: `${r.outcome} [${[...kinds].sort().join(', ')}]` };
     }
     case 'ffp-raw-bytes': {
       const bytes = Buffer.from(sc.bytes);
