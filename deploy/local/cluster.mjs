@@ -305,6 +305,8 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
     node: { name, dataDir: path.join(c.dir, name) },
     portals: [portal],
     cluster: { etcd: c.etcd, prefix: PREFIX, leaseTtlSeconds: c.ttl, grpc: '127.0.0.1:0' },
+    // Mutual TLS node to node (docs/security.md); paths are relative to the node's dataDir.
+    tls: { ca: `../${TLS_DIR}/ca.crt`, cert: `../${TLS_DIR}/${name}.crt`, key: `../${TLS_DIR}/${name}.key` },
     // tandemctl's endpoint: a free port the first time, pinned afterwards (see pinPortal).
     admin: { listen: admin },
     bootstrap: {
@@ -313,6 +315,24 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
       luns: [{ target: TARGET, lun: 0, volume: VOLUME }],
     },
   };
+}
+
+const TLS_DIR = 'tls';
+
+/**
+ * The cluster's CA (DIR/tls/ca.crt) and the node's certificate, created once and kept across
+ * down/up; an admin client certificate (admin.crt) for tandemctl (see `env`).
+ */
+async function ensureCerts(dir, name) {
+  const { initCaDir, issueClientFiles, issueNodeFiles } = await import(
+    path.join(REPO, 'dist/src/security/cert-files.js')
+  );
+  const tls = path.join(dir, TLS_DIR);
+  if (!fs.existsSync(path.join(tls, 'ca.crt'))) await initCaDir(tls, 'Tandem local cluster CA');
+  if (!fs.existsSync(path.join(tls, 'admin.crt'))) await issueClientFiles(tls, 'admin', 'admin');
+  if (!fs.existsSync(path.join(tls, `${name}.crt`))) {
+    await issueNodeFiles(tls, name, { ip: ['127.0.0.1', '::1'], dns: ['localhost'] });
+  }
 }
 
 function writeNodeConfig(file, config) {
@@ -493,6 +513,7 @@ async function cmdUp(dir, o, started) {
       config: path.join(nodeDir, 'node.yaml'),
       log: path.join(nodeDir, 'tandemd.log'),
     };
+    await ensureCerts(c.dir, name);
     writeNodeConfig(node.config, nodeConfig(c, name, portal, admin));
     c.nodes.push(node);
   }

@@ -25,6 +25,7 @@ import type {
 import { EtcdCoordinator } from '../cluster/etcd-coordinator.js';
 import { ForwardClient } from '../cluster/forward-client.js';
 import { ForwardServer } from '../cluster/forward-server.js';
+import { clusterPeerSecurity, etcdClientSettings, type PeerSecurity } from '../security/tls.js';
 import { ClusterReservationStore } from '../cluster/reservation-store.js';
 import { Portal } from '../iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
@@ -124,6 +125,7 @@ export class ClusterRuntime implements ClusterHost {
   #reconcileWanted = false;
   #firstSnapshot: (() => void) | undefined;
   #stopping = false;
+  #peers: PeerSecurity | undefined;
 
   constructor(cfg: NodeConfig, shared: ClusterShared, log: Logger) {
     this.#cfg = cfg;
@@ -139,6 +141,10 @@ export class ClusterRuntime implements ClusterHost {
   async start(): Promise<void> {
     const cfg = this.#cfg;
 
+    // 0. TLS material (or insecure: true) before anything listens: a bad file stops the start.
+    const peers = clusterPeerSecurity(cfg, this.#log);
+    this.#peers = peers;
+    const etcd = etcdClientSettings(this.#cc.etcd, cfg, this.#log);
     // 1. Listeners first: their real addresses (port 0) are what the cluster records.
     this.forwardServer = await ForwardServer.listen(
       this.#cc.grpc,
@@ -153,6 +159,10 @@ export class ClusterRuntime implements ClusterHost {
       },
       this.#log,
       (server) => addReplicationService(server, (volume) => this.#replicated.get(volume), this.#log),
+      {
+        ...(peers.secure ? { credentials: peers.serverCredentials() } : {}),
+        isMember: (node) => this.#members.some((m) => m.name === node),
+      },
     );
     for (const [i, hp] of cfg.portals.entries()) {
       const { host, port } = parseHostPort(hp);
@@ -184,7 +194,7 @@ export class ClusterRuntime implements ClusterHost {
         admin: this.#shared.adminAddress?.() ?? '',
       },
       logger: this.#log,
-      endpoints: this.#cc.etcd,
+      ...etcd,
       prefix: keyPrefix(this.#cc.prefix),
       leaseTtlSeconds: this.#cc.leaseTtlSeconds,
     });
@@ -222,6 +232,7 @@ export class ClusterRuntime implements ClusterHost {
           .filter((m) => m.name !== cfg.node.name && m.grpc)
           .map((m) => ({ node: m.name, address: m.grpc })),
       logger: this.#log,
+      credentials: (node) => peers.channelCredentials(node),
     });
     this.#alua = new ClusterAlua({
       coordinator,
@@ -566,6 +577,7 @@ export class ClusterRuntime implements ClusterHost {
       canServeWrites: () => c.canServeWrites(vol.id),
       era: this.#era,
       onPeerWait,
+      peerCredentials: (node) => this.#peers!.channelCredentials(node),
     });
     await rv.open();
     const preferred = this.#preferred(vol);
