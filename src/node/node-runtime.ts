@@ -25,7 +25,6 @@ import type {
 import { EtcdCoordinator } from '../cluster/etcd-coordinator.js';
 import { ForwardClient } from '../cluster/forward-client.js';
 import { ForwardServer } from '../cluster/forward-server.js';
-import { clusterPeerSecurity, etcdClientSettings, type PeerSecurity } from '../security/tls.js';
 import { ClusterReservationStore } from '../cluster/reservation-store.js';
 import { Portal } from '../iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
@@ -39,6 +38,7 @@ import type { OpcodeTable } from '../scsi/opcode-table.js';
 import { buildSense, reason } from '../scsi/sense-reason.js';
 import { ScsiStatus } from '../scsi/spec/status.js';
 import { ScsiTarget } from '../scsi/target.js';
+import { clusterPeerSecurity, etcdClientSettings, type PeerSecurity } from '../security/tls.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { lunKey, planReconcile } from './plan-reconcile.js';
