@@ -51,6 +51,9 @@ Commands:
   stop-etcd --dir DIR       SIGSTOP etcd (it freezes; connections stay open).
   cont-etcd --dir DIR       SIGCONT etcd.
   status --dir DIR [--json] Print cluster.json and which processes run; exit 3 unless all do.
+  env --dir DIR [NODE]      Print the export lines tandemctl needs: TANDEM_ENDPOINT and the
+                            admin client certificate (TANDEM_CA, TANDEM_CERT, TANDEM_KEY):
+                            eval "$(${PROG} env --dir DIR)"
   endpoint --dir DIR [NODE] Print a running node's admin address (HOST:PORT) for tandemctl:
                             export TANDEM_ENDPOINT=$(${PROG} endpoint --dir DIR)
   url NODE --dir DIR        Print the node's target URL, iscsi://HOST:PORT/TARGET (append /LUN).
@@ -598,6 +601,21 @@ function cmdEndpoint(dir, name) {
   return 0;
 }
 
+/** The export lines tandemctl reads (TANDEM_ENDPOINT and the admin client certificate). */
+function cmdEnv(dir, name) {
+  const c = readCluster(dir);
+  const candidates = name ? [findNode(c, name)] : c.nodes;
+  const n = candidates.find((x) => x.admin && procState(x.pid, nodeMarker(x)) === 'running');
+  if (!n) throw new Failure(name ? `node ${name} is not running` : 'no node is running');
+  const tls = path.resolve(dir, TLS_DIR);
+  const q = (v) => `'${v.replace(/'/g, `'\\''`)}'`;
+  console.log(`export TANDEM_ENDPOINT=${q(n.admin)}`);
+  console.log(`export TANDEM_CA=${q(path.join(tls, 'ca.crt'))}`);
+  console.log(`export TANDEM_CERT=${q(path.join(tls, 'admin.crt'))}`);
+  console.log(`export TANDEM_KEY=${q(path.join(tls, 'admin.key'))}`);
+  return 0;
+}
+
 function cmdEtcdSignal(dir, sig) {
   const c = readCluster(dir);
   const state = procState(c.etcdPid, etcdMarker(c));
@@ -645,6 +663,7 @@ const ALLOWED = {
   'cont-etcd': ['dir'],
   status: ['dir', 'json'],
   endpoint: ['dir'],
+  env: ['dir'],
   url: ['dir'],
 };
 
@@ -666,7 +685,7 @@ async function main(argv) {
   if (!allowed) throw new UsageError(`unknown command ${command} (try --help)`);
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new UsageError(`${command} takes no --${k}`);
   const wantsNode = command === 'kill' || command === 'start' || command === 'url';
-  const mayNameNode = wantsNode || command === 'endpoint';
+  const mayNameNode = wantsNode || command === 'endpoint' || command === 'env';
   if (rest.length > (mayNameNode ? 1 : 0)) throw new UsageError(`unexpected argument ${rest[wantsNode ? 1 : 0]}`);
   if (wantsNode && rest.length === 0) throw new UsageError(`which node? e.g. \`${command} a --dir DIR\``);
   if (!o.dir) throw new UsageError(`${command} needs --dir DIR`);
@@ -703,6 +722,8 @@ async function main(argv) {
         return cmdStatus(dir, o);
       case 'endpoint':
         return cmdEndpoint(dir, rest[0]);
+      case 'env':
+        return cmdEnv(dir, rest[0]);
       case 'url': {
         const n = findNode(readCluster(dir), rest[0]);
         if (!n.portal) throw new Failure(`node ${rest[0]} has never started`);
