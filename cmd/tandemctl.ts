@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { DEFAULT_ENDPOINT, fail } from './tandemctl/cli.js';
 import { register as aclCommands } from './tandemctl/commands/acl.js';
+import { register as certsCommands } from './tandemctl/commands/certs.js';
 import { register as chapCommands } from './tandemctl/commands/chap.js';
 import { register as configCommands } from './tandemctl/commands/config.js';
 import { register as lunCommands } from './tandemctl/commands/lun.js';
@@ -65,6 +66,7 @@ Exit status:
   resyncCommands(program);
   configCommands(program);
   topCommands(program);
+  certsCommands(program);
   return program;
 }
 

@@ -51,6 +51,9 @@ Commands:
   stop-etcd --dir DIR       SIGSTOP etcd (it freezes; connections stay open).
   cont-etcd --dir DIR       SIGCONT etcd.
   status --dir DIR [--json] Print cluster.json and which processes run; exit 3 unless all do.
+  env --dir DIR [NODE]      Print the export lines tandemctl needs: TANDEM_ENDPOINT and the
+                            admin client certificate (TANDEM_CA, TANDEM_CERT, TANDEM_KEY):
+                            eval "$(${PROG} env --dir DIR)"
   endpoint --dir DIR [NODE] Print a running node's admin address (HOST:PORT) for tandemctl:
                             export TANDEM_ENDPOINT=$(${PROG} endpoint --dir DIR)
   url NODE --dir DIR        Print the node's target URL, iscsi://HOST:PORT/TARGET (append /LUN).
@@ -307,6 +310,8 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
     allowedDevices: [`${path.join(c.dir, 'shared')}/`],
     portals: [portal],
     cluster: { etcd: c.etcd, prefix: PREFIX, leaseTtlSeconds: c.ttl, grpc: '127.0.0.1:0' },
+    // Mutual TLS node to node (docs/security.md); paths are relative to the node's dataDir.
+    tls: { ca: `../${TLS_DIR}/ca.crt`, cert: `../${TLS_DIR}/${name}.crt`, key: `../${TLS_DIR}/${name}.key` },
     // tandemctl's endpoint: a free port the first time, pinned afterwards (see pinPortal).
     admin: { listen: admin },
     bootstrap: {
@@ -315,6 +320,24 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
       luns: [{ target: TARGET, lun: 0, volume: VOLUME }],
     },
   };
+}
+
+const TLS_DIR = 'tls';
+
+/**
+ * The cluster's CA (DIR/tls/ca.crt) and the node's certificate, created once and kept across
+ * down/up; an admin client certificate (admin.crt) for tandemctl (see `env`).
+ */
+async function ensureCerts(dir, name) {
+  const { initCaDir, issueClientFiles, issueNodeFiles } = await import(
+    path.join(REPO, 'dist/src/security/cert-files.js')
+  );
+  const tls = path.join(dir, TLS_DIR);
+  if (!fs.existsSync(path.join(tls, 'ca.crt'))) await initCaDir(tls, 'Tandem local cluster CA');
+  if (!fs.existsSync(path.join(tls, 'admin.crt'))) await issueClientFiles(tls, 'admin', 'admin');
+  if (!fs.existsSync(path.join(tls, `${name}.crt`))) {
+    await issueNodeFiles(tls, name, { ip: ['127.0.0.1', '::1'], dns: ['localhost'] });
+  }
 }
 
 function writeNodeConfig(file, config) {
@@ -495,6 +518,7 @@ async function cmdUp(dir, o, started) {
       config: path.join(nodeDir, 'node.yaml'),
       log: path.join(nodeDir, 'tandemd.log'),
     };
+    await ensureCerts(c.dir, name);
     writeNodeConfig(node.config, nodeConfig(c, name, portal, admin));
     c.nodes.push(node);
   }
@@ -579,6 +603,21 @@ function cmdEndpoint(dir, name) {
   return 0;
 }
 
+/** The export lines tandemctl reads (TANDEM_ENDPOINT and the admin client certificate). */
+function cmdEnv(dir, name) {
+  const c = readCluster(dir);
+  const candidates = name ? [findNode(c, name)] : c.nodes;
+  const n = candidates.find((x) => x.admin && procState(x.pid, nodeMarker(x)) === 'running');
+  if (!n) throw new Failure(name ? `node ${name} is not running` : 'no node is running');
+  const tls = path.resolve(dir, TLS_DIR);
+  const q = (v) => `'${v.replace(/'/g, `'\\''`)}'`;
+  console.log(`export TANDEM_ENDPOINT=${q(n.admin)}`);
+  console.log(`export TANDEM_CA=${q(path.join(tls, 'ca.crt'))}`);
+  console.log(`export TANDEM_CERT=${q(path.join(tls, 'admin.crt'))}`);
+  console.log(`export TANDEM_KEY=${q(path.join(tls, 'admin.key'))}`);
+  return 0;
+}
+
 function cmdEtcdSignal(dir, sig) {
   const c = readCluster(dir);
   const state = procState(c.etcdPid, etcdMarker(c));
@@ -626,6 +665,7 @@ const ALLOWED = {
   'cont-etcd': ['dir'],
   status: ['dir', 'json'],
   endpoint: ['dir'],
+  env: ['dir'],
   url: ['dir'],
 };
 
@@ -647,7 +687,7 @@ async function main(argv) {
   if (!allowed) throw new UsageError(`unknown command ${command} (try --help)`);
   for (const k of Object.keys(o)) if (!allowed.includes(k)) throw new UsageError(`${command} takes no --${k}`);
   const wantsNode = command === 'kill' || command === 'start' || command === 'url';
-  const mayNameNode = wantsNode || command === 'endpoint';
+  const mayNameNode = wantsNode || command === 'endpoint' || command === 'env';
   if (rest.length > (mayNameNode ? 1 : 0)) throw new UsageError(`unexpected argument ${rest[wantsNode ? 1 : 0]}`);
   if (wantsNode && rest.length === 0) throw new UsageError(`which node? e.g. \`${command} a --dir DIR\``);
   if (!o.dir) throw new UsageError(`${command} needs --dir DIR`);
@@ -684,6 +724,8 @@ async function main(argv) {
         return cmdStatus(dir, o);
       case 'endpoint':
         return cmdEndpoint(dir, rest[0]);
+      case 'env':
+        return cmdEnv(dir, rest[0]);
       case 'url': {
         const n = findNode(readCluster(dir), rest[0]);
         if (!n.portal) throw new Failure(`node ${rest[0]} has never started`);

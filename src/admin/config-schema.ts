@@ -69,10 +69,25 @@ const targetSchema = z.object({
  * Cluster mode (DESIGN.md Configuration): the node file names only what must exist before etcd
  * is reachable; targets, volumes and LUNs live in etcd under `prefix`.
  */
+const etcdUrls = z
+  .array(z.string().regex(/^https?:\/\/[^\s]+$/, 'expected an etcd URL such as https://127.0.0.1:2379'))
+  .min(1);
+/**
+ * etcd with TLS and optionally a user (docs/security.md). Paths are under node.dataDir; absent
+ * ca/cert/key default to the node's `tls:` files. The password is read from a 0600 file.
+ */
+const etcdTlsSchema = z.object({
+  endpoints: etcdUrls,
+  ca: z.string().min(1).optional(),
+  cert: z.string().min(1).optional(),
+  key: z.string().min(1).optional(),
+  user: z.string().min(1).optional(),
+  passwordFile: z.string().min(1).optional(),
+});
+
 const clusterSchema = z.object({
-  etcd: z
-    .array(z.string().regex(/^https?:\/\/[^\s]+$/, 'expected an etcd URL such as http://127.0.0.1:2379'))
-    .min(1),
+  /** A list of URLs, or `{ endpoints, ca, cert, key, user, passwordFile }`. */
+  etcd: z.union([etcdUrls, etcdTlsSchema]),
   prefix: z
     .string()
     .regex(/^\/[^\s]*$/, 'expected a key prefix such as /tandem/default')
@@ -225,6 +240,7 @@ export type NodeConfig = z.infer<typeof nodeConfigSchema>;
 export type LunConfig = z.infer<typeof lunSchema>;
 export type TargetConfig = z.infer<typeof targetSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type EtcdConfig = ClusterConfig['etcd'];
 export type VolumeConfig = z.infer<typeof volumeSchema>;
 export type ClusterTargetConfig = z.infer<typeof clusterTargetSchema>;
 export type ClusterLunConfig = z.infer<typeof clusterLunSchema>;

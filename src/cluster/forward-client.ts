@@ -37,6 +37,8 @@ export interface ForwardClientOptions {
    * usual 30 s SCSI timeout.
    */
   readonly deadlineMs?: number;
+  /** Credentials for dialing a node (mutual TLS, security/tls.ts); absent: plaintext. */
+  readonly credentials?: (node: string) => grpc.ChannelCredentials;
 }
 
 interface Pending {
@@ -71,13 +73,13 @@ export class ForwardClient implements CommandForwarder {
     this.#log = opts.logger.child({ component: 'forward-client' });
   }
 
-  #link(address: string): Link {
+  #link(address: string, node: string): Link {
     let l = this.#links.get(address);
     if (!l) {
       const Ctor = forwardPackage().Forward;
       const client = new Ctor(
         address,
-        grpc.credentials.createInsecure(),
+        this.#opts.credentials?.(node) ?? grpc.credentials.createInsecure(),
         PEER_CHANNEL_OPTIONS,
       ) as unknown as ForwardServiceClient;
       l = { address, client, stream: undefined, pending: new Map(), broken: false };
@@ -154,7 +156,7 @@ export class ForwardClient implements CommandForwarder {
         }),
       );
     }
-    const link = this.#link(primary.address);
+    const link = this.#link(primary.address, primary.node);
     return new Promise<ForwardedCompletion>((resolve, reject) => {
       let stream: grpc.ClientDuplexStream<ForwarderMessage, ExecuteResponse>;
       try {
@@ -197,7 +199,7 @@ export class ForwardClient implements CommandForwarder {
       this.#opts.peersOf(volume).map(
         (peer) =>
           new Promise<void>((resolve) => {
-            this.#link(peer.address).client.Reset(
+            this.#link(peer.address, peer.node).client.Reset(
               { originNode: origin, volume, unitAttention: ua },
               { deadline: Date.now() + 5000 },
               (err) => {

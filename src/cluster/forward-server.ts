@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { type ForwardedCommandExecutor, RESET_UNIT_ATTENTIONS } from '../scsi/forwarding.js';
+import { identityOf } from '../security/peer-identity.js';
 import type { Logger } from '../util/logger.js';
 import { PEER_CHANNEL_OPTIONS, shutdownServer } from '../util/proto.js';
 import {
@@ -15,6 +16,19 @@ import {
 } from './forward-proto.js';
 
 type CommandStream = grpc.ServerDuplexStream<ForwarderMessage, ExecuteResponse>;
+
+/** Who may forward (DESIGN.md Trust): only live members, each only as itself. */
+export interface ForwardServerSecurity {
+  /** TLS server credentials (mutual TLS: `checkClientCertificate`); absent: plaintext. */
+  readonly credentials?: grpc.ServerCredentials;
+  /** A node of the cluster's live membership (the Coordinator's, as last watched). */
+  readonly isMember: (node: string) => boolean;
+}
+
+interface Denied {
+  readonly code: grpc.status;
+  readonly details: string;
+}
 
 /**
  * The primary's end of command forwarding: executes what Active/Non-optimized nodes send
@@ -37,6 +51,7 @@ export class ForwardServer {
     log: Logger,
     /** Adds the node's other peer-to-peer services (replication) to the same server and port. */
     register?: (server: grpc.Server) => void,
+    security?: ForwardServerSecurity,
   ): Promise<ForwardServer> {
     const server = new grpc.Server(PEER_CHANNEL_OPTIONS);
     widenReceiveWindow(server);
@@ -44,11 +59,17 @@ export class ForwardServer {
     const self = new ForwardServer(server, log.child({ component: 'forward-server' }));
     const pkg = forwardPackage();
     server.addService(pkg.Forward.service, {
-      Commands: (stream: CommandStream) => self.#commands(executor, stream),
+      Commands: (stream: CommandStream) => self.#commands(executor, stream, security),
       Reset: (
         call: grpc.ServerUnaryCall<ResetRequest, ResetResponse>,
         cb: grpc.sendUnaryData<ResetResponse>,
       ) => {
+        const denied = authorize(security, call, call.request.originNode);
+        if (denied) {
+          self.#log.warn({ ...denied, rpc: 'Reset' }, 'forward call refused');
+          cb(denied);
+          return;
+        }
         const ua = RESET_UNIT_ATTENTIONS.find((x) => x === call.request.unitAttention);
         if (!ua) {
           cb({
@@ -64,7 +85,7 @@ export class ForwardServer {
       },
     });
     const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err, p) =>
+      server.bindAsync(address, security?.credentials ?? grpc.ServerCredentials.createInsecure(), (err, p) =>
         err ? reject(err) : resolve(p),
       );
     });
@@ -80,7 +101,11 @@ export class ForwardServer {
   }
 
   /** One forwarding node's stream: each command runs as it arrives; answers go back by id. */
-  #commands(executor: ForwardedCommandExecutor, stream: CommandStream): void {
+  #commands(
+    executor: ForwardedCommandExecutor,
+    stream: CommandStream,
+    security?: ForwardServerSecurity,
+  ): void {
     /** Commands executing from this stream: their abort hooks. */
     const inflight = new Map<string, () => void>();
     let open = true;
@@ -93,8 +118,17 @@ export class ForwardServer {
         inflight.get(msg.abort.id)?.();
         return;
       }
+      if (!open) return;
       const req: ExecuteRequest | null | undefined = msg.execute;
       if (!req) return;
+      const denied = authorize(security, stream, req.originNode);
+      if (denied) {
+        // The whole stream goes: it carries one forwarding node's commands, all under one identity.
+        this.#log.warn({ ...denied, rpc: 'Commands' }, 'forward call refused');
+        abortAll();
+        stream.emit('error', Object.assign(new Error(denied.details), denied));
+        return;
+      }
       let fc: ReturnType<typeof fromRequest>;
       try {
         fc = fromRequest(req);
@@ -136,6 +170,32 @@ export class ForwardServer {
   async close(): Promise<void> {
     await shutdownServer(this.#server);
   }
+}
+
+/**
+ * The caller's certificate names a live member, and that member is the origin node the call
+ * claims (issue #12: a forwarded command runs as the initiator's nexus, so whoever can forward
+ * can act as any initiator). Plaintext (no credentials, `insecure: true`) checks nothing.
+ */
+function authorize(
+  security: ForwardServerSecurity | undefined,
+  call: Parameters<typeof identityOf>[0],
+  origin: string,
+): Denied | undefined {
+  if (!security?.credentials) return undefined;
+  const id = identityOf(call);
+  const code = grpc.status.PERMISSION_DENIED;
+  if (!id || id.kind !== 'node') {
+    return { code, details: `forwarding needs a node certificate (got ${id ? id.kind : 'none'})` };
+  }
+  if (!security.isMember(id.name)) return { code, details: `node ${id.name} is not a live cluster member` };
+  if (origin !== id.name) {
+    return {
+      code,
+      details: `origin node ${JSON.stringify(origin)} is not the certificate's node ${id.name}`,
+    };
+  }
+  return undefined;
 }
 
 /**

@@ -39,6 +39,7 @@ import type { OpcodeTable } from '../scsi/opcode-table.js';
 import { buildSense, reason } from '../scsi/sense-reason.js';
 import { ScsiStatus } from '../scsi/spec/status.js';
 import { ScsiTarget } from '../scsi/target.js';
+import { clusterPeerSecurity, etcdClientSettings, type PeerSecurity } from '../security/tls.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ClusterMirrorAuthorizer } from './mirror-authorizer.js';
@@ -126,6 +127,7 @@ export class ClusterRuntime implements ClusterHost {
   #reconcileWanted = false;
   #firstSnapshot: (() => void) | undefined;
   #stopping = false;
+  #peers: PeerSecurity | undefined;
 
   constructor(cfg: NodeConfig, shared: ClusterShared, log: Logger) {
     this.#cfg = cfg;
@@ -141,6 +143,10 @@ export class ClusterRuntime implements ClusterHost {
   async start(): Promise<void> {
     const cfg = this.#cfg;
 
+    // 0. TLS material (or insecure: true) before anything listens: a bad file stops the start.
+    const peers = clusterPeerSecurity(cfg, this.#log);
+    this.#peers = peers;
+    const etcd = etcdClientSettings(this.#cc.etcd, cfg, this.#log);
     // 1. Listeners first: their real addresses (port 0) are what the cluster records.
     this.forwardServer = await ForwardServer.listen(
       this.#cc.grpc,
@@ -164,6 +170,10 @@ export class ClusterRuntime implements ClusterHost {
             this.#era ? { era: this.#era, leader: (v) => this.coordinator!.leader(v) } : undefined,
           ),
         ),
+      {
+        ...(peers.secure ? { credentials: peers.serverCredentials() } : {}),
+        isMember: (node) => this.#members.some((m) => m.name === node),
+      },
     );
     for (const [i, hp] of cfg.portals.entries()) {
       const { host, port } = parseHostPort(hp);
@@ -195,7 +205,7 @@ export class ClusterRuntime implements ClusterHost {
         admin: this.#shared.adminAddress?.() ?? '',
       },
       logger: this.#log,
-      endpoints: this.#cc.etcd,
+      ...etcd,
       prefix: keyPrefix(this.#cc.prefix),
       leaseTtlSeconds: this.#cc.leaseTtlSeconds,
     });
@@ -233,6 +243,7 @@ export class ClusterRuntime implements ClusterHost {
           .filter((m) => m.name !== cfg.node.name && m.grpc)
           .map((m) => ({ node: m.name, address: m.grpc })),
       logger: this.#log,
+      credentials: (node) => peers.channelCredentials(node),
     });
     this.#alua = new ClusterAlua({
       coordinator,
@@ -586,6 +597,7 @@ export class ClusterRuntime implements ClusterHost {
       canServeWrites: () => c.canServeWrites(vol.id),
       era: this.#era,
       onPeerWait,
+      peerCredentials: (node) => this.#peers!.channelCredentials(node),
     });
     await rv.open();
     const preferred = this.#preferred(vol);

@@ -167,7 +167,7 @@ export class Membership {
       address: p.address,
       epoch: ctx.epoch,
       logger: ctx.log,
-      credentials: ctx.o.credentials ?? grpc.credentials.createInsecure(),
+      credentials: ctx.o.peerCredentials?.(p.node) ?? ctx.o.credentials ?? grpc.credentials.createInsecure(),
       maxInflightBytes: ctx.timing.maxInflightBytes,
       ackTimeoutMs: ctx.timing.ackTimeoutMs,
       onDown: (l, why) => this.#linkDown(l, why, gen),

@@ -39,6 +39,8 @@ export interface ReplicatedVolumeOptions {
   regionSize?: number;
   /** Default insecure. */
   credentials?: grpc.ChannelCredentials;
+  /** Per peer node (mutual TLS checks the peer's name); wins over `credentials`. */
+  peerCredentials?: (node: string) => grpc.ChannelCredentials;
   /**
    * The etcd cluster's era (Coordinator.era). When it differs from the era this copy's highest
    * epoch was recorded in, etcd was replaced: the epoch history starts again. Hellos of another
