@@ -19,7 +19,26 @@ import {
   toServiceError,
   type VerifyMessage,
 } from './admin-proto.js';
-import { diffConfig, exportDocument, importDocument, validateEntry } from './config-document.js';
+import {
+  diffConfig,
+  exportDocument,
+  importDocument,
+  resolveSecrets,
+  SECRET_PLACEHOLDER,
+  validateEntry,
+} from './config-document.js';
+
+/** DESIGN.md "Trust": a read reply never carries a CHAP secret (same keys as the export's redaction). */
+function hideSecrets(v: JsonValue): JsonValue {
+  if (Array.isArray(v)) return v.map(hideSecrets);
+  if (v === null || typeof v !== 'object') return v;
+  const out: { [key: string]: JsonValue } = {};
+  for (const [k, x] of Object.entries(v)) {
+    out[k] =
+      (k === 'secret' || k.endsWith('Secret')) && typeof x === 'string' ? SECRET_PLACEHOLDER : hideSecrets(x);
+  }
+  return out;
+}
 
 type Handler<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, cb: grpc.sendUnaryData<Res>) => void;
 
@@ -141,7 +160,7 @@ export function addAdminService(server: grpc.Server, backend: AdminBackend, logg
           .map((e) => ({
             kind: e.kind,
             name: e.name,
-            valueJson: JSON.stringify(e.value),
+            valueJson: JSON.stringify(hideSecrets(e.value)),
             revision: e.revision,
           })),
       };
@@ -153,11 +172,23 @@ export function addAdminService(server: grpc.Server, backend: AdminBackend, logg
       if (!e) {
         throw statusAnswer(grpc.status.NOT_FOUND, `no ${kind}/${req.name}`);
       }
-      return { kind: e.kind, name: e.name, valueJson: JSON.stringify(e.value), revision: e.revision };
+      return {
+        kind: e.kind,
+        name: e.name,
+        valueJson: JSON.stringify(hideSecrets(e.value)),
+        revision: e.revision,
+      };
     }),
     PutConfig: unary('PutConfig', async (req: PutConfigRequest) => {
       const kind = configKind(req.kind);
-      const value = parseJson(kind, req.name, req.valueJson);
+      // A read-modify-write (tandemctl acl add …) sends back the placeholder it read: keep the stored secret.
+      const { entries } = await backend.readConfig();
+      const [resolved] = resolveSecrets(
+        [{ kind, name: req.name, value: parseJson(kind, req.name, req.valueJson) }],
+        entries,
+        'PutConfig',
+      );
+      const value = resolved!.value;
       validateEntry(kind, req.name, value);
       return { revision: await backend.putConfig(kind, req.name, value, req.expectedRevision) };
     }),

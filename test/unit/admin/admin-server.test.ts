@@ -141,6 +141,16 @@ describe('admin service over gRPC', () => {
     backend.failures.delete('verify');
   });
 
+  it('ListConfig and GetConfig never return a CHAP secret; a read-modify-write keeps the stored one', async () => {
+    backend.config.clear();
+    await ops.targetCreate(client, T, 'cluster');
+    await ops.chapSet(client, T, { user: 'host1', secret: 'host1secret123' });
+    expect(JSON.stringify(await client.listConfig())).not.toContain('host1secret123');
+    expect(JSON.stringify(await client.getConfig('targets', T))).not.toContain('host1secret123');
+    await ops.aclAdd(client, T, 'iqn.2026-01.org.example:host1');
+    expect(JSON.stringify((await backend.readConfig()).entries)).toContain('host1secret123');
+  });
+
   it('ExportConfig hides secrets; ImportConfig keeps them, diffs, and replaces in one call', async () => {
     backend.config.clear();
     await ops.targetCreate(client, T, 'cluster');
