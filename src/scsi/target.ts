@@ -538,17 +538,25 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         return TmfResponse.FUNCTION_COMPLETE;
       }
       case TmfFunction.TARGET_WARM_RESET:
-      case TmfFunction.TARGET_COLD_RESET: {
-        await Promise.all(
-          [...this.#luns.values()].map((lu) =>
-            this.#resetLu(lu, nexusId, reason('POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED')),
-          ),
-        );
+      case TmfFunction.TARGET_COLD_RESET:
+        await this.#resetTarget(req.nexus);
         return TmfResponse.FUNCTION_COMPLETE;
-      }
       default:
         return TmfResponse.FUNCTION_NOT_SUPPORTED;
     }
+  }
+
+  /**
+   * TARGET WARM/COLD RESET: a logical unit reset of every LU the caller can see (SAM-5 7.11,
+   * 7.12), here and, through #resetLu, on every node serving them. An LU masked from the
+   * caller's initiator does not exist for it (SPC-4 4.6.23), so its tasks, reservations and
+   * unit attentions stay as they are (DESIGN.md Trust).
+   */
+  async #resetTarget(nexus: ItNexus): Promise<void> {
+    const visible = this.lunsFor(nexus).map((lun) => this.#luns.get(lun)!);
+    await Promise.all(
+      visible.map((lu) => this.#resetLu(lu, nexus.id, reason('POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED'))),
+    );
   }
 
   async #resetLu(lu: LogicalUnit, issuer: string, ua: SenseReason): Promise<void> {
