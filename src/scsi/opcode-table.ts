@@ -1,5 +1,5 @@
 import type { LbaRange } from './cdb.js';
-import type { TargetPort, TransportCommand } from './command.js';
+import type { Completion, TargetPort, TransportCommand } from './command.js';
 import type { LuView } from './lu-view.js';
 import type { Medium } from './medium.js';
 import type { SenseReason } from './sense-reason.js';
@@ -35,10 +35,15 @@ export interface TargetView {
    */
   targetPortGroupState?(lu: LuView, groupId: number): TargetPortGroupState;
   /**
-   * The medium of another LU of this target, each change under its own range lock (EXTENDED
-   * COPY's destination). Only for rows whose `writes` is 'per-write'.
+   * EXTENDED COPY's I/O on an LU of this target: a READ or WRITE run through the gate as a
+   * command of the issuing I_T nexus (`parent`'s), unit attentions aside.
    */
-  mediumOf?(lu: LuView): Medium;
+  copyManagerIo?(
+    parent: TransportCommand,
+    lun: number,
+    cdb: Buffer,
+    io: { dataOut?: Buffer; readLength?: number },
+  ): Promise<Completion>;
 }
 
 // Moved to spec/ (constants only); importable from here as before.

@@ -1,4 +1,3 @@
-import { assert } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ACCESS_STATE_CODE, aluaDisposition, isMediaCommand } from './alua.js';
 import type { LbaRange } from './cdb.js';
@@ -13,6 +12,7 @@ import {
   type TmfResponseCode,
   type TransportCommand,
 } from './command.js';
+import { CopyManagerCommand } from './copy-manager-command.js';
 import { DEVICE_ERROR_SENSE, deviceErrorKind } from './device-sense.js';
 import {
   type ForwardedCommand,
@@ -247,7 +247,9 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     }
     const row = this.#table.lookup(cmd.cdb);
     // Unit attention comes before the opcode check: even an unsupported command reports it.
-    if (!forwarded && (typeof row === 'string' || !row.skipsUnitAttention)) {
+    // The copy manager's I/O leaves the unit attentions to the initiator's own commands.
+    const ownCommand = !forwarded && !(cmd instanceof CopyManagerCommand);
+    if (ownCommand && (typeof row === 'string' || !row.skipsUnitAttention)) {
       const ua = lu.unitAttentions.take(cmd.nexus.id);
       if (ua) return this.#check(cmd, ua, lu);
     }
@@ -462,13 +464,6 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     return this.#complete(cmd, lu, outcome, parsed.allocationLength, outLen);
   }
 
-  /** EXTENDED COPY's destination: an LU of this target, each change under its own lock. */
-  mediumOf(view: LuView): Medium {
-    const lu = [...this.#luns.values()].find((l) => l === view);
-    assert(lu, 'mediumOf an LU of another target');
-    return lu.medium('per-write');
-  }
-
   #complete(
     cmd: TransportCommand,
     lu: LogicalUnit | undefined,
@@ -543,17 +538,25 @@ export class ScsiTarget implements ScsiEngine, TargetView {
         return TmfResponse.FUNCTION_COMPLETE;
       }
       case TmfFunction.TARGET_WARM_RESET:
-      case TmfFunction.TARGET_COLD_RESET: {
-        await Promise.all(
-          [...this.#luns.values()].map((lu) =>
-            this.#resetLu(lu, nexusId, reason('POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED')),
-          ),
-        );
+      case TmfFunction.TARGET_COLD_RESET:
+        await this.#resetTarget(req.nexus);
         return TmfResponse.FUNCTION_COMPLETE;
-      }
       default:
         return TmfResponse.FUNCTION_NOT_SUPPORTED;
     }
+  }
+
+  /**
+   * TARGET WARM/COLD RESET: a logical unit reset of every LU the caller can see (SAM-5 7.11,
+   * 7.12), here and, through #resetLu, on every node serving them. An LU masked from the
+   * caller's initiator does not exist for it (SPC-4 4.6.23), so its tasks, reservations and
+   * unit attentions stay as they are (DESIGN.md Trust).
+   */
+  async #resetTarget(nexus: ItNexus): Promise<void> {
+    const visible = this.lunsFor(nexus).map((lun) => this.#luns.get(lun)!);
+    await Promise.all(
+      visible.map((lu) => this.#resetLu(lu, nexus.id, reason('POWER_ON_RESET_OR_BUS_DEVICE_RESET_OCCURRED'))),
+    );
   }
 
   async #resetLu(lu: LogicalUnit, issuer: string, ua: SenseReason): Promise<void> {
@@ -597,6 +600,26 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     }
     // The TMF completes only when the aborted tasks can have no further effect.
     await Promise.all(victims.map((t) => t.done));
+  }
+
+  /**
+   * EXTENDED COPY's copy manager: one READ or WRITE of a segment on `lun`, run as a direct
+   * command of the issuing I_T nexus would be (DESIGN.md Trust: no path reaches an LU the
+   * initiator could not reach directly). The LU must be visible to the initiator (masking);
+   * the gate applies the ALUA state (forwarded to the primary from an Active/Non-optimized
+   * port, refused where the port cannot do I/O, so a stale local copy is never read), the
+   * reservations, the range lock and the LU's medium (a replicated volume mirrors the write).
+   */
+  copyManagerIo(
+    parent: TransportCommand,
+    lun: number,
+    cdb: Buffer,
+    io: { dataOut?: Buffer; readLength?: number },
+  ): Promise<Completion> {
+    const cmd = new CopyManagerCommand(parent, lun, cdb, io);
+    const lu = this.#visible(parent.nexus.initiatorName, lun);
+    if (!lu) return Promise.resolve(this.#check(cmd, reason('LOGICAL_UNIT_NOT_SUPPORTED'), undefined));
+    return this.#executeOn(cmd, lu, false, 0);
   }
 
   nexusLost(nexus: ItNexus, why: 'logout' | 'reinstatement' | 'connection-loss'): void {

@@ -1,9 +1,10 @@
 import { readU64, usage } from '../cdb.js';
-import type { ItNexus } from '../command.js';
+import type { Completion, ItNexus } from '../command.js';
 import type { LuView } from '../lu-view.js';
-import { defineRow, type ExecContext, type Outcome } from '../opcode-table.js';
-import { buildSense, reason, type SenseReason } from '../sense-reason.js';
+import { defineRow, type ExecContext, type Outcome, type TargetView } from '../opcode-table.js';
+import { buildSense, reason, type SenseReason, type SenseReasonName, SenseReasons } from '../sense-reason.js';
 import { Opcode, ServiceAction } from '../spec/opcodes.js';
+import { SenseKey } from '../spec/sense.js';
 import { ScsiStatus } from '../spec/status.js';
 
 /**
@@ -11,6 +12,8 @@ import { ScsiStatus } from '../spec/status.js';
  * copies blocks between LUs of this target (VMware's VAAI XCOPY). Supported: block→block
  * segment descriptors (02h) and identification CSCD descriptors (E4h) naming an LU by its
  * NAA designator (VPD 83h). No inline or held data, no stream devices, no ROD tokens (LID4).
+ * Each segment moves as READs and WRITEs through the gate as the issuing I_T nexus
+ * (ScsiTarget.copyManagerIo), never by touching a device.
  */
 
 /** Limits reported by OPERATING PARAMETERS and enforced below. */
@@ -49,8 +52,8 @@ interface CopyRecord {
   status: number;
   segmentsProcessed: number;
   bytesCopied: number;
-  /** Sense data of the failure (FAILED SEGMENT DETAILS). */
-  failure?: Buffer;
+  /** The failed copy's status and sense data, if any (FAILED SEGMENT DETAILS). */
+  failure?: { readonly status: number; readonly sense: Buffer };
 }
 
 /** One I_T nexus's copy operations on one LU, by LIST IDENTIFIER. */
@@ -202,14 +205,20 @@ function parseList(p: Buffer): CopyList | SenseReason {
   return { listId, usage: listIdUsage, cscds, segments };
 }
 
+/** A copy target: the LUN through which the issuing nexus reaches it, and the LU. */
+interface CopyTarget {
+  readonly lun: number;
+  readonly lu: LuView;
+}
+
 /** The LU a CSCD descriptor names, among those this nexus can see; undefined: unreachable. */
-function resolve(ctx: ExecContext, cscd: Cscd | undefined): LuView | undefined {
+function resolve(ctx: ExecContext, cscd: Cscd | undefined): CopyTarget | undefined {
   // SPC-4 6.4.5.3: only a logical unit designator (association 00b) can name a copy target.
   if (cscd?.association !== 0 || cscd.designatorType !== 0x3) return undefined;
   for (const lun of ctx.target.lunsFor(ctx.cmd)) {
     const lu = ctx.target.logicalUnit(lun);
     if (lu?.naa.equals(cscd.designator)) {
-      return cscd.blockLength === 0 || cscd.blockLength === lu.blockSize ? lu : undefined;
+      return cscd.blockLength === 0 || cscd.blockLength === lu.blockSize ? { lun, lu } : undefined;
     }
   }
   return undefined;
@@ -219,17 +228,71 @@ type CopyAbortedReason = 'COPY_TARGET_DEVICE_NOT_REACHABLE' | 'COPY_ABORTED_NO_A
 const copyAborted = (name: CopyAbortedReason, byte: number): SenseReason =>
   reason(name, { field: { inCdb: false, byte } });
 
+/** Why a copy stopped: a sense reason (CHECK CONDITION) or a bare status (RESERVATION CONFLICT). */
+type CopyFailure = SenseReason | { readonly status: number };
+
+/** READ(16) / WRITE(16) (SBC-3 5.11, 5.35) of `blocks` at `lba`. */
+function rw16(opcode: number, lba: number, blocks: number): Buffer {
+  const b = Buffer.alloc(16);
+  b[0] = opcode;
+  b.writeBigUInt64BE(BigInt(lba), 2);
+  b.writeUInt32BE(blocks, 10);
+  return b;
+}
+
+/** The sense reason of encoded sense data (fixed or descriptor format), if it is one of ours. */
+function reasonOf(sense: Buffer): SenseReason | undefined {
+  const descriptor = (sense[0]! & 0x7f) >= 0x72;
+  const key = (descriptor ? sense[1]! : sense[2]!) & 0x0f;
+  const asc = descriptor ? sense[2] : sense[12];
+  const ascq = descriptor ? sense[3] : sense[13];
+  for (const [name, r] of Object.entries(SenseReasons)) {
+    if (r.key === key && r.asc === asc && r.ascq === ascq) return reason(name as SenseReasonName);
+  }
+  return undefined;
+}
+
+/**
+ * What the EXTENDED COPY reports when one of its READs or WRITEs did not succeed: what the
+ * initiator would have got for the same command sent directly, except that a copy target this
+ * node cannot reach now — the LU gone, or its port unable to do I/O (NOT READY: Standby,
+ * Unavailable, Transitioning) — is COPY TARGET DEVICE NOT REACHABLE (SPC-4 6.4.4), with the
+ * field pointer on the segment's CSCD index (`cscdByte`).
+ */
+function ioFailure(c: Completion, cscdByte: number): CopyFailure {
+  if (c.status === ScsiStatus.CHECK_CONDITION && c.sense) {
+    const r = reasonOf(c.sense);
+    if (!r) return reason('THIRD_PARTY_DEVICE_FAILURE');
+    if (r.name === 'LOGICAL_UNIT_NOT_SUPPORTED' || SenseReasons[r.name].key === SenseKey.NOT_READY) {
+      return copyAborted('COPY_TARGET_DEVICE_NOT_REACHABLE', cscdByte);
+    }
+    return r;
+  }
+  // A reservation conflict, BUSY or TASK SET FULL: the initiator retries as it would the I/O.
+  if (
+    c.status === ScsiStatus.RESERVATION_CONFLICT ||
+    c.status === ScsiStatus.BUSY ||
+    c.status === ScsiStatus.TASK_SET_FULL
+  ) {
+    return { status: c.status };
+  }
+  // TASK ABORTED by a TMF or reset of the copy target's LU: the copy target failed under us.
+  return reason('THIRD_PARTY_DEVICE_FAILURE');
+}
+
 /** Copies one segment in chunks; returns the failure, or undefined when done. */
 async function copySegment(
   ctx: ExecContext,
   list: CopyList,
   s: Segment,
   rec: CopyRecord,
-): Promise<SenseReason | undefined> {
-  const src = resolve(ctx, list.cscds[s.source]);
-  if (!src) return copyAborted('COPY_TARGET_DEVICE_NOT_REACHABLE', s.offset + 4);
-  const dst = resolve(ctx, list.cscds[s.destination]);
-  if (!dst) return copyAborted('COPY_TARGET_DEVICE_NOT_REACHABLE', s.offset + 6);
+): Promise<CopyFailure | undefined> {
+  const srcTarget = resolve(ctx, list.cscds[s.source]);
+  if (!srcTarget) return copyAborted('COPY_TARGET_DEVICE_NOT_REACHABLE', s.offset + 4);
+  const dstTarget = resolve(ctx, list.cscds[s.destination]);
+  if (!dstTarget) return copyAborted('COPY_TARGET_DEVICE_NOT_REACHABLE', s.offset + 6);
+  const src = srcTarget.lu;
+  const dst = dstTarget.lu;
   // BLOCK DEVICE NUMBER OF BLOCKS counts destination blocks when DC is set (SPC-4 6.4.6.5).
   const bytes = s.blocks * (s.destinationCounts ? dst.blockSize : src.blockSize);
   if (bytes === 0) return undefined;
@@ -248,8 +311,10 @@ async function copySegment(
   // Overlap within one LU with the destination ahead of the source: copy back to front so
   // that every block is read before it is overwritten.
   const backwards = src === dst && dstStart > srcStart && dstStart < srcStart + bytes;
-  // Each chunk's write takes the destination's range lock on its own (DESIGN.md rule 5).
-  const medium = ctx.target.mediumOf!(dst);
+  // Every step is a READ and a WRITE through the gate as the issuing nexus (masking, ALUA and
+  // forwarding, reservations, the range lock, replication): never a device touched directly.
+  const target = ctx.target;
+  const io: NonNullable<TargetView['copyManagerIo']> = (...args) => target.copyManagerIo!(...args);
   const chunk = CopyLimits.chunkBytes;
   const steps = Math.ceil(bytes / chunk);
   for (let i = 0; i < steps; i++) {
@@ -257,8 +322,26 @@ async function copySegment(
     const k = backwards ? steps - 1 - i : i;
     const off = k * chunk;
     const len = Math.min(chunk, bytes - off);
-    const data = await src.device.read(srcStart + off, len);
-    await medium.write((dstStart + off) / dst.blockSize, data, false);
+    const r = await io(
+      ctx.cmd,
+      srcTarget.lun,
+      rw16(Opcode.READ_16, (srcStart + off) / src.blockSize, len / src.blockSize),
+      {
+        readLength: len,
+      },
+    );
+    if (ctx.cmd.signal.aborted) return undefined;
+    if (r.status !== ScsiStatus.GOOD) return ioFailure(r, s.offset + 4);
+    if (r.data?.length !== len) return reason('THIRD_PARTY_DEVICE_FAILURE');
+    // The read's buffer becomes the write's data-out; the WRITE hands it back to the pool.
+    const w = await io(
+      ctx.cmd,
+      dstTarget.lun,
+      rw16(Opcode.WRITE_16, (dstStart + off) / dst.blockSize, len / dst.blockSize),
+      { dataOut: r.data },
+    );
+    if (ctx.cmd.signal.aborted) return undefined;
+    if (w.status !== ScsiStatus.GOOD) return ioFailure(w, s.offset + 6);
     rec.bytesCopied += len;
   }
   return undefined;
@@ -301,7 +384,7 @@ export const extendedCopy = defineRow<ExtendedCopyCdb>({
     }
     const rec: CopyRecord = { status: CopyManagerStatus.IN_PROGRESS, segmentsProcessed: 0, bytesCopied: 0 };
     if (tracked) copies.lists.set(list.listId, rec);
-    let failure: SenseReason | undefined;
+    let failure: CopyFailure | undefined;
     try {
       for (const s of list.segments) {
         failure = await copySegment(ctx, list, s, rec);
@@ -311,7 +394,10 @@ export const extendedCopy = defineRow<ExtendedCopyCdb>({
     } catch (err) {
       // A backing-store error: the copy target failed under us (SPC-4 6.4.4).
       rec.status = CopyManagerStatus.COMPLETED_ERROR;
-      rec.failure = buildSense(reason('THIRD_PARTY_DEVICE_FAILURE'), lu.mode.dSense);
+      rec.failure = {
+        status: ScsiStatus.CHECK_CONDITION,
+        sense: buildSense(reason('THIRD_PARTY_DEVICE_FAILURE'), lu.mode.dSense),
+      };
       if (tracked && list.usage !== ListIdUsage.HOLD) copies.lists.delete(list.listId);
       throw err;
     }
@@ -322,12 +408,16 @@ export const extendedCopy = defineRow<ExtendedCopyCdb>({
     }
     if (failure) {
       rec.status = CopyManagerStatus.COMPLETED_ERROR;
-      rec.failure = buildSense(failure, lu.mode.dSense);
+      rec.failure =
+        'name' in failure
+          ? { status: ScsiStatus.CHECK_CONDITION, sense: buildSense(failure, lu.mode.dSense) }
+          : { status: failure.status, sense: Buffer.alloc(0) };
     } else {
       rec.status = CopyManagerStatus.COMPLETED_GOOD;
     }
     // Only LIST ID USAGE 00b holds results for RECEIVE COPY RESULTS (SPC-4 Table 101).
     if (tracked && list.usage !== ListIdUsage.HOLD) copies.lists.delete(list.listId);
+    if (failure && !('name' in failure)) return { status: failure.status };
     return failure;
   },
 });
@@ -428,12 +518,13 @@ export const receiveCopyFailureDetails = rcrRow(
     const rec = held(ctx, p.listId);
     if ('name' in rec) return rec;
     // SPC-4 6.18.5: while the copy runs, or when it succeeded, there is nothing to report.
-    if (!rec.failure) return { data: Buffer.alloc(4) };
-    const b = Buffer.alloc(60 + rec.failure.length);
+    const failure = rec.failure;
+    if (!failure) return { data: Buffer.alloc(4) };
+    const b = Buffer.alloc(60 + failure.sense.length);
     b.writeUInt32BE(b.length - 4, 0); // AVAILABLE DATA
-    b[56] = ScsiStatus.CHECK_CONDITION; // COPY COMMAND STATUS
-    b.writeUInt16BE(rec.failure.length, 58); // SENSE DATA LENGTH
-    rec.failure.copy(b, 60);
+    b[56] = failure.status; // COPY COMMAND STATUS
+    b.writeUInt16BE(failure.sense.length, 58); // SENSE DATA LENGTH
+    failure.sense.copy(b, 60);
     if (p.allocationLength >= b.length) copiesOf(ctx.lu!, ctx.cmd.nexus).lists.delete(p.listId);
     return { data: b };
   },
