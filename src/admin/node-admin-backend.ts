@@ -63,10 +63,9 @@ export interface AdminBackendOptions {
   /** HOST:PORT of the portal that is relative target port `id`. */
   readonly portalOf: (relativePortId: number) => string;
   readonly metricsText: () => Promise<string>;
-  /** Cluster mode; absent: embedded. */
-  readonly cluster?: ClusterHost;
-  /** Embedded mode: what it serves (LU sizes per target/LUN). */
-  readonly embeddedVolumes?: () => NodeVolumeStatus[];
+  /** The node runtime (both modes: embedded runs on the in-process coordinator). */
+  readonly cluster: ClusterHost;
+  readonly mode: 'embedded' | 'cluster';
 }
 
 /** etcd calls made for an operator: fail fast instead of retrying for the coordinator's 10 s. */
@@ -81,24 +80,12 @@ export class DaemonAdminBackend implements AdminBackend {
 
   constructor(opts: AdminBackendOptions) {
     this.#o = opts;
-    this.mode = opts.cluster ? 'cluster' : 'embedded';
-  }
-
-  #cluster(what: string): ClusterHost {
-    const c = this.#o.cluster;
-    if (!c) {
-      throw new TandemError(
-        'TANDEM_ERR_ADMIN_WRONG_MODE',
-        `${what} needs cluster mode: this node runs embedded (its configuration is its YAML file; edit it and restart tandemd)`,
-      );
-    }
-    return c;
+    this.mode = opts.mode;
   }
 
   /** Runs an etcd operation for the operator with a short deadline. */
   async #etcd<T>(what: string, op: (c: Coordinator) => Promise<T>): Promise<T> {
-    const host = this.#cluster(what);
-    const coordinator = host.coordinator;
+    const coordinator = this.#o.cluster.coordinator;
     if (!coordinator) {
       throw new TandemError(
         'TANDEM_ERR_CLUSTER_UNAVAILABLE',
@@ -156,30 +143,28 @@ export class DaemonAdminBackend implements AdminBackend {
   async nodeStatus(): Promise<NodeStatus> {
     const c = this.#o.cluster;
     const coord = c?.coordinator;
-    const volumes: NodeVolumeStatus[] = c
-      ? c.served().map((v) => {
-          const r = v.replication?.status();
-          const epoch = coord?.epoch(v.volume.id) ?? 0;
-          const resyncing = r?.peers.filter((p) => p.state === 'resyncing') ?? [];
-          return {
-            id: v.volume.id,
-            role: coord?.role(v.volume.id) === 'leader' ? 'primary' : (r?.role ?? 'serving'),
-            aluaState: v.aluaState(),
-            epoch,
-            size: v.size,
-            ...(r
-              ? {
-                  replication: {
-                    inSync: [...(v.inSync?.() ?? [])].sort(),
-                    peers: r.peers.map((p) => ({ node: p.node, state: p.state })),
-                    resyncDone: resyncing.reduce((s, p) => s + p.resyncDoneBytes, 0),
-                    resyncTotal: resyncing.reduce((s, p) => s + p.resyncTotalBytes, 0),
-                  },
-                }
-              : {}),
-          };
-        })
-      : (this.#o.embeddedVolumes?.() ?? []);
+    const volumes: NodeVolumeStatus[] = c.served().map((v) => {
+      const r = v.replication?.status();
+      const epoch = coord?.epoch(v.volume.id) ?? 0;
+      const resyncing = r?.peers.filter((p) => p.state === 'resyncing') ?? [];
+      return {
+        id: v.volume.id,
+        role: coord?.role(v.volume.id) === 'leader' ? 'primary' : (r?.role ?? 'serving'),
+        aluaState: v.aluaState(),
+        epoch,
+        size: v.size,
+        ...(r
+          ? {
+              replication: {
+                inSync: [...(v.inSync?.() ?? [])].sort(),
+                peers: r.peers.map((p) => ({ node: p.node, state: p.state })),
+                resyncDone: resyncing.reduce((s, p) => s + p.resyncDoneBytes, 0),
+                resyncTotal: resyncing.reduce((s, p) => s + p.resyncTotalBytes, 0),
+              },
+            }
+          : {}),
+      };
+    });
     return {
       name: this.#o.node,
       mode: this.mode,
@@ -195,38 +180,6 @@ export class DaemonAdminBackend implements AdminBackend {
   async clusterStatus(): Promise<ClusterStatus> {
     const own = await this.nodeStatus();
     const host = this.#o.cluster;
-    if (!host) {
-      return {
-        mode: 'embedded',
-        node: this.#o.node,
-        nodes: [
-          {
-            name: own.name,
-            up: true,
-            portals: own.portals,
-            admin: own.admin,
-            grpc: own.grpc,
-            targetPortGroupId: 1,
-            upSince: own.upSince,
-          },
-        ],
-        volumes: own.volumes.map((v) => ({
-          id: v.id,
-          kind: 'shared',
-          size: v.size,
-          replicas: [own.name],
-          inSync: [own.name],
-          primary: own.name,
-          epoch: v.epoch,
-          portGroups: [{ node: own.name, targetPortGroupId: 1, state: v.aluaState }],
-          resyncDone: 0,
-          resyncTotal: 0,
-          luns: [],
-        })),
-        sessions: own.sessions,
-        warnings: [],
-      };
-    }
     const { members, groups, config } = await this.#etcd('status', async (c) => ({
       members: await c.members(),
       groups: await c.portGroups(),
@@ -313,7 +266,7 @@ export class DaemonAdminBackend implements AdminBackend {
       });
     }
     return {
-      mode: 'cluster',
+      mode: this.mode,
       node: this.#o.node,
       nodes,
       volumes,
@@ -380,7 +333,7 @@ export class DaemonAdminBackend implements AdminBackend {
   }
 
   async switchover(volume: string, to?: string): Promise<SwitchoverOutcome> {
-    const host = this.#cluster('switchover');
+    const host = this.#o.cluster;
     const leader = await this.#etcd('switchover', (x) => x.leader(volume));
     if (!leader) {
       throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `volume ${volume} has no primary right now`, {
@@ -446,7 +399,7 @@ export class DaemonAdminBackend implements AdminBackend {
   }
 
   async verify(volume: string, onProgress: (done: number, total: number) => void): Promise<VerifyOutcome> {
-    const host = this.#cluster('verify');
+    const host = this.#o.cluster;
     const served = host.served().find((s) => s.volume.id === volume);
     const leader = await this.#etcd('verify', (c) => c.leader(volume));
     if (!leader)
