@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TANDEMCTL } from '../helpers/cluster.js';
 import { DEMO_TARGET, startTandem, type Tandem } from '../helpers/daemon.js';
-import { explain, requireTools, type RunResult, run } from '../helpers/tools.js';
+import { explain, type RunResult, requireTools, run } from '../helpers/tools.js';
 
 const ALLOWED = 'iqn.2026-11.org.tandem.test:allowed';
 const OTHER = 'iqn.2026-11.org.tandem.test:other';

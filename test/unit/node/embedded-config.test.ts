@@ -1,8 +1,8 @@
 // The node file's targets and LUNs (embedded mode) as the cluster's configuration entries: each
 // LUN a volume and a mapping, with the identity seed the LU always had (so VPD 83h/80h stay).
 import { describe, expect, it } from 'vitest';
-import { nodeConfigSchema, volumeSchema } from '../../../src/admin/config-schema.js';
 import { validateEntry } from '../../../src/admin/config-document.js';
+import { nodeConfigSchema, volumeSchema } from '../../../src/admin/config-schema.js';
 import { embeddedBootstrap } from '../../../src/node/embedded-config.js';
 
 describe('embeddedBootstrap', () => {
