@@ -1,12 +1,9 @@
 import path from 'node:path';
-import {
-  type ClusterLunConfig,
-  type ClusterTargetConfig,
-  clusterLunSchema,
-  clusterTargetSchema,
-  type NodeConfig,
-  type VolumeConfig,
-  volumeSchema,
+import type {
+  ClusterLunConfig,
+  ClusterTargetConfig,
+  NodeConfig,
+  VolumeConfig,
 } from '../admin/config-schema.js';
 import type { ClusterHost, ServedVolume } from '../admin/node-admin-backend.js';
 import type { BlockDevice } from '../backstore/block-device.js';
@@ -23,7 +20,6 @@ import { Portal } from '../iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
 import type { SessionRegistry } from '../iscsi/session-registry.js';
 import type { ReplicatedVolume } from '../replication/index.js';
-import type { TargetPort } from '../scsi/command.js';
 import { LogicalUnit } from '../scsi/logical-unit.js';
 import type { OpcodeTable } from '../scsi/opcode-table.js';
 import { reason } from '../scsi/sense-reason.js';
@@ -31,9 +27,18 @@ import { ScsiTarget } from '../scsi/target.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { ClusterLink } from './cluster-link.js';
+import { bootstrapConfig, desiredConfig, lunMaskOf } from './desired-config.js';
+import { growVolume } from './grow-volume.js';
 import { openVolumeDevice } from './open-device.js';
-import { type DesiredConfig, lunKey, planReconcile } from './plan-reconcile.js';
-import { hostPortName, parseHostPort, sendTargetsAddress, targetPort } from './target-ports.js';
+import { planReconcile } from './plan-reconcile.js';
+import {
+  hostPortName,
+  parseHostPort,
+  peerAddresses,
+  sendTargetsAddress,
+  targetPort,
+  targetPortsOf,
+} from './target-ports.js';
 
 interface Mounted {
   readonly key: string;
@@ -59,20 +64,9 @@ export interface NodeShared {
   /** Wraps a LU's local store so its calls are timed (the "backstore" latency stage). */
   readonly timeDevice?: (device: BlockDevice, target: string, lun: number) => BlockDevice;
 }
-/** @deprecated the old name: the runtime serves both modes. */
-export type ClusterShared = NodeShared;
 
 /** Builds the node's Coordinator once its listeners' real addresses are known. */
 export type CoordinatorFactory = (node: NodeAddresses) => Coordinator;
-
-/** LUN masking from a target's `aclLuns` (initiator → LUNs), with the sets built once. */
-export function lunMaskOf(
-  aclLuns: Readonly<Record<string, readonly number[]>> | undefined,
-): ((initiator: string) => ReadonlySet<number> | undefined) | undefined {
-  if (!aclLuns) return undefined;
-  const sets = new Map(Object.entries(aclLuns).map(([i, l]) => [i, new Set(l)]));
-  return (initiator) => sets.get(initiator);
-}
 
 /**
  * The node runtime, one for both modes (DESIGN.md Configuration): listens, joins its
@@ -175,7 +169,7 @@ export class NodeRuntime implements ClusterHost {
 
     // 3. Bootstrap the desired configuration if the cluster has none (embedded: the coordinator
     // bootstraps its own store on the first start).
-    await this.#bootstrap();
+    if (cfg.bootstrap) await bootstrapConfig(coordinator, cfg.bootstrap, this.#log);
 
     // 4. Cluster mode: ALUA, forwarding, membership, reservations.
     await this.#link?.join(coordinator, this.#group);
@@ -187,24 +181,6 @@ export class NodeRuntime implements ClusterHost {
     this.#subs.push(await coordinator.watchConfig((ev) => this.#onConfig(ev)));
     await first;
     if (this.#link) await this.#settle(this.#cfg.cluster!.leaseTtlSeconds);
-  }
-
-  async #bootstrap(): Promise<void> {
-    const b = this.#cfg.bootstrap;
-    const c = this.coordinator!;
-    if (!b) return;
-    const current = await c.readConfig();
-    if (current.entries.length > 0) {
-      this.#log.info({ entries: current.entries.length }, 'configuration exists in etcd: bootstrap ignored');
-      return;
-    }
-    for (const t of b.targets) await c.putConfig('targets', t.iqn, { ...t });
-    for (const v of b.volumes) await c.putConfig('volumes', v.id, JSON.parse(JSON.stringify(v)));
-    for (const l of b.luns) await c.putConfig('luns', lunKey(l.target, l.lun), { ...l });
-    this.#log.info(
-      { targets: b.targets.length, volumes: b.volumes.length, luns: b.luns.length },
-      'configuration bootstrapped into etcd',
-    );
   }
 
   /** Waits (bounded) until every LU has its ALUA state: a primary has published one. */
@@ -250,44 +226,10 @@ export class NodeRuntime implements ClusterHost {
     });
   }
 
-  #desired(): DesiredConfig {
-    const d = {
-      targets: new Map<string, ClusterTargetConfig>(),
-      volumes: new Map<string, VolumeConfig>(),
-      luns: new Map<string, ClusterLunConfig>(),
-    };
-    for (const e of this.#config.values()) {
-      const parse = <T>(schema: {
-        safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } };
-      }) => {
-        const r = schema.safeParse(e.value);
-        if (!r.success) {
-          this.#log.error(
-            { kind: e.kind, name: e.name, error: r.error.message },
-            'ignoring an invalid configuration entry',
-          );
-          return undefined;
-        }
-        return r.data;
-      };
-      if (e.kind === 'targets') {
-        const t = parse<ClusterTargetConfig>(clusterTargetSchema);
-        if (t) d.targets.set(t.iqn, t);
-      } else if (e.kind === 'volumes') {
-        const v = parse<VolumeConfig>(volumeSchema);
-        if (v) d.volumes.set(v.id, v);
-      } else if (e.kind === 'luns') {
-        const l = parse<ClusterLunConfig>(clusterLunSchema);
-        if (l) d.luns.set(lunKey(l.target, l.lun), l);
-      }
-    }
-    return d;
-  }
-
   /** Applies the plan; resolves the first mount error (logged, the rest goes on). */
   async #reconcile(): Promise<unknown> {
     let failed: unknown;
-    const steps = planReconcile(this.#desired(), {
+    const steps = planReconcile(desiredConfig(this.#config.values(), this.#log), {
       luns: this.#mounted,
       targets: this.#targetConfigs,
       masks: this.#masks,
@@ -316,7 +258,7 @@ export class NodeRuntime implements ClusterHost {
         case 'update': {
           const m = this.#mounted.get(step.key)!;
           if (step.standby) this.#link?.setStandby(step.volume.id, step.volume.standby);
-          if (step.resize) await this.#resize(m, step.volume);
+          if (step.resize) await growVolume({ ...m, replicated: !!m.replication }, step.volume, this.#log);
           this.#mounted.set(step.key, { ...this.#mounted.get(step.key)!, volume: step.volume });
           break;
         }
@@ -366,7 +308,7 @@ export class NodeRuntime implements ClusterHost {
         // discovery finds every path of a multipath setup.
         addresses: (local) => [
           ...this.#shared.portals.map((p, k) => sendTargetsAddress(p.host, p.port, relOf(k), local)),
-          ...this.#otherAddresses(),
+          ...peerAddresses(this.#cfg.node.name, this.#link?.members ?? [], this.#link?.portGroups() ?? []),
         ],
         // A target deleted from the configuration admits nobody (its entry stays until restart).
         admits: (initiator) => {
@@ -383,62 +325,10 @@ export class NodeRuntime implements ClusterHost {
     this.#log.info({ target: iqn }, 'target ready');
   }
 
-  /** The other live nodes' portals, `HOST:PORT,TPGT` (none in embedded mode). */
-  #otherAddresses(): string[] {
-    const out: string[] = [];
-    const groups = this.#link?.portGroups() ?? [];
-    for (const m of this.#link?.members ?? []) {
-      if (m.name === this.#cfg.node.name) continue;
-      const g = groups.find((x) => x.node === m.name);
-      for (const portal of m.portals) {
-        const r = g?.ports.find((x) => x.portal === portal)?.relativePortId;
-        if (r !== undefined && !/^(0\.0\.0\.0|\[::\]):/.test(portal)) out.push(`${portal},${r}`);
-      }
-    }
-    return out;
-  }
-
   /** Every port of every node's group is a port of the target (RTPG, INQUIRY MULTIP). */
   #setEnginePorts(iqn: string, engine: ScsiTarget): void {
     const groups = this.#link?.portGroups() ?? [];
-    const ports: TargetPort[] = [];
-    for (const g of groups.length > 0 ? groups : [this.#group!]) {
-      for (const p of g.ports) ports.push(targetPort(iqn, p.relativePortId, g.targetPortGroupId));
-    }
-    engine.setTargetPorts(ports);
-  }
-
-  /**
-   * A volume's configured size changed: grow its store in place (every node does, for its own
-   * store or the shared one; growing is idempotent) and tell every nexus on this node (SBC-3
-   * 4.10: CAPACITY DATA HAS CHANGED). Shrinking is refused: blocks in use would vanish.
-   */
-  async #resize(m: Mounted, vol: VolumeConfig): Promise<void> {
-    const want = vol.size;
-    const have = m.device.size;
-    if (want === undefined || want === have) return;
-    if (m.replication) {
-      this.#log.error(
-        { volume: vol.id, from: have, to: want },
-        'resizing a replicated volume is not supported yet: size unchanged',
-      );
-      return;
-    }
-    if (want < have || !m.device.grow) {
-      this.#log.error(
-        { volume: vol.id, from: have, to: want },
-        'the volume cannot shrink or grow here: size unchanged',
-      );
-      return;
-    }
-    try {
-      await m.device.grow(want);
-    } catch (err) {
-      this.#log.error({ err, volume: vol.id, to: want }, 'growing the volume failed');
-      return;
-    }
-    m.lu.unitAttentions.establishAll(m.lu.knownNexuses(), reason('CAPACITY_DATA_HAS_CHANGED'));
-    this.#log.info({ volume: vol.id, from: have, to: want }, 'volume grown: CAPACITY DATA HAS CHANGED');
+    engine.setTargetPorts(targetPortsOf(iqn, groups.length > 0 ? groups : [this.#group!]));
   }
 
   async #mount(key: string, l: ClusterLunConfig, vol: VolumeConfig): Promise<void> {
@@ -601,6 +491,3 @@ export class NodeRuntime implements ClusterHost {
     this.#mounted.clear();
   }
 }
-
-/** @deprecated the old name of NodeRuntime. */
-export const ClusterRuntime = NodeRuntime;
