@@ -20,7 +20,15 @@ import type {
   VolumeStatusInfo,
 } from './admin-backend.js';
 import { AdminClient } from './admin-client.js';
+import { nodeInfos, volumeStatus } from './cluster-status.js';
 import { type VolumeConfig, volumeSchema } from './config-schema.js';
+import {
+  checkCompared,
+  checkVerifiable,
+  routeToPrimary,
+  switchoverCandidates,
+  verifyProgress,
+} from './primary-policy.js';
 
 /**
  * The admin service's backend (src/admin/admin-backend.ts) for both modes, over what the
@@ -208,62 +216,20 @@ export class DaemonAdminBackend implements AdminBackend {
     );
     const statuses = new Map<string, NodeStatus>([[own.name, own]]);
     for (const s of others) if (s) statuses.set(s.name, s);
-    const live = new Map(members.map((m) => [m.name, m]));
-    const nodes = groups.map((g) => {
-      const m = live.get(g.node);
-      return {
-        name: g.node,
-        up: m !== undefined,
-        portals: m ? [...m.portals] : g.ports.map((p) => p.portal),
-        admin: m?.admin ?? '',
-        grpc: m?.grpc ?? '',
-        targetPortGroupId: g.targetPortGroupId,
-        upSince: statuses.get(g.node)?.upSince ?? 0,
-      };
-    });
-    const vols = config.entries.filter((e) => e.kind === 'volumes');
-    const luns = config.entries.filter((e) => e.kind === 'luns');
+    const nodes = nodeInfos(groups, members, statuses);
+    const luns = config.entries
+      .filter((e) => e.kind === 'luns')
+      .map((l) => l.value as { target?: string; lun?: number; volume?: string });
     const volumes: VolumeStatusInfo[] = [];
-    for (const e of vols) {
+    for (const e of config.entries.filter((x) => x.kind === 'volumes')) {
       const parsed = volumeSchema.safeParse(e.value);
       if (!parsed.success) continue;
       const v = parsed.data;
-      const [leader, alua, set] = await this.#etcd('status', async (c) =>
+      const [leader, alua, replicaSet] = await this.#etcd('status', async (c) =>
         Promise.all([c.leader(v.id), c.readAlua(v.id), c.readReplicaSet(v.id)]),
       );
-      let resyncDone = 0;
-      let resyncTotal = 0;
-      for (const s of statuses.values()) {
-        const r = s.volumes.find((x) => x.id === v.id)?.replication;
-        if (r && s.name === leader?.node) {
-          resyncDone += r.resyncDone;
-          resyncTotal += r.resyncTotal;
-        }
-      }
       const served = host.served().find((s) => s.volume.id === v.id);
-      volumes.push({
-        id: v.id,
-        kind: v.kind,
-        size: v.size ?? served?.size ?? 0,
-        replicas: v.replicas ?? groups.map((g) => g.node),
-        inSync: v.kind === 'replicated' ? [...set.inSync] : [],
-        primary: leader?.node ?? '',
-        epoch: leader?.epoch ?? 0,
-        portGroups: groups.map((g) => ({
-          node: g.node,
-          targetPortGroupId: g.targetPortGroupId,
-          state:
-            alua && leader && alua.epoch === leader.epoch
-              ? (alua.groups.find((x) => x.targetPortGroupId === g.targetPortGroupId)?.state ?? 'unavailable')
-              : 'transitioning',
-        })),
-        resyncDone,
-        resyncTotal,
-        luns: luns
-          .map((l) => l.value as { target?: string; lun?: number; volume?: string })
-          .filter((l) => l.volume === v.id)
-          .map((l) => `${l.target}/${l.lun}`),
-      });
+      volumes.push(volumeStatus(v, { leader, alua, replicaSet }, groups, statuses, luns, served?.size));
     }
     return {
       mode: this.mode,
@@ -335,25 +301,9 @@ export class DaemonAdminBackend implements AdminBackend {
   async switchover(volume: string, to?: string): Promise<SwitchoverOutcome> {
     const host = this.#o.cluster;
     const leader = await this.#etcd('switchover', (x) => x.leader(volume));
-    if (!leader) {
-      throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `volume ${volume} has no primary right now`, {
-        retryable: true,
-      });
-    }
-    if (to === leader.node) {
-      throw new TandemError('TANDEM_ERR_ADMIN_EXISTS', `${to} is already the primary of ${volume}`);
-    }
-    if (leader.node !== this.#o.node) {
-      // Only the primary can drain its own I/O: ask it.
-      const m = host.members().find((x) => x.name === leader.node);
-      if (!m?.admin) {
-        throw new TandemError(
-          'TANDEM_ERR_CLUSTER_UNAVAILABLE',
-          `the primary of ${volume} (${leader.node}) has no reachable admin address`,
-          { retryable: true },
-        );
-      }
-      const client = new AdminClient(m.admin, { timeoutMs: SWITCHOVER_MS + 5000 });
+    const route = routeToPrimary('switchover', volume, this.#o.node, leader, host.members(), to);
+    if (!route.local) {
+      const client = new AdminClient(route.admin, { timeoutMs: SWITCHOVER_MS + 5000 });
       try {
         const r = await client.switchover(volume, to, SWITCHOVER_MS + 5000);
         return { volume, from: r.from, to: r.to, epoch: Number(r.epoch) };
@@ -363,30 +313,13 @@ export class DaemonAdminBackend implements AdminBackend {
     }
     const served = host.served().find((s) => s.volume.id === volume);
     if (!served) throw new TandemError('TANDEM_ERR_ADMIN_NOT_FOUND', `volume ${volume} is not served here`);
-    const live = new Set(host.members().map((m) => m.name));
-    let candidates = [...live].filter((n) => n !== this.#o.node);
-    if (served.replication) {
-      const inSync = served.inSync?.() ?? new Set<string>();
-      candidates = candidates.filter((n) => inSync.has(n));
-    }
-    if (to !== undefined && !candidates.includes(to)) {
-      throw new TandemError(
-        'TANDEM_ERR_CLUSTER_NOT_LEADER',
-        `${to} cannot take ${volume} over: it is ${live.has(to) ? 'not in the in-sync set (wait for its resync)' : 'not a live member'}`,
-      );
-    }
-    if (candidates.length === 0) {
-      throw new TandemError(
-        'TANDEM_ERR_CLUSTER_NOT_LEADER',
-        `no other node can take ${volume} over: none is live${served.replication ? ' and in sync' : ''}`,
-      );
-    }
-    if (to !== undefined && candidates.length > 1) {
-      throw new TandemError(
-        'TANDEM_ERR_CONFIG_UNSUPPORTED',
-        `--to with more than one eligible node is not supported yet (eligible: ${candidates.join(', ')}); omit --to`,
-      );
-    }
+    switchoverCandidates({
+      volume,
+      me: this.#o.node,
+      live: host.members().map((m) => m.name),
+      ...(served.replication ? { inSync: served.inSync?.() ?? new Set<string>() } : {}),
+      ...(to !== undefined ? { to } : {}),
+    });
     const next = await host.handOver(volume, () => withTimeout(served.idle(), 10_000), SWITCHOVER_MS);
     if (!next) {
       throw new TandemError(
@@ -402,17 +335,9 @@ export class DaemonAdminBackend implements AdminBackend {
     const host = this.#o.cluster;
     const served = host.served().find((s) => s.volume.id === volume);
     const leader = await this.#etcd('verify', (c) => c.leader(volume));
-    if (!leader)
-      throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `volume ${volume} has no primary right now`);
-    if (leader.node !== this.#o.node) {
-      const m = host.members().find((x) => x.name === leader.node);
-      if (!m?.admin) {
-        throw new TandemError(
-          'TANDEM_ERR_CLUSTER_UNAVAILABLE',
-          `the primary ${leader.node} has no admin address`,
-        );
-      }
-      const client = new AdminClient(m.admin, { timeoutMs: 5000 });
+    const route = routeToPrimary('verify', volume, this.#o.node, leader, host.members());
+    if (!route.local) {
+      const client = new AdminClient(route.admin, { timeoutMs: 5000 });
       try {
         const r = await client.verify(volume, onProgress);
         return {
@@ -428,22 +353,12 @@ export class DaemonAdminBackend implements AdminBackend {
         client.close();
       }
     }
-    if (!served?.replication) {
-      throw new TandemError(
-        'TANDEM_ERR_ADMIN_WRONG_MODE',
-        `volume ${volume} is not replicated: nothing to compare`,
-      );
-    }
-    const size = served.size;
-    const r = await served.replication.verify((done, total) =>
-      onProgress(Math.min(size, Math.round((done / total) * size)), size),
+    checkVerifiable(volume, served?.replication !== undefined);
+    const size = served!.size;
+    const r = await served!.replication!.verify((done, total) =>
+      onProgress(verifyProgress(size, done, total), size),
     );
-    if (r.nodes.length === 0) {
-      throw new TandemError(
-        'TANDEM_ERR_CLUSTER_NOT_LEADER',
-        `volume ${volume}: no in-sync peer is connected, so there is nothing to compare (see tandemctl status)`,
-      );
-    }
+    checkCompared(volume, r.nodes);
     return {
       regions: r.regions,
       regionSize: r.regionSize,

@@ -66,13 +66,14 @@ describe('live configuration of an embedded node', () => {
     expect(r.stdout, explain(r)).toMatch(/^Vendor:TANDEM\s*$/m);
     const status = JSON.parse(await ok(['--json', 'status'])) as {
       mode: string;
-      volumes: { id: string; primary: string; luns: string[] }[];
+      volumes: { id: string; primary: string; luns: string[]; portGroups: { state: string }[] }[];
     };
     expect(status.mode).toBe('embedded');
     const data1 = status.volumes.find((v) => v.id === 'data1');
     expect(data1?.luns).toEqual([`${DEMO_TARGET}/1`]);
     // The node is the primary of what it serves, as the same status code reads it in a cluster.
     expect(data1?.primary).toBe(node.logs().find((l) => l.event === 'ready')?.node);
+    expect(data1?.portGroups.map((g) => g.state)).toEqual(['active-optimized']);
   });
 
   it('acl add: an initiator outside the ACL is refused at login, one inside logs in', async () => {
