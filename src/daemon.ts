@@ -32,6 +32,7 @@ export class Daemon {
   #stopping: Promise<void> | undefined;
   /** The one node runtime; a `cluster:` section makes it join etcd, else it runs embedded. */
   #runtime: NodeRuntime | undefined;
+  #embedded: EmbeddedCoordinator | undefined;
   /**
    * The node's Prometheus registry: always kept (tandemctl top reads it through the admin API);
    * served over HTTP only with `metrics:` in the configuration.
@@ -109,6 +110,8 @@ export class Daemon {
     // The admin API listens first: its address is registered with the coordinator.
     await this.#startAdmin();
     await this.#runtime.start();
+    // Embedded: the bootstrapped configuration is saved once the node serves it all.
+    await this.#embedded?.persist();
   }
 
   /**
@@ -126,12 +129,13 @@ export class Daemon {
         leaseTtlSeconds: cc.leaseTtlSeconds,
       });
     }
-    return new EmbeddedCoordinator({
+    this.#embedded = new EmbeddedCoordinator({
       node,
       logger: this.#log,
       configFile: path.join(this.config.node.dataDir, 'config.json'),
       bootstrap: embeddedBootstrap(this.config),
     });
+    return this.#embedded;
   }
 
   async #startAdmin(): Promise<void> {

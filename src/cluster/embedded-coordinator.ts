@@ -87,6 +87,7 @@ export class EmbeddedCoordinator implements Coordinator {
   readonly #bootstrap: EmbeddedCoordinatorOptions['bootstrap'];
   #portGroup: PortGroup | undefined;
   #revision = 1;
+  #saved = false;
 
   constructor(opts: EmbeddedCoordinatorOptions) {
     this.#configFile = opts.configFile;
@@ -140,14 +141,21 @@ export class EmbeddedCoordinator implements Coordinator {
       }
       this.#revision = Math.max(1, saved.revision);
       for (const e of saved.entries) this.#config.set(this.#key(e.kind, e.name), cloneEntry(e));
+      this.#saved = true;
       this.#logger.info(
         { file, entries: saved.entries.length },
         'configuration restored from the data directory',
       );
       return;
     }
+    // Not saved yet: a first start that fails (a LUN it cannot open) must not make its
+    // configuration the saved one, or fixing the node file would not be read. persist() saves it.
     for (const e of this.#bootstrap ?? []) this.#put(e.kind, e.name, e.value);
-    await this.#saveConfig();
+  }
+
+  /** Saves the configuration if it never was (the node started on its bootstrap). */
+  async persist(): Promise<void> {
+    if (!this.#saved) await this.#saveConfig();
   }
 
   async #saveConfig(): Promise<void> {
@@ -155,6 +163,7 @@ export class EmbeddedCoordinator implements Coordinator {
     const data: ConfigFile = { revision: this.#revision, entries: [...this.#config.values()] };
     await fs.promises.mkdir(path.dirname(this.#configFile), { recursive: true });
     await replaceFileDurably(this.#configFile, `${JSON.stringify(data, null, 2)}\n`);
+    this.#saved = true;
   }
 
   #key(kind: ConfigKind, name: string): string {

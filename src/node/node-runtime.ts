@@ -374,7 +374,7 @@ export class NodeRuntime implements ClusterHost {
         linked?.options ?? {},
       );
       holder.lu = lu;
-      if (!link) await this.#leadAlone(vol.id);
+      if (!link) await this.#leadAlone(vol);
       engine.addLun(l.lun, lu);
       this.#mounted.set(key, {
         key,
@@ -407,10 +407,13 @@ export class NodeRuntime implements ClusterHost {
 
   /**
    * Embedded: the node is the primary of every volume it serves, and its one port group is
-   * Active/Optimized, recorded in the coordinator so status reads it as in a cluster.
+   * Active/Optimized, recorded in the coordinator so status reads it as in a cluster. A
+   * replicated volume has one copy, this node's: it is the whole in-sync set.
    */
-  async #leadAlone(volume: string): Promise<void> {
+  async #leadAlone(vol: VolumeConfig): Promise<void> {
     const c = this.coordinator!;
+    const volume = vol.id;
+    if (vol.kind === 'replicated') await c.createReplicaSet(volume, `${this.#cfg.node.name}:${volume}`);
     c.campaign(volume);
     const epoch = c.epoch(volume);
     if (epoch !== undefined) {

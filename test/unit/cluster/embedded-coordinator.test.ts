@@ -161,6 +161,10 @@ describe('EmbeddedCoordinator: the configuration in the data directory', () => {
       const first = new EmbeddedCoordinator({ node, logger: silentLogger(), configFile, bootstrap: [entry] });
       await first.start();
       expect((await first.readConfig()).entries.map((e) => e.name)).toEqual([entry.name]);
+      // The bootstrap is saved only once the node has started on it (persist()), or at the first change.
+      expect(fs.existsSync(configFile)).toBe(false);
+      await first.persist();
+      expect(fs.existsSync(configFile)).toBe(true);
       await first.deleteConfig('targets', entry.name);
       const rev = await first.putConfig('volumes', 'v1', { id: 'v1' });
       await first.close();
