@@ -4,7 +4,8 @@
  * erases it. TypeScript 7 has no JS API for dependency-cruiser to parse .ts with, so it parses
  * with swc (@swc/core), which keeps every import declaration, `import type` too.
  *   cmd → daemon → everything; iscsi → scsi → backstore interface → util;
- *   scsi/spec → nothing; replication → backstore, util; cluster → util (+ scsi interfaces).
+ *   scsi/spec → nothing; replication → backstore, util; cluster → util (+ scsi interfaces);
+ *   node (the one runtime both modes run on) → every layer but daemon and cmd.
  */
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -58,6 +59,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/security' },
       to: { path: '^src/', pathNot: '^src/(security|util)' },
+    },
+    {
+      name: 'node-runtime-below-the-root',
+      comment:
+        'The node runtime (src/node) wires the layers for the composition root: it may import every layer, never the root or the entry points.',
+      severity: 'error',
+      from: { path: '^src/node' },
+      to: { path: '^(src/daemon|cmd/)' },
     },
     {
       name: 'only-cmd-imports-daemon',

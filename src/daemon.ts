@@ -3,25 +3,21 @@ import { AdminServer } from './admin/admin-server.js';
 import type { NodeConfig } from './admin/config-schema.js';
 import { Metrics } from './admin/metrics.js';
 import { DaemonAdminBackend } from './admin/node-admin-backend.js';
-import type { BlockDevice } from './backstore/block-device.js';
-import { FileDevice } from './backstore/file.js';
-import { MemoryDevice } from './backstore/memory.js';
+import type { Coordinator, NodeAddresses } from './cluster/coordinator.js';
+import { EmbeddedCoordinator } from './cluster/embedded-coordinator.js';
+import { EtcdCoordinator } from './cluster/etcd-coordinator.js';
 import { DEFAULT_TARGET_SETTINGS } from './iscsi/params.js';
-import { Portal } from './iscsi/portal.js';
-import type { PortalOptions, TargetDirectory, TargetEntry } from './iscsi/portal-interface.js';
+import type { Portal } from './iscsi/portal.js';
+import type { PortalOptions } from './iscsi/portal-interface.js';
 import { SessionRegistry } from './iscsi/session-registry.js';
-import { ClusterRuntime, lunMaskOf } from './node/node-runtime.js';
-import { hostPortName, parseHostPort, sendTargetsAddress, targetPort } from './node/target-ports.js';
-
-/** Embedded mode: one target port group (id 1) holding every portal of the node. */
-const EMBEDDED_PORT_GROUP = 1;
-
+import { embeddedBootstrap } from './node/embedded-config.js';
+import { NodeRuntime } from './node/node-runtime.js';
+import { hostPortName, parseHostPort } from './node/target-ports.js';
 import type { ReplicationStatus } from './replication/replication-interface.js';
 import { ACCESS_STATE_CODE } from './scsi/alua.js';
 import { createOpcodeTable } from './scsi/commands.js';
-import { LogicalUnit } from './scsi/logical-unit.js';
-import { ScsiTarget } from './scsi/target.js';
-import { TandemError } from './util/errors.js';
+import type { ScsiTarget } from './scsi/target.js';
+import { etcdClientSettings } from './security/tls.js';
 import type { Logger } from './util/logger.js';
 
 /**
@@ -33,11 +29,11 @@ export class Daemon {
   readonly portals: Portal[] = [];
   readonly targets = new Map<string, ScsiTarget>();
   readonly sessions: SessionRegistry;
-  readonly #devices: BlockDevice[] = [];
   readonly #log: Logger;
   #stopping: Promise<void> | undefined;
-  /** Cluster mode (a `cluster:` section): etcd, ALUA, forwarding. Absent: embedded mode. */
-  #cluster: ClusterRuntime | undefined;
+  /** The one node runtime; a `cluster:` section makes it join etcd, else it runs embedded. */
+  #runtime: NodeRuntime | undefined;
+  #embedded: EmbeddedCoordinator | undefined;
   /**
    * The node's Prometheus registry: always kept (tandemctl top reads it through the admin API);
    * served over HTTP only with `metrics:` in the configuration.
@@ -62,7 +58,7 @@ export class Daemon {
 
   /** Cluster mode: the forwarding gRPC listener, HOST:PORT. */
   get grpcAddress(): string | undefined {
-    return this.#cluster?.grpcAddress;
+    return this.#runtime?.grpcAddress || undefined;
   }
 
   private constructor(config: NodeConfig, log: Logger) {
@@ -105,118 +101,68 @@ export class Daemon {
       this.#metricsListening = true;
       this.#log.info({ metrics: m.address }, 'metrics endpoint listening');
     }
-    if (this.config.cluster) {
-      this.#cluster = new ClusterRuntime(
-        this.config,
-        {
-          portals: this.portals,
-          targets: this.targets,
-          sessions: this.sessions,
-          table: createOpcodeTable(),
-          portalOptions: this.#portalOptions(),
-          onTarget: (iqn, engine) => {
-            engine.observer = this.#metrics?.observerFor(iqn);
-          },
-          adminAddress: () => this.#admin?.address ?? '',
-          timeDevice: (device, target, lun) => m.timeDevice(device, target, lun),
+    this.#runtime = new NodeRuntime(
+      this.config,
+      {
+        portals: this.portals,
+        targets: this.targets,
+        sessions: this.sessions,
+        table: createOpcodeTable(),
+        portalOptions: this.#portalOptions(),
+        onTarget: (iqn, engine) => {
+          engine.observer = this.#metrics?.observerFor(iqn);
         },
-        this.#log,
-      );
-      // The admin API listens first: its address is registered with the cluster.
-      await this.#startAdmin();
-      await this.#cluster.start();
-      return;
-    }
-    const cfg = this.config;
-    const table = createOpcodeTable();
-    for (const t of cfg.targets) {
-      const engine = new ScsiTarget(table, this.#log.child({ target: t.iqn }));
-      engine.observer = this.#metrics?.observerFor(t.iqn);
-      engine.lunMask = lunMaskOf(t.aclLuns);
-      // Each portal is its own portal group, hence its own SCSI target port (DESIGN.md
-      // Identity): TPGT and relative target port id are the portal's position, from 1.
-      engine.setTargetPorts(cfg.portals.map((_, i) => targetPort(t.iqn, i + 1, EMBEDDED_PORT_GROUP)));
-      for (const l of t.luns) {
-        const device = await this.#openDevice(t.iqn, l);
-        this.#devices.push(device);
-        const volumeId = l.volumeId ?? `${cfg.node.name}:${t.iqn}:${l.lun}`;
-        // The LU's device calls are timed (backstore stage); the daemon still closes `device`.
-        const lu = new LogicalUnit(m.timeDevice(device, t.iqn, l.lun), {
-          volumeId,
-          blockSize: l.blockSize,
-          readOnly: l.readOnly,
-          // Persistent reservations with APTPL survive a restart in this file (SPC-4 5.13.6).
-          aptplFile: path.join(cfg.node.dataDir, 'reservations', `${encodeURIComponent(volumeId)}.json`),
-        });
-        engine.addLun(l.lun, lu);
-        this.#log.info(
-          {
-            target: t.iqn,
-            lun: l.lun,
-            backstore: device.description,
-            bytes: device.size,
-            blockSize: l.blockSize,
-          },
-          'logical unit ready',
-        );
-      }
-      this.targets.set(t.iqn, engine);
-    }
-    const opts = this.#portalOptions();
-    const endpoints = cfg.portals.map(parseHostPort);
-    const addressesOf = (local: string): string[] =>
-      endpoints.map((e, i) => sendTargetsAddress(e.host, this.portals[i]?.port ?? e.port, i + 1, local));
-    for (let i = 0; i < endpoints.length; i++) {
-      const tpgt = i + 1;
-      const entries = new Map<string, TargetEntry>();
-      for (const t of cfg.targets) {
-        const port = targetPort(t.iqn, tpgt, EMBEDDED_PORT_GROUP);
-        entries.set(t.iqn, {
-          name: t.iqn,
-          ...(t.alias ? { alias: t.alias } : {}),
-          engine: this.targets.get(t.iqn)!,
-          portalGroupTag: tpgt,
-          targetPort: port,
-          addresses: addressesOf,
-          admits: (initiator) => !t.acl || t.acl.includes(initiator),
-          ...(t.auth ? { auth: t.auth } : {}),
-        });
-      }
-      const directory: TargetDirectory = {
-        lookup: (name) => entries.get(name),
-        all: () => [...entries.values()],
-      };
-      const { host, port } = endpoints[i]!;
-      const portal = await Portal.listen(host, port, opts, directory, this.sessions, this.#log);
-      this.portals.push(portal);
-    }
+        adminAddress: () => this.#admin?.address ?? '',
+        timeDevice: (device, target, lun) => m.timeDevice(device, target, lun),
+      },
+      this.#log,
+      (node) => this.#coordinator(node),
+    );
+    // The admin API listens first: its address is registered with the coordinator.
     await this.#startAdmin();
+    await this.#runtime.start();
+    // Embedded: the bootstrapped configuration is saved once the node serves it all.
+    await this.#embedded?.persist();
+  }
+
+  /**
+   * Cluster mode: etcd. Embedded: the in-process coordinator, its configuration persisted in the
+   * data directory and bootstrapped from the node file's targets on the first start only.
+   */
+  #coordinator(node: NodeAddresses): Coordinator {
+    const cc = this.config.cluster;
+    if (cc) {
+      return new EtcdCoordinator({
+        node,
+        logger: this.#log,
+        ...etcdClientSettings(cc.etcd, this.config, this.#log),
+        prefix: cc.prefix.endsWith('/') ? cc.prefix : `${cc.prefix}/`,
+        leaseTtlSeconds: cc.leaseTtlSeconds,
+      });
+    }
+    this.#embedded = new EmbeddedCoordinator({
+      node,
+      logger: this.#log,
+      configFile: path.join(this.config.node.dataDir, 'config.json'),
+      bootstrap: embeddedBootstrap(this.config),
+    });
+    return this.#embedded;
   }
 
   async #startAdmin(): Promise<void> {
     const listen = this.config.admin.listen;
+    const runtime = this.#runtime!;
     if (listen === 'off') return;
-    const hp = (p: Portal) => hostPortName(p.host, p.port);
-    const cluster = this.#cluster;
     const backend = new DaemonAdminBackend({
       node: this.config.node.name,
-      portals: () => this.portals.map(hp),
+      portals: () => this.portals.map((p) => hostPortName(p.host, p.port)),
       admin: () => this.#admin?.address ?? '',
       grpc: () => this.grpcAddress ?? '',
       sessions: this.sessions,
-      portalOf: (rel) => cluster?.portalOf(rel) ?? (this.portals[rel - 1] ? hp(this.portals[rel - 1]!) : ''),
+      portalOf: (rel) => runtime.portalOf(rel),
       metricsText: () => this.#metrics!.registry.metrics(),
-      ...(cluster ? { cluster } : {}),
-      embeddedVolumes: () =>
-        [...this.targets].flatMap(([iqn, engine]) =>
-          [...engine.logicalUnits()].map(([lun, lu]) => ({
-            id: `${iqn}/${lun}`,
-            role: 'primary',
-            aluaState: 'active-optimized',
-            epoch: 0,
-            size: lu.device.size,
-          })),
-        ),
+      cluster: runtime,
+      mode: this.mode,
     });
     this.#admin = await AdminServer.listen(listen, backend, this.#log);
     this.#log.info({ admin: this.#admin.address }, 'admin API listening');
@@ -229,9 +175,9 @@ export class Daemon {
     }
   }
 
-  /** Cluster mode: the status of each replicated volume this node serves. */
+  /** The status of each replicated volume this node serves. */
   *#replicationStatuses(): Generator<ReplicationStatus> {
-    for (const v of this.#cluster?.served() ?? []) if (v.replication) yield v.replication.status();
+    for (const v of this.#runtime?.served() ?? []) if (v.replication) yield v.replication.status();
   }
 
   /** Cluster mode: this node's ALUA state of each volume it serves, in its port group. */
@@ -265,24 +211,6 @@ export class Daemon {
     };
   }
 
-  async #openDevice(iqn: string, l: NodeConfig['targets'][number]['luns'][number]): Promise<BlockDevice> {
-    if (l.backstore === 'memory') return new MemoryDevice(l.size!);
-    const file = path.resolve(this.config.node.dataDir, l.path!);
-    const dev = await FileDevice.open(file, {
-      ...(l.size ? { createSize: l.size } : {}),
-      readOnly: l.readOnly,
-      warn: (m) => this.#log.warn({ file }, m),
-    });
-    if (dev.size < l.blockSize) {
-      await dev.close();
-      throw new TandemError(
-        'TANDEM_ERR_BACKSTORE_OPEN',
-        `${iqn} LUN ${l.lun}: ${file} is smaller than one block`,
-      );
-    }
-    return dev;
-  }
-
   /**
    * Graceful stop: no new connections, let in-flight commands finish (bounded), close the
    * connections, flush and close the backstores.
@@ -295,17 +223,9 @@ export class Daemon {
         await new Promise((r) => setTimeout(r, 20));
       }
       await Promise.all(this.portals.map((p) => p.closeConnections('target shutting down')));
-      if (this.#cluster) await this.#cluster.stop();
+      await this.#runtime?.stop();
       await this.#admin?.close();
       await this.#metrics?.close();
-      for (const d of this.#devices) {
-        try {
-          await d.flush();
-          await d.close();
-        } catch (err) {
-          this.#log.error({ err, device: d.description }, 'closing a backing store failed');
-        }
-      }
     })();
     return this.#stopping;
   }

@@ -113,6 +113,10 @@ export const volumeSchema = z.object({
   readOnly: z.boolean().default(false),
   /** Replicated: the nodes holding a replica (absent: every node of the cluster). */
   replicas: z.array(z.string().min(1)).optional(),
+  /** memory: in RAM, empty at every start (tests); absent: a file or block device. */
+  backstore: z.enum(['file', 'memory']).optional(),
+  /** The identity seed asked for (the NAA designator and serial derive from it); absent: the cluster's. */
+  identity: z.string().min(1).optional(),
 });
 
 /** A target in the cluster configuration: like the node file's, with LUNs kept apart (`luns`). */

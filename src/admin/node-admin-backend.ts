@@ -20,7 +20,15 @@ import type {
   VolumeStatusInfo,
 } from './admin-backend.js';
 import { AdminClient } from './admin-client.js';
+import { nodeInfos, volumeStatus } from './cluster-status.js';
 import { type VolumeConfig, volumeSchema } from './config-schema.js';
+import {
+  checkCompared,
+  checkVerifiable,
+  routeToPrimary,
+  switchoverCandidates,
+  verifyProgress,
+} from './primary-policy.js';
 
 /**
  * The admin service's backend (src/admin/admin-backend.ts) for both modes, over what the
@@ -65,10 +73,9 @@ export interface AdminBackendOptions {
   /** HOST:PORT of the portal that is relative target port `id`. */
   readonly portalOf: (relativePortId: number) => string;
   readonly metricsText: () => Promise<string>;
-  /** Cluster mode; absent: embedded. */
-  readonly cluster?: ClusterHost;
-  /** Embedded mode: what it serves (LU sizes per target/LUN). */
-  readonly embeddedVolumes?: () => NodeVolumeStatus[];
+  /** The node runtime (both modes: embedded runs on the in-process coordinator). */
+  readonly cluster: ClusterHost;
+  readonly mode: 'embedded' | 'cluster';
 }
 
 /** etcd calls made for an operator: fail fast instead of retrying for the coordinator's 10 s. */
@@ -83,24 +90,12 @@ export class DaemonAdminBackend implements AdminBackend {
 
   constructor(opts: AdminBackendOptions) {
     this.#o = opts;
-    this.mode = opts.cluster ? 'cluster' : 'embedded';
-  }
-
-  #cluster(what: string): ClusterHost {
-    const c = this.#o.cluster;
-    if (!c) {
-      throw new TandemError(
-        'TANDEM_ERR_ADMIN_WRONG_MODE',
-        `${what} needs cluster mode: this node runs embedded (its configuration is its YAML file; edit it and restart tandemd)`,
-      );
-    }
-    return c;
+    this.mode = opts.mode;
   }
 
   /** Runs an etcd operation for the operator with a short deadline. */
   async #etcd<T>(what: string, op: (c: Coordinator) => Promise<T>): Promise<T> {
-    const host = this.#cluster(what);
-    const coordinator = host.coordinator;
+    const coordinator = this.#o.cluster.coordinator;
     if (!coordinator) {
       throw new TandemError(
         'TANDEM_ERR_CLUSTER_UNAVAILABLE',
@@ -158,30 +153,28 @@ export class DaemonAdminBackend implements AdminBackend {
   async nodeStatus(): Promise<NodeStatus> {
     const c = this.#o.cluster;
     const coord = c?.coordinator;
-    const volumes: NodeVolumeStatus[] = c
-      ? c.served().map((v) => {
-          const r = v.replication?.status();
-          const epoch = coord?.epoch(v.volume.id) ?? 0;
-          const resyncing = r?.peers.filter((p) => p.state === 'resyncing') ?? [];
-          return {
-            id: v.volume.id,
-            role: coord?.role(v.volume.id) === 'leader' ? 'primary' : (r?.role ?? 'serving'),
-            aluaState: v.aluaState(),
-            epoch,
-            size: v.size,
-            ...(r
-              ? {
-                  replication: {
-                    inSync: [...(v.inSync?.() ?? [])].sort(),
-                    peers: r.peers.map((p) => ({ node: p.node, state: p.state })),
-                    resyncDone: resyncing.reduce((s, p) => s + p.resyncDoneBytes, 0),
-                    resyncTotal: resyncing.reduce((s, p) => s + p.resyncTotalBytes, 0),
-                  },
-                }
-              : {}),
-          };
-        })
-      : (this.#o.embeddedVolumes?.() ?? []);
+    const volumes: NodeVolumeStatus[] = c.served().map((v) => {
+      const r = v.replication?.status();
+      const epoch = coord?.epoch(v.volume.id) ?? 0;
+      const resyncing = r?.peers.filter((p) => p.state === 'resyncing') ?? [];
+      return {
+        id: v.volume.id,
+        role: coord?.role(v.volume.id) === 'leader' ? 'primary' : (r?.role ?? 'serving'),
+        aluaState: v.aluaState(),
+        epoch,
+        size: v.size,
+        ...(r
+          ? {
+              replication: {
+                inSync: [...(v.inSync?.() ?? [])].sort(),
+                peers: r.peers.map((p) => ({ node: p.node, state: p.state })),
+                resyncDone: resyncing.reduce((s, p) => s + p.resyncDoneBytes, 0),
+                resyncTotal: resyncing.reduce((s, p) => s + p.resyncTotalBytes, 0),
+              },
+            }
+          : {}),
+      };
+    });
     return {
       name: this.#o.node,
       mode: this.mode,
@@ -197,38 +190,6 @@ export class DaemonAdminBackend implements AdminBackend {
   async clusterStatus(): Promise<ClusterStatus> {
     const own = await this.nodeStatus();
     const host = this.#o.cluster;
-    if (!host) {
-      return {
-        mode: 'embedded',
-        node: this.#o.node,
-        nodes: [
-          {
-            name: own.name,
-            up: true,
-            portals: own.portals,
-            admin: own.admin,
-            grpc: own.grpc,
-            targetPortGroupId: 1,
-            upSince: own.upSince,
-          },
-        ],
-        volumes: own.volumes.map((v) => ({
-          id: v.id,
-          kind: 'shared',
-          size: v.size,
-          replicas: [own.name],
-          inSync: [own.name],
-          primary: own.name,
-          epoch: v.epoch,
-          portGroups: [{ node: own.name, targetPortGroupId: 1, state: v.aluaState }],
-          resyncDone: 0,
-          resyncTotal: 0,
-          luns: [],
-        })),
-        sessions: own.sessions,
-        warnings: [],
-      };
-    }
     const { members, groups, config } = await this.#etcd('status', async (c) => ({
       members: await c.members(),
       groups: await c.portGroups(),
@@ -257,65 +218,23 @@ export class DaemonAdminBackend implements AdminBackend {
     );
     const statuses = new Map<string, NodeStatus>([[own.name, own]]);
     for (const s of others) if (s) statuses.set(s.name, s);
-    const live = new Map(members.map((m) => [m.name, m]));
-    const nodes = groups.map((g) => {
-      const m = live.get(g.node);
-      return {
-        name: g.node,
-        up: m !== undefined,
-        portals: m ? [...m.portals] : g.ports.map((p) => p.portal),
-        admin: m?.admin ?? '',
-        grpc: m?.grpc ?? '',
-        targetPortGroupId: g.targetPortGroupId,
-        upSince: statuses.get(g.node)?.upSince ?? 0,
-      };
-    });
-    const vols = config.entries.filter((e) => e.kind === 'volumes');
-    const luns = config.entries.filter((e) => e.kind === 'luns');
+    const nodes = nodeInfos(groups, members, statuses);
+    const luns = config.entries
+      .filter((e) => e.kind === 'luns')
+      .map((l) => l.value as { target?: string; lun?: number; volume?: string });
     const volumes: VolumeStatusInfo[] = [];
-    for (const e of vols) {
+    for (const e of config.entries.filter((x) => x.kind === 'volumes')) {
       const parsed = volumeSchema.safeParse(e.value);
       if (!parsed.success) continue;
       const v = parsed.data;
-      const [leader, alua, set] = await this.#etcd('status', async (c) =>
+      const [leader, alua, replicaSet] = await this.#etcd('status', async (c) =>
         Promise.all([c.leader(v.id), c.readAlua(v.id), c.readReplicaSet(v.id)]),
       );
-      let resyncDone = 0;
-      let resyncTotal = 0;
-      for (const s of statuses.values()) {
-        const r = s.volumes.find((x) => x.id === v.id)?.replication;
-        if (r && s.name === leader?.node) {
-          resyncDone += r.resyncDone;
-          resyncTotal += r.resyncTotal;
-        }
-      }
       const served = host.served().find((s) => s.volume.id === v.id);
-      volumes.push({
-        id: v.id,
-        kind: v.kind,
-        size: v.size ?? served?.size ?? 0,
-        replicas: v.replicas ?? groups.map((g) => g.node),
-        inSync: v.kind === 'replicated' ? [...set.inSync] : [],
-        primary: leader?.node ?? '',
-        epoch: leader?.epoch ?? 0,
-        portGroups: groups.map((g) => ({
-          node: g.node,
-          targetPortGroupId: g.targetPortGroupId,
-          state:
-            alua && leader && alua.epoch === leader.epoch
-              ? (alua.groups.find((x) => x.targetPortGroupId === g.targetPortGroupId)?.state ?? 'unavailable')
-              : 'transitioning',
-        })),
-        resyncDone,
-        resyncTotal,
-        luns: luns
-          .map((l) => l.value as { target?: string; lun?: number; volume?: string })
-          .filter((l) => l.volume === v.id)
-          .map((l) => `${l.target}/${l.lun}`),
-      });
+      volumes.push(volumeStatus(v, { leader, alua, replicaSet }, groups, statuses, luns, served?.size));
     }
     return {
-      mode: 'cluster',
+      mode: this.mode,
       node: this.#o.node,
       nodes,
       volumes,
@@ -396,27 +315,11 @@ export class DaemonAdminBackend implements AdminBackend {
   }
 
   async switchover(volume: string, to?: string): Promise<SwitchoverOutcome> {
-    const host = this.#cluster('switchover');
+    const host = this.#o.cluster;
     const leader = await this.#etcd('switchover', (x) => x.leader(volume));
-    if (!leader) {
-      throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `volume ${volume} has no primary right now`, {
-        retryable: true,
-      });
-    }
-    if (to === leader.node) {
-      throw new TandemError('TANDEM_ERR_ADMIN_EXISTS', `${to} is already the primary of ${volume}`);
-    }
-    if (leader.node !== this.#o.node) {
-      // Only the primary can drain its own I/O: ask it.
-      const m = host.members().find((x) => x.name === leader.node);
-      if (!m?.admin) {
-        throw new TandemError(
-          'TANDEM_ERR_CLUSTER_UNAVAILABLE',
-          `the primary of ${volume} (${leader.node}) has no reachable admin address`,
-          { retryable: true },
-        );
-      }
-      const client = new AdminClient(m.admin, { timeoutMs: SWITCHOVER_MS + 5000 });
+    const route = routeToPrimary('switchover', volume, this.#o.node, leader, host.members(), to);
+    if (!route.local) {
+      const client = new AdminClient(route.admin, { timeoutMs: SWITCHOVER_MS + 5000 });
       try {
         const r = await client.switchover(volume, to, SWITCHOVER_MS + 5000);
         return { volume, from: r.from, to: r.to, epoch: Number(r.epoch) };
@@ -426,30 +329,13 @@ export class DaemonAdminBackend implements AdminBackend {
     }
     const served = host.served().find((s) => s.volume.id === volume);
     if (!served) throw new TandemError('TANDEM_ERR_ADMIN_NOT_FOUND', `volume ${volume} is not served here`);
-    const live = new Set(host.members().map((m) => m.name));
-    let candidates = [...live].filter((n) => n !== this.#o.node);
-    if (served.replication) {
-      const inSync = served.inSync?.() ?? new Set<string>();
-      candidates = candidates.filter((n) => inSync.has(n));
-    }
-    if (to !== undefined && !candidates.includes(to)) {
-      throw new TandemError(
-        'TANDEM_ERR_CLUSTER_NOT_LEADER',
-        `${to} cannot take ${volume} over: it is ${live.has(to) ? 'not in the in-sync set (wait for its resync)' : 'not a live member'}`,
-      );
-    }
-    if (candidates.length === 0) {
-      throw new TandemError(
-        'TANDEM_ERR_CLUSTER_NOT_LEADER',
-        `no other node can take ${volume} over: none is live${served.replication ? ' and in sync' : ''}`,
-      );
-    }
-    if (to !== undefined && candidates.length > 1) {
-      throw new TandemError(
-        'TANDEM_ERR_CONFIG_UNSUPPORTED',
-        `--to with more than one eligible node is not supported yet (eligible: ${candidates.join(', ')}); omit --to`,
-      );
-    }
+    switchoverCandidates({
+      volume,
+      me: this.#o.node,
+      live: host.members().map((m) => m.name),
+      ...(served.replication ? { inSync: served.inSync?.() ?? new Set<string>() } : {}),
+      ...(to !== undefined ? { to } : {}),
+    });
     const next = await host.handOver(volume, () => withTimeout(served.idle(), 10_000), SWITCHOVER_MS);
     if (!next) {
       throw new TandemError(
@@ -462,20 +348,12 @@ export class DaemonAdminBackend implements AdminBackend {
   }
 
   async verify(volume: string, onProgress: (done: number, total: number) => void): Promise<VerifyOutcome> {
-    const host = this.#cluster('verify');
+    const host = this.#o.cluster;
     const served = host.served().find((s) => s.volume.id === volume);
     const leader = await this.#etcd('verify', (c) => c.leader(volume));
-    if (!leader)
-      throw new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', `volume ${volume} has no primary right now`);
-    if (leader.node !== this.#o.node) {
-      const m = host.members().find((x) => x.name === leader.node);
-      if (!m?.admin) {
-        throw new TandemError(
-          'TANDEM_ERR_CLUSTER_UNAVAILABLE',
-          `the primary ${leader.node} has no admin address`,
-        );
-      }
-      const client = new AdminClient(m.admin, { timeoutMs: 5000 });
+    const route = routeToPrimary('verify', volume, this.#o.node, leader, host.members());
+    if (!route.local) {
+      const client = new AdminClient(route.admin, { timeoutMs: 5000 });
       try {
         const r = await client.verify(volume, onProgress);
         return {
@@ -491,22 +369,12 @@ export class DaemonAdminBackend implements AdminBackend {
         client.close();
       }
     }
-    if (!served?.replication) {
-      throw new TandemError(
-        'TANDEM_ERR_ADMIN_WRONG_MODE',
-        `volume ${volume} is not replicated: nothing to compare`,
-      );
-    }
-    const size = served.size;
-    const r = await served.replication.verify((done, total) =>
-      onProgress(Math.min(size, Math.round((done / total) * size)), size),
+    checkVerifiable(volume, served?.replication !== undefined);
+    const size = served!.size;
+    const r = await served!.replication!.verify((done, total) =>
+      onProgress(verifyProgress(size, done, total), size),
     );
-    if (r.nodes.length === 0) {
-      throw new TandemError(
-        'TANDEM_ERR_CLUSTER_NOT_LEADER',
-        `volume ${volume}: no in-sync peer is connected, so there is nothing to compare (see tandemctl status)`,
-      );
-    }
+    checkCompared(volume, r.nodes);
     return {
       regions: r.regions,
       regionSize: r.regionSize,

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { replaceFileDurably } from '../util/durable-file.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { StateMachine } from '../util/state-machine.js';
@@ -29,6 +32,22 @@ import { TypedEmitter } from './typed-emitter.js';
 
 /** The one epoch of an embedded node: nobody else can ever lead, so it never needs to grow. */
 export const EMBEDDED_EPOCH = 1;
+
+export interface EmbeddedCoordinatorOptions extends CoordinatorOptions {
+  /**
+   * Where the desired configuration persists (JSON, replaced durably on every change). Absent:
+   * in memory only. A node restarted on the same file serves what it served before.
+   */
+  readonly configFile?: string;
+  /** The first start's configuration (the node file's targets and LUNs): used only while `configFile` does not exist yet. */
+  readonly bootstrap?: readonly { kind: ConfigKind; name: string; value: JsonValue }[];
+}
+
+/** The persisted form of the configuration. */
+interface ConfigFile {
+  readonly revision: number;
+  readonly entries: readonly ConfigEntry[];
+}
 
 interface Stored {
   value: JsonValue;
@@ -64,10 +83,15 @@ export class EmbeddedCoordinator implements Coordinator {
     config: new Set<(e: ConfigEvent) => void>(),
     leader: new Set<{ volume: string; fn: (l: LeaderRecord | undefined) => void }>(),
   };
+  readonly #configFile: string | undefined;
+  readonly #bootstrap: EmbeddedCoordinatorOptions['bootstrap'];
   #portGroup: PortGroup | undefined;
   #revision = 1;
+  #saved = false;
 
-  constructor(opts: CoordinatorOptions) {
+  constructor(opts: EmbeddedCoordinatorOptions) {
+    this.#configFile = opts.configFile;
+    this.#bootstrap = opts.bootstrap;
     nodeAddressesSchema.parse(opts.node);
     this.#node = { ...opts.node, portals: [...opts.node.portals] };
     this.nodeName = opts.node.name;
@@ -89,7 +113,68 @@ export class EmbeddedCoordinator implements Coordinator {
   async start(): Promise<void> {
     this.#assertOpen();
     this.#session.transition(['idle'], 'connecting');
+    await this.#loadConfig();
     this.#session.transition(['connecting'], 'live');
+  }
+
+  /**
+   * The persisted configuration wins over the node file: the file bootstraps only the first
+   * start (as targetcli's saveconfig.json does, the live state is what is saved).
+   */
+  async #loadConfig(): Promise<void> {
+    const file = this.#configFile;
+    let text: string | undefined;
+    try {
+      if (file) text = await fs.promises.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (text !== undefined) {
+      let saved: ConfigFile;
+      try {
+        saved = JSON.parse(text) as ConfigFile;
+      } catch (err) {
+        throw new TandemError(
+          'TANDEM_ERR_CONFIG_INVALID',
+          `${file}: not valid JSON: ${(err as Error).message}`,
+        );
+      }
+      this.#revision = Math.max(1, saved.revision);
+      for (const e of saved.entries) this.#config.set(this.#key(e.kind, e.name), cloneEntry(e));
+      this.#saved = true;
+      this.#logger.info(
+        { file, entries: saved.entries.length },
+        'configuration restored from the data directory',
+      );
+      return;
+    }
+    // Not saved yet: a first start that fails (a LUN it cannot open) must not make its
+    // configuration the saved one, or fixing the node file would not be read. persist() saves it.
+    for (const e of this.#bootstrap ?? []) this.#put(e.kind, e.name, e.value);
+  }
+
+  /** Saves the configuration if it never was (the node started on its bootstrap). */
+  async persist(): Promise<void> {
+    if (!this.#saved) await this.#saveConfig();
+  }
+
+  async #saveConfig(): Promise<void> {
+    if (!this.#configFile) return;
+    const data: ConfigFile = { revision: this.#revision, entries: [...this.#config.values()] };
+    await fs.promises.mkdir(path.dirname(this.#configFile), { recursive: true });
+    await replaceFileDurably(this.#configFile, `${JSON.stringify(data, null, 2)}\n`);
+    this.#saved = true;
+  }
+
+  #key(kind: ConfigKind, name: string): string {
+    return new KeyLayout('/embedded/').configKey(kind, name);
+  }
+
+  #put(kind: ConfigKind, name: string, value: JsonValue): ConfigEntry {
+    const revision = this.#bump();
+    const entry: ConfigEntry = { kind, name, value: clone(value), revision };
+    this.#config.set(this.#key(kind, name), entry);
+    return entry;
   }
 
   async close(): Promise<void> {
@@ -357,25 +442,24 @@ export class EmbeddedCoordinator implements Coordinator {
     expectedRevision?: number,
   ): Promise<number> {
     this.#assertOpen();
-    const key = new KeyLayout('/embedded/').configKey(kind, name);
-    const current = this.#config.get(key);
+    const current = this.#config.get(this.#key(kind, name));
     if (expectedRevision !== undefined && (current?.revision ?? 0) !== expectedRevision) {
       throw new TandemError(
         'TANDEM_ERR_CLUSTER_CONFLICT',
         `${kind}/${name} changed since revision ${expectedRevision}`,
       );
     }
-    const revision = this.#bump();
-    const entry: ConfigEntry = { kind, name, value: clone(value), revision };
-    this.#config.set(key, entry);
-    this.#deliver(this.#listeners.config, (l) => l({ type: 'put', revision, entry: cloneEntry(entry) }));
-    return revision;
+    const entry = this.#put(kind, name, value);
+    await this.#saveConfig();
+    this.#deliver(this.#listeners.config, (l) =>
+      l({ type: 'put', revision: entry.revision, entry: cloneEntry(entry) }),
+    );
+    return entry.revision;
   }
 
   async deleteConfig(kind: ConfigKind, name: string, expectedRevision?: number): Promise<boolean> {
     this.#assertOpen();
-    const key = new KeyLayout('/embedded/').configKey(kind, name);
-    const current = this.#config.get(key);
+    const current = this.#config.get(this.#key(kind, name));
     if (expectedRevision !== undefined && (current?.revision ?? 0) !== expectedRevision) {
       throw new TandemError(
         'TANDEM_ERR_CLUSTER_CONFLICT',
@@ -383,16 +467,22 @@ export class EmbeddedCoordinator implements Coordinator {
       );
     }
     if (!current) return false;
-    this.#config.delete(key);
-    const revision = this.#bump();
+    const revision = this.#delete(kind, name);
+    await this.#saveConfig();
     this.#deliver(this.#listeners.config, (l) => l({ type: 'delete', revision, kind, name }));
     return true;
+  }
+
+  #delete(kind: ConfigKind, name: string): number {
+    this.#config.delete(this.#key(kind, name));
+    return this.#bump();
   }
 
   async replaceConfig(
     entries: readonly { kind: ConfigKind; name: string; value: JsonValue }[],
     expectedRevision?: number,
   ): Promise<number> {
+    this.#assertOpen();
     const latest = Math.max(0, ...[...this.#config.values()].map((e) => e.revision));
     if (expectedRevision !== undefined && latest > expectedRevision) {
       throw new TandemError(
@@ -400,12 +490,20 @@ export class EmbeddedCoordinator implements Coordinator {
         `the configuration changed after revision ${expectedRevision}`,
       );
     }
+    // One saved file for the whole import, like etcd's one transaction; watchers get each change.
     const wanted = new Set(entries.map((e) => `${e.kind}/${e.name}`));
-    for (const e of [...this.#config.values()])
-      if (!wanted.has(`${e.kind}/${e.name}`)) await this.deleteConfig(e.kind, e.name);
-    let rev = this.#revision;
-    for (const e of entries) rev = await this.putConfig(e.kind, e.name, e.value);
-    return rev;
+    const events: ConfigEvent[] = [];
+    for (const e of [...this.#config.values()]) {
+      if (wanted.has(`${e.kind}/${e.name}`)) continue;
+      events.push({ type: 'delete', revision: this.#delete(e.kind, e.name), kind: e.kind, name: e.name });
+    }
+    for (const e of entries) {
+      const entry = this.#put(e.kind, e.name, e.value);
+      events.push({ type: 'put', revision: entry.revision, entry: cloneEntry(entry) });
+    }
+    await this.#saveConfig();
+    for (const ev of events) this.#deliver(this.#listeners.config, (l) => l(ev));
+    return this.#revision;
   }
 
   async watchConfig(listener: (event: ConfigEvent) => void): Promise<Subscription> {

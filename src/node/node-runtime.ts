@@ -1,55 +1,46 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import {
-  type ClusterConfig,
-  type ClusterLunConfig,
-  type ClusterTargetConfig,
-  clusterLunSchema,
-  clusterTargetSchema,
-  type NodeConfig,
-  type VolumeConfig,
-  volumeSchema,
+import type {
+  ClusterLunConfig,
+  ClusterTargetConfig,
+  NodeConfig,
+  VolumeConfig,
 } from '../admin/config-schema.js';
 import type { ClusterHost, ServedVolume } from '../admin/node-admin-backend.js';
 import { checkBackingPath } from '../backstore/backing-path.js';
 import type { BlockDevice } from '../backstore/block-device.js';
-import { FileDevice } from '../backstore/file.js';
-import { ClusterAlua, PREFERRED_GRACE_MS } from '../cluster/alua-source.js';
 import type {
   ConfigEntry,
   ConfigEvent,
+  Coordinator,
   LeaderRecord,
   NodeAddresses,
   PortGroup,
   Subscription,
 } from '../cluster/coordinator.js';
-import { EtcdCoordinator } from '../cluster/etcd-coordinator.js';
-import { ForwardClient } from '../cluster/forward-client.js';
-import { ForwardServer } from '../cluster/forward-server.js';
-import { ClusterReservationStore } from '../cluster/reservation-store.js';
 import { Portal } from '../iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
 import type { SessionRegistry } from '../iscsi/session-registry.js';
-import { addReplicationService, ReplicatedVolume } from '../replication/index.js';
-import { ReplicaSetLifecycle } from '../replication/replica-set-lifecycle.js';
-import type { TargetPort } from '../scsi/command.js';
-import type { ForwardedCommand, ForwardedCompletion } from '../scsi/forwarding.js';
+import type { ReplicatedVolume } from '../replication/index.js';
 import { LogicalUnit } from '../scsi/logical-unit.js';
 import type { OpcodeTable } from '../scsi/opcode-table.js';
-import { buildSense, reason } from '../scsi/sense-reason.js';
-import { ScsiStatus } from '../scsi/spec/status.js';
+import { reason } from '../scsi/sense-reason.js';
 import { ScsiTarget } from '../scsi/target.js';
-import { clusterPeerSecurity, etcdClientSettings, type PeerSecurity } from '../security/tls.js';
+import { clusterPeerSecurity } from '../security/tls.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { ClusterMirrorAuthorizer } from './mirror-authorizer.js';
-import { lunKey, planReconcile } from './plan-reconcile.js';
-import { hostPortName, parseHostPort, sendTargetsAddress, targetPort } from './target-ports.js';
-
-/** `/tandem/local` → `/tandem/local/` (KeyLayout wants the trailing slash). */
-function keyPrefix(prefix: string): string {
-  return prefix.endsWith('/') ? prefix : `${prefix}/`;
-}
+import { ClusterLink } from './cluster-link.js';
+import { bootstrapConfig, desiredConfig, lunMaskOf } from './desired-config.js';
+import { growVolume } from './grow-volume.js';
+import { openVolumeDevice } from './open-device.js';
+import { planReconcile } from './plan-reconcile.js';
+import {
+  hostPortName,
+  parseHostPort,
+  peerAddresses,
+  sendTargetsAddress,
+  targetPort,
+  targetPortsOf,
+} from './target-ports.js';
 
 interface Mounted {
   readonly key: string;
@@ -58,18 +49,11 @@ interface Mounted {
   readonly volume: VolumeConfig;
   readonly lu: LogicalUnit;
   readonly device: BlockDevice;
-  readonly store: ClusterReservationStore;
-  /** Replicated volumes: the mirror (its blockDevice is what the LU writes to). */
+  /** Replicated volumes: the mirror (its blockDevice is what the LU writes to; it closes `device`). */
   readonly replication?: ReplicatedVolume;
 }
 
-interface Desired {
-  targets: Map<string, ClusterTargetConfig>;
-  volumes: Map<string, VolumeConfig>;
-  luns: Map<string, ClusterLunConfig>;
-}
-
-export interface ClusterShared {
+export interface NodeShared {
   readonly portals: Portal[];
   readonly targets: Map<string, ScsiTarget>;
   readonly sessions: SessionRegistry;
@@ -83,98 +67,71 @@ export interface ClusterShared {
   readonly timeDevice?: (device: BlockDevice, target: string, lun: number) => BlockDevice;
 }
 
-/** LUN masking from a target's `aclLuns` (initiator → LUNs), with the sets built once. */
-export function lunMaskOf(
-  aclLuns: Readonly<Record<string, readonly number[]>> | undefined,
-): ((initiator: string) => ReadonlySet<number> | undefined) | undefined {
-  if (!aclLuns) return undefined;
-  const sets = new Map(Object.entries(aclLuns).map(([i, l]) => [i, new Set(l)]));
-  return (initiator) => sets.get(initiator);
-}
+/** Builds the node's Coordinator once its listeners' real addresses are known. */
+export type CoordinatorFactory = (node: NodeAddresses) => Coordinator;
 
 /**
- * Cluster mode of the composition root (DESIGN.md Configuration): joins etcd, allocates this
- * node's port group and relative ports, bootstraps the configuration if etcd has none, then
- * reconciles targets and LUNs from the watched configuration and wires every LU to the
- * cluster's ALUA state, reservation store and command forwarding.
+ * The node runtime, one for both modes (DESIGN.md Configuration): listens, joins its
+ * Coordinator (etcd, or the in-process one of embedded mode), allocates its port group and
+ * relative ports, then reconciles targets and LUNs from the watched configuration. In cluster
+ * mode (a `cluster:` section) the ClusterLink adds forwarding, replication, the cluster's ALUA
+ * state and reservation store; an embedded LU is Active/Optimized with its reservations local.
  */
-export class ClusterRuntime implements ClusterHost {
+export class NodeRuntime implements ClusterHost {
   readonly #cfg: NodeConfig;
-  readonly #cc: ClusterConfig;
   readonly #log: Logger;
-  readonly #shared: ClusterShared;
+  readonly #shared: NodeShared;
+  readonly #makeCoordinator: CoordinatorFactory;
   /** Per portal: the targets it serves (filled by the reconcile; empty until ready). */
   readonly #directories: Map<string, TargetEntry>[] = [];
   readonly #mounted = new Map<string, Mounted>();
-  /** Replicated volumes served here, by volume id (the replication service looks them up). */
-  readonly #replicated = new Map<string, ReplicatedVolume>();
   readonly #subs: Subscription[] = [];
   readonly #config = new Map<string, ConfigEntry>();
   /** Targets as the configuration has them now: logins read ACL and CHAP from here, live. */
   readonly #targetConfigs = new Map<string, ClusterTargetConfig>();
   /** Each target's LUN masking as last applied. */
   readonly #masks = new Map<string, ClusterTargetConfig['aclLuns']>();
-  coordinator: EtcdCoordinator | undefined;
-  forwardServer: ForwardServer | undefined;
-  #forwardClient: ForwardClient | undefined;
-  #alua: ClusterAlua | undefined;
-  #lifecycle: ReplicaSetLifecycle | undefined;
+  coordinator: Coordinator | undefined;
+  #link: ClusterLink | undefined;
+  #self: NodeAddresses | undefined;
   #group: PortGroup | undefined;
-  #era = '';
   #portalNames: string[] = [];
-  #members: NodeAddresses[] = [];
   #reconciling: Promise<void> = Promise.resolve();
   #reconcileWanted = false;
-  #firstSnapshot: (() => void) | undefined;
+  #firstSnapshot: ((err?: unknown) => void) | undefined;
   #stopping = false;
-  #peers: PeerSecurity | undefined;
 
-  constructor(cfg: NodeConfig, shared: ClusterShared, log: Logger) {
+  constructor(cfg: NodeConfig, shared: NodeShared, log: Logger, makeCoordinator: CoordinatorFactory) {
     this.#cfg = cfg;
-    this.#cc = cfg.cluster!;
     this.#shared = shared;
-    this.#log = log.child({ mode: 'cluster' });
+    this.#makeCoordinator = makeCoordinator;
+    this.#log = cfg.cluster ? log.child({ mode: 'cluster' }) : log;
   }
 
   get grpcAddress(): string {
-    return this.forwardServer?.address ?? '';
+    return this.#link?.address ?? '';
   }
 
   async start(): Promise<void> {
     const cfg = this.#cfg;
-
-    // 0. TLS material (or insecure: true) before anything listens: a bad file stops the start.
-    const peers = clusterPeerSecurity(cfg, this.#log);
-    this.#peers = peers;
-    const etcd = etcdClientSettings(this.#cc.etcd, cfg, this.#log);
-    // 1. Listeners first: their real addresses (port 0) are what the cluster records.
-    this.forwardServer = await ForwardServer.listen(
-      this.#cc.grpc,
-      {
-        executeForwarded: (fc, onAbort) => this.#executeForwarded(fc, onAbort),
-        resetFromPeer: async (volume, ua) => {
-          let found = false;
-          for (const engine of this.#shared.targets.values())
-            found = (await engine.resetFromPeer(volume, ua)) || found;
-          return found;
+    // 1. Listeners first: their real addresses (port 0) are what the coordinator records.
+    if (cfg.cluster) {
+      this.#link = await ClusterLink.listen(
+        {
+          node: cfg.node.name,
+          dataDir: cfg.node.dataDir,
+          targets: this.#shared.targets,
+          portsChanged: () => {
+            for (const [iqn, engine] of this.#shared.targets) this.#setEnginePorts(iqn, engine);
+          },
+          stopping: () => this.#stopping,
+          // TLS material (or insecure: true) before anything listens: a bad file stops the start.
+          peers: clusterPeerSecurity(cfg, this.#log),
         },
-      },
-      this.#log,
-      (server) =>
-        addReplicationService(
-          server,
-          (volume) => this.#replicated.get(volume),
-          this.#log,
-          // Streams only from etcd's primary at its epoch (DESIGN.md Trust); none before joining.
-          new ClusterMirrorAuthorizer(() =>
-            this.#era ? { era: this.#era, leader: (v) => this.coordinator!.leader(v) } : undefined,
-          ),
-        ),
-      {
-        ...(peers.secure ? { credentials: peers.serverCredentials() } : {}),
-        isMember: (node) => this.#members.some((m) => m.name === node),
-      },
-    );
+        cfg.cluster,
+        this.#log,
+      );
+    }
     for (const [i, hp] of cfg.portals.entries()) {
       const { host, port } = parseHostPort(hp);
       const entries = new Map<string, TargetEntry>();
@@ -196,114 +153,43 @@ export class ClusterRuntime implements ClusterHost {
       this.#portalNames[i] = hostPortName(portal.host, portal.port);
     }
 
-    // 2. Join: session lease, membership, ids.
-    const coordinator = new EtcdCoordinator({
-      node: {
-        name: cfg.node.name,
-        portals: this.#portalNames,
-        grpc: this.grpcAddress,
-        admin: this.#shared.adminAddress?.() ?? '',
-      },
-      logger: this.#log,
-      ...etcd,
-      prefix: keyPrefix(this.#cc.prefix),
-      leaseTtlSeconds: this.#cc.leaseTtlSeconds,
-    });
+    // 2. Join: session, membership, ids.
+    this.#self = {
+      name: cfg.node.name,
+      portals: this.#portalNames,
+      grpc: this.grpcAddress,
+      admin: this.#shared.adminAddress?.() ?? '',
+    };
+    const coordinator = this.#makeCoordinator(this.#self);
     this.coordinator = coordinator;
-    this.#lifecycle = new ReplicaSetLifecycle({
-      node: cfg.node.name,
-      logger: this.#log,
-      store: {
-        readReplicaSet: (v) => coordinator.readReplicaSet(v),
-        createReplicaSet: (v, d) => coordinator.createReplicaSet(v, d),
-        setInSync: (v, e, n, i) => coordinator.setInSync(v, e, n, i),
-        leaveInSync: (v) => coordinator.leaveInSync(v),
-        liveNodes: async () => (await coordinator.members()).map((m) => m.name),
-      },
-      watchedInSync: (v) => this.#alua?.replicaSet(v)?.inSync,
-    });
     await coordinator.start();
     this.#group = await coordinator.allocatePortGroup();
-    this.#era = await coordinator.era();
-    this.#log.info(
-      { targetPortGroupId: this.#group.targetPortGroupId, ports: this.#group.ports },
-      'joined the cluster',
-    );
+    if (this.#link) {
+      this.#log.info(
+        { targetPortGroupId: this.#group.targetPortGroupId, ports: this.#group.ports },
+        'joined the cluster',
+      );
+    }
 
-    // 3. Bootstrap the desired configuration if etcd has none.
-    await this.#bootstrap();
+    // 3. Bootstrap the desired configuration if the cluster has none (embedded: the coordinator
+    // bootstraps its own store on the first start).
+    if (cfg.bootstrap) await bootstrapConfig(coordinator, cfg.bootstrap, this.#log);
 
-    // 4. ALUA, forwarding, membership, reservations.
-    this.#forwardClient = new ForwardClient({
-      originNode: cfg.node.name,
-      primaryOf: (volume) => this.#alua?.primaryOf(volume),
-      // Shared volumes: every live node serves every volume.
-      peersOf: () =>
-        this.#members
-          .filter((m) => m.name !== cfg.node.name && m.grpc)
-          .map((m) => ({ node: m.name, address: m.grpc })),
-      logger: this.#log,
-      credentials: (node) => peers.channelCredentials(node),
-    });
-    this.#alua = new ClusterAlua({
-      coordinator,
-      portGroup: this.#group,
-      logger: this.#log,
-      onPrimaryChange: (volume, leader) => this.#forwardClient?.primaryChanged(volume, leader?.node),
-      primaryReachable: (address) => this.#forwardClient?.reachable(address) ?? false,
-      prepare: (volume, epoch) => this.#preparePrimary(volume, epoch),
-    });
-    coordinator.on('leadershipLost', ({ volume }) => {
-      this.#lifecycle?.lostPrimary(volume);
-      this.#replicated.get(volume)?.lostPrimary();
-    });
-    await this.#alua.start();
-    this.#subs.push(
-      await coordinator.watchMembers((members) => {
-        this.#members = members;
-        // After the port groups are re-read: a joining node's group names it as a replica.
-        void this.#alua?.membersChanged(members).then(() => {
-          this.#refreshPorts();
-          for (const rv of this.#replicated.values()) rv.peersChanged();
-        });
-      }),
-    );
-    this.#subs.push(
-      await coordinator.watchReservations((volume, value, rev) => {
-        for (const m of this.#mounted.values()) if (m.volume.id === volume) m.store.deliver(value, rev);
-      }),
-    );
+    // 4. Cluster mode: ALUA, forwarding, membership, reservations.
+    await this.#link?.join(coordinator, this.#group);
 
     // 5. Configuration: reconcile the first snapshot before reporting ready.
-    const first = new Promise<void>((resolve) => {
-      this.#firstSnapshot = resolve;
+    const first = new Promise<void>((resolve, reject) => {
+      this.#firstSnapshot = (err) => (err ? reject(err) : resolve());
     });
     this.#subs.push(await coordinator.watchConfig((ev) => this.#onConfig(ev)));
     await first;
-    await this.#settle();
-  }
-
-  async #bootstrap(): Promise<void> {
-    const b = this.#cfg.bootstrap;
-    const c = this.coordinator!;
-    if (!b) return;
-    const current = await c.readConfig();
-    if (current.entries.length > 0) {
-      this.#log.info({ entries: current.entries.length }, 'configuration exists in etcd: bootstrap ignored');
-      return;
-    }
-    for (const t of b.targets) await c.putConfig('targets', t.iqn, { ...t });
-    for (const v of b.volumes) await c.putConfig('volumes', v.id, JSON.parse(JSON.stringify(v)));
-    for (const l of b.luns) await c.putConfig('luns', lunKey(l.target, l.lun), { ...l });
-    this.#log.info(
-      { targets: b.targets.length, volumes: b.volumes.length, luns: b.luns.length },
-      'configuration bootstrapped into etcd',
-    );
+    if (this.#link) await this.#settle(this.#cfg.cluster!.leaseTtlSeconds);
   }
 
   /** Waits (bounded) until every LU has its ALUA state: a primary has published one. */
-  async #settle(): Promise<void> {
-    const deadline = Date.now() + (2 * this.#cc.leaseTtlSeconds + 5) * 1000;
+  async #settle(leaseTtlSeconds: number): Promise<void> {
+    const deadline = Date.now() + (2 * leaseTtlSeconds + 5) * 1000;
     const settled = () =>
       [...this.#mounted.values()].every((m) =>
         ['active-optimized', 'active-non-optimized', 'standby'].includes(m.lu.access!.state()),
@@ -331,49 +217,23 @@ export class ClusterRuntime implements ClusterHost {
     this.#reconciling = this.#reconciling.then(async () => {
       this.#reconcileWanted = false;
       if (this.#stopping) return;
+      const first = this.#firstSnapshot;
+      this.#firstSnapshot = undefined;
+      let failed: unknown;
       try {
-        await this.#reconcile();
+        failed = await this.#reconcile();
       } catch (err) {
         this.#log.error({ err }, 'reconcile failed');
       }
-      const f = this.#firstSnapshot;
-      this.#firstSnapshot = undefined;
-      f?.();
+      // Embedded mode: the node file's LUNs must all be served, or tandemd does not start.
+      first?.(this.#link ? undefined : failed);
     });
   }
 
-  #desired(): Desired {
-    const d: Desired = { targets: new Map(), volumes: new Map(), luns: new Map() };
-    for (const e of this.#config.values()) {
-      const parse = <T>(schema: {
-        safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } };
-      }) => {
-        const r = schema.safeParse(e.value);
-        if (!r.success) {
-          this.#log.error(
-            { kind: e.kind, name: e.name, error: r.error.message },
-            'ignoring an invalid configuration entry',
-          );
-          return undefined;
-        }
-        return r.data;
-      };
-      if (e.kind === 'targets') {
-        const t = parse<ClusterTargetConfig>(clusterTargetSchema);
-        if (t) d.targets.set(t.iqn, t);
-      } else if (e.kind === 'volumes') {
-        const v = parse<VolumeConfig>(volumeSchema);
-        if (v) d.volumes.set(v.id, v);
-      } else if (e.kind === 'luns') {
-        const l = parse<ClusterLunConfig>(clusterLunSchema);
-        if (l) d.luns.set(lunKey(l.target, l.lun), l);
-      }
-    }
-    return d;
-  }
-
-  async #reconcile(): Promise<void> {
-    const steps = planReconcile(this.#desired(), {
+  /** Applies the plan; resolves the first mount error (logged, the rest goes on). */
+  async #reconcile(): Promise<unknown> {
+    let failed: unknown;
+    const steps = planReconcile(desiredConfig(this.#config.values(), this.#log), {
       luns: this.#mounted,
       targets: this.#targetConfigs,
       masks: this.#masks,
@@ -401,8 +261,8 @@ export class ClusterRuntime implements ClusterHost {
           break;
         case 'update': {
           const m = this.#mounted.get(step.key)!;
-          if (step.standby) this.#alua!.setStandby(step.volume.id, step.volume.standby);
-          if (step.resize) await this.#resize(m, step.volume);
+          if (step.standby) this.#link?.setStandby(step.volume.id, step.volume.standby);
+          if (step.resize) await growVolume({ ...m, replicated: !!m.replication }, step.volume, this.#log);
           this.#mounted.set(step.key, { ...this.#mounted.get(step.key)!, volume: step.volume });
           break;
         }
@@ -419,6 +279,7 @@ export class ClusterRuntime implements ClusterHost {
           try {
             await this.#mount(step.key, step.lun, step.volume);
           } catch (err) {
+            failed ??= err;
             this.#log.error(
               { err, target: step.lun.target, lun: step.lun.lun, volume: step.volume.id },
               'cannot serve LUN',
@@ -427,6 +288,7 @@ export class ClusterRuntime implements ClusterHost {
           break;
       }
     }
+    return failed;
   }
 
   #ensureTarget(iqn: string, alias: string | undefined): void {
@@ -437,8 +299,9 @@ export class ClusterRuntime implements ClusterHost {
     this.#shared.onTarget?.(iqn, engine);
     this.#setEnginePorts(iqn, engine);
     const group = this.#group!;
+    const relOf = (k: number) => group.ports.find((p) => p.portal === this.#portalNames[k])!.relativePortId;
     for (const [i, entries] of this.#directories.entries()) {
-      const rel = group.ports.find((p) => p.portal === this.#portalNames[i])!.relativePortId;
+      const rel = relOf(i);
       entries.set(iqn, {
         name: iqn,
         ...(alias ? { alias } : {}),
@@ -447,23 +310,10 @@ export class ClusterRuntime implements ClusterHost {
         targetPort: targetPort(iqn, rel, group.targetPortGroupId),
         // SendTargets lists every live node's portals (each with its own TPGT), so one
         // discovery finds every path of a multipath setup.
-        addresses: (local) => {
-          const own = this.#shared.portals.map((p, k) => {
-            const r = group.ports.find((x) => x.portal === this.#portalNames[k])!.relativePortId;
-            return sendTargetsAddress(p.host, p.port, r, local);
-          });
-          const others: string[] = [];
-          const groups = this.#alua?.portGroups() ?? [];
-          for (const m of this.#members) {
-            if (m.name === this.#cfg.node.name) continue;
-            const g = groups.find((x) => x.node === m.name);
-            for (const portal of m.portals) {
-              const r = g?.ports.find((x) => x.portal === portal)?.relativePortId;
-              if (r !== undefined && !/^(0\.0\.0\.0|\[::\]):/.test(portal)) others.push(`${portal},${r}`);
-            }
-          }
-          return [...own, ...others];
-        },
+        addresses: (local) => [
+          ...this.#shared.portals.map((p, k) => sendTargetsAddress(p.host, p.port, relOf(k), local)),
+          ...peerAddresses(this.#cfg.node.name, this.#link?.members ?? [], this.#link?.portGroups() ?? []),
+        ],
         // A target deleted from the configuration admits nobody (its entry stays until restart).
         admits: (initiator) => {
           const t = this.#targetConfigs.get(iqn);
@@ -481,52 +331,15 @@ export class ClusterRuntime implements ClusterHost {
 
   /** Every port of every node's group is a port of the target (RTPG, INQUIRY MULTIP). */
   #setEnginePorts(iqn: string, engine: ScsiTarget): void {
-    const groups = this.#alua?.portGroups() ?? [];
-    const ports: TargetPort[] = [];
-    for (const g of groups.length > 0 ? groups : [this.#group!]) {
-      for (const p of g.ports) ports.push(targetPort(iqn, p.relativePortId, g.targetPortGroupId));
-    }
-    engine.setTargetPorts(ports);
-  }
-
-  #refreshPorts(): void {
-    for (const [iqn, engine] of this.#shared.targets) this.#setEnginePorts(iqn, engine);
+    const groups = this.#link?.portGroups() ?? [];
+    engine.setTargetPorts(targetPortsOf(iqn, groups.length > 0 ? groups : [this.#group!]));
   }
 
   /**
-   * A volume's configured size changed: grow its store in place (every node does, for its own
-   * store or the shared one; growing is idempotent) and tell every nexus on this node (SBC-3
-   * 4.10: CAPACITY DATA HAS CHANGED). Shrinking is refused: blocks in use would vanish.
+   * Cluster mode: the path to open for `vol`, in the data directory or allowedDevices, never the
+   * node's own state (DESIGN.md Trust). The cluster configuration is remote input; the embedded
+   * node file is the operator's own.
    */
-  async #resize(m: Mounted, vol: VolumeConfig): Promise<void> {
-    const want = vol.size;
-    const have = m.device.size;
-    if (want === undefined || want === have) return;
-    if (m.replication) {
-      this.#log.error(
-        { volume: vol.id, from: have, to: want },
-        'resizing a replicated volume is not supported yet: size unchanged',
-      );
-      return;
-    }
-    if (want < have || !m.device.grow) {
-      this.#log.error(
-        { volume: vol.id, from: have, to: want },
-        'the volume cannot shrink or grow here: size unchanged',
-      );
-      return;
-    }
-    try {
-      await m.device.grow(want);
-    } catch (err) {
-      this.#log.error({ err, volume: vol.id, to: want }, 'growing the volume failed');
-      return;
-    }
-    m.lu.unitAttentions.establishAll(m.lu.knownNexuses(), reason('CAPACITY_DATA_HAS_CHANGED'));
-    this.#log.info({ volume: vol.id, from: have, to: want }, 'volume grown: CAPACITY DATA HAS CHANGED');
-  }
-
-  /** The path to open for `vol`: in the data directory or allowedDevices (DESIGN.md Trust). */
   checkVolumePath(vol: VolumeConfig): string {
     const { dataDir } = this.#cfg.node;
     const tls = this.#cfg.tls;
@@ -535,114 +348,26 @@ export class ClusterRuntime implements ClusterHost {
     return checkBackingPath(vol.path ?? `${vol.id}.img`, dirs, `volumes/${vol.id} path`);
   }
 
-  async #openDevice(vol: VolumeConfig): Promise<BlockDevice> {
-    // A shared volume's path names the one store every node opens (absolute, normally).
-    const file = this.checkVolumePath(vol);
-    const open = () =>
-      FileDevice.open(file, {
-        ...(vol.size ? { createSize: vol.size } : {}),
-        readOnly: vol.readOnly,
-        warn: (m) => this.#log.warn({ file }, m),
-      });
-    try {
-      return await open();
-    } catch (err) {
-      // Two nodes creating the same shared file at once: one wins, the other opens it.
-      if (fs.existsSync(file)) return open();
-      throw err;
-    }
-  }
-
-  /** `vol`'s preferred first primary: its first replica, else the first node by name. */
-  #preferred(vol: VolumeConfig): string | undefined {
-    if (vol.replicas && vol.replicas.length > 0) return vol.replicas[0];
-    const all = [this.#cfg.node.name, ...(this.#alua?.portGroups() ?? []).map((g) => g.node)];
-    return all.sort()[0];
-  }
-
-  /** The other nodes holding a replica of `vol`: its `replicas`, else every node ever joined. */
-  #replicaNodes(vol: VolumeConfig): string[] {
-    const me = this.#cfg.node.name;
-    const all = vol.replicas ?? (this.#alua?.portGroups() ?? []).map((g) => g.node);
-    return [...new Set(all)].filter((n) => n !== me).sort();
-  }
-
-  /** Won the election of a volume: a replicated volume's mirror gets ready first. */
-  async #preparePrimary(volume: string, epoch: number): Promise<void> {
-    const rv = this.#replicated.get(volume);
-    if (rv) await this.#lifecycle!.becamePrimary(volume, epoch, rv);
-  }
-
-  async #openReplicated(
-    vol: VolumeConfig,
-    device: BlockDevice,
-    onPeerWait: (seconds: number) => void,
-  ): Promise<ReplicatedVolume> {
-    const c = this.coordinator!;
-    const me = this.#cfg.node.name;
-    const rv = new ReplicatedVolume({
-      volume: vol.id,
-      node: me,
-      logger: this.#log.child({ volume: vol.id }),
-      device,
-      stateDir: path.join(this.#cfg.node.dataDir, 'replication'),
-      inSync: this.#lifecycle!.inSyncSet(vol.id),
-      peers: () => {
-        const replicas = new Set(this.#replicaNodes(vol));
-        return this.#members
-          .filter((m) => replicas.has(m.name) && m.grpc)
-          .map((m) => ({ node: m.name, address: m.grpc }));
-      },
-      replicas: () => this.#replicaNodes(vol),
-      canServeWrites: () => c.canServeWrites(vol.id),
-      era: this.#era,
-      onPeerWait,
-      peerCredentials: (node) => this.#peers!.channelCredentials(node),
-    });
-    await rv.open();
-    const preferred = this.#preferred(vol);
-    // A new volume starts on its preferred node (its first replica) when that node is up: give
-    // it the grace period to create the dataset, so the placement is predictable. The wait
-    // watches the replica sets the ALUA source already follows; etcd is read once after.
-    await this.#lifecycle!.bootstrap(vol.id, rv, preferred, async () => {
-      const deadline = Date.now() + PREFERRED_GRACE_MS;
-      while (
-        this.#alua?.replicaSet(vol.id)?.dataset === undefined &&
-        Date.now() < deadline &&
-        !this.#stopping &&
-        this.#members.some((m) => m.name === preferred)
-      ) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    });
-    return rv;
-  }
-
   async #mount(key: string, l: ClusterLunConfig, vol: VolumeConfig): Promise<void> {
     const c = this.coordinator!;
     const engine = this.#shared.targets.get(l.target)!;
-    const raw = await this.#openDevice(vol);
+    const raw = await openVolumeDevice(
+      this.#cfg.node.dataDir,
+      vol,
+      this.#log,
+      this.#cfg.cluster ? this.checkVolumePath(vol) : undefined,
+    );
     // Timed: the LU's own I/O on the primary, and on a replica the mirrored writes it applies.
     const device = this.#shared.timeDevice?.(raw, l.target, l.lun) ?? raw;
-    let replication: ReplicatedVolume | undefined;
+    const link = this.#link;
+    const holder: { lu?: LogicalUnit } = {};
+    let linked: Awaited<ReturnType<ClusterLink['wire']>> | undefined;
     try {
-      if (vol.kind === 'replicated') {
-        replication = await this.#openReplicated(vol, device, (s) =>
-          this.#shared.targets.get(l.target)?.observer?.stage(l.lun, 'replication', s),
-        );
-        this.#replicated.set(vol.id, replication);
-      }
-      const seed = await c.volumeSeed(vol.id);
-      const store = await ClusterReservationStore.open({
-        coordinator: c,
-        volume: vol.id,
-        servingNodes: () => this.#members.map((m) => m.name),
-        logger: this.#log,
-      });
-      const holder: { lu?: LogicalUnit } = {};
-      const access = await this.#alua!.addVolume(
-        vol.id,
-        { standby: vol.standby, replicated: vol.kind === 'replicated', preferred: this.#preferred(vol) },
+      const seed = await c.volumeSeed(vol.id, vol.identity);
+      linked = await link?.wire(
+        vol,
+        device,
+        (s) => this.#shared.targets.get(l.target)?.observer?.stage(l.lun, 'replication', s),
         () => {
           const lu = holder.lu;
           // SPC-4 5.15.2.3: every I_T nexus of the LU learns of the change (here: those on this node).
@@ -651,11 +376,27 @@ export class ClusterRuntime implements ClusterHost {
         },
       );
       const lu = new LogicalUnit(
-        replication?.blockDevice ?? device,
-        { volumeId: vol.id, blockSize: vol.blockSize, readOnly: vol.readOnly, identitySeed: seed },
-        { reservationStore: store, access, forwarder: this.#forwardClient! },
+        linked?.replication?.blockDevice ?? device,
+        {
+          volumeId: vol.id,
+          blockSize: vol.blockSize,
+          readOnly: vol.readOnly,
+          identitySeed: seed,
+          // Embedded: persistent reservations with APTPL survive a restart in this file (SPC-4 5.13.6).
+          ...(link
+            ? {}
+            : {
+                aptplFile: path.join(
+                  this.#cfg.node.dataDir,
+                  'reservations',
+                  `${encodeURIComponent(seed)}.json`,
+                ),
+              }),
+        },
+        linked?.options ?? {},
       );
       holder.lu = lu;
+      if (!link) await this.#leadAlone(vol);
       engine.addLun(l.lun, lu);
       this.#mounted.set(key, {
         key,
@@ -664,8 +405,7 @@ export class ClusterRuntime implements ClusterHost {
         volume: vol,
         lu,
         device,
-        store,
-        ...(replication ? { replication } : {}),
+        ...(linked?.replication ? { replication: linked.replication } : {}),
       });
       this.#log.info(
         {
@@ -675,15 +415,33 @@ export class ClusterRuntime implements ClusterHost {
           kind: vol.kind,
           backstore: device.description,
           bytes: device.size,
+          blockSize: vol.blockSize,
         },
         'logical unit ready',
       );
     } catch (err) {
-      if (replication) {
-        this.#replicated.delete(vol.id);
-        await replication.close().catch(() => undefined);
-      } else await device.close().catch(() => undefined);
+      if (linked) await link?.unwire(vol.id);
+      if (linked?.replication) await linked.replication.close().catch(() => undefined);
+      else await device.close().catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * Embedded: the node is the primary of every volume it serves, and its one port group is
+   * Active/Optimized, recorded in the coordinator so status reads it as in a cluster. A
+   * replicated volume has one copy, this node's: it is the whole in-sync set.
+   */
+  async #leadAlone(vol: VolumeConfig): Promise<void> {
+    const c = this.coordinator!;
+    const volume = vol.id;
+    if (vol.kind === 'replicated') await c.createReplicaSet(volume, `${this.#cfg.node.name}:${volume}`);
+    c.campaign(volume);
+    const epoch = c.epoch(volume);
+    if (epoch !== undefined) {
+      await c.publishAlua(volume, epoch, [
+        { targetPortGroupId: this.#group!.targetPortGroupId, state: 'active-optimized' },
+      ]);
     }
   }
 
@@ -693,53 +451,40 @@ export class ClusterRuntime implements ClusterHost {
     // In-flight commands finish on the LU they started on (bounded), then the store closes.
     const deadline = Date.now() + 10_000;
     while (m.lu.taskSet.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await this.#alua?.removeVolume(m.volume.id);
-    m.store.close();
-    try {
-      await m.device.flush();
-      if (m.replication) {
-        // It closes the device it wraps.
-        this.#replicated.delete(m.volume.id);
-        await m.replication.close();
-      } else await m.device.close();
-    } catch (err) {
-      this.#log.error({ err, device: m.device.description }, 'closing a backing store failed');
-    }
+    if (this.#link) await this.#link.unwire(m.volume.id);
+    else await this.coordinator?.resign(m.volume.id);
+    await this.#close(m);
     this.#log.info({ target: m.target, lun: m.lun, volume: m.volume.id }, 'logical unit removed');
   }
 
-  #executeForwarded(fc: ForwardedCommand, onAbort: (hook: () => void) => void): Promise<ForwardedCompletion> {
-    const engine = this.#shared.targets.get(fc.nexus.targetName);
-    if (!engine) {
-      return Promise.resolve({
-        status: ScsiStatus.CHECK_CONDITION,
-        sense: buildSense(reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION')),
-        transferLength: 0,
-      });
+  /** Flushes and closes a LU's store (a mirror closes the device it wraps). */
+  async #close(m: Mounted): Promise<void> {
+    try {
+      await m.device.flush();
+      if (m.replication) await m.replication.close();
+      else await m.device.close();
+    } catch (err) {
+      this.#log.error({ err, device: m.device.description }, 'closing a backing store failed');
     }
-    return engine.executeForwarded(fc, onAbort);
   }
 
   // ---- ClusterHost (the admin backend's view) ------------------------------------------------
 
   members(): readonly NodeAddresses[] {
-    return this.#members;
+    return this.#link ? this.#link.members : this.#self ? [this.#self] : [];
   }
 
   served(): readonly ServedVolume[] {
-    return [...this.#mounted.values()].map((m) => {
-      const inSync = this.#lifecycle!.inSyncSet(m.volume.id);
-      return {
-        volume: m.volume,
-        size: m.device.size,
-        aluaState: () => this.#alua?.localState(m.volume.id) ?? 'unavailable',
-        ...(m.replication ? { replication: m.replication, inSync: () => inSync.members() } : {}),
-        idle: async () => {
-          // The draining primary refuses new media commands; wait for those already running.
-          while (m.lu.taskSet.size > 0) await new Promise((r) => setTimeout(r, 10));
-        },
-      };
-    });
+    return [...this.#mounted.values()].map((m) => ({
+      volume: m.volume,
+      size: m.device.size,
+      aluaState: () => (this.#link ? this.#link.localState(m.volume.id) : 'active-optimized'),
+      ...(m.replication ? { replication: m.replication, inSync: () => this.#link!.inSync(m.volume.id) } : {}),
+      idle: async () => {
+        // The draining primary refuses new media commands; wait for those already running.
+        while (m.lu.taskSet.size > 0) await new Promise((r) => setTimeout(r, 10));
+      },
+    }));
   }
 
   handOver(
@@ -747,8 +492,9 @@ export class ClusterRuntime implements ClusterHost {
     drained: () => Promise<void>,
     timeoutMs: number,
   ): Promise<LeaderRecord | undefined> {
-    if (!this.#alua) throw new TandemError('TANDEM_ERR_CLUSTER_UNAVAILABLE', 'the node is still joining');
-    return this.#alua.handOver(volume, drained, timeoutMs);
+    if (!this.#link || !this.#group)
+      throw new TandemError('TANDEM_ERR_CLUSTER_UNAVAILABLE', 'the node is still joining');
+    return this.#link.handOver(volume, drained, timeoutMs);
   }
 
   /** HOST:PORT of relative target port `id` of this node ('' if it is not one of ours). */
@@ -760,23 +506,13 @@ export class ClusterRuntime implements ClusterHost {
   async stop(): Promise<void> {
     this.#stopping = true;
     await this.#reconciling.catch(() => undefined);
-    this.#forwardClient?.close();
-    await this.#alua?.close().catch(() => undefined);
+    await this.#link?.close();
     for (const s of this.#subs) await s.close().catch(() => undefined);
     await this.coordinator
       ?.close()
       .catch((err: unknown) => this.#log.warn({ err }, 'leaving the cluster failed'));
-    await this.forwardServer?.close();
-    for (const m of this.#mounted.values()) {
-      m.store.close();
-      try {
-        await m.device.flush();
-        if (m.replication) await m.replication.close();
-        else await m.device.close();
-      } catch (err) {
-        this.#log.error({ err, device: m.device.description }, 'closing a backing store failed');
-      }
-    }
+    await this.#link?.closeServer();
+    for (const m of this.#mounted.values()) await this.#close(m);
     this.#mounted.clear();
   }
 }

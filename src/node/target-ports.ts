@@ -1,3 +1,4 @@
+import type { NodeAddresses, PortGroup } from '../cluster/coordinator.js';
 import type { TargetPort } from '../scsi/command.js';
 
 /** `HOST:PORT` or `[V6]:PORT` → host (no brackets) and port. */
@@ -30,4 +31,30 @@ export function targetPort(iqn: string, rel: number, tpg: number): TargetPort {
 export function sendTargetsAddress(host: string, port: number, tpgt: number, local: string): string {
   const h = host === '0.0.0.0' || host === '::' ? local : host;
   return `${hostPortName(h, port)},${tpgt}`;
+}
+
+/** Every port of every node's group, as target `iqn`'s ports (RTPG, INQUIRY MULTIP). */
+export function targetPortsOf(iqn: string, groups: readonly PortGroup[]): TargetPort[] {
+  return groups.flatMap((g) => g.ports.map((p) => targetPort(iqn, p.relativePortId, g.targetPortGroupId)));
+}
+
+/**
+ * The other live nodes' portals as SendTargets addresses, `HOST:PORT,TPGT`, so one discovery
+ * finds every path of a multipath setup; a wildcard listener has no address to give out.
+ */
+export function peerAddresses(
+  me: string,
+  members: readonly NodeAddresses[],
+  groups: readonly PortGroup[],
+): string[] {
+  const out: string[] = [];
+  for (const m of members) {
+    if (m.name === me) continue;
+    const g = groups.find((x) => x.node === m.name);
+    for (const portal of m.portals) {
+      const r = g?.ports.find((x) => x.portal === portal)?.relativePortId;
+      if (r !== undefined && !/^(0\.0\.0\.0|\[::\]):/.test(portal)) out.push(`${portal},${r}`);
+    }
+  }
+  return out;
 }

@@ -1,6 +1,9 @@
 // The single-node coordinator: always leader at epoch 1, never fenced, deterministic identity
 // (so VPD 83h and port ids survive a restart without etcd), in-memory stores with the same
 // compare-and-set and watch semantics as the etcd one.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ConfigEvent, CoordinatorEvents, JsonValue } from '../../../src/cluster/coordinator.js';
 import { EMBEDDED_EPOCH, EmbeddedCoordinator } from '../../../src/cluster/embedded-coordinator.js';
@@ -141,5 +144,66 @@ describe('EmbeddedCoordinator', () => {
     await tick();
     expect(seen.slice(1).map((e) => e.type)).toEqual(['put', 'delete']);
     expect(seen[1]!.revision).toBeLessThan(seen[2]!.revision);
+  });
+});
+
+describe('EmbeddedCoordinator: the configuration in the data directory', () => {
+  const entry = {
+    kind: 'targets' as const,
+    name: 'iqn.2026-11.org.tandem:t',
+    value: { iqn: 'iqn.2026-11.org.tandem:t' },
+  };
+
+  it('bootstraps the first start only; after that the saved configuration wins', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-embedded-'));
+    try {
+      const configFile = path.join(dir, 'sub', 'config.json');
+      const first = new EmbeddedCoordinator({ node, logger: silentLogger(), configFile, bootstrap: [entry] });
+      await first.start();
+      expect((await first.readConfig()).entries.map((e) => e.name)).toEqual([entry.name]);
+      // The bootstrap is saved only once the node has started on it (persist()), or at the first change.
+      expect(fs.existsSync(configFile)).toBe(false);
+      await first.persist();
+      expect(fs.existsSync(configFile)).toBe(true);
+      await first.deleteConfig('targets', entry.name);
+      const rev = await first.putConfig('volumes', 'v1', { id: 'v1' });
+      await first.close();
+
+      // Same file, same bootstrap: the deletion and the new volume are what the node serves.
+      const second = new EmbeddedCoordinator({
+        node,
+        logger: silentLogger(),
+        configFile,
+        bootstrap: [entry],
+      });
+      await second.start();
+      const read = await second.readConfig();
+      expect(read.entries.map((e) => `${e.kind}/${e.name}@${e.revision}`)).toEqual([`volumes/v1@${rev}`]);
+      // Revisions keep growing across restarts: a compare-and-set read before one still conflicts after.
+      expect(await second.putConfig('volumes', 'v1', { id: 'v1', size: 1 }, rev)).toBeGreaterThan(rev);
+      await expect(second.putConfig('volumes', 'v1', { id: 'v1' }, rev)).rejects.toThrow(/changed since/);
+      await second.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an import is saved as one file: a restart serves exactly the imported entries', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-embedded-'));
+    try {
+      const configFile = path.join(dir, 'config.json');
+      const a = new EmbeddedCoordinator({ node, logger: silentLogger(), configFile, bootstrap: [entry] });
+      await a.start();
+      const seen: ConfigEvent[] = [];
+      await a.watchConfig((e) => seen.push(e));
+      await a.replaceConfig([{ kind: 'volumes', name: 'v2', value: { id: 'v2' } }]);
+      await tick();
+      expect(seen.map((e) => e.type)).toEqual(['snapshot', 'delete', 'put']);
+      await a.close();
+      const saved = JSON.parse(fs.readFileSync(configFile, 'utf8')) as { entries: { name: string }[] };
+      expect(saved.entries.map((e) => e.name)).toEqual(['v2']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

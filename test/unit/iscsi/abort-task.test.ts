@@ -2,6 +2,9 @@
 // answered is TASK DOES NOT EXIST (libiscsi's AbortTaskSimpleAsync counts on it); a command
 // whose CmdSN is still ahead in the window counts as received and never runs; and a second
 // portal group with the same ISID is a second session (a path), not a reinstatement.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeConfigSchema } from '../../../src/admin/config-schema.js';
 import { Daemon } from '../../../src/daemon.js';
@@ -30,6 +33,7 @@ describe('ABORT TASK and RefCmdSN', () => {
 
   beforeAll(async () => {
     const config = nodeConfigSchema.parse({
+      node: { name: 'tandem-1', dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-abort-')) },
       portals: ['127.0.0.1:0', '127.0.0.1:0'],
       targets: [{ iqn: TARGET, luns: [{ lun: 0, backstore: 'memory', size: '8M' }] }],
     });
@@ -38,6 +42,7 @@ describe('ABORT TASK and RefCmdSN', () => {
   afterAll(async () => {
     for (const i of open) i.close();
     await daemon?.stop(100);
+    fs.rmSync(daemon.config.node.dataDir, { recursive: true, force: true });
   });
 
   async function login(portal = 0, isid?: string): Promise<IscsiInitiator> {

@@ -1,0 +1,77 @@
+/**
+ * How `tandemctl status` is assembled from what the coordinator holds and what each node says of
+ * itself, as pure functions: the same code for a cluster and for an embedded node (whose
+ * coordinator is in-process), so both answer alike.
+ */
+import type {
+  AluaSnapshot,
+  LeaderRecord,
+  NodeAddresses,
+  PortGroup,
+  ReplicaSet,
+} from '../cluster/coordinator.js';
+import type { NodeInfo, NodeStatus, VolumeStatusInfo } from './admin-backend.js';
+import type { VolumeConfig } from './config-schema.js';
+
+/** Every node that ever had a port group; `up` while its session is live. */
+export function nodeInfos(
+  groups: readonly PortGroup[],
+  members: readonly NodeAddresses[],
+  statuses: ReadonlyMap<string, NodeStatus>,
+): NodeInfo[] {
+  const live = new Map(members.map((m) => [m.name, m]));
+  return groups.map((g) => {
+    const m = live.get(g.node);
+    return {
+      name: g.node,
+      up: m !== undefined,
+      portals: m ? [...m.portals] : g.ports.map((p) => p.portal),
+      admin: m?.admin ?? '',
+      grpc: m?.grpc ?? '',
+      targetPortGroupId: g.targetPortGroupId,
+      upSince: statuses.get(g.node)?.upSince ?? 0,
+    };
+  });
+}
+
+export interface VolumeClusterState {
+  readonly leader: LeaderRecord | undefined;
+  readonly alua: AluaSnapshot | undefined;
+  readonly replicaSet: ReplicaSet;
+}
+
+/**
+ * One volume's line: its port groups' states as the current primary published them (a snapshot
+ * of another term is stale: Transitioning), resync progress as the primary reports it.
+ */
+export function volumeStatus(
+  v: VolumeConfig,
+  state: VolumeClusterState,
+  groups: readonly PortGroup[],
+  statuses: ReadonlyMap<string, NodeStatus>,
+  luns: readonly { target?: string; lun?: number; volume?: string }[],
+  servedSize: number | undefined,
+): VolumeStatusInfo {
+  const { leader, alua } = state;
+  const r = leader ? statuses.get(leader.node)?.volumes.find((x) => x.id === v.id)?.replication : undefined;
+  return {
+    id: v.id,
+    kind: v.kind,
+    size: v.size ?? servedSize ?? 0,
+    replicas: v.replicas ?? groups.map((g) => g.node),
+    inSync: v.kind === 'replicated' ? [...state.replicaSet.inSync] : [],
+    primary: leader?.node ?? '',
+    epoch: leader?.epoch ?? 0,
+    portGroups: groups.map((g) => ({
+      node: g.node,
+      targetPortGroupId: g.targetPortGroupId,
+      state:
+        alua && leader && alua.epoch === leader.epoch
+          ? (alua.groups.find((x) => x.targetPortGroupId === g.targetPortGroupId)?.state ?? 'unavailable')
+          : 'transitioning',
+    })),
+    resyncDone: r?.resyncDone ?? 0,
+    resyncTotal: r?.resyncTotal ?? 0,
+    luns: luns.filter((l) => l.volume === v.id).map((l) => `${l.target}/${l.lun}`),
+  };
+}

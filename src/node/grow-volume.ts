@@ -1,0 +1,42 @@
+import type { VolumeConfig } from '../admin/config-schema.js';
+import type { BlockDevice } from '../backstore/block-device.js';
+import type { LogicalUnit } from '../scsi/logical-unit.js';
+import { reason } from '../scsi/sense-reason.js';
+import type { Logger } from '../util/logger.js';
+
+/**
+ * A volume's configured size changed: grow its store in place (every node does, for its own
+ * store or the shared one; growing is idempotent) and tell every nexus on this node (SBC-3
+ * 4.10: CAPACITY DATA HAS CHANGED). Shrinking is refused: blocks in use would vanish.
+ */
+export async function growVolume(
+  m: { readonly lu: LogicalUnit; readonly device: BlockDevice; readonly replicated: boolean },
+  vol: VolumeConfig,
+  log: Logger,
+): Promise<void> {
+  const want = vol.size;
+  const have = m.device.size;
+  if (want === undefined || want === have) return;
+  if (m.replicated) {
+    log.error(
+      { volume: vol.id, from: have, to: want },
+      'resizing a replicated volume is not supported yet: size unchanged',
+    );
+    return;
+  }
+  if (want < have || !m.device.grow) {
+    log.error(
+      { volume: vol.id, from: have, to: want },
+      'the volume cannot shrink or grow here: size unchanged',
+    );
+    return;
+  }
+  try {
+    await m.device.grow(want);
+  } catch (err) {
+    log.error({ err, volume: vol.id, to: want }, 'growing the volume failed');
+    return;
+  }
+  m.lu.unitAttentions.establishAll(m.lu.knownNexuses(), reason('CAPACITY_DATA_HAS_CHANGED'));
+  log.info({ volume: vol.id, from: have, to: want }, 'volume grown: CAPACITY DATA HAS CHANGED');
+}

@@ -1,0 +1,104 @@
+// tandemctl status from the coordinator's records and the nodes' own statuses: the port groups'
+// states come from the primary's snapshot of the current term only; resync progress from the primary.
+import { describe, expect, it } from 'vitest';
+import type { NodeStatus } from '../../../src/admin/admin-backend.js';
+import { nodeInfos, volumeStatus } from '../../../src/admin/cluster-status.js';
+import { volumeSchema } from '../../../src/admin/config-schema.js';
+
+const groups = [
+  { node: 'a', targetPortGroupId: 1, ports: [{ portal: '10.0.0.1:3260', relativePortId: 1 }] },
+  { node: 'b', targetPortGroupId: 2, ports: [{ portal: '10.0.0.2:3260', relativePortId: 2 }] },
+];
+const status = (name: string, resync?: [number, number]): NodeStatus => ({
+  name,
+  mode: 'cluster',
+  portals: [],
+  admin: '',
+  grpc: '',
+  upSince: 42,
+  sessions: [],
+  volumes: resync
+    ? [
+        {
+          id: 'v',
+          role: 'primary',
+          aluaState: 'active-optimized',
+          epoch: 7,
+          size: 1,
+          replication: { inSync: [], peers: [], resyncDone: resync[0], resyncTotal: resync[1] },
+        },
+      ]
+    : [],
+});
+
+describe('cluster status', () => {
+  it('nodeInfos: a node without a live session is down, with the portals of its port group', () => {
+    const infos = nodeInfos(
+      groups,
+      [{ name: 'a', portals: ['x:1'], grpc: 'g', admin: 'ad' }],
+      new Map([['a', status('a')]]),
+    );
+    expect(infos).toEqual([
+      { name: 'a', up: true, portals: ['x:1'], admin: 'ad', grpc: 'g', targetPortGroupId: 1, upSince: 42 },
+      {
+        name: 'b',
+        up: false,
+        portals: ['10.0.0.2:3260'],
+        admin: '',
+        grpc: '',
+        targetPortGroupId: 2,
+        upSince: 0,
+      },
+    ]);
+  });
+
+  it('volumeStatus: states of the current term, Transitioning for a stale snapshot; resync from the primary', () => {
+    const v = volumeSchema.parse({ id: 'v', size: 4096 });
+    const leader = { volume: 'v', node: 'a', epoch: 7 };
+    const alua = {
+      volume: 'v',
+      epoch: 7,
+      primary: 'a',
+      revision: 9,
+      groups: [{ targetPortGroupId: 1, state: 'active-optimized' as const }],
+    };
+    const statuses = new Map([
+      ['a', status('a', [10, 100])],
+      ['b', status('b', [99, 99])],
+    ]);
+    const luns = [
+      { target: 'iqn.t', lun: 0, volume: 'v' },
+      { target: 'iqn.t', lun: 1, volume: 'w' },
+    ];
+    const s = volumeStatus(
+      v,
+      { leader, alua, replicaSet: { dataset: 'd', inSync: ['a'] } },
+      groups,
+      statuses,
+      luns,
+      1,
+    );
+    expect(s).toMatchObject({ primary: 'a', epoch: 7, inSync: ['a'], resyncDone: 10, resyncTotal: 100 });
+    expect(s.luns).toEqual(['iqn.t/0']);
+    expect(s.replicas).toEqual(['a', 'b']);
+    expect(s.portGroups.map((g) => g.state)).toEqual(['active-optimized', 'unavailable']);
+    const stale = volumeStatus(
+      v,
+      { leader: { ...leader, epoch: 8 }, alua, replicaSet: { dataset: 'd', inSync: ['a'] } },
+      groups,
+      statuses,
+      luns,
+      1,
+    );
+    expect(stale.portGroups.map((g) => g.state)).toEqual(['transitioning', 'transitioning']);
+    const none = volumeStatus(
+      v,
+      { leader: undefined, alua: undefined, replicaSet: { dataset: undefined, inSync: [] } },
+      groups,
+      statuses,
+      [],
+      1,
+    );
+    expect(none).toMatchObject({ primary: '', epoch: 0, resyncDone: 0, resyncTotal: 0, luns: [] });
+  });
+});
