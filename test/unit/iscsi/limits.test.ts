@@ -1,6 +1,9 @@
 // The caps of iscsi.limits on the wire (issue #13): sessions per initiator (a login past it
 // fails with OUT OF RESOURCES, RFC 7143 11.13.5) and commands per session (past it TASK SET
 // FULL, SAM-5 5.3.3), each counted in the refusals the metrics export.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeConfigSchema } from '../../../src/admin/config-schema.js';
 import { Daemon } from '../../../src/daemon.js';
@@ -23,6 +26,8 @@ describe('iscsi.limits caps', () => {
 
   beforeAll(async () => {
     const config = nodeConfigSchema.parse({
+      // A private data directory: an embedded node keeps its live configuration there.
+      node: { name: 'tandem-1', dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-limits-')) },
       portals: ['127.0.0.1:0'],
       admin: { listen: 'off' },
       iscsi: { limits: { sessionsPerInitiator: 2, commandsPerSession: 3 } },

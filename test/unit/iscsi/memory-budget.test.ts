@@ -3,6 +3,9 @@
 // reads its Data-In stops being dispatched past its budget and resumes when it reads; immediate
 // commands count against the command window (RFC 7143 4.2.2.1) and past it get Reject 0x06
 // (RFC 7143 11.17.1); another session keeps doing verified I/O meanwhile.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeConfigSchema } from '../../../src/admin/config-schema.js';
 import { Daemon } from '../../../src/daemon.js';
@@ -66,6 +69,8 @@ describe('the budget on the wire', () => {
 
   beforeAll(async () => {
     const config = nodeConfigSchema.parse({
+      // A private data directory: an embedded node keeps its live configuration there.
+      node: { name: 'tandem-1', dataDir: fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-budget-')) },
       portals: ['127.0.0.1:0'],
       // Not the default admin port: other in-process nodes of this folder's tests take it.
       admin: { listen: 'off' },
