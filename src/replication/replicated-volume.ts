@@ -39,6 +39,8 @@ export class ReplicatedVolume {
   readonly #members: Membership;
   readonly #replica: ReplicaApply;
   #cleanTimer: NodeJS.Timeout | undefined;
+  /** A flush-then-clear of quiet regions is in progress. */
+  #cleaning = false;
   /** Rejecters of writes in progress: lostPrimary() fails them all at once. */
   readonly #pending = new Set<(err: Error) => void>();
 
@@ -346,25 +348,47 @@ export class ReplicatedVolume {
     }
   }
 
-  /** Rule 6: once every replica is in sync, regions quiet for cleanAfterMs are clean again. */
+  /**
+   * Rule 6: once every replica is in sync, regions quiet for cleanAfterMs are clean again — but
+   * only once what was written there is durable on every side (issue 14, finding 1: a non-FUA
+   * write completes from the page cache, and a bit cleared before a power cut of either node
+   * would hide the region from the resync that follows). So a FLUSH goes to the local device
+   * and every peer first, and a region written again since it was picked stays dirty.
+   */
   #cleanQuietRegions(): void {
     const ctx = this.#ctx;
-    if (ctx.role.state !== 'primary' || !ctx.o.canServeWrites()) return;
+    if (this.#cleaning || ctx.role.state !== 'primary' || !ctx.o.canServeWrites()) return;
     const bm = ctx.bm();
     if (bm.dirtyCount === 0 || !this.#members.allInSync()) return;
     const now = Date.now();
-    const quiet: number[] = [];
+    const quiet = new Map<number, number | undefined>();
     for (const r of bm.dirtyRegions()) {
       if (ctx.locks.busy(r)) continue;
       const last = ctx.locks.lastWrite.get(r);
       if (last !== undefined && now - last < ctx.timing.cleanAfterMs) continue;
-      quiet.push(r);
-      ctx.locks.lastWrite.delete(r);
+      quiet.set(r, last);
     }
-    if (quiet.length === 0) return;
-    bm.clear(quiet).catch((err: unknown) =>
-      ctx.log.warn({ err: (err as Error).message }, 'could not persist cleared dirty regions'),
-    );
+    if (quiet.size === 0) return;
+    const gen = ctx.generation;
+    this.#cleaning = true;
+    // Picked with no write in flight there: the flush, issued now, covers every write they had.
+    this.#mirrored(outgoing(OpKind.FLUSH, 0, 0))
+      .then(() => {
+        if (gen !== ctx.generation || !this.#members.allInSync()) return;
+        const clean: number[] = [];
+        for (const [r, last] of quiet) {
+          if (ctx.locks.busy(r) || ctx.locks.lastWrite.get(r) !== last) continue;
+          clean.push(r);
+          ctx.locks.lastWrite.delete(r);
+        }
+        return bm.clear(clean);
+      })
+      .catch((err: unknown) =>
+        ctx.log.warn({ err: (err as Error).message }, 'could not flush and clear quiet dirty regions'),
+      )
+      .finally(() => {
+        this.#cleaning = false;
+      });
   }
 
   // ---------------------------------------------------------------- primary: verify

@@ -8,7 +8,7 @@ const RESYNC_PARALLEL = 4;
 
 /**
  * Brings a live peer that is not in the in-sync set up to date while new writes are mirrored to
- * it, then adds it to the set (`addToInSync`) and tells it. Incremental (our dirty regions ∪ the
+ * it, then tells it (it flushes and records the dataset) and adds it to the set (`addToInSync`). Incremental (our dirty regions ∪ the
  * peer's) when both hold the same dataset, else full.
  */
 export async function resync(
@@ -85,7 +85,11 @@ export async function resync(
   };
   await Promise.all(Array.from({ length: RESYNC_PARALLEL }, worker));
   if (link.down || gen !== ctx.generation) throw new Error(`resync of ${link.node} interrupted`);
-  // Writes still reach the peer while the set changes; a failure now waits for this outcome.
+  // The peer declares its copy trustworthy only after a flush (IN_SYNC), and only then does it
+  // join the in-sync set (issue 14, finding 1: a member must hold the data on stable storage,
+  // not in its page cache). Writes still reach it meanwhile; a failure waits for the outcome.
+  await link.send(outgoing(OpKind.IN_SYNC, 0, 0, undefined, false, false, ctx.datasetId));
+  if (link.down || gen !== ctx.generation) throw new Error(`resync of ${link.node} interrupted`);
   link.adding = addToInSync(link.node);
   try {
     await link.adding;
@@ -94,7 +98,6 @@ export async function resync(
   }
   if (link.down) return;
   link.transition('in-sync');
-  await link.send(outgoing(OpKind.IN_SYNC, 0, 0, undefined, false, false, ctx.datasetId));
   ctx.log.info(
     { peer: link.node, bytes: total, sentBytes: link.resyncSentBytes, durationMs: Date.now() - started },
     'resync done: peer in sync',

@@ -1,0 +1,92 @@
+// Issue 14, findings 1, 5 and 8: "clean" and "in sync" must mean durable on both sides, a
+// restarted primary resyncs its own activity log, and a link is in-sync only for a member.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { BlockDevice } from '../../../src/backstore/block-device.js';
+import { MemoryDevice } from '../../../src/backstore/memory.js';
+import { type Cluster, cluster, MiB, pattern, peerState, sleep, until } from './harness.js';
+
+let c: Cluster | undefined;
+afterEach(async () => {
+  await c?.close();
+  c = undefined;
+});
+
+/** A memory device that counts flushes and can hold them until released. */
+class FlushCounting extends MemoryDevice {
+  flushes = 0;
+  #gate: Promise<void> | undefined;
+  #open: (() => void) | undefined;
+  hold(): void {
+    this.#gate = new Promise((r) => (this.#open = r));
+  }
+  release(): void {
+    this.#open?.();
+    this.#gate = undefined;
+  }
+  override async flush(): Promise<void> {
+    if (this.#gate) await this.#gate;
+    this.flushes++;
+  }
+}
+
+async function flushCluster(inSync: string[]): Promise<{ cl: Cluster; devs: Map<string, FlushCounting> }> {
+  const devs = new Map<string, FlushCounting>();
+  const cl = await cluster({
+    names: ['a', 'b'],
+    size: 8 * MiB,
+    inSync,
+    timing: { cleanAfterMs: 50 },
+    device: (name): BlockDevice => {
+      const d = new FlushCounting(8 * MiB);
+      devs.set(name, d);
+      return d;
+    },
+  });
+  c = cl;
+  return { cl, devs };
+}
+
+describe('finding 1: clean and in sync mean durable on both sides', () => {
+  it('dirty count does not drop without a flush on the primary and on the replica', async () => {
+    const { cl, devs } = await flushCluster(['a', 'b']);
+    for (const n of cl.nodes.values()) await n.volume.initDataset('ds1');
+    const a = cl.node('a');
+    a.canServe = true;
+    await a.volume.becamePrimary(1);
+    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    devs.get('b')!.hold();
+    for (let r = 0; r < 4; r++) await a.volume.blockDevice.write(r * MiB, pattern(4096, r), false);
+    const dirty = a.volume.status().dirtyRegions;
+    expect(dirty).toBeGreaterThanOrEqual(4);
+    // Long past cleanAfterMs: while b has not flushed, nothing may be clean.
+    await sleep(400);
+    expect(devs.get('b')!.flushes).toBe(0);
+    expect(a.volume.status().dirtyRegions).toBe(dirty);
+    devs.get('b')!.release();
+    await until('quiet regions clean', () => a.volume.status().dirtyRegions === 0);
+    expect(devs.get('a')!.flushes).toBeGreaterThan(0);
+    expect(devs.get('b')!.flushes).toBeGreaterThan(0);
+  });
+
+  it('a resynced replica joins the in-sync set only after its IN_SYNC op has flushed', async () => {
+    const { cl, devs } = await flushCluster(['a']);
+    for (const n of cl.nodes.values()) await n.volume.initDataset('ds1');
+    cl.live.delete('b');
+    const a = cl.node('a');
+    a.canServe = true;
+    await a.volume.becamePrimary(1);
+    await a.volume.blockDevice.write(2 * MiB, pattern(8192, 1), false);
+    devs.get('b')!.hold();
+    cl.live.add('b');
+    a.volume.peersChanged();
+    await until('resync started', () => peerState(a.volume, 'b') === 'resyncing');
+    await sleep(300);
+    expect(cl.inSync.set.has('b')).toBe(false);
+    expect(peerState(a.volume, 'b')).not.toBe('in-sync');
+    devs.get('b')!.release();
+    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    expect(cl.inSync.set.has('b')).toBe(true);
+    expect(devs.get('b')!.flushes).toBeGreaterThan(0);
+    expect(cl.node('b').volume.hasValidData).toBe(true);
+  });
+});
