@@ -2,47 +2,14 @@
 // refuses Hellos and ops of an older one.
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  OpKind,
-  type PrimaryMessage,
-  type ReplicaMessage,
-  type ReplicationServiceClient,
-  replicationPackage,
-} from '../../../src/replication/proto.js';
-import { PEER_CHANNEL_OPTIONS } from '../../../src/util/proto.js';
-import { type Cluster, cluster, MiB, pattern, peerState, until } from './harness.js';
+import { OpKind } from '../../../src/replication/proto.js';
+import { type Cluster, cluster, MiB, pattern, peerState, rawStream, until } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
   await c?.close();
   c = undefined;
 });
-
-/** A hand-driven Mirror stream to `address`. */
-function rawStream(address: string) {
-  const Ctor = replicationPackage().Replication;
-  const client = new Ctor(
-    address,
-    grpc.credentials.createInsecure(),
-    PEER_CHANNEL_OPTIONS,
-  ) as unknown as ReplicationServiceClient;
-  const stream = client.Mirror();
-  const received: ReplicaMessage[] = [];
-  let error: grpc.ServiceError | undefined;
-  stream.on('data', (m: ReplicaMessage) => received.push(m));
-  stream.on('error', (e: grpc.ServiceError) => {
-    error = e;
-  });
-  return {
-    send: (m: PrimaryMessage) => stream.write(m),
-    received,
-    error: () => error,
-    close: () => {
-      stream.cancel();
-      client.close();
-    },
-  };
-}
 
 const hello = (epoch: number) => ({
   hello: {

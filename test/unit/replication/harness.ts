@@ -6,10 +6,17 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { BlockDevice, Extent } from '../../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
+import {
+  type PrimaryMessage,
+  type ReplicaMessage,
+  type ReplicationServiceClient,
+  replicationPackage,
+} from '../../../src/replication/proto.js';
 import { ReplicatedVolume } from '../../../src/replication/replicated-volume.js';
 import type { InSyncSet, ReplicationTiming } from '../../../src/replication/replication-interface.js';
 import { addReplicationService } from '../../../src/replication/server.js';
 import { silentLogger } from '../../../src/util/logger.js';
+import { PEER_CHANNEL_OPTIONS } from '../../../src/util/proto.js';
 
 export const MiB = 1 << 20;
 
@@ -238,4 +245,31 @@ export async function sameContents(a: BlockDevice, b: BlockDevice): Promise<bool
     if (!(await a.read(off, n)).equals(await b.read(off, n))) return false;
   }
   return true;
+}
+
+/** A hand-driven Mirror stream to `address` (plaintext), as a primary or an intruder would open it. */
+export function rawStream(address: string) {
+  const Ctor = replicationPackage().Replication;
+  const client = new Ctor(
+    address,
+    grpc.credentials.createInsecure(),
+    PEER_CHANNEL_OPTIONS,
+  ) as unknown as ReplicationServiceClient;
+  const stream = client.Mirror();
+  const received: ReplicaMessage[] = [];
+  let error: grpc.ServiceError | undefined;
+  stream.on('data', (m: ReplicaMessage) => received.push(m));
+  stream.on('error', (e: grpc.ServiceError) => {
+    error = e;
+  });
+  return {
+    send: (m: PrimaryMessage) => stream.write(m),
+    received,
+    acks: () => received.flatMap((m) => m.acks?.acks ?? []),
+    error: () => error,
+    close: () => {
+      stream.cancel();
+      client.close();
+    },
+  };
 }

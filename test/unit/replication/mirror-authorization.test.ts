@@ -8,14 +8,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import {
-  OpKind,
-  type OpKindCode,
-  type PrimaryMessage,
-  type ReplicaMessage,
-  type ReplicationServiceClient,
-  replicationPackage,
-} from '../../../src/replication/proto.js';
+import { OpKind, type OpKindCode, type PrimaryMessage } from '../../../src/replication/proto.js';
 import { ReplicatedVolume } from '../../../src/replication/replicated-volume.js';
 import {
   addReplicationService,
@@ -23,8 +16,7 @@ import {
   type MirrorClaim,
 } from '../../../src/replication/server.js';
 import { silentLogger } from '../../../src/util/logger.js';
-import { PEER_CHANNEL_OPTIONS } from '../../../src/util/proto.js';
-import { FakeInSync, MiB, pattern, until } from './harness.js';
+import { FakeInSync, MiB, pattern, rawStream, until } from './harness.js';
 
 const ERA = 'era-1';
 
@@ -87,31 +79,6 @@ async function replica(leader: { node: string; epoch: number }): Promise<Replica
   };
   open.push(r);
   return r;
-}
-
-function rawStream(address: string) {
-  const Ctor = replicationPackage().Replication;
-  const client = new Ctor(
-    address,
-    grpc.credentials.createInsecure(),
-    PEER_CHANNEL_OPTIONS,
-  ) as unknown as ReplicationServiceClient;
-  const stream = client.Mirror();
-  const received: ReplicaMessage[] = [];
-  let error: grpc.ServiceError | undefined;
-  stream.on('data', (m: ReplicaMessage) => received.push(m));
-  stream.on('error', (e: grpc.ServiceError) => {
-    error = e;
-  });
-  return {
-    send: (m: PrimaryMessage) => stream.write(m),
-    received,
-    error: () => error,
-    close: () => {
-      stream.cancel();
-      client.close();
-    },
-  };
 }
 
 const hello = (node: string, epoch: number, era = ERA): PrimaryMessage => ({

@@ -9,17 +9,11 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import {
-  OpKind,
-  type PrimaryMessage,
-  type ReplicaMessage,
-  type ReplicationServiceClient,
-  replicationPackage,
-} from '../../../src/replication/proto.js';
+import { OpKind, type PrimaryMessage } from '../../../src/replication/proto.js';
 import { ReplicatedVolume } from '../../../src/replication/replicated-volume.js';
 import { addReplicationService } from '../../../src/replication/server.js';
 import { PEER_CHANNEL_OPTIONS } from '../../../src/util/proto.js';
-import { type Cluster, cluster, FakeInSync, MiB, pattern, until } from './harness.js';
+import { type Cluster, cluster, FakeInSync, MiB, pattern, rawStream, until } from './harness.js';
 
 let c: Cluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -28,32 +22,6 @@ afterEach(async () => {
   c = undefined;
   for (const f of cleanups.splice(0)) await f();
 });
-
-function rawStream(address: string) {
-  const Ctor = replicationPackage().Replication;
-  const client = new Ctor(
-    address,
-    grpc.credentials.createInsecure(),
-    PEER_CHANNEL_OPTIONS,
-  ) as unknown as ReplicationServiceClient;
-  const stream = client.Mirror();
-  const received: ReplicaMessage[] = [];
-  let error: grpc.ServiceError | undefined;
-  stream.on('data', (m: ReplicaMessage) => received.push(m));
-  stream.on('error', (e: grpc.ServiceError) => {
-    error = e;
-  });
-  return {
-    send: (m: PrimaryMessage) => stream.write(m),
-    received,
-    acks: () => received.flatMap((m) => m.acks?.acks ?? []),
-    error: () => error,
-    close: () => {
-      stream.cancel();
-      client.close();
-    },
-  };
-}
 
 const hello = (epoch: number): PrimaryMessage => ({
   hello: {
