@@ -120,6 +120,9 @@ export class Membership {
         if (what === 'remove') {
           this.#removed.add(node);
           this.#added.delete(node);
+          // A link never shows in-sync for a non-member: it reconnects and is resynced.
+          const link = this.links.get(node);
+          if (link?.state === 'in-sync') link.fail('removed from the in-sync set');
         } else {
           this.#added.add(node);
           this.#removed.delete(node);
@@ -227,6 +230,11 @@ export class Membership {
         );
         return;
       }
+      // Membership is judged after a removal in flight lands (issue 14, finding 8): else a peer
+      // reconnecting faster than etcd answers shows in-sync while it leaves the set.
+      const removal = this.#removals.get(link.node);
+      if (removal) await removal.catch(() => undefined);
+      if (gen !== ctx.generation || link.down) return;
       const peerDirty = regionsFromPeerBitmap(reply, ctx.bm(), size);
       const consistent =
         reply.hasValidData &&

@@ -125,3 +125,29 @@ describe('finding 5: a restarted primary that wins again uses its own activity l
     expect(c.inSync.set.has('b')).toBe(true);
   });
 });
+
+describe('finding 8: a link is in-sync only for a member of the in-sync set', () => {
+  it('does not show a link in-sync for a node whose removal was pending when it reconnected', async () => {
+    c = await cluster({ names: ['a', 'b'], size: 8 * MiB, inSync: ['a', 'b'] });
+    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
+    const a = c.node('a');
+    const b = c.node('b');
+    a.canServe = true;
+    await a.volume.becamePrimary(1);
+    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    c.inSync.removeDelayMs = 800; // longer than the reconnect (100 ms)
+    b.kill();
+    await b.restart();
+    a.volume.peersChanged();
+    let violations = 0;
+    const end = Date.now() + 2000;
+    while (Date.now() < end) {
+      if (peerState(a.volume, 'b') === 'in-sync' && !c.inSync.set.has('b')) violations++;
+      await sleep(5);
+    }
+    expect(c.inSync.removedAt.has('b')).toBe(true);
+    expect(violations).toBe(0);
+    await until('b in sync again', () => peerState(a.volume, 'b') === 'in-sync');
+    expect(c.inSync.set.has('b')).toBe(true);
+  });
+});
