@@ -24,6 +24,8 @@ export class Membership {
   readonly #added = new Set<string>();
   readonly #removed = new Set<string>();
   readonly #removals = new Map<string, Promise<void>>();
+  /** Peers not yet resynced from this node's own activity log of before this term (finding 5). */
+  readonly #logPending = new Set<string>();
   /** When this node last became primary (the connect deadline counts from it). */
   primarySince = 0;
 
@@ -31,11 +33,18 @@ export class Membership {
     this.#ctx = ctx;
   }
 
-  /** A new primary term: no link or set change of an older term carries over. */
-  newTerm(): void {
+  /**
+   * A new primary term: no link or set change of an older term carries over. `ownLog`: this
+   * node's bitmap names regions from before the term (it crashed or lost the role as primary
+   * with writes in flight), which every peer must get by resync even if it looks consistent
+   * (issue 14, finding 5: those writes were never acknowledged, so a peer may lack them).
+   */
+  newTerm(ownLog = false): void {
     this.closeLinks('new primary term');
     this.#added.clear();
     this.#removed.clear();
+    this.#logPending.clear();
+    if (ownLog) for (const n of this.#ctx.o.replicas()) if (n !== this.#ctx.o.node) this.#logPending.add(n);
     this.primarySince = Date.now();
   }
 
@@ -111,6 +120,9 @@ export class Membership {
         if (what === 'remove') {
           this.#removed.add(node);
           this.#added.delete(node);
+          // A link never shows in-sync for a non-member: it reconnects and is resynced.
+          const link = this.links.get(node);
+          if (link?.state === 'in-sync') link.fail('removed from the in-sync set');
         } else {
           this.#added.add(node);
           this.#removed.delete(node);
@@ -218,6 +230,11 @@ export class Membership {
         );
         return;
       }
+      // Membership is judged after a removal in flight lands (issue 14, finding 8): else a peer
+      // reconnecting faster than etcd answers shows in-sync while it leaves the set.
+      const removal = this.#removals.get(link.node);
+      if (removal) await removal.catch(() => undefined);
+      if (gen !== ctx.generation || link.down) return;
       const peerDirty = regionsFromPeerBitmap(reply, ctx.bm(), size);
       const consistent =
         reply.hasValidData &&
@@ -225,14 +242,17 @@ export class Membership {
         reply.datasetId === ctx.datasetId &&
         peerDirty.length === 0;
       if (this.isMember(link.node)) {
-        if (consistent) {
+        if (consistent && !this.#logPending.has(link.node)) {
           link.transition('in-sync');
           return;
         }
         // In the set but not identical (it was primary with writes we may not have): out first.
-        await this.ensureRemoved(link.node, gen);
+        // A consistent member lacking only our own unacknowledged writes stays in: it holds
+        // every acknowledged write, and the regions of our log are resynced to it now.
+        if (!consistent) await this.ensureRemoved(link.node, gen);
       }
       await resync(ctx, link, reply, peerDirty, gen, (node) => this.#changeInSync('add', node, gen));
+      if (gen === ctx.generation && link.state === 'in-sync') this.#logPending.delete(link.node);
     } catch (err) {
       link.fail((err as Error).message);
     }

@@ -131,7 +131,8 @@ export class ReplicatedVolume {
     if (epoch > highest) await ctx.meta.update(() => ({ highestEpoch: epoch }));
     if (!this.hasValidData) ctx.log.error('primary without valid data: the lead must not elect this node');
     const wasPrimary = ctx.role.is('primary');
-    this.#members.newTerm();
+    // Our dirty regions from before this term may hold writes no peer has (finding 5).
+    this.#members.newTerm(ctx.bm().dirtyCount > 0);
     ctx.epoch = epoch;
     this.#transitionRole(['replica', 'primary'], 'primary', { epoch });
     // StateMachine logs only real changes; a new term of a primary is one too.
@@ -328,7 +329,8 @@ export class ReplicatedVolume {
       if (gen !== ctx.generation) throw ctx.fenced('not primary');
       if (!members.isMember(node)) return;
       const link = members.links.get(node);
-      if (link?.state === 'in-sync') {
+      // A member resyncing from our log (finding 5) mirrors live writes like an in-sync one.
+      if (link?.live) {
         try {
           await link.send(op);
         } catch {

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlockDevice } from '../../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { type Cluster, cluster, MiB, pattern, peerState, sleep, until } from './harness.js';
+import { type Cluster, cluster, MiB, pattern, peerState, sameContents, sleep, until } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -88,5 +88,66 @@ describe('finding 1: clean and in sync mean durable on both sides', () => {
     expect(cl.inSync.set.has('b')).toBe(true);
     expect(devs.get('b')!.flushes).toBeGreaterThan(0);
     expect(cl.node('b').volume.hasValidData).toBe(true);
+  });
+});
+
+describe('finding 5: a restarted primary that wins again uses its own activity log', () => {
+  it('resyncs to the peer the regions it wrote before the crash without acknowledgment', async () => {
+    c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a', 'b'] });
+    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
+    const a = c.node('a');
+    const b = c.node('b');
+    a.canServe = true;
+    await a.volume.becamePrimary(1);
+    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    // Three regions land on a; b's copies fail after a delay, and a crashes before it learns.
+    b.device.delayMs = 300;
+    const writes = [1, 5, 9].map((r) => a.volume.blockDevice.write(r * MiB, pattern(4096, r), false));
+    for (const w of writes) w.catch(() => undefined);
+    await sleep(50);
+    for (const r of [1, 5, 9])
+      expect((await a.device.read(r * MiB, 4096)).equals(pattern(4096, r))).toBe(true);
+    b.device.fail = true;
+    a.canServe = false;
+    // A restart: the volume closes, its store (memory here) survives.
+    a.device.close = () => Promise.resolve();
+    await c.reopen('a');
+    await sleep(400);
+    b.device.fail = false;
+    b.device.delayMs = 0;
+    expect(c.inSync.set.has('b')).toBe(true);
+    expect(await sameContents(a.device, b.device)).toBe(false);
+    // a wins again.
+    a.canServe = true;
+    await a.volume.becamePrimary(2);
+    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    expect(await sameContents(a.device, b.device)).toBe(true);
+    expect(c.inSync.set.has('b')).toBe(true);
+  });
+});
+
+describe('finding 8: a link is in-sync only for a member of the in-sync set', () => {
+  it('does not show a link in-sync for a node whose removal was pending when it reconnected', async () => {
+    c = await cluster({ names: ['a', 'b'], size: 8 * MiB, inSync: ['a', 'b'] });
+    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
+    const a = c.node('a');
+    const b = c.node('b');
+    a.canServe = true;
+    await a.volume.becamePrimary(1);
+    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    c.inSync.removeDelayMs = 800; // longer than the reconnect (100 ms)
+    b.kill();
+    await b.restart();
+    a.volume.peersChanged();
+    let violations = 0;
+    const end = Date.now() + 2000;
+    while (Date.now() < end) {
+      if (peerState(a.volume, 'b') === 'in-sync' && !c.inSync.set.has('b')) violations++;
+      await sleep(5);
+    }
+    expect(c.inSync.removedAt.has('b')).toBe(true);
+    expect(violations).toBe(0);
+    await until('b in sync again', () => peerState(a.volume, 'b') === 'in-sync');
+    expect(c.inSync.set.has('b')).toBe(true);
   });
 });
