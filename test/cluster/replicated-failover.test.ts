@@ -43,7 +43,7 @@ describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes l
 
   it('every acknowledged write reads back intact from the new primary; failover time is reported', async () => {
     // Both replicas in sync first (the peer joins out of sync and is resynced).
-    const primary = await waitAllUsable(mp);
+    const primary = await waitAllUsable(mp, 30_000, cluster);
     expect(mp.describeStates()).toMatch(/A\/O/);
     expect(mp.describeStates()).toMatch(/A\/NO/);
     const survivor = cluster.names.find((n) => n !== primary)!;
@@ -99,7 +99,7 @@ describe('replicated volume: a stale peer never promotes', () => {
   });
 
   it('stop peer, write, stop primary, start only the old peer: Unavailable until the primary returns', async () => {
-    const primary = await waitAllUsable(mp);
+    const primary = await waitAllUsable(mp, 30_000, cluster);
     const peer = cluster.names.find((n) => n !== primary)!;
     const before = Buffer.alloc(IO, 0x11);
     expect((await mp.write(0, before)).result.status).toBe(ScsiStatus.GOOD);

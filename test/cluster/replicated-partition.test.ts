@@ -69,7 +69,7 @@ describe('partition: the frozen primary is replaced only after its lease expires
   });
 
   it('the peer takes over only after the lease expires; no acknowledged write is lost', async () => {
-    const primary = await waitAllUsable(mp);
+    const primary = await waitAllUsable(mp, 30_000, cluster);
     const peer = cluster.names.find((n) => n !== primary)!;
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
     writers.start();
@@ -148,7 +148,7 @@ describe('partition: etcd frozen — the primary fences itself and nothing is ac
   });
 
   it('no write acknowledged from lease expiry until SIGCONT; none lost; terms never overlap', async () => {
-    await waitAllUsable(mp);
+    await waitAllUsable(mp, 30_000, cluster);
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
     writers.start();
     await sleep(1500);

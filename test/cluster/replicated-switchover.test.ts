@@ -31,7 +31,7 @@ describe('replicated volume: planned switchover under load', () => {
   });
 
   it('hands the primary role over and back: no failed command, no lost write', async () => {
-    await waitAllUsable(mp);
+    await waitAllUsable(mp, 30_000, cluster);
     const first = mp.paths.find((p) => p.state === 'active-optimized')!.name;
     const second = cluster.names.find((n) => n !== first)!;
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });

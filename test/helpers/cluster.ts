@@ -339,9 +339,15 @@ export function tandemctl(endpoint: string, args: string[], timeoutMs = 60_000):
 
 /**
  * Waits until every path of `mp` is Active/Optimized or Active/Non-optimized (a replicated
- * volume's peer joins out of sync and is resynced first); returns the A/O path's name.
+ * volume's peer joins out of sync and is resynced first); returns the A/O path's name. With
+ * `cluster`, a timeout names each node's last replication and ALUA log lines, so a failure on a
+ * loaded CI machine says where the join stopped.
  */
-export async function waitAllUsable(mp: MultipathClient, timeoutMs = 30_000): Promise<string> {
+export async function waitAllUsable(
+  mp: MultipathClient,
+  timeoutMs = 30_000,
+  cluster?: Pick<Cluster, 'nodes'>,
+): Promise<string> {
   const usable = () =>
     mp.paths.every((p) => p.state === 'active-optimized' || p.state === 'active-non-optimized');
   const deadline = Date.now() + timeoutMs;
@@ -352,6 +358,24 @@ export async function waitAllUsable(mp: MultipathClient, timeoutMs = 30_000): Pr
   }
   const primary = mp.paths.find((x) => x.state === 'active-optimized');
   if (!primary || !usable())
-    throw new Error(`paths not all usable after ${timeoutMs} ms: ${mp.describeStates()}`);
+    throw new Error(
+      `paths not all usable after ${timeoutMs} ms: ${mp.describeStates()}${cluster ? `\n${recentJoinLogs(cluster)}` : ''}`,
+    );
   return primary.name;
+}
+
+function recentJoinLogs(cluster: Pick<Cluster, 'nodes'>): string {
+  return cluster.nodes
+    .map((n) => {
+      const lines = n
+        .logs()
+        .filter((l) => typeof l.component === 'string' && /replication|alua/.test(l.component))
+        .slice(-8)
+        .map((l) => {
+          const { level, time, pid, hostname, mode, ...rest } = l;
+          return `  ${JSON.stringify(rest)}`;
+        });
+      return `${n.name}:\n${lines.join('\n')}`;
+    })
+    .join('\n');
 }
