@@ -18,6 +18,7 @@ import {
   type ForwardedCommand,
   type ForwardedCompletion,
   ForwardedTransportCommand,
+  ForwardOutcomeUnknown,
   forwardedItNexus,
   RESET_UNIT_ATTENTIONS,
   type ResetUnitAttention,
@@ -341,8 +342,15 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       return c;
     } catch (err) {
       if (cmd.signal.aborted) throw new TaskAborted();
+      if (err instanceof ForwardOutcomeUnknown) {
+        // It reached the primary and may have run there: "not executed" would be a lie that a
+        // retried COMPARE AND WRITE turns into MISCOMPARE (issue 14, finding 7). The transport
+        // ends the connection instead, and the initiator recovers as after a connection loss.
+        this.#log.warn({ err: err.message, lun: cmd.lun }, 'forwarded command outcome unknown');
+        return { status: ScsiStatus.CHECK_CONDITION, transferLength: 0, outcomeUnknown: true };
+      }
       this.#log.debug({ err: (err as Error).message, lun: cmd.lun }, 'forwarding to the primary failed');
-      // The primary is unreachable: a role change is under way, the initiator retries.
+      // Never sent: the primary is unreachable, a role change is under way, the initiator retries.
       return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
     } finally {
       this.#abortHooks.delete(cmd);
