@@ -167,6 +167,15 @@ describe('finding 7: forwarded commands whose outcome is unknown', () => {
     expect(kcq(c)).not.toBe('02/04/0a');
   });
 
+  it('a READ whose stream breaks stays 02/04/0A: running it again is the same as running it once', async () => {
+    const done = run([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+    const h = await nextHeld();
+    h.fail(new Error('primary broke mid-command'));
+    const c = await done;
+    expect(kcq(c)).toBe('02/04/0a');
+    expect(c.outcomeUnknown).toBeUndefined();
+  });
+
   it('finding 7: a primary change aborts, waits the grace, then reports outcome unknown', async () => {
     const done = run(write10(0, 1), Buffer.alloc(512, 7));
     const h = await nextHeld();
