@@ -312,6 +312,19 @@ export interface ReservationStateStore {
   ): Promise<{ applied: string[]; missing: string[] }>;
 }
 
+/**
+ * Mode parameters an initiator set with MODE SELECT (issue 14, finding 6), as cluster state:
+ * opaque JSON owned by src/scsi, one value per volume, last writer wins (MODE SELECT is
+ * idempotent and every node applies the values in revision order).
+ */
+export interface ModeParameterStateStore {
+  readModeParameters(volume: string): Promise<Versioned<JsonValue>>;
+  /** Writes the volume's value; resolves with its revision once durable. */
+  putModeParameters(volume: string, value: JsonValue): Promise<number>;
+  /** Delivers every volume's value now, then every change. */
+  watchModeParameters(listener: VolumeListener<JsonValue>): Promise<Subscription>;
+}
+
 /** The desired configuration. */
 export interface ConfigStore {
   readConfig(): Promise<{ revision: number; entries: ConfigEntry[] }>;
@@ -338,4 +351,5 @@ export interface Coordinator
     AluaStore,
     ReplicaSetStore,
     ReservationStateStore,
+    ModeParameterStateStore,
     ConfigStore {}

@@ -76,10 +76,15 @@ export class EmbeddedCoordinator implements Coordinator {
   readonly #acks = new Map<string, number>();
   readonly #config = new Map<string, ConfigEntry>();
   readonly #replicaSets = new Map<string, ReplicaSet>();
+  /** Mode parameters by volume, persisted next to the configuration file (finding 6). */
+  readonly #modePages = new Map<string, Stored>();
+  /** Saves of the mode parameters file, one at a time. */
+  #modePagesSaved: Promise<void> = Promise.resolve();
   readonly #listeners = {
     replicaSets: new Set<VolumeListener<ReplicaSet>>(),
     alua: new Set<VolumeListener<AluaSnapshot>>(),
     reservations: new Set<VolumeListener<JsonValue>>(),
+    modePages: new Set<VolumeListener<JsonValue>>(),
     config: new Set<(e: ConfigEvent) => void>(),
     leader: new Set<{ volume: string; fn: (l: LeaderRecord | undefined) => void }>(),
   };
@@ -114,6 +119,7 @@ export class EmbeddedCoordinator implements Coordinator {
     this.#assertOpen();
     this.#session.transition(['idle'], 'connecting');
     await this.#loadConfig();
+    await this.#loadModePages();
     this.#session.transition(['connecting'], 'live');
   }
 
@@ -510,6 +516,64 @@ export class EmbeddedCoordinator implements Coordinator {
     const snap = await this.readConfig();
     listener({ type: 'snapshot', ...snap });
     return this.#subscribe(this.#listeners.config, listener);
+  }
+
+  // ---- mode parameters: a file in the data directory, so a restart keeps them ------------------
+
+  get #modePagesFile(): string | undefined {
+    return this.#configFile ? path.join(path.dirname(this.#configFile), 'mode-pages.json') : undefined;
+  }
+
+  async #loadModePages(): Promise<void> {
+    const file = this.#modePagesFile;
+    if (!file) return;
+    let text: string;
+    try {
+      text = await fs.promises.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    let saved: Record<string, JsonValue>;
+    try {
+      saved = JSON.parse(text) as Record<string, JsonValue>;
+    } catch (err) {
+      throw new TandemError(
+        'TANDEM_ERR_CONFIG_INVALID',
+        `${file}: not valid JSON: ${(err as Error).message}`,
+      );
+    }
+    for (const [volume, value] of Object.entries(saved)) {
+      this.#modePages.set(volume, { value, revision: this.#bump() });
+    }
+  }
+
+  async readModeParameters(volume: string): Promise<Versioned<JsonValue>> {
+    const s = this.#modePages.get(volume);
+    return s ? { value: clone(s.value), revision: s.revision } : { value: undefined, revision: 0 };
+  }
+
+  async putModeParameters(volume: string, value: JsonValue): Promise<number> {
+    this.#assertOpen();
+    const stored = { value: clone(value), revision: this.#bump() };
+    this.#modePages.set(volume, stored);
+    const file = this.#modePagesFile;
+    if (file) {
+      const save = async () => {
+        const all = Object.fromEntries([...this.#modePages].map(([v, s]) => [v, s.value]));
+        await fs.promises.mkdir(path.dirname(file), { recursive: true });
+        await replaceFileDurably(file, `${JSON.stringify(all, null, 2)}\n`);
+      };
+      this.#modePagesSaved = this.#modePagesSaved.catch(() => undefined).then(save);
+      await this.#modePagesSaved;
+    }
+    this.#deliver(this.#listeners.modePages, (l) => l(volume, clone(stored.value), stored.revision));
+    return stored.revision;
+  }
+
+  async watchModeParameters(listener: VolumeListener<JsonValue>): Promise<Subscription> {
+    for (const [volume, s] of this.#modePages) listener(volume, clone(s.value), s.revision);
+    return this.#subscribe(this.#listeners.modePages, listener);
   }
 
   // ---- plumbing ------------------------------------------------------------------------------------

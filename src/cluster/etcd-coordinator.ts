@@ -29,6 +29,7 @@ import { EtcdElection } from './etcd-election.js';
 import { EtcdIdentity } from './etcd-identity.js';
 import { EtcdKv } from './etcd-kv.js';
 import { EtcdMembership } from './etcd-membership.js';
+import { EtcdModePages } from './etcd-mode-pages.js';
 import type { EtcdPartContext } from './etcd-part.js';
 import { EtcdReplicaSets } from './etcd-replica-sets.js';
 import { EtcdReservations } from './etcd-reservations.js';
@@ -73,6 +74,7 @@ export class EtcdCoordinator implements Coordinator {
   readonly #replicaSets: EtcdReplicaSets;
   readonly #reservations: EtcdReservations;
   readonly #config: EtcdConfig;
+  readonly #modePages: EtcdModePages;
   #started = false;
 
   constructor(opts: EtcdCoordinatorOptions) {
@@ -110,6 +112,7 @@ export class EtcdCoordinator implements Coordinator {
     this.#replicaSets = new EtcdReplicaSets(ctx);
     this.#reservations = new EtcdReservations(ctx, this.#session);
     this.#config = new EtcdConfig(ctx);
+    this.#modePages = new EtcdModePages(ctx);
     this.#logger.info({ prefix: this.keys.prefix, ...policy }, 'etcd coordinator configured');
   }
 
@@ -272,6 +275,17 @@ export class EtcdCoordinator implements Coordinator {
     timeoutMs: number,
   ): Promise<{ applied: string[]; missing: string[] }> {
     return this.#reservations.awaitReservationsApplied(volume, revision, nodes, timeoutMs);
+  }
+
+  // ---- mode parameters ----------------------------------------------------------------------
+  readModeParameters(volume: string): Promise<Versioned<JsonValue>> {
+    return this.#modePages.readModeParameters(volume);
+  }
+  putModeParameters(volume: string, value: JsonValue): Promise<number> {
+    return this.#modePages.putModeParameters(volume, value);
+  }
+  watchModeParameters(listener: VolumeListener<JsonValue>): Promise<Subscription> {
+    return this.#modePages.watchModeParameters(listener);
   }
 
   // ---- desired configuration -----------------------------------------------------------------

@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
-import type {
-  CommandForwarder,
-  ForwardedCommand,
-  ForwardedCompletion,
-  ResetUnitAttention,
+import {
+  type CommandForwarder,
+  type ForwardedCommand,
+  type ForwardedCompletion,
+  ForwardOutcomeUnknown,
+  type ResetUnitAttention,
 } from '../scsi/forwarding.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -37,6 +38,13 @@ export interface ForwardClientOptions {
    * usual 30 s SCSI timeout.
    */
   readonly deadlineMs?: number;
+  /**
+   * After the deadline or a primary change, how long the abort sent to the old primary may take
+   * to bring its answer back before the outcome counts as unknown. Default 2500 ms.
+   */
+  readonly abortGraceMs?: number;
+  /** How long a command waits for the channel to connect before it is refused unsent. Default 3000 ms. */
+  readonly connectTimeoutMs?: number;
   /** Credentials for dialing a node (mutual TLS, security/tls.ts); absent: plaintext. */
   readonly credentials?: (node: string) => grpc.ChannelCredentials;
 }
@@ -48,7 +56,9 @@ interface Pending {
   readonly link: Link;
   readonly resolve: (c: ForwardedCompletion) => void;
   readonly reject: (err: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout;
+  /** The answer is in doubt (deadline, primary change): the abort is sent, the grace runs. */
+  inDoubt: string | undefined;
 }
 
 /** One primary's client and its Commands stream (opened on first use, again after it breaks). */
@@ -95,15 +105,23 @@ export class ForwardClient implements CommandForwarder {
     stream.on('data', (res: ExecuteResponse) => {
       const p = l.pending.get(res.id);
       l.broken = false;
-      if (!p) return; // already failed locally (deadline, primary change)
+      if (!p) return; // already failed locally
+      const c = fromResponse(res);
+      // An abort this node sent on its own (not the initiator's) does not say the command did
+      // not run: the primary may have executed it before it saw the abort.
+      if (p.inDoubt && c.aborted) {
+        this.#unknown(p, `${p.inDoubt}; the primary aborted it`);
+        return;
+      }
       this.#settle(p);
-      p.resolve(fromResponse(res));
+      p.resolve(c);
     });
     const broken = (why: string) => {
       if (l.stream !== stream) return;
       l.stream = undefined;
       l.broken = true;
-      for (const p of [...l.pending.values()]) this.#fail(p, `stream to ${l.address} ended: ${why}`);
+      // Every pending command was written: the primary may have run it (finding 7).
+      for (const p of [...l.pending.values()]) this.#unknown(p, `stream to ${l.address} ended: ${why}`);
     };
     stream.on('error', (err: grpc.ServiceError) => broken(err.details ?? err.message));
     stream.on('end', () => broken('closed by the primary'));
@@ -116,16 +134,25 @@ export class ForwardClient implements CommandForwarder {
     p.link.pending.delete(p.id);
   }
 
-  #fail(p: Pending, why: string): void {
+  /** Sent, and no trustworthy answer: the primary may have run it. */
+  #unknown(p: Pending, why: string): void {
     this.#settle(p);
-    p.reject(
-      new TandemError(
-        'TANDEM_ERR_FORWARD_UNAVAILABLE',
-        `${p.volume}: forwarding to ${p.node} failed: ${why}`,
-        {
-          retryable: true,
-        },
-      ),
+    this.#log.warn({ volume: p.volume, primary: p.node, why }, 'forwarded command outcome unknown');
+    p.reject(new ForwardOutcomeUnknown(`${p.volume}: forwarded to ${p.node}, outcome unknown: ${why}`));
+  }
+
+  /**
+   * The answer is in doubt but may still come: ask the primary to abort its copy and give the
+   * answer a short grace (it is the truth if it comes: GOOD, or the check the primary returned).
+   */
+  #doubt(p: Pending, why: string): void {
+    if (p.inDoubt) return;
+    p.inDoubt = why;
+    this.#send(p.link, { abort: { id: p.id, originNode: this.#opts.originNode } });
+    clearTimeout(p.timer);
+    p.timer = setTimeout(
+      () => this.#unknown(p, `${why}; no answer to the abort`),
+      this.#opts.abortGraceMs ?? 2500,
     );
   }
 
@@ -149,39 +176,59 @@ export class ForwardClient implements CommandForwarder {
 
   forward(fc: ForwardedCommand, onAbort: (hook: () => void) => void): Promise<ForwardedCompletion> {
     const primary = this.#closed ? undefined : this.#opts.primaryOf(fc.volume);
-    if (!primary) {
-      return Promise.reject(
-        new TandemError('TANDEM_ERR_FORWARD_UNAVAILABLE', `${fc.volume}: no primary to forward to`, {
-          retryable: true,
-        }),
-      );
-    }
+    if (!primary) return Promise.reject(unavailable(fc.volume, 'no primary to forward to'));
     const link = this.#link(primary.address, primary.node);
-    return new Promise<ForwardedCompletion>((resolve, reject) => {
-      let stream: grpc.ClientDuplexStream<ForwarderMessage, ExecuteResponse>;
-      try {
-        stream = this.#stream(link);
-      } catch (err) {
-        reject(err as Error);
-        return;
-      }
-      const p: Pending = {
-        id: fc.id,
-        volume: fc.volume,
-        node: primary.node,
-        link,
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.#send(link, { abort: { id: fc.id, originNode: this.#opts.originNode } });
-          this.#fail(p, 'no answer before the deadline');
-        }, this.#opts.deadlineMs ?? 25_000),
-      };
-      link.pending.set(fc.id, p);
-      stream.write({ execute: toRequest(fc, this.#opts.originNode) });
-      // Ask the primary to abort its copy; the answer still comes when it is done.
-      onAbort(() => this.#send(link, { abort: { id: fc.id, originNode: this.#opts.originNode } }));
+    let abortedHere = false;
+    let abortSent: (() => void) | undefined;
+    // Ask the primary to abort its copy; the answer still comes when it is done.
+    onAbort(() => {
+      abortedHere = true;
+      abortSent?.();
     });
+    return this.#connected(link).then(
+      (ready) =>
+        new Promise<ForwardedCompletion>((resolve, reject) => {
+          // Not sent yet: refusing now is "not executed", the truth (finding 7).
+          if (!ready) return reject(unavailable(fc.volume, `${primary.address} is not connected`));
+          if (abortedHere) return reject(unavailable(fc.volume, 'aborted before it was sent'));
+          if (this.#closed || this.#opts.primaryOf(fc.volume)?.address !== primary.address) {
+            return reject(unavailable(fc.volume, 'the primary changed before it was sent'));
+          }
+          let stream: grpc.ClientDuplexStream<ForwarderMessage, ExecuteResponse>;
+          try {
+            stream = this.#stream(link);
+          } catch (err) {
+            return reject(err as Error);
+          }
+          const p: Pending = {
+            id: fc.id,
+            volume: fc.volume,
+            node: primary.node,
+            link,
+            resolve,
+            reject,
+            timer: setTimeout(
+              () => this.#doubt(p, 'no answer before the deadline'),
+              this.#opts.deadlineMs ?? 25_000,
+            ),
+            inDoubt: undefined,
+          };
+          link.pending.set(fc.id, p);
+          stream.write({ execute: toRequest(fc, this.#opts.originNode) });
+          abortSent = () => this.#send(link, { abort: { id: fc.id, originNode: this.#opts.originNode } });
+        }),
+    );
+  }
+
+  /**
+   * Resolves true once the link's channel is READY (so a command written now goes out on a
+   * connection), false if it is not within connectTimeoutMs: then nothing was sent.
+   */
+  #connected(l: Link): Promise<boolean> {
+    const channel = l.client.getChannel();
+    if (channel.getConnectivityState(true) === grpc.connectivityState.READY) return Promise.resolve(true);
+    const deadline = Date.now() + (this.#opts.connectTimeoutMs ?? 3000);
+    return new Promise((resolve) => l.client.waitForReady(deadline, (err) => resolve(!err)));
   }
 
   #send(link: Link, msg: ForwarderMessage): void {
@@ -218,16 +265,16 @@ export class ForwardClient implements CommandForwarder {
   }
 
   /**
-   * The volume's primary changed: commands still waiting on another node will never be answered
-   * by a primary (it lost its role and fences itself): fail them now so the initiator retries.
+   * The volume's primary changed: commands still waiting on another node may never be answered
+   * (the old primary lost its role and fences itself). Each is aborted there; an answer that
+   * comes within the grace is passed on, else its outcome is unknown (finding 7).
    */
   primaryChanged(volume: string, node: string | undefined): void {
     for (const l of this.#links.values()) {
       for (const p of [...l.pending.values()]) {
         if (p.volume === volume && p.node !== node) {
-          this.#log.info({ volume, from: p.node, to: node }, 'primary changed: failing a forwarded command');
-          this.#send(l, { abort: { id: p.id, originNode: this.#opts.originNode } });
-          this.#fail(p, `primary changed to ${node ?? 'none'}`);
+          this.#log.info({ volume, from: p.node, to: node }, 'primary changed: aborting a forwarded command');
+          this.#doubt(p, `primary changed to ${node ?? 'none'}`);
         }
       }
     }
@@ -236,10 +283,16 @@ export class ForwardClient implements CommandForwarder {
   close(): void {
     this.#closed = true;
     for (const l of this.#links.values()) {
-      for (const p of [...l.pending.values()]) this.#fail(p, 'node stopping');
+      for (const p of [...l.pending.values()]) this.#unknown(p, 'node stopping');
       l.stream?.cancel();
       l.client.close();
     }
     this.#links.clear();
   }
+}
+
+function unavailable(volume: string, why: string): TandemError {
+  return new TandemError('TANDEM_ERR_FORWARD_UNAVAILABLE', `${volume}: not forwarded: ${why}`, {
+    retryable: true,
+  });
 }

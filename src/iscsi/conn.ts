@@ -744,9 +744,11 @@ export class Connection implements R2tSender {
       s.inFlight--;
       s.refreshWindow();
     }
-    if (this.#state !== 'full-feature' || c.aborted || s?.closed) {
+    if (this.#state !== 'full-feature' || c.aborted || s?.closed || c.outcomeUnknown) {
       c.release?.();
       this.#release(admitted);
+      // No answer is the truth: the initiator recovers as after a connection loss (finding 7).
+      if (c.outcomeUnknown) this.close('command outcome unknown');
       return;
     }
     if (task.arrivedAt) {

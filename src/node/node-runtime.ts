@@ -17,6 +17,7 @@ import type {
   PortGroup,
   Subscription,
 } from '../cluster/coordinator.js';
+import { ClusterModeStore } from '../cluster/mode-parameter-store.js';
 import { Portal } from '../iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
 import type { SessionRegistry } from '../iscsi/session-registry.js';
@@ -362,6 +363,7 @@ export class NodeRuntime implements ClusterHost {
     const link = this.#link;
     const holder: { lu?: LogicalUnit } = {};
     let linked: Awaited<ReturnType<ClusterLink['wire']>> | undefined;
+    let modes: ClusterModeStore | undefined;
     try {
       const seed = await c.volumeSeed(vol.id, vol.identity);
       linked = await link?.wire(
@@ -375,6 +377,8 @@ export class NodeRuntime implements ClusterHost {
             lu.unitAttentions.establishAll(lu.knownNexuses(), reason('ASYMMETRIC_ACCESS_STATE_CHANGED'));
         },
       );
+      // Mode parameters an initiator set are cluster state (issue 14, finding 6).
+      modes = await ClusterModeStore.open({ coordinator: c, volume: vol.id, logger: this.#log });
       const lu = new LogicalUnit(
         linked?.replication?.blockDevice ?? device,
         {
@@ -393,7 +397,7 @@ export class NodeRuntime implements ClusterHost {
                 ),
               }),
         },
-        linked?.options ?? {},
+        { ...linked?.options, modeStore: modes },
       );
       holder.lu = lu;
       if (!link) await this.#leadAlone(vol);
@@ -420,6 +424,7 @@ export class NodeRuntime implements ClusterHost {
         'logical unit ready',
       );
     } catch (err) {
+      modes?.close();
       if (linked) await link?.unwire(vol.id);
       if (linked?.replication) await linked.replication.close().catch(() => undefined);
       else await device.close().catch(() => undefined);
@@ -453,6 +458,7 @@ export class NodeRuntime implements ClusterHost {
     while (m.lu.taskSet.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     if (this.#link) await this.#link.unwire(m.volume.id);
     else await this.coordinator?.resign(m.volume.id);
+    m.lu.modeStore?.close();
     await this.#close(m);
     this.#log.info({ target: m.target, lun: m.lun, volume: m.volume.id }, 'logical unit removed');
   }

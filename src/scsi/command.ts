@@ -83,6 +83,13 @@ export interface Completion {
   readonly transferLength: number;
   /** The task was aborted: the transport sends no response for it (RFC 7143 11.5.1). */
   readonly aborted?: boolean;
+  /**
+   * Whether the command ran is unknown (forwarded, then the primary's answer was lost): the
+   * transport sends no response and ends the nexus's connection, so the initiator recovers
+   * as after a connection loss, which leaves the outcome unknown to it too (SAM-5 5.4,
+   * RFC 7143 7.1). `status` is only a fallback for callers that do not send responses.
+   */
+  readonly outcomeUnknown?: boolean;
   /** Returns `data`'s memory to its pool once the transport has sent it. */
   readonly release?: () => void;
 }

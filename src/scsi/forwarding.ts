@@ -58,11 +58,30 @@ export interface ForwardedCompletion {
   readonly aborted?: boolean;
 }
 
+/**
+ * A forwarded command was sent to the primary and its outcome is unknown: it may have run
+ * there. Reporting "not executed" would be a lie a retry turns into MISCOMPARE (COMPARE AND
+ * WRITE) or RESERVATION CONFLICT (PR OUT), so the transport ends the nexus's connection
+ * instead and the initiator recovers as after a connection loss (issue 14, finding 7).
+ */
+export class ForwardOutcomeUnknown extends Error {
+  readonly code = 'TANDEM_ERR_FORWARD_OUTCOME_UNKNOWN';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ForwardOutcomeUnknown';
+  }
+}
+
 /** The forwarding node's side: send a command to the volume's primary. */
 export interface CommandForwarder {
   /**
-   * Resolves with the primary's answer; rejects when the primary cannot be reached or answered
-   * nothing (the gate then reports ASYMMETRIC ACCESS STATE TRANSITION, and the initiator retries).
+   * Resolves with the primary's answer. Rejects in two ways (issue 14, finding 7):
+   * - the command provably never reached a primary (none known, the forwarder is closed, the
+   *   channel could not connect before sending): any other error. The gate reports
+   *   ASYMMETRIC ACCESS STATE TRANSITION ("not executed, retry"), and the initiator retries.
+   * - it was sent and no trustworthy answer came (the stream broke, the deadline passed, the
+   *   primary changed, and no answer arrived within a short grace after the abort):
+   *   `ForwardOutcomeUnknown`. The engine then completes it with `outcomeUnknown`.
    * `onAbort` registers the hook the engine calls when the task is aborted here (TMF, nexus
    * loss): the forwarder asks the primary to abort its copy and still waits for its answer.
    */

@@ -8,6 +8,7 @@ import { LuReservations } from './pr/lu-reservations.js';
 import type { ReservationStore } from './pr/reservation-store-interface.js';
 import { RangeLock } from './range-lock.js';
 import { reason } from './sense-reason.js';
+import { type ModeParameterStore, sameMode } from './spc/mode-store.js';
 import { TaskSet } from './task-set.js';
 import { UnitAttentions } from './unit-attention.js';
 
@@ -20,6 +21,8 @@ export interface LogicalUnitOptions {
   readonly access?: LuAccess;
   /** Cluster mode: how commands reach the primary from an Active/Non-optimized port. */
   readonly forwarder?: CommandForwarder;
+  /** Where the mode parameters an initiator sets are kept (absent: this process's memory). */
+  readonly modeStore?: ModeParameterStore;
 }
 
 /**
@@ -47,6 +50,7 @@ export class LogicalUnit implements LuView {
   readonly reservations: LuReservations;
   readonly access: LuAccess | undefined;
   readonly forwarder: CommandForwarder | undefined;
+  readonly modeStore: ModeParameterStore | undefined;
   readonly #seen = new Set<string>();
   readonly #unchanging = new Medium(this, 'none');
   readonly #perWrite = new Medium(this, 'per-write');
@@ -60,6 +64,12 @@ export class LogicalUnit implements LuView {
     this.blockSize = config.blockSize;
     this.access = options.access;
     this.forwarder = options.forwarder;
+    this.modeStore = options.modeStore;
+    if (this.modeStore) {
+      // The parameters some node saved, then every change any node saves (issue 14, finding 6).
+      Object.assign(this.mode, this.modeStore.get() ?? {});
+      this.modeStore.subscribe((mode, issuer) => this.#setMode(mode, issuer));
+    }
     const digest = createHash('sha256')
       .update(config.identitySeed ?? config.volumeId)
       .digest();
@@ -101,6 +111,22 @@ export class LogicalUnit implements LuView {
     if (grant === 'none') return this.#unchanging;
     if (grant === 'per-write') return this.#perWrite;
     return new Medium(this, grant);
+  }
+
+  async changeMode(mode: ModeState, issuer: string): Promise<void> {
+    await this.modeStore?.save(mode, issuer);
+    this.#setMode(mode, issuer);
+  }
+
+  /**
+   * In force here, once: SPC-4 7.5.1 — every I_T nexus but the one whose MODE SELECT changed
+   * them learns it (MODE PARAMETERS CHANGED), whichever node it is logged in to. The store's
+   * delivery and this node's own save both come here; the second finds nothing to change.
+   */
+  #setMode(mode: ModeState, issuer: string): void {
+    if (sameMode(mode, this.mode)) return;
+    Object.assign(this.mode, mode);
+    this.unitAttentions.establishAll(this.knownNexuses(), reason('MODE_PARAMETERS_CHANGED'), issuer);
   }
 
   /**

@@ -68,4 +68,9 @@ export interface LuView {
   /** Cluster mode: this node's ALUA port for the LU (absent: Active/Optimized, embedded). */
   readonly access: LuAccess | undefined;
   knownNexuses(): Iterable<string>;
+  /**
+   * MODE SELECT: makes `mode` the LU's parameters (saved first where the LU has a store), and
+   * establishes MODE PARAMETERS CHANGED for every other I_T nexus (SPC-4 7.5.1).
+   */
+  changeMode(mode: ModeState, issuer: string): Promise<void>;
 }

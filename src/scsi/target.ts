@@ -18,6 +18,7 @@ import {
   type ForwardedCommand,
   type ForwardedCompletion,
   ForwardedTransportCommand,
+  ForwardOutcomeUnknown,
   forwardedItNexus,
   RESET_UNIT_ATTENTIONS,
   type ResetUnitAttention,
@@ -341,8 +342,16 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       return c;
     } catch (err) {
       if (cmd.signal.aborted) throw new TaskAborted();
+      if (err instanceof ForwardOutcomeUnknown && changesState(row)) {
+        // It reached the primary and may have run there: "not executed" would be a lie that a
+        // retried COMPARE AND WRITE turns into MISCOMPARE (issue 14, finding 7). The transport
+        // ends the connection instead, and the initiator recovers as after a connection loss.
+        // A command that changes nothing (READ, INQUIRY) is the same whether it ran or not.
+        this.#log.warn({ err: err.message, lun: cmd.lun }, 'forwarded command outcome unknown');
+        return { status: ScsiStatus.CHECK_CONDITION, transferLength: 0, outcomeUnknown: true };
+      }
       this.#log.debug({ err: (err as Error).message, lun: cmd.lun }, 'forwarding to the primary failed');
-      // The primary is unreachable: a role change is under way, the initiator retries.
+      // Never sent: the primary is unreachable, a role change is under way, the initiator retries.
       return this.#check(cmd, reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION'), lu);
     } finally {
       this.#abortHooks.delete(cmd);
@@ -643,6 +652,16 @@ export class ScsiTarget implements ScsiEngine, TargetView {
 
 function isResetUnitAttention(name: string): name is ResetUnitAttention {
   return (RESET_UNIT_ATTENTIONS as readonly string[]).includes(name);
+}
+
+/**
+ * Whether running the command twice can differ from running it once (finding 7): it carries a
+ * parameter list or data to write (WRITE, COMPARE AND WRITE, PERSISTENT RESERVE OUT, MODE SELECT,
+ * EXTENDED COPY) or changes the medium. The rest read, or set a state that a repeat from the
+ * same nexus leaves as it is (RESERVE(6), PREVENT ALLOW MEDIUM REMOVAL, SYNCHRONIZE CACHE).
+ */
+function changesState(row: AnyOpcodeRow): boolean {
+  return row.direction === 'out' || row.writes !== undefined || row.writesMedium === true;
 }
 
 /** A bit set outside the row's CDB usage mask is a reserved bit: INVALID FIELD IN CDB. */

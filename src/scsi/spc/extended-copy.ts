@@ -260,6 +260,8 @@ function reasonOf(sense: Buffer): SenseReason | undefined {
  * field pointer on the segment's CSCD index (`cscdByte`).
  */
 function ioFailure(c: Completion, cscdByte: number): CopyFailure {
+  // A forwarded READ or WRITE that may have run: the copy stopped in that segment (SPC-4 6.4.3).
+  if (c.outcomeUnknown) return reason('THIRD_PARTY_DEVICE_FAILURE');
   if (c.status === ScsiStatus.CHECK_CONDITION && c.sense) {
     const r = reasonOf(c.sense);
     if (!r) return reason('THIRD_PARTY_DEVICE_FAILURE');

@@ -1,4 +1,4 @@
-import type { LuView } from '../lu-view.js';
+import type { LuView, ModeState } from '../lu-view.js';
 import { ModePage } from '../spec/vpd.js';
 
 /** Page control field of MODE SENSE (SPC-4 6.11). */
@@ -15,10 +15,10 @@ export interface ModePageDef {
   readonly length: number; // total bytes including the 2-byte header
   build(lu: LuView, pc: PageControlCode): Buffer;
   /**
-   * MODE SELECT: takes the changeable fields from `page` (already checked: only bits set in
-   * the CHANGEABLE page differ from the current page). Absent: nothing is changeable.
+   * MODE SELECT: takes the changeable fields from `page` into `mode` (already checked: only
+   * bits set in the CHANGEABLE page differ from the current page). Absent: nothing is changeable.
    */
-  apply?(lu: LuView, page: Buffer): void;
+  apply?(mode: ModeState, page: Buffer): void;
 }
 
 function header(code: number, length: number): Buffer {
@@ -45,8 +45,8 @@ const caching: ModePageDef = {
     b[2] = wce ? 0x04 : 0x00;
     return b;
   },
-  apply(lu, page) {
-    lu.mode.wce = (page[2]! & 0x04) !== 0;
+  apply(mode, page) {
+    mode.wce = (page[2]! & 0x04) !== 0;
   },
 };
 
@@ -71,10 +71,10 @@ const control: ModePageDef = {
     b.writeUInt16BE(0xffff, 8); // BUSY TIMEOUT PERIOD: unlimited
     return b;
   },
-  apply(lu, page) {
-    lu.mode.dSense = (page[2]! & 0x04) !== 0;
-    lu.mode.swp = (page[4]! & 0x08) !== 0;
-    lu.mode.tas = (page[5]! & 0x40) !== 0;
+  apply(mode, page) {
+    mode.dSense = (page[2]! & 0x04) !== 0;
+    mode.swp = (page[4]! & 0x08) !== 0;
+    mode.tas = (page[5]! & 0x40) !== 0;
   },
 };
 

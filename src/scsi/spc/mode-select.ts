@@ -1,9 +1,10 @@
 import { invalidField, usage } from '../cdb.js';
-import type { LuView } from '../lu-view.js';
+import type { LuView, ModeState } from '../lu-view.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason, type SenseReason } from '../sense-reason.js';
 import { Opcode } from '../spec/opcodes.js';
 import { MODE_PAGES, type ModePageDef, PageControl } from './mode-pages.js';
+import { sameMode } from './mode-store.js';
 
 interface ModeSelectCdb extends ParsedCdb {
   readonly ten: boolean;
@@ -81,7 +82,7 @@ export function checkModeParameters(lu: LuView, list: Buffer, ten: boolean): Pen
  * MODE SELECT(6/10) (SPC-4 6.9, 6.10). Changeable: control page D_SENSE, SWP, TAS; caching
  * page WCE. No saved pages, so SP = 1 is refused; only the page format (PF = 1) is accepted.
  * A change establishes MODE PARAMETERS CHANGED for every other I_T nexus (SPC-4 7.5.1): the
- * pages are shared by all of them.
+ * pages are shared by all of them, on every node (LogicalUnit.changeMode).
  */
 function modeSelectRow(name: string, opcode: number, u: number[]): OpcodeRow<ModeSelectCdb> {
   const ten = u.length === 10;
@@ -97,20 +98,21 @@ function modeSelectRow(name: string, opcode: number, u: number[]): OpcodeRow<Mod
       if (dataOutLength > 0 && (cdb[1]! & 0x10) === 0) return invalidField(1, 4);
       return { ten, dataOutLength };
     },
-    execute(ctx, p) {
+    async execute(ctx, p) {
       // SPC-4 6.9: a PARAMETER LIST LENGTH of zero transfers nothing and is not an error.
       if (p.dataOutLength === 0) return undefined;
       const lu = ctx.lu!;
       const pending = checkModeParameters(lu, ctx.dataOut, p.ten);
       if (!Array.isArray(pending)) return pending;
-      const before = JSON.stringify(lu.mode);
-      for (const { def, page } of pending) def.apply?.(lu, page);
-      if (JSON.stringify(lu.mode) !== before) {
-        lu.unitAttentions.establishAll(
-          lu.knownNexuses(),
-          reason('MODE_PARAMETERS_CHANGED'),
-          ctx.cmd.nexus.id,
-        );
+      const next: ModeState = { ...lu.mode };
+      for (const { def, page } of pending) def.apply?.(next, page);
+      if (sameMode(next, lu.mode)) return undefined;
+      try {
+        // Cluster state (issue 14, finding 6): saved where every node reads it, then in force.
+        await lu.changeMode(next, ctx.cmd.nexus.id);
+      } catch {
+        // Not saved, so not changed anywhere it counts: the initiator retries the same list.
+        return reason('LOGICAL_UNIT_NOT_ACCESSIBLE_ASYMMETRIC_ACCESS_STATE_TRANSITION');
       }
       return undefined;
     },

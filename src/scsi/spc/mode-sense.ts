@@ -20,7 +20,8 @@ function parseModeSense(cdb: Buffer, ten: boolean): ModeSenseCdb | ReturnType<ty
   const pc = (cdb[2]! >> 6) as PageControlCode;
   const page = cdb[2]! & 0x3f;
   const subpage = cdb[3]!;
-  // SPC-4 6.11: saved values are not supported (nothing is saved across restarts).
+  // SPC-4 6.11: no saved values. The current ones are cluster state (they outlive a restart or
+  // a failover, issue 14 finding 6); there is no second, saved set to report.
   if (pc === PageControl.SAVED) return reason('SAVING_PARAMETERS_NOT_SUPPORTED');
   if (subpage !== 0x00 && subpage !== 0xff) return invalidField(3);
   if (page !== ModePage.ALL_PAGES && !MODE_PAGES.some((p) => p.code === page)) return invalidField(2);
