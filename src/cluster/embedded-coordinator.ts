@@ -185,6 +185,7 @@ export class EmbeddedCoordinator implements Coordinator {
 
   async close(): Promise<void> {
     if (this.#session.state === 'closed') return;
+    await this.#modePagesSaved.catch(() => undefined);
     for (const [volume, sm] of this.#roles) {
       if (sm.transition(['leader'], 'closed', { epoch: EMBEDDED_EPOCH, reason: 'closed' })) {
         this.#events.emit('leadershipLost', { volume, epoch: EMBEDDED_EPOCH, reason: 'closed' });
@@ -475,12 +476,16 @@ export class EmbeddedCoordinator implements Coordinator {
     if (!current) return false;
     const revision = this.#delete(kind, name);
     await this.#saveConfig();
+    await this.#modePagesSaved;
     this.#deliver(this.#listeners.config, (l) => l({ type: 'delete', revision, kind, name }));
     return true;
   }
 
   #delete(kind: ConfigKind, name: string): number {
     this.#config.delete(this.#key(kind, name));
+    // A volume's mode parameters go with it (as on etcd): a new volume of the same name starts
+    // from the defaults. The file is rewritten with the configuration's own save.
+    if (kind === 'volumes' && this.#modePages.delete(name)) void this.#saveModePages().catch(() => undefined);
     return this.#bump();
   }
 
@@ -557,18 +562,22 @@ export class EmbeddedCoordinator implements Coordinator {
     this.#assertOpen();
     const stored = { value: clone(value), revision: this.#bump() };
     this.#modePages.set(volume, stored);
-    const file = this.#modePagesFile;
-    if (file) {
-      const save = async () => {
-        const all = Object.fromEntries([...this.#modePages].map(([v, s]) => [v, s.value]));
-        await fs.promises.mkdir(path.dirname(file), { recursive: true });
-        await replaceFileDurably(file, `${JSON.stringify(all, null, 2)}\n`);
-      };
-      this.#modePagesSaved = this.#modePagesSaved.catch(() => undefined).then(save);
-      await this.#modePagesSaved;
-    }
+    await this.#saveModePages();
     this.#deliver(this.#listeners.modePages, (l) => l(volume, clone(stored.value), stored.revision));
     return stored.revision;
+  }
+
+  /** Writes every volume's mode parameters to the data directory, one write at a time. */
+  #saveModePages(): Promise<void> {
+    const file = this.#modePagesFile;
+    if (!file) return Promise.resolve();
+    const save = async () => {
+      const all = Object.fromEntries([...this.#modePages].map(([v, s]) => [v, s.value]));
+      await fs.promises.mkdir(path.dirname(file), { recursive: true });
+      await replaceFileDurably(file, `${JSON.stringify(all, null, 2)}\n`);
+    };
+    this.#modePagesSaved = this.#modePagesSaved.catch(() => undefined).then(save);
+    return this.#modePagesSaved;
   }
 
   async watchModeParameters(listener: VolumeListener<JsonValue>): Promise<Subscription> {

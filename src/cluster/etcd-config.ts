@@ -54,7 +54,9 @@ export class EtcdConfig implements ConfigStore {
     const key = keys.configKey(kind, name);
     const res = await kv.txn('delete config', {
       compare: unchangedSince(key, expectedRevision),
-      success: [op.delete(key)],
+      // A volume's mode parameters go with it: a new volume of the same name starts from the
+      // defaults, not from what an initiator set on the old one.
+      success: kind === 'volumes' ? [op.delete(key), op.delete(keys.modePagesOf(name))] : [op.delete(key)],
     });
     if (!res.succeeded) {
       throw new TandemError(
@@ -76,7 +78,9 @@ export class EtcdConfig implements ConfigStore {
     const ops: IRequestOp[] = [];
     for (const e of current.entries) {
       const key = keys.configKey(e.kind, e.name);
-      if (!wanted.has(key)) ops.push(op.delete(key));
+      if (wanted.has(key)) continue;
+      ops.push(op.delete(key));
+      if (e.kind === 'volumes') ops.push(op.delete(keys.modePagesOf(e.name)));
     }
     for (const [key, value] of wanted) ops.push(op.put(key, value));
     // Nothing under config/ may have changed since the caller read it (nor since we did).

@@ -7,7 +7,6 @@ import type {
 } from './coordinator.js';
 import { op } from './etcd-kv.js';
 import type { EtcdPartContext } from './etcd-part.js';
-import { segment } from './keys.js';
 import { decodeJson } from './records.js';
 
 /**
@@ -23,11 +22,11 @@ export class EtcdModePages implements ModeParameterStateStore {
   }
 
   #base(): string {
-    return `${this.#ctx.keys.prefix}mode-pages/`;
+    return this.#ctx.keys.modePages();
   }
 
   #key(volume: string): string {
-    return this.#base() + segment(volume, 'volume');
+    return this.#ctx.keys.modePagesOf(volume);
   }
 
   async readModeParameters(volume: string): Promise<Versioned<JsonValue>> {

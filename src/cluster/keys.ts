@@ -16,6 +16,7 @@ import { CONFIG_KINDS, type ConfigKind } from './coordinator.js';
  *   alua/<volume>                     {epoch, primary, groups}      written under the leader guard
  *   reservations/<volume>             opaque JSON                   CAS on mod revision
  *   pr-applied/<volume>/<node>        {revision}                    session lease
+ *   mode-pages/<volume>               opaque JSON (mode parameters) plain put; deleted with the volume
  *   config/<kind>/<name>              JSON                          desired configuration
  */
 export class KeyLayout {
@@ -106,6 +107,12 @@ export class KeyLayout {
   }
   reservation(volume: string): string {
     return this.reservations() + segment(volume, 'volume');
+  }
+  modePages(): string {
+    return `${this.prefix}mode-pages/`;
+  }
+  modePagesOf(volume: string): string {
+    return this.modePages() + segment(volume, 'volume');
   }
   prApplied(volume: string): string {
     return `${this.prefix}pr-applied/${segment(volume, 'volume')}/`;

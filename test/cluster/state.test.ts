@@ -230,6 +230,21 @@ describe('configuration and membership', () => {
     await sub.close();
   });
 
+  it('drops the mode parameters with the volume, on delete and on a whole-configuration replace', async () => {
+    const prefix = freshPrefix();
+    const a = coordinator(etcd, 'node-a', prefix);
+    await a.start();
+    await a.putConfig('volumes', 'vol-m1', { kind: 'shared', size: 1 << 20 });
+    await a.putConfig('volumes', 'vol-m2', { kind: 'shared', size: 1 << 20 });
+    await a.putModeParameters('vol-m1', { wce: false });
+    await a.putModeParameters('vol-m2', { wce: false });
+    expect(await a.deleteConfig('volumes', 'vol-m1')).toBe(true);
+    expect((await a.readModeParameters('vol-m1')).value).toBeUndefined();
+    expect((await a.readModeParameters('vol-m2')).value).toEqual({ wce: false });
+    await a.replaceConfig([{ kind: 'targets', name: 'iqn.2026-11.org.tandem:demo', value: { alias: 'demo' } }]);
+    expect((await a.readModeParameters('vol-m2')).value).toBeUndefined();
+  });
+
   it('lists live members with their addresses and drops a node when it leaves', async () => {
     const prefix = freshPrefix();
     const a = coordinator(etcd, 'node-a', prefix);

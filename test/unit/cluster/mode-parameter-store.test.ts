@@ -166,3 +166,35 @@ describe('finding 6: mode parameters are cluster state', () => {
     expect(a.lu.mode.wce).toBe(true);
   });
 });
+
+describe('mode parameters go with their volume', () => {
+  it('deleting a volume from the configuration drops its mode parameters, also across a restart (a new volume of that name starts from the defaults)', async () => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-modes-del-'));
+    const open = async () => {
+      const c = new EmbeddedCoordinator({
+        node: { name: 'n1', portals: ['127.0.0.1:3260'], grpc: '', admin: '' },
+        logger: silentLogger(),
+        configFile: path.join(dataDir, 'config.json'),
+      });
+      await c.start();
+      return c;
+    };
+    try {
+      let c = await open();
+      await c.putConfig('volumes', VOLUME, { path: 'v.img', size: '1M' });
+      await c.putConfig('volumes', 'other', { path: 'o.img', size: '1M' });
+      await c.putModeParameters(VOLUME, { wce: false });
+      await c.putModeParameters('other', { wce: false });
+      expect((await c.readModeParameters(VOLUME)).value).toEqual({ wce: false });
+      expect(await c.deleteConfig('volumes', VOLUME)).toBe(true);
+      expect((await c.readModeParameters(VOLUME)).value).toBeUndefined();
+      await c.close();
+      c = await open();
+      expect((await c.readModeParameters(VOLUME)).value).toBeUndefined();
+      expect((await c.readModeParameters('other')).value).toEqual({ wce: false });
+      await c.close();
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});
