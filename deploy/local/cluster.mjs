@@ -4,8 +4,9 @@
 //
 //   DIR/cluster.json          what is running: etcd endpoints and pid, target, nodes, LUNs
 //   DIR/etcd/data, etcd.log   etcd's data (kept by `down`, reused by the next `up`) and log
-//   DIR/tls/                  the cluster CA, node and client certificates, etcd's server
-//                             certificate (etcd.crt) and a client one for etcdctl (etcdctl.crt)
+//   DIR/tls/                  the cluster CA, node and admin client certificates
+//   DIR/tls/etcd/             etcd's own CA, its server certificate (etcd.crt), one client
+//                             certificate per node (<name>.crt) and one for etcdctl
 //   DIR/<name>/node.yaml      each node's configuration (names a, b, c, …)
 //   DIR/<name>/tandemd.log    its JSON log (stdout and stderr)
 //   DIR/shared/vol0.img       the shared volume's backing file (sparse)
@@ -41,7 +42,7 @@ Commands:
   up --nodes N --dir DIR [--kind shared|replicated] [--size 1G] [--portal-base PORT]
      [--standby] [--ttl 5] [--timeout 30] [--log-level info] [--insecure]
         Start etcd (free loopback ports, data in DIR/etcd, client TLS with certificates from
-        the cluster CA in DIR/tls), then node a, then the others, wait
+        its own CA in DIR/tls/etcd), then node a, then the others, wait
         for every node's ready line and write DIR/cluster.json. Node a starts first, so it is
         the primary of ${VOLUME}. Node i (a = 0) listens on 127.0.0.1:PORT+i with --portal-base,
         else on a free port (kept across restarts). --standby: the non-primary nodes are
@@ -344,10 +345,11 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
     allowedDevices: [`${path.join(c.dir, 'shared')}/`],
     portals: [portal],
     cluster: {
-      // etcd with client TLS: the node's own certificate (it has client auth) from the cluster CA.
+      // etcd with client TLS, from etcd's own CA: no Tandem client certificate (admin,
+      // read-only) opens etcd, and the node's etcd certificate is not a node-to-node one.
       etcd: c.insecure
         ? c.etcd
-        : { endpoints: c.etcd, ca: `../${TLS_DIR}/ca.crt`, cert: `../${TLS_DIR}/${name}.crt`, key: `../${TLS_DIR}/${name}.key` },
+        : { endpoints: c.etcd, ca: `../${ETCD_TLS_DIR}/ca.crt`, cert: `../${ETCD_TLS_DIR}/${name}.crt`, key: `../${ETCD_TLS_DIR}/${name}.key` },
       prefix: PREFIX,
       leaseTtlSeconds: c.ttl,
       grpc: '127.0.0.1:0',
@@ -367,6 +369,7 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
 }
 
 const TLS_DIR = 'tls';
+const ETCD_TLS_DIR = 'tls/etcd';
 
 /**
  * The cluster's CA (DIR/tls/ca.crt) and the node's certificate, created once and kept across
@@ -380,6 +383,8 @@ async function ensureCerts(dir, name) {
   if (!fs.existsSync(path.join(tls, `${name}.crt`))) {
     await issueNodeFiles(tls, name, { ip: ['127.0.0.1', '::1'], dns: ['localhost'] });
   }
+  const etcd = path.join(dir, ETCD_TLS_DIR);
+  if (!fs.existsSync(path.join(etcd, `${name}.crt`))) await issueNodeFiles(etcd, name);
 }
 
 function certFiles() {
@@ -389,14 +394,14 @@ function certFiles() {
 }
 
 /**
- * etcd's TLS files in DIR/tls, created once: its server certificate (etcd.crt, for 127.0.0.1)
- * and a client certificate for etcdctl and the tests (etcdctl.crt), both from the cluster CA.
+ * etcd's TLS files in DIR/tls/etcd, created once: etcd's own CA, its server certificate
+ * (etcd.crt, for 127.0.0.1) and a client certificate for etcdctl and the tests (etcdctl.crt).
  * Returns the paths ({ca, cert, key} = the etcdctl client's; server = etcd's own).
  */
 async function etcdTls(dir) {
   const { initCaDir, issueClientFiles, issueNodeFiles } = await certFiles();
-  const tls = path.join(dir, TLS_DIR);
-  if (!fs.existsSync(path.join(tls, 'ca.crt'))) await initCaDir(tls, 'Tandem local cluster CA');
+  const tls = path.join(dir, ETCD_TLS_DIR);
+  if (!fs.existsSync(path.join(tls, 'ca.crt'))) await initCaDir(tls, 'Tandem local etcd CA');
   if (!fs.existsSync(path.join(tls, 'etcd.crt'))) {
     await issueNodeFiles(tls, 'etcd', { ip: ['127.0.0.1'], dns: ['localhost'] });
   }
@@ -617,7 +622,7 @@ async function cmdUp(dir, o, started) {
 
   console.log(`cluster up in ${dir}: ${nodes} node${nodes > 1 ? 's' : ''}, ${kind} volume ${VOLUME} (${size}), lease TTL ${ttl} s${c.standby ? ', standby' : ''}`);
   if (reused) console.log('  (etcd data reused from an earlier run: its configuration wins over these options)');
-  console.log(`  etcd  ${etcd.endpoint}  pid ${etcd.pid}${tls ? '  (client TLS: DIR/tls/ca.crt, etcdctl.crt)' : '  (plaintext: --insecure)'}`);
+  console.log(`  etcd  ${etcd.endpoint}  pid ${etcd.pid}${tls ? `  (client TLS, certificates in ${path.join(dir, ETCD_TLS_DIR)})` : '  (plaintext: --insecure)'}`);
   for (const n of c.nodes)
     console.log(`  ${n.name}     ${n.url}  pid ${n.pid}  grpc ${n.grpc ?? '?'}  admin ${n.admin ?? '?'}  log ${n.log}`);
   console.log(`  ${jsonFile}`);

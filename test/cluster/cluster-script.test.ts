@@ -169,14 +169,27 @@ describe('deploy/local/cluster: life cycle', () => {
         .etcd;
       expect(etcdCfg, `${n.name}'s cluster.etcd`).toEqual({
         endpoints: info.etcd,
-        ca: '../tls/ca.crt',
-        cert: `../tls/${n.name}.crt`,
-        key: `../tls/${n.name}.key`,
+        ca: '../tls/etcd/ca.crt',
+        cert: `../tls/etcd/${n.name}.crt`,
+        key: `../tls/etcd/${n.name}.key`,
       });
     }
+    // etcd has a CA of its own: the admin client certificate (cluster CA) does not open it.
+    await expect(
+      httpsGet(
+        `${info.etcd[0]}/health`,
+        {
+          rootCertificate: creds.rootCertificate,
+          certChain: readFileSync(path.join(dir, 'tls', 'admin.crt')),
+          privateKey: readFileSync(path.join(dir, 'tls', 'admin.key')),
+        },
+        3000,
+      ),
+      'the admin certificate at etcd',
+    ).rejects.toThrow();
     const env = await cluster(['env', '--dir', dir]);
     expect(env.stdout).toContain(`export ETCDCTL_ENDPOINTS='${info.etcd[0]}'`);
-    expect(env.stdout).toContain(`export ETCDCTL_CACERT='${path.join(dir, 'tls', 'ca.crt')}'`);
+    expect(env.stdout).toContain(`export ETCDCTL_CACERT='${path.join(dir, 'tls', 'etcd', 'ca.crt')}'`);
 
     const again = await cluster(['up', '--nodes', '3', '--dir', dir]);
     expect(again.code, explain(again)).toBe(1);
