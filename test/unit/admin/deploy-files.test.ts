@@ -106,7 +106,7 @@ describe('deploy/examples: cluster node files', () => {
     expect(md).toContain(`grant-permission ${user} --prefix=true readwrite ${prefix}/`);
     // The script grants PREFIX/ (tandemd appends the slash: src/daemon.ts, src/cluster/keys.ts).
     const script = read('deploy/systemd/etcd-tandem-role.sh');
-    expect(script).toContain('PREFIX=${PREFIX%/}/');
+    expect(script).toContain(['PREFIX=$', '{PREFIX%/}/'].join(''));
     expect(script).toMatch(/role grant-permission "\$ROLE" --prefix=true readwrite "\$PREFIX"/);
   });
 });
