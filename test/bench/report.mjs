@@ -212,7 +212,9 @@ function tlsTable(out) {
   const wn = Math.max(head.length, ...names.map((n) => n.length)) + 2;
   const line = (...c) =>
     `${c[0].padEnd(wn)}${c[1].padStart(9)}  ${c[2].padStart(13)}  ${c[3].padStart(5)}  ${c[4].padStart(13)}  ${c[5].padStart(18)}  ${c[6].padStart(5)}`;
-  console.log(line(head, 'IOPS TLS', 'IOPS insecure', 'ratio', 'CPU-us/IO TLS', 'CPU-us/IO insecure', 'ratio'));
+  console.log(
+    line(head, 'IOPS TLS', 'IOPS insecure', 'ratio', 'CPU-us/IO TLS', 'CPU-us/IO insecure', 'ratio'),
+  );
   const costs = [];
   for (const n of names) {
     const t = tls.get(n);
