@@ -2,6 +2,7 @@ import path from 'node:path';
 import { AdminServer } from './admin/admin-server.js';
 import type { NodeConfig } from './admin/config-schema.js';
 import { Metrics } from './admin/metrics.js';
+import { loadMetricsWeb } from './admin/metrics-web.js';
 import { DaemonAdminBackend } from './admin/node-admin-backend.js';
 import type { Coordinator, NodeAddresses } from './cluster/coordinator.js';
 import { EmbeddedCoordinator } from './cluster/embedded-coordinator.js';
@@ -97,9 +98,13 @@ export class Daemon {
     this.#metrics = m;
     if (this.config.metrics) {
       const { host, port } = parseHostPort(this.config.metrics.listen);
-      await m.listen(host, port, this.#log);
+      const web = loadMetricsWeb(this.config.metrics, this.config.node.dataDir);
+      await m.listen(host, port, this.#log, web);
       this.#metricsListening = true;
-      this.#log.info({ metrics: m.address }, 'metrics endpoint listening');
+      this.#log.info(
+        { metrics: m.address, tls: web.tls !== undefined, basicAuth: web.users !== undefined },
+        'metrics endpoint listening',
+      );
     }
     this.#runtime = new NodeRuntime(
       this.config,

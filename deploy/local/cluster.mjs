@@ -4,6 +4,9 @@
 //
 //   DIR/cluster.json          what is running: etcd endpoints and pid, target, nodes, LUNs
 //   DIR/etcd/data, etcd.log   etcd's data (kept by `down`, reused by the next `up`) and log
+//   DIR/tls/                  the cluster CA, node and admin client certificates
+//   DIR/tls/etcd/             etcd's own CA, its server certificate (etcd.crt), one client
+//                             certificate per node (<name>.crt) and one for etcdctl
 //   DIR/<name>/node.yaml      each node's configuration (names a, b, c, …)
 //   DIR/<name>/tandemd.log    its JSON log (stdout and stderr)
 //   DIR/shared/vol0.img       the shared volume's backing file (sparse)
@@ -13,6 +16,7 @@
 // start, a node is not running, …), 2 bad usage, 3 `status`: not everything is running.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,14 +40,16 @@ ${TARGET}, LUN 0 = volume ${VOLUME}. Run \`npm run build\` first (the nodes run 
 
 Commands:
   up --nodes N --dir DIR [--kind shared|replicated] [--size 1G] [--portal-base PORT]
-     [--standby] [--ttl 5] [--timeout 30] [--log-level info]
-        Start etcd (free loopback ports, data in DIR/etcd), then node a, then the others, wait
+     [--standby] [--ttl 5] [--timeout 30] [--log-level info] [--insecure]
+        Start etcd (free loopback ports, data in DIR/etcd, client TLS with certificates from
+        its own CA in DIR/tls/etcd), then node a, then the others, wait
         for every node's ready line and write DIR/cluster.json. Node a starts first, so it is
         the primary of ${VOLUME}. Node i (a = 0) listens on 127.0.0.1:PORT+i with --portal-base,
         else on a free port (kept across restarts). --standby: the non-primary nodes are
         Standby instead of Active/Non-optimized. --ttl: lease TTL in seconds. --timeout: how
         long to wait for each process. Re-running \`up\` on a stopped DIR restarts everything on
-        the same etcd data (configuration, reservations and ids persist).
+        the same etcd data (configuration, reservations and ids persist). --insecure: no TLS
+        anywhere (plaintext etcd, node files with insecure: true), for comparisons only.
   down --dir DIR [--timeout 10]
         Stop every node, then etcd: SIGTERM, SIGKILL after --timeout seconds.
   kill NODE --dir DIR       SIGKILL one node (e.g. the primary).
@@ -52,7 +58,8 @@ Commands:
   cont-etcd --dir DIR       SIGCONT etcd.
   status --dir DIR [--json] Print cluster.json and which processes run; exit 3 unless all do.
   env --dir DIR [NODE]      Print the export lines tandemctl needs: TANDEM_ENDPOINT and the
-                            admin client certificate (TANDEM_CA, TANDEM_CERT, TANDEM_KEY):
+                            admin client certificate (TANDEM_CA, TANDEM_CERT, TANDEM_KEY),
+                            and etcdctl's (ETCDCTL_ENDPOINTS, ETCDCTL_CACERT, …):
                             eval "$(${PROG} env --dir DIR)"
   endpoint --dir DIR [NODE] Print a running node's admin address (HOST:PORT) for tandemctl:
                             export TANDEM_ENDPOINT=$(${PROG} endpoint --dir DIR)
@@ -215,17 +222,41 @@ function etcdBinary() {
   return bin;
 }
 
-async function healthy(endpoint) {
-  try {
-    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-    return ((await res.json()).health ?? '') === 'true';
-  } catch {
-    return false;
+/** GET ENDPOINT/health (over TLS with `tls` = {ca, cert, key} file paths, if given). */
+function healthy(endpoint, tls) {
+  if (!tls) {
+    return fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) }).then(
+      async (res) => ((await res.json()).health ?? '') === 'true',
+      () => false,
+    );
   }
+  return new Promise((resolve) => {
+    const opts = { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.cert), key: fs.readFileSync(tls.key), timeout: 1000 };
+    const req = https.get(`${endpoint}/health`, opts, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => {
+        try {
+          resolve((JSON.parse(body).health ?? '') === 'true');
+        } catch {
+          resolve(false);
+        }
+      });
+      res.on('error', () => resolve(false));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+  });
 }
 
-/** Starts etcd detached; `prev` = the ports of an earlier run on this DIR (reused when free). */
-async function startEtcd(dir, prev, timeoutMs, started) {
+/**
+ * Starts etcd detached; `prev` = the ports of an earlier run on this DIR (reused when free).
+ * `tls` (DIR/tls files, see etcdTls): client TLS, every client needs a certificate from the CA.
+ */
+async function startEtcd(dir, prev, timeoutMs, started, tls) {
   const bin = etcdBinary();
   const etcdDir = path.join(dir, 'etcd');
   const dataDir = path.join(etcdDir, 'data');
@@ -236,7 +267,8 @@ async function startEtcd(dir, prev, timeoutMs, started) {
     if (attempt === 1 && prev && (await portIsFree(prev[0])) && (await portIsFree(prev[1]))) ports = prev;
     else ports = await freePorts(2);
     const [clientPort, peerPort] = ports;
-    const endpoint = `http://127.0.0.1:${clientPort}`;
+    const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${clientPort}`;
+    // One member on loopback: no peer traffic leaves the host (deploy/systemd shows peer TLS).
     const peer = `http://127.0.0.1:${peerPort}`;
     const offset = fs.existsSync(log) ? fs.statSync(log).size : 0;
     const fd = fs.openSync(log, 'a');
@@ -263,6 +295,9 @@ async function startEtcd(dir, prev, timeoutMs, started) {
         'zap',
         '--log-outputs',
         'stderr',
+        ...(tls
+          ? ['--cert-file', tls.server.cert, '--key-file', tls.server.key, '--trusted-ca-file', tls.ca, '--client-cert-auth']
+          : []),
       ],
       { detached: true, stdio: ['ignore', fd, fd], env },
     );
@@ -275,7 +310,7 @@ async function startEtcd(dir, prev, timeoutMs, started) {
     started.etcd = { pid: child.pid, marker: dataDir };
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (await healthy(endpoint))
+      if (await healthy(endpoint, tls && { ca: tls.ca, cert: tls.server.cert, key: tls.server.key }))
         return { endpoint, pid: child.pid, clientPort, peerPort, dataDir, log };
       const newLog = () => fs.readFileSync(log, 'utf8').slice(offset);
       if (exited) {
@@ -309,9 +344,20 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
     // Shared images live in DIR/shared/, outside every node's dataDir: admitted by name.
     allowedDevices: [`${path.join(c.dir, 'shared')}/`],
     portals: [portal],
-    cluster: { etcd: c.etcd, prefix: PREFIX, leaseTtlSeconds: c.ttl, grpc: '127.0.0.1:0' },
+    cluster: {
+      // etcd with client TLS, from etcd's own CA: no Tandem client certificate (admin,
+      // read-only) opens etcd, and the node's etcd certificate is not a node-to-node one.
+      etcd: c.insecure
+        ? c.etcd
+        : { endpoints: c.etcd, ca: `../${ETCD_TLS_DIR}/ca.crt`, cert: `../${ETCD_TLS_DIR}/${name}.crt`, key: `../${ETCD_TLS_DIR}/${name}.key` },
+      prefix: PREFIX,
+      leaseTtlSeconds: c.ttl,
+      grpc: '127.0.0.1:0',
+    },
     // Mutual TLS node to node (docs/security.md); paths are relative to the node's dataDir.
-    tls: { ca: `../${TLS_DIR}/ca.crt`, cert: `../${TLS_DIR}/${name}.crt`, key: `../${TLS_DIR}/${name}.key` },
+    ...(c.insecure
+      ? { insecure: true }
+      : { tls: { ca: `../${TLS_DIR}/ca.crt`, cert: `../${TLS_DIR}/${name}.crt`, key: `../${TLS_DIR}/${name}.key` } }),
     // tandemctl's endpoint: a free port the first time, pinned afterwards (see pinPortal).
     admin: { listen: admin },
     bootstrap: {
@@ -323,21 +369,50 @@ function nodeConfig(c, name, portal, admin = '127.0.0.1:0') {
 }
 
 const TLS_DIR = 'tls';
+const ETCD_TLS_DIR = 'tls/etcd';
 
 /**
  * The cluster's CA (DIR/tls/ca.crt) and the node's certificate, created once and kept across
  * down/up; an admin client certificate (admin.crt) for tandemctl (see `env`).
  */
 async function ensureCerts(dir, name) {
-  const { initCaDir, issueClientFiles, issueNodeFiles } = await import(
-    path.join(REPO, 'dist/src/security/cert-files.js')
-  );
+  const { initCaDir, issueClientFiles, issueNodeFiles } = await certFiles();
   const tls = path.join(dir, TLS_DIR);
   if (!fs.existsSync(path.join(tls, 'ca.crt'))) await initCaDir(tls, 'Tandem local cluster CA');
   if (!fs.existsSync(path.join(tls, 'admin.crt'))) await issueClientFiles(tls, 'admin', 'admin');
   if (!fs.existsSync(path.join(tls, `${name}.crt`))) {
     await issueNodeFiles(tls, name, { ip: ['127.0.0.1', '::1'], dns: ['localhost'] });
   }
+  const etcd = path.join(dir, ETCD_TLS_DIR);
+  if (!fs.existsSync(path.join(etcd, `${name}.crt`))) await issueNodeFiles(etcd, name);
+}
+
+function certFiles() {
+  const js = path.join(REPO, 'dist/src/security/cert-files.js');
+  if (!fs.existsSync(js)) throw new Failure(`${js} not found: run \`npm run build\` first`);
+  return import(js);
+}
+
+/**
+ * etcd's TLS files in DIR/tls/etcd, created once: etcd's own CA, its server certificate
+ * (etcd.crt, for 127.0.0.1) and a client certificate for etcdctl and the tests (etcdctl.crt).
+ * Returns the paths ({ca, cert, key} = the etcdctl client's; server = etcd's own).
+ */
+async function etcdTls(dir) {
+  const { initCaDir, issueClientFiles, issueNodeFiles } = await certFiles();
+  const tls = path.join(dir, ETCD_TLS_DIR);
+  if (!fs.existsSync(path.join(tls, 'ca.crt'))) await initCaDir(tls, 'Tandem local etcd CA');
+  if (!fs.existsSync(path.join(tls, 'etcd.crt'))) {
+    await issueNodeFiles(tls, 'etcd', { ip: ['127.0.0.1'], dns: ['localhost'] });
+  }
+  if (!fs.existsSync(path.join(tls, 'etcdctl.crt'))) await issueClientFiles(tls, 'etcdctl', 'admin');
+  const f = (n) => path.join(tls, n);
+  return {
+    ca: f('ca.crt'),
+    cert: f('etcdctl.crt'),
+    key: f('etcdctl.key'),
+    server: { cert: f('etcd.crt'), key: f('etcd.key') },
+  };
 }
 
 function writeNodeConfig(file, config) {
@@ -468,12 +543,15 @@ async function cmdUp(dir, o, started) {
       throw new Failure(`a cluster is already running in ${dir} (${live.join(', ')}): \`${PROG} down --dir ${dir}\` first`);
   }
   const reused = fs.existsSync(path.join(dir, 'etcd', 'data'));
+  const insecure = Boolean(o.insecure);
+  const tls = insecure ? undefined : await etcdTls(dir);
 
   const etcd = await startEtcd(
     dir,
     prev?.etcdPorts ? [prev.etcdPorts.client, prev.etcdPorts.peer] : undefined,
     Math.max(timeoutMs, 15_000),
     started,
+    tls,
   );
   fs.mkdirSync(path.join(dir, 'shared'), { recursive: true });
   const sharedImage = path.join(dir, 'shared', `${VOLUME}.img`);
@@ -489,6 +567,9 @@ async function cmdUp(dir, o, started) {
     etcdPorts: { client: etcd.clientPort, peer: etcd.peerPort },
     etcdDataDir: etcd.dataDir,
     etcdLog: etcd.log,
+    // A client certificate etcd accepts (etcdctl, tests); absent with --insecure.
+    ...(tls ? { etcdTls: { ca: tls.ca, cert: tls.cert, key: tls.key } } : {}),
+    insecure,
     prefix: PREFIX,
     ttl,
     standby: Boolean(o.standby),
@@ -518,7 +599,7 @@ async function cmdUp(dir, o, started) {
       config: path.join(nodeDir, 'node.yaml'),
       log: path.join(nodeDir, 'tandemd.log'),
     };
-    await ensureCerts(c.dir, name);
+    if (!insecure) await ensureCerts(c.dir, name);
     writeNodeConfig(node.config, nodeConfig(c, name, portal, admin));
     c.nodes.push(node);
   }
@@ -541,7 +622,7 @@ async function cmdUp(dir, o, started) {
 
   console.log(`cluster up in ${dir}: ${nodes} node${nodes > 1 ? 's' : ''}, ${kind} volume ${VOLUME} (${size}), lease TTL ${ttl} s${c.standby ? ', standby' : ''}`);
   if (reused) console.log('  (etcd data reused from an earlier run: its configuration wins over these options)');
-  console.log(`  etcd  ${etcd.endpoint}  pid ${etcd.pid}`);
+  console.log(`  etcd  ${etcd.endpoint}  pid ${etcd.pid}${tls ? `  (client TLS, certificates in ${path.join(dir, ETCD_TLS_DIR)})` : '  (plaintext: --insecure)'}`);
   for (const n of c.nodes)
     console.log(`  ${n.name}     ${n.url}  pid ${n.pid}  grpc ${n.grpc ?? '?'}  admin ${n.admin ?? '?'}  log ${n.log}`);
   console.log(`  ${jsonFile}`);
@@ -612,10 +693,24 @@ function cmdEnv(dir, name) {
   const tls = path.resolve(dir, TLS_DIR);
   const q = (v) => `'${v.replace(/'/g, `'\\''`)}'`;
   console.log(`export TANDEM_ENDPOINT=${q(n.admin)}`);
-  console.log(`export TANDEM_CA=${q(path.join(tls, 'ca.crt'))}`);
-  console.log(`export TANDEM_CERT=${q(path.join(tls, 'admin.crt'))}`);
-  console.log(`export TANDEM_KEY=${q(path.join(tls, 'admin.key'))}`);
+  // --insecure: no certificates exist, and tandemctl dials plaintext without them.
+  if (!c.insecure) {
+    console.log(`export TANDEM_CA=${q(path.join(tls, 'ca.crt'))}`);
+    console.log(`export TANDEM_CERT=${q(path.join(tls, 'admin.crt'))}`);
+    console.log(`export TANDEM_KEY=${q(path.join(tls, 'admin.key'))}`);
+  }
+  etcdctlEnv(c, q);
   return 0;
+}
+
+/** etcdctl's variables (its --endpoints, --cacert, --cert, --key flags). */
+function etcdctlEnv(c, q) {
+  console.log('export ETCDCTL_API=3');
+  console.log(`export ETCDCTL_ENDPOINTS=${q(c.etcd.join(','))}`);
+  if (!c.etcdTls) return;
+  console.log(`export ETCDCTL_CACERT=${q(c.etcdTls.ca)}`);
+  console.log(`export ETCDCTL_CERT=${q(c.etcdTls.cert)}`);
+  console.log(`export ETCDCTL_KEY=${q(c.etcdTls.key)}`);
 }
 
 function cmdEtcdSignal(dir, sig) {
@@ -654,10 +749,11 @@ const OPTIONS = {
   timeout: { type: 'string' },
   'log-level': { type: 'string' },
   json: { type: 'boolean' },
+  insecure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
 const ALLOWED = {
-  up: ['dir', 'nodes', 'kind', 'size', 'portal-base', 'standby', 'ttl', 'timeout', 'log-level'],
+  up: ['dir', 'nodes', 'kind', 'size', 'portal-base', 'standby', 'ttl', 'timeout', 'log-level', 'insecure'],
   down: ['dir', 'timeout'],
   kill: ['dir'],
   start: ['dir', 'timeout', 'log-level'],

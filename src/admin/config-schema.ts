@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { parsePasswordHash } from '../security/basic-auth.js';
 import { TandemError } from '../util/errors.js';
 import { parseSize } from '../util/size.js';
 
@@ -154,6 +155,31 @@ const tlsSchema = z.object({
 });
 
 /**
+ * The Prometheus endpoint, with the exporter-toolkit's web options under Tandem's key style
+ * (docs/security.md): `tls` = cert/key (and `clientCa`: then a client certificate from it is
+ * required), `basicAuth` = user → scrypt hash (src/security/basic-auth.ts). Both off by default:
+ * plain HTTP, for a loopback or management-network listener.
+ */
+const metricsSchema = z.object({
+  listen: hostPort,
+  tls: z
+    .object({ cert: z.string().min(1), key: z.string().min(1), clientCa: z.string().min(1).optional() })
+    .optional(),
+  basicAuth: z
+    .record(
+      z.string().regex(/^[^:\s]+$/, 'a user name without ":" or spaces'),
+      z.string().superRefine((v, ctx) => {
+        try {
+          parsePasswordHash(v);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      }),
+    )
+    .optional(),
+});
+
+/**
  * Caps on what initiators can make the node hold (DESIGN.md "Trust"; src/iscsi/limits.ts).
  * Past a connection cap the TCP connection is closed at accept; past the session cap the login
  * fails with OUT OF RESOURCES; past the command cap a command gets TASK SET FULL; past a memory
@@ -220,8 +246,8 @@ export const nodeConfigSchema = z.object({
    * disables it. Keep it on loopback or a management network: it has no authentication.
    */
   admin: z.object({ listen: z.union([hostPort, z.literal('off')]) }).default({ listen: '127.0.0.1:7070' }),
-  /** Prometheus `/metrics` endpoint (absent: off). */
-  metrics: z.object({ listen: hostPort }).optional(),
+  /** Prometheus `/metrics` endpoint (absent: off); `tls` and `basicAuth`: see metricsSchema. */
+  metrics: metricsSchema.optional(),
   bootstrap: bootstrapSchema.optional(),
   /**
    * Backing paths outside node.dataDir that a volume of the cluster configuration may name
@@ -250,6 +276,7 @@ export type ClusterTargetConfig = z.infer<typeof clusterTargetSchema>;
 export type ClusterLunConfig = z.infer<typeof clusterLunSchema>;
 export type AuthSettings = z.infer<typeof authSchema>;
 export type TlsConfig = z.infer<typeof tlsSchema>;
+export type MetricsConfig = z.infer<typeof metricsSchema>;
 export type IscsiLimitsConfig = z.infer<typeof iscsiLimitsSchema>;
 
 export const DEMO_TARGET = 'iqn.2026-11.org.tandem:demo';

@@ -1,10 +1,12 @@
-import http from 'node:http';
+import type http from 'node:http';
+import type https from 'node:https';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BlockDevice, Extent } from '../backstore/block-device.js';
 import type { ReplicationStatus } from '../replication/replication-interface.js';
 import type { CommandClass, CommandObserver, Stage } from '../scsi/observer.js';
 import { ScsiStatus } from '../scsi/spec/status.js';
 import type { Logger } from '../util/logger.js';
+import { createMetricsServer, isLoopbackHost, type MetricsWeb } from './metrics-web.js';
 
 /** What the node reports at scrape time (the composition root supplies it). */
 export interface MetricsSources {
@@ -45,7 +47,7 @@ export class Metrics {
   readonly #seconds: SeriesHistogram;
   readonly #errors: Counter<'target' | 'lun' | 'status'>;
   readonly #stages: SeriesHistogram;
-  #server: http.Server | undefined;
+  #server: http.Server | https.Server | undefined;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -177,9 +179,18 @@ export class Metrics {
     };
   }
 
-  /** Serves `GET /metrics` on HOST:PORT (port 0: the kernel picks one). */
-  async listen(host: string, port: number, log: Logger): Promise<void> {
-    const server = http.createServer((req, res) => {
+  /**
+   * Serves `GET /metrics` on HOST:PORT (port 0: the kernel picks one); over TLS and behind basic
+   * auth as `web` says (metrics-web.ts; default: plain HTTP, no auth).
+   */
+  async listen(host: string, port: number, log: Logger, web: MetricsWeb = {}): Promise<void> {
+    if (!web.tls && !web.users && !isLoopbackHost(host)) {
+      log.warn(
+        { metrics: `${host}:${port}` },
+        'metrics: plain HTTP without basicAuth on a non-loopback address: anyone who reaches it reads the metrics (metrics.tls, metrics.basicAuth)',
+      );
+    }
+    const server = createMetricsServer(web, (req, res) => {
       if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
         return;

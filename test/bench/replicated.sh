@@ -37,6 +37,10 @@
 # Environment:
 #   TANDEM_BENCH_REPLICAS       nodes (= replicas of vol0): 2 (default) or 3
 #   TANDEM_BENCH_READS          0: skip the read workloads (default 1; always skipped with 3 nodes)
+#   TANDEM_BENCH_INSECURE       1: the cluster without TLS (`cluster up --insecure`: plaintext etcd
+#                               and node-to-node channels); default 0, TLS everywhere
+#   TANDEM_BENCH_VS_TGT         0: no tgt baseline (perf without --vs-tgt; "vs tgt" columns "-");
+#                               default 1 (replicated-tls.sh sets 0: it compares TLS with plaintext)
 #   TANDEM_PERF                 the perf tool (default: ../shared/tools/perf next to the repository)
 #   TANDEM_BENCH_DIR            parent of the cluster's temp dir (the nodes' volume files) AND of
 #                               tgt's LUN file (perf --tmpdir): one filesystem (default: $TMPDIR or /tmp)
@@ -60,13 +64,17 @@ case "$NODES" in 2|3) ;; *) echo "bench: TANDEM_BENCH_REPLICAS must be 2 or 3" >
 READS=${TANDEM_BENCH_READS:-1}
 [ "$NODES" = 2 ] || READS=0
 SYNC_TIMEOUT=${TANDEM_BENCH_SYNC_TIMEOUT:-120}
+INSECURE=${TANDEM_BENCH_INSECURE:-0}
+VS_TGT=${TANDEM_BENCH_VS_TGT:-1}
 
 die() { echo "bench: $*" >&2; exit 2; }
 [ -f "$PERF" ] || die "perf tool not found: $PERF (set TANDEM_PERF)"
 PERF_CMD=("$PERF")
 [ -x "$PERF" ] || PERF_CMD=(bash "$PERF")
 [ -f "$REPO_ROOT/dist/cmd/tandemd.js" ] && [ -f "$TANDEMCTL" ] || die "dist/ not built: run 'npm run build' (npm run bench does)"
-command -v tgtd >/dev/null 2>&1 || [ -x /usr/sbin/tgtd ] || die "tgtd not found: apt-get install tgt (perf --vs-tgt needs it)"
+if [ "$VS_TGT" = 1 ]; then
+  command -v tgtd >/dev/null 2>&1 || [ -x /usr/sbin/tgtd ] || die "tgtd not found: apt-get install tgt (perf --vs-tgt needs it)"
+fi
 [ -x "${TANDEM_ETCD:-/usr/bin/etcd}" ] || die "etcd not found: apt-get install etcd-server (or set TANDEM_ETCD)"
 case "$SYNC_TIMEOUT" in ''|*[!0-9]*) die "TANDEM_BENCH_SYNC_TIMEOUT must be whole seconds" ;; esac
 
@@ -105,11 +113,18 @@ trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
 
 NAMES=(a b c)
 NAMES=("${NAMES[@]:0:$NODES}")
-echo "bench: replicated: starting a $NODES-node cluster in $WORK" >&2
+UP_ARGS=()
+MODE="TLS on every channel"
+if [ "$INSECURE" = 1 ]; then UP_ARGS=(--insecure); MODE="insecure: true, no TLS"; fi
+echo "bench: replicated: starting a $NODES-node cluster in $WORK ($MODE)" >&2
 run node "$CLUSTER" up --nodes "$NODES" --dir "$WORK" --kind replicated --size 1G \
-  --log-level "${TANDEM_LOG_LEVEL:-info}" >&2 || die "cluster up failed"
+  --log-level "${TANDEM_LOG_LEVEL:-info}" "${UP_ARGS[@]}" >&2 || die "cluster up failed"
 
 ENDPOINT=$(node "$CLUSTER" endpoint --dir "$WORK" a) || die "node a is not running"
+# tandemctl's endpoint and credentials (TANDEM_CA, TANDEM_CERT, TANDEM_KEY unless --insecure)
+eval "$(node "$CLUSTER" env --dir "$WORK" a)" || die "cluster env failed"
+PERF_TGT=()
+if [ "$VS_TGT" = 1 ]; then PERF_TGT=(--vs-tgt); fi
 # field NAME KEY: cluster.json's nodes[NAME].KEY (url, pid)
 field() {
   node -e 'const c = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
@@ -150,7 +165,7 @@ measure() {
     : >"$dir/cpu.tsv.0"
     for n in "${NAMES[@]}"; do echo "$n $(ticks "${PIDS[$n]}")" >>"$dir/cpu.tsv.0"; done
     rc=0
-    run "${PERF_CMD[@]}" --vs-tgt "${ARGS[@]}" --tmpdir "$PARENT" --workloads "$wl" \
+    run "${PERF_CMD[@]}" "${PERF_TGT[@]}" "${ARGS[@]}" --tmpdir "$PARENT" --workloads "$wl" \
       --project-pids "$ALL_PIDS" --out "$dir" "$url" || rc=$?
     while read -r n before; do echo "$n $before $(ticks "${PIDS[$n]}")"; done <"$dir/cpu.tsv.0" >"$dir/cpu.tsv"
     rm -f "$dir/cpu.tsv.0"
@@ -159,7 +174,9 @@ measure() {
   done
 }
 
-echo "bench: replicated: primary a at ${URLS[a]} (replicas ${NAMES[*]:1}; data in $WORK); baseline: tgt, LUN file under $PARENT" >&2
+BASELINE="baseline: tgt, LUN file under $PARENT"
+[ "$VS_TGT" = 1 ] || BASELINE="no tgt baseline"
+echo "bench: replicated: primary a at ${URLS[a]} (replicas ${NAMES[*]:1}; data in $WORK); $BASELINE" >&2
 IFS=',' read -r -a _wl <<<"$WORKLOADS"
 measure write "${URLS[a]}" "${_wl[@]}"
 if [ "$READS" = 1 ]; then

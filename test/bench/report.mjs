@@ -15,6 +15,11 @@
 //       CPU-us/IO of the primary a and of the forwarder b). A node's CPU-us/IO is perf's
 //       CPU-us/IO over all nodes (--project-pids) times that node's share of the nodes' CPU
 //       ticks (cpu.tsv: "NODE BEFORE AFTER", /proc/PID/stat utime+stime around the perf run)
+//   node report.mjs tls OUT_DIR
+//       replicated-tls.sh's table from OUT_DIR/{tls,insecure}/write/WORKLOAD/perf.json: per write
+//       workload the median IOPS and CPU-us/IO (both nodes, perf --project-pids) with TLS and
+//       with insecure: true, their ratios TLS/insecure, and the line "TLS cost, CPU time per
+//       I/O of both nodes: 4k +x.x %, 64k +y.y % (aim ≤ 10 %…)"; exit 1 if nothing was measured
 //
 // perf.json (../shared/tools/perf --out DIR): { workloads: [ { name, project: { iops, ... },
 // tgt: { iops, ... }, ratio }, ... ] } where iops is the median over rounds (null if every run
@@ -195,6 +200,48 @@ function tables(out, singleFile, writesOnly) {
   return 0;
 }
 
+const TLS_AIM = 0.1;
+const fmtPct = (x) => (x === null ? '-' : `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} %`);
+
+function tlsTable(out) {
+  const tls = new Map(runsOf(`${out}/tls/write`).map((r) => [r.name, r]));
+  const plain = new Map(runsOf(`${out}/insecure/write`).map((r) => [r.name, r]));
+  const names = ORDER.filter((n) => tls.has(n) || plain.has(n));
+  if (names.length === 0) return 1;
+  const head = 'replicated 2 nodes: TLS vs insecure';
+  const wn = Math.max(head.length, ...names.map((n) => n.length)) + 2;
+  const line = (...c) =>
+    `${c[0].padEnd(wn)}${c[1].padStart(9)}  ${c[2].padStart(13)}  ${c[3].padStart(5)}  ${c[4].padStart(13)}  ${c[5].padStart(18)}  ${c[6].padStart(5)}`;
+  console.log(
+    line(head, 'IOPS TLS', 'IOPS insecure', 'ratio', 'CPU-us/IO TLS', 'CPU-us/IO insecure', 'ratio'),
+  );
+  const costs = [];
+  for (const n of names) {
+    const t = tls.get(n);
+    const p = plain.get(n);
+    const cpu = ratio(t?.all ?? null, p?.all ?? null);
+    console.log(
+      line(
+        n,
+        t ? fmtIops(t.iops) : '-',
+        p ? fmtIops(p.iops) : '-',
+        fmtRatio(ratio(t?.iops ?? null, p?.iops ?? null)),
+        fmtCpu(t?.all ?? null),
+        fmtCpu(p?.all ?? null),
+        fmtRatio(cpu),
+      ),
+    );
+    costs.push([n.replace(/^seqwrite-(\d+k)-.*$/, '$1'), cpu === null ? null : cpu - 1]);
+  }
+  const measured = costs.filter(([, c]) => c !== null);
+  const verdict =
+    measured.length === 0 ? '' : measured.every(([, c]) => c <= TLS_AIM) ? ', met' : ', above the aim';
+  console.log(
+    `TLS cost, CPU time per I/O of both nodes: ${costs.map(([n, c]) => `${n} ${fmtPct(c)}`).join(', ')} (aim ≤ ${100 * TLS_AIM} %${verdict})`,
+  );
+  return 0;
+}
+
 const [cmd, ...rest] = process.argv.slice(2);
 const writesOnly = rest.includes('--writes-only');
 const args = rest.filter((a) => a !== '--writes-only');
@@ -202,8 +249,9 @@ let rc = 2;
 if (cmd === 'in-sync' && args.length >= 2) rc = inSync(args[0], args.slice(1));
 else if (cmd === 'tables' && args.length >= 1 && args.length <= 2) rc = tables(args[0], args[1], writesOnly);
 else if (cmd === 'table' && args.length >= 1 && args.length <= 2) rc = table(args[0], args[1]);
+else if (cmd === 'tls' && args.length === 1) rc = tlsTable(args[0]);
 else
   console.error(
-    'usage: report.mjs in-sync STATUS_JSON NODE... | table REPLICATED_PERF_JSON [SINGLE_PERF_JSON] | tables OUT_DIR [SINGLE_PERF_JSON] [--writes-only]',
+    'usage: report.mjs in-sync STATUS_JSON NODE... | table REPLICATED_PERF_JSON [SINGLE_PERF_JSON] | tables OUT_DIR [SINGLE_PERF_JSON] [--writes-only] | tls OUT_DIR',
   );
 process.exit(rc);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm run bench [-- [--replicated-only] [--single-only] [--out DIR] PERF_ARGS...]
+# npm run bench [-- [--replicated-only] [--single-only] [--only PARTS] [--out DIR] PERF_ARGS...]
 #
 # Part 1 "single" (single node): starts a fresh embedded tandemd (LUN 0 = sparse 1 GiB file in a
 # new temp data dir, portal on a port the kernel picks), runs ../shared/tools/perf --vs-tgt against
@@ -19,22 +19,30 @@
 # replicated` holds a replica; the script waits until a, b and c are in sync), the same write
 # table for 3 nodes. At the end the 2-way and 3-way write tables are printed again, one above
 # the other.
+# Part 4 "replicated-tls": test/bench/replicated-tls.sh: the write workloads against a 2-node
+# replicated cluster with TLS on every channel and then with insecure: true (no tgt baseline),
+# perf counting both nodes' CPU; prints IOPS and CPU-us/IO of each and the ratios TLS/insecure,
+# and "TLS cost, CPU time per I/O of both nodes: 4k +x.x %, 64k +y.y % (aim ≤ 10 %)" (reported,
+# not enforced). Alone: npm run bench -- --only replicated-tls [PERF_ARGS].
 # Defaults (5 s runs, 3 rounds) take about 3.5 min for part 1, 6 min for part 2 (8 perf runs of
-# one workload each, ~40 s apiece) and 1.5 min for part 3.
+# one workload each, ~40 s apiece), 1.5 min for part 3 and 2.5 min for part 4.
 #
 # Options (taken out of PERF_ARGS):
 #   --replicated-only  parts 2 and 3 only (their "vs single-node Tandem" column is then "-",
 #                      unless TANDEM_BENCH_SINGLE_JSON names an earlier single-node perf.json)
 #   --single-only      run part 1 only (the table of every workload, as before part 2 existed)
+#   --only PARTS       run these parts only (as TANDEM_BENCH_PARTS), e.g. --only replicated-tls
 #   --out DIR          keep the results in DIR/single, DIR/replicated and DIR/replicated3
-#                      (perf.json, logs/); default: a new $TMPDIR/tandem-bench.XXXXXX, kept and
+#                      (perf.json, logs/), DIR/replicated-tls/{tls,insecure}; default: a new
+#                      $TMPDIR/tandem-bench.XXXXXX, kept and
 #                      printed at the end
 # Exits with the first non-zero perf exit code (1 a run failed, 2 setup), else 0; 130 interrupted.
 # The npm script builds first; this script builds nothing.
 #
 # Environment:
-#   TANDEM_BENCH_PARTS  which parts to run, comma-separated: single, replicated, replicated3
-#                       (default: all three; --replicated-only/--single-only override it)
+#   TANDEM_BENCH_PARTS  which parts to run, comma-separated: single, replicated, replicated3,
+#                       replicated-tls (default: all four; --replicated-only/--single-only/--only
+#                       override it)
 #   TANDEM_PERF         the perf tool (default: ../shared/tools/perf next to the repository)
 #   TANDEM_BENCH_DIR    parent of the temp dirs for tandemd's LUN file, the cluster's volume files
 #                       AND tgt's LUN file (perf --tmpdir), so all targets write to the same
@@ -52,36 +60,42 @@ TARGET=iqn.2026-11.org.tandem:demo
 
 die() { echo "bench: $*" >&2; exit 2; }
 
-PARTS=${TANDEM_BENCH_PARTS:-single,replicated,replicated3}
+PARTS=${TANDEM_BENCH_PARTS:-single,replicated,replicated3,replicated-tls}
 RESULTS=""
 ARGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --replicated-only) PARTS=replicated,replicated3; shift ;;
     --single-only) PARTS=single; shift ;;
+    --only) [ $# -ge 2 ] || die "--only needs a value"; PARTS=$2; shift 2 ;;
+    --only=*) PARTS=${1#*=}; shift ;;
     --out) [ $# -ge 2 ] || die "--out needs a value"; RESULTS=$2; shift 2 ;;
     --out=*) RESULTS=${1#*=}; shift ;;
     *) ARGS+=("$1"); shift ;;
   esac
 done
-SINGLE=0 REPLICATED=0 REPLICATED3=0
+SINGLE=0 REPLICATED=0 REPLICATED3=0 REPLICATED_TLS=0
 IFS=',' read -r -a _parts <<<"$PARTS"
 for p in "${_parts[@]}"; do
   case "${p// /}" in
     single) SINGLE=1 ;;
     replicated) REPLICATED=1 ;;
     replicated3) REPLICATED3=1 ;;
+    replicated-tls) REPLICATED_TLS=1 ;;
     '') ;;
-    *) die "TANDEM_BENCH_PARTS: unknown part '$p' (known: single, replicated, replicated3)" ;;
+    *) die "TANDEM_BENCH_PARTS: unknown part '$p' (known: single, replicated, replicated3, replicated-tls)" ;;
   esac
 done
-[ "$SINGLE" = 1 ] || [ "$REPLICATED" = 1 ] || [ "$REPLICATED3" = 1 ] || die "TANDEM_BENCH_PARTS selects no part"
+[ "$SINGLE" = 1 ] || [ "$REPLICATED" = 1 ] || [ "$REPLICATED3" = 1 ] || [ "$REPLICATED_TLS" = 1 ] ||
+  die "TANDEM_BENCH_PARTS selects no part"
 
 [ -f "$PERF" ] || die "perf tool not found: $PERF (set TANDEM_PERF)"
 PERF_CMD=("$PERF")
 [ -x "$PERF" ] || PERF_CMD=(bash "$PERF")   # a copy that lost its execute bit
 [ -f "$TANDEMD" ] || die "$TANDEMD not found: run 'npm run build' (npm run bench does)"
-command -v tgtd >/dev/null 2>&1 || [ -x /usr/sbin/tgtd ] || die "tgtd not found: apt-get install tgt (perf --vs-tgt needs it)"
+if [ "$SINGLE" = 1 ] || [ "$REPLICATED" = 1 ] || [ "$REPLICATED3" = 1 ]; then
+  command -v tgtd >/dev/null 2>&1 || [ -x /usr/sbin/tgtd ] || die "tgtd not found: apt-get install tgt (perf --vs-tgt needs it)"
+fi
 mkdir -p "$PARENT"
 if [ -z "$RESULTS" ]; then
   RESULTS=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench.XXXXXX")
@@ -168,6 +182,13 @@ if [ "$REPLICATED" = 1 ] && [ "$REPLICATED3" = 1 ]; then
   for d in replicated replicated3; do
     node "$REPO_ROOT/test/bench/report.mjs" tables "$RESULTS/$d" ${TANDEM_BENCH_SINGLE_JSON:+"$TANDEM_BENCH_SINGLE_JSON"} --writes-only || true
   done
+fi
+if [ "$REPLICATED_TLS" = 1 ]; then
+  echo >&2
+  rc=0
+  run bash "$REPO_ROOT/test/bench/replicated-tls.sh" "${ARGS[@]}" --out "$RESULTS/replicated-tls" || rc=$?
+  [ "$rc" -ne 130 ] || exit 130
+  [ "$RC" -ne 0 ] || RC=$rc
 fi
 echo "bench: results in $RESULTS" >&2
 exit "$RC"

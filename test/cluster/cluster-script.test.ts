@@ -7,7 +7,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import YAML from 'yaml';
 import { CLUSTER_SCRIPT, Cluster, type ClusterInfo } from '../helpers/cluster.js';
+import { httpsGet } from '../helpers/etcd.js';
 import { freePort } from '../helpers/ports.js';
 import { explain, run } from '../helpers/tools.js';
 
@@ -148,8 +150,46 @@ describe('deploy/local/cluster: life cycle', () => {
       expect(alive(n.pid, n.config), `${n.name} runs`).toBe(true);
       expect(readFileSync(n.config, 'utf8')).toContain('leaseTtlSeconds: 3');
     }
-    const health = (await (await fetch(`${info.etcd[0]}/health`)).json()) as { health: string };
+    // etcd runs with client TLS, and every node reached it (they are ready): with its certificate.
+    expect(info.etcd[0]).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+    const creds = c.etcdOptions().credentials!;
+    const health = JSON.parse((await httpsGet(`${info.etcd[0]}/health`, creds)).body) as { health: string };
     expect(health.health).toBe('true');
+    const plain = await fetch(`${info.etcd[0]!.replace('https:', 'http:')}/health`).then(
+      (r) => r.text(),
+      (err: unknown) => String(err),
+    );
+    expect(plain, 'plaintext HTTP to etcd').not.toContain('"health":"true"');
+    await expect(
+      httpsGet(`${info.etcd[0]}/health`, { rootCertificate: creds.rootCertificate }, 3000),
+      'TLS without a client certificate',
+    ).rejects.toThrow();
+    for (const n of info.nodes) {
+      const etcdCfg = (YAML.parse(readFileSync(n.config, 'utf8')) as { cluster: { etcd: unknown } }).cluster
+        .etcd;
+      expect(etcdCfg, `${n.name}'s cluster.etcd`).toEqual({
+        endpoints: info.etcd,
+        ca: '../tls/etcd/ca.crt',
+        cert: `../tls/etcd/${n.name}.crt`,
+        key: `../tls/etcd/${n.name}.key`,
+      });
+    }
+    // etcd has a CA of its own: the admin client certificate (cluster CA) does not open it.
+    await expect(
+      httpsGet(
+        `${info.etcd[0]}/health`,
+        {
+          rootCertificate: creds.rootCertificate,
+          certChain: readFileSync(path.join(dir, 'tls', 'admin.crt')),
+          privateKey: readFileSync(path.join(dir, 'tls', 'admin.key')),
+        },
+        3000,
+      ),
+      'the admin certificate at etcd',
+    ).rejects.toThrow();
+    const env = await cluster(['env', '--dir', dir]);
+    expect(env.stdout).toContain(`export ETCDCTL_ENDPOINTS='${info.etcd[0]}'`);
+    expect(env.stdout).toContain(`export ETCDCTL_CACERT='${path.join(dir, 'tls', 'etcd', 'ca.crt')}'`);
 
     const again = await cluster(['up', '--nodes', '3', '--dir', dir]);
     expect(again.code, explain(again)).toBe(1);

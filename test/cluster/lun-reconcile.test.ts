@@ -180,7 +180,7 @@ describe('LUN add/remove on a live two-node cluster (configuration in etcd)', ()
   beforeAll(async () => {
     cluster = await startCluster({ nodes: 2 });
     prefix = cluster.info.prefix.endsWith('/') ? cluster.info.prefix : `${cluster.info.prefix}/`;
-    etcd = new Etcd3({ hosts: cluster.info.etcd });
+    etcd = new Etcd3(cluster.etcdOptions());
     for (const [i, node] of cluster.nodes.entries()) {
       const { session: probe } = await openSession({
         host: node.host,

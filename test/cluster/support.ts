@@ -61,6 +61,7 @@ export function coordinator(
 ): EtcdCoordinator {
   const c = new EtcdCoordinator({
     endpoints: [etcd.endpoint],
+    credentials: etcd.credentials,
     prefix,
     node: {
       name,
@@ -148,9 +149,12 @@ export function spawnCampaigner(
 ): Campaigner {
   assertBuilt();
   const script = path.join(REPO_ROOT, 'test/cluster/fixtures/campaigner.mjs');
-  const child = spawn(process.execPath, [script, etcd.endpoint, prefix, name, volume, String(ttl)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const { ca, cert, key } = etcd.tls;
+  const child = spawn(
+    process.execPath,
+    [script, etcd.endpoint, prefix, name, volume, String(ttl), ca, cert, key],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   children.add(child);
   const lines: CampaignerLine[] = [];
   let buf = '';

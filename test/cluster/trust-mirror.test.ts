@@ -119,7 +119,7 @@ describe('replication trust: Mirror streams only from the primary; backing paths
   beforeAll(async () => {
     if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
     cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: 5 });
-    etcd = new Etcd3({ hosts: cluster.etcdEndpoint });
+    etcd = new Etcd3(cluster.etcdOptions());
     const leaderKey = `${PREFIX}leaders/${VOLUME}`;
     const deadline = Date.now() + 30_000;
     for (;;) {

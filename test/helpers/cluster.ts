@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { type LogLine, REPO_ROOT, TANDEMD } from './daemon.js';
+import type { EtcdCredentials } from './etcd.js';
 import type { MultipathClient } from './multipath.js';
 import { explain, type RunResult, run } from './tools.js';
 
@@ -34,6 +35,9 @@ export interface ClusterInfo {
   etcdPid: number;
   etcdDataDir: string;
   etcdLog: string;
+  /** PEM files of a client certificate etcd accepts (absent: a plaintext --insecure cluster). */
+  etcdTls?: { ca: string; cert: string; key: string };
+  insecure?: boolean;
   prefix: string;
   ttl: number;
   standby: boolean;
@@ -171,6 +175,22 @@ export class Cluster {
   }
   get etcdEndpoint(): string {
     return this.#info.etcd[0]!;
+  }
+  /** What `new Etcd3(...)` needs to reach this cluster's etcd (client TLS). */
+  etcdOptions(): { hosts: string[]; credentials?: EtcdCredentials } {
+    const t = this.#info.etcdTls;
+    return {
+      hosts: [...this.#info.etcd],
+      ...(t
+        ? {
+            credentials: {
+              rootCertificate: readFileSync(t.ca),
+              certChain: readFileSync(t.cert),
+              privateKey: readFileSync(t.key),
+            },
+          }
+        : {}),
+    };
   }
   get names(): string[] {
     return this.#info.nodes.map((n) => n.name);

@@ -1,13 +1,18 @@
 // Starts private etcd servers (the Debian `etcd` binary) for cluster tests: loopback ports chosen
-// free, a temp data dir each. Every server started here is SIGKILLed (after SIGCONT, in case a
+// free, a temp data dir each, client TLS required (DESIGN.md Trust: etcd with client TLS wherever
+// the product runs it): a server certificate for 127.0.0.1 and a client certificate from one test
+// CA per test process (src/security/ca.ts), in DATA_DIR/tls; a client without a certificate from
+// that CA is refused at the handshake, a plaintext client gets nothing. Every server started here is SIGKILLed (after SIGCONT, in case a
 // test paused it) and its data dir removed in the test file's afterAll, and SIGKILLed if the test
 // process exits first, so a failing test never leaves an etcd behind.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
+import { createCa, issueCert, type PemPair } from '../../src/security/ca.js';
 import { freePorts } from './ports.js';
 import { killOnExit } from './reaper.js';
 
@@ -20,9 +25,27 @@ export interface StartEtcdOptions {
   args?: string[];
 }
 
+/** PEM files a client of the test etcd uses (node file `cluster.etcd.{ca,cert,key}`). */
+export interface EtcdTlsFiles {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** The etcd3 client's `credentials` option. */
+export interface EtcdCredentials {
+  readonly rootCertificate: Buffer;
+  readonly certChain: Buffer;
+  readonly privateKey: Buffer;
+}
+
 export interface Etcd {
-  /** http://127.0.0.1:PORT — what a client's `endpoints` takes. */
+  /** https://127.0.0.1:PORT — what a client's `endpoints` takes. */
   readonly endpoint: string;
+  /** The CA etcd's certificate is signed by, and a client certificate etcd accepts. */
+  readonly tls: EtcdTlsFiles;
+  /** The same as `tls`, read: `new Etcd3({ hosts: [etcd.endpoint], credentials })`. */
+  readonly credentials: EtcdCredentials;
   readonly clientPort: number;
   readonly peerPort: number;
   readonly dataDir: string;
@@ -74,14 +97,82 @@ export async function stopAllEtcds(): Promise<void> {
 
 afterAll(stopAllEtcds);
 
-async function healthy(endpoint: string): Promise<boolean> {
+/** GET `url` over TLS with the client certificate; resolves with status and body. */
+export function httpsGet(
+  url: string,
+  creds: Partial<EtcdCredentials>,
+  timeoutMs = 1000,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(
+      url,
+      {
+        ca: creds.rootCertificate,
+        cert: creds.certChain,
+        key: creds.privateKey,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          body += c;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+  });
+}
+
+async function healthy(endpoint: string, creds: EtcdCredentials): Promise<boolean> {
   try {
-    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-    const body = (await res.json()) as { health?: string };
-    return body.health === 'true';
+    const res = await httpsGet(`${endpoint}/health`, creds);
+    return (JSON.parse(res.body) as { health?: string }).health === 'true';
   } catch {
     return false;
   }
+}
+
+interface TestPki {
+  readonly ca: PemPair;
+  readonly server: PemPair;
+  readonly client: PemPair;
+}
+
+// One CA per test process: key generation is cheap, but there is no reason to repeat it.
+let pki: Promise<TestPki> | undefined;
+function testPki(): Promise<TestPki> {
+  pki ??= (async () => {
+    const ca = await createCa('Tandem test etcd CA');
+    // A server certificate (kind node: serverAuth) for the loopback address etcd listens on.
+    const server = await issueCert(ca, {
+      name: 'etcd',
+      kind: 'node',
+      ipAddresses: ['127.0.0.1'],
+      dnsNames: ['localhost'],
+    });
+    const client = await issueCert(ca, { name: 'etcd-test-client', kind: 'admin' });
+    return { ca, server, client };
+  })();
+  return pki;
+}
+
+async function writeTls(dir: string): Promise<{ files: EtcdTlsFiles; server: EtcdTlsFiles }> {
+  const p = await testPki();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const f = (n: string) => path.join(dir, n);
+  await writeFile(f('ca.crt'), p.ca.certPem);
+  await writeFile(f('server.crt'), p.server.certPem);
+  await writeFile(f('server.key'), p.server.keyPem, { mode: 0o600 });
+  await writeFile(f('client.crt'), p.client.certPem);
+  await writeFile(f('client.key'), p.client.keyPem, { mode: 0o600 });
+  return {
+    files: { ca: f('ca.crt'), cert: f('client.crt'), key: f('client.key') },
+    server: { ca: f('ca.crt'), cert: f('server.crt'), key: f('server.key') },
+  };
 }
 
 export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
@@ -90,6 +181,13 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tandem-etcd-'));
   ownedDirs.add(dataDir);
   const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
+  const tls = await writeTls(path.join(dataDir, 'tls'));
+  const p = await testPki();
+  const credentials: EtcdCredentials = {
+    rootCertificate: Buffer.from(p.ca.certPem),
+    certChain: Buffer.from(p.client.certPem),
+    privateKey: Buffer.from(p.client.keyPem),
+  };
 
   let child: ChildProcess | undefined;
   let stderr = '';
@@ -97,7 +195,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
   let peerPort = 0;
 
   const launch = async (): Promise<void> => {
-    const endpoint = `http://127.0.0.1:${clientPort}`;
+    const endpoint = `https://127.0.0.1:${clientPort}`;
     const peer = `http://127.0.0.1:${peerPort}`;
     const args = [
       '--name',
@@ -118,6 +216,14 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
       'zap',
       '--log-outputs',
       'stderr',
+      // Client TLS: only clients with a certificate from the test CA get in.
+      '--cert-file',
+      tls.server.cert,
+      '--key-file',
+      tls.server.key,
+      '--trusted-ca-file',
+      tls.server.ca,
+      '--client-cert-auth',
       ...(opts.args ?? []),
     ];
     const c = spawn(ETCD_BIN, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -133,7 +239,7 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
     while (Date.now() < deadline) {
       if (!running(c))
         throw new Error(`etcd exited during startup (code ${c.exitCode}):\n${stderr.slice(-4000)}`);
-      if (await healthy(endpoint)) return;
+      if (await healthy(endpoint, credentials)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     c.kill('SIGKILL');
@@ -156,7 +262,9 @@ export async function startEtcd(opts: StartEtcdOptions = {}): Promise<Etcd> {
     return child;
   };
   return {
-    endpoint: `http://127.0.0.1:${clientPort}`,
+    endpoint: `https://127.0.0.1:${clientPort}`,
+    tls: tls.files,
+    credentials,
     clientPort,
     peerPort,
     dataDir,

@@ -15,6 +15,10 @@ const read = (rel: string) => fs.readFileSync(file(rel), 'utf8');
 
 const NODE_FILES = ['deploy/examples/cluster-node-a.yaml', 'deploy/examples/cluster-node-b.yaml'];
 
+type EtcdSetting = NonNullable<ReturnType<typeof loadNodeConfig>['cluster']>['etcd'];
+const endpointsOf = (e: EtcdSetting): readonly string[] =>
+  Array.isArray(e) ? e : (e as { endpoints: string[] }).endpoints;
+
 describe('deploy/examples: cluster node files', () => {
   const configs = NODE_FILES.map((f) => loadNodeConfig(file(f)));
 
@@ -26,8 +30,8 @@ describe('deploy/examples: cluster node files', () => {
   it('is a cluster: etcd, prefix, lease TTL and bootstrap the same on both nodes', () => {
     const [a, b] = configs as [(typeof configs)[0], (typeof configs)[0]];
     expect(a.cluster).toBeDefined();
-    expect(a.cluster!.etcd).toHaveLength(3);
-    expect(b.cluster!.etcd).toEqual(a.cluster!.etcd);
+    expect(endpointsOf(a.cluster!.etcd)).toHaveLength(3);
+    expect(endpointsOf(b.cluster!.etcd)).toEqual(endpointsOf(a.cluster!.etcd));
     expect(b.cluster!.prefix).toBe(a.cluster!.prefix);
     expect(b.cluster!.leaseTtlSeconds).toBe(a.cluster!.leaseTtlSeconds);
     expect(a.bootstrap).toBeDefined();
@@ -63,7 +67,47 @@ describe('deploy/examples: cluster node files', () => {
     const env = read('deploy/systemd/etcd-tandem.env.example');
     const initial = /^ETCD_INITIAL_CLUSTER=(.+)$/m.exec(env)![1]!;
     const clients = initial.split(',').map((m) => m.split('=')[1]!.replace(/:2380$/, ':2379'));
-    expect(configs[0]!.cluster!.etcd).toEqual(clients);
+    expect(endpointsOf(configs[0]!.cluster!.etcd)).toEqual(clients);
+  });
+
+  it('every channel is TLS: https etcd with its own CA, a client certificate and a user; node tls', () => {
+    for (const c of configs) {
+      const e = c.cluster!.etcd as Exclude<EtcdSetting, readonly string[]>;
+      expect(Array.isArray(e)).toBe(false);
+      for (const u of e.endpoints) expect(u).toMatch(/^https:\/\//);
+      expect(e.ca).toBe('tls/etcd/ca.crt');
+      expect([e.cert, e.key]).toEqual([`tls/etcd/${c.node.name}.crt`, `tls/etcd/${c.node.name}.key`]);
+      expect(e.user).toBeDefined();
+      expect(e.passwordFile).toBeDefined();
+      expect(c.tls).toEqual({
+        ca: 'tls/ca.crt',
+        cert: `tls/${c.node.name}.crt`,
+        key: `tls/${c.node.name}.key`,
+      });
+      expect(c.insecure).toBe(false);
+      expect(c.metrics?.tls).toBeDefined();
+    }
+    const env = read('deploy/systemd/etcd-tandem.env.example');
+    for (const k of ['ETCD_CERT_FILE', 'ETCD_KEY_FILE', 'ETCD_TRUSTED_CA_FILE', 'ETCD_PEER_CERT_FILE'])
+      expect(env).toMatch(new RegExp(`^${k}=/etc/etcd/tls/`, 'm'));
+    expect(env).toMatch(/^ETCD_CLIENT_CERT_AUTH=true$/m);
+    expect(env).toMatch(/^ETCD_PEER_CLIENT_CERT_AUTH=true$/m);
+    for (const k of ['ETCD_LISTEN_CLIENT_URLS', 'ETCD_ADVERTISE_CLIENT_URLS', 'ETCD_LISTEN_PEER_URLS']) {
+      const v = new RegExp(`^${k}=(.+)$`, 'm').exec(env)![1]!;
+      for (const u of v.split(',')) expect(u, k).toMatch(/^https:\/\//);
+    }
+  });
+
+  it('the etcd role the README grants is the prefix the nodes use, with its trailing slash', () => {
+    const prefix = configs[0]!.cluster!.prefix;
+    const md = read('deploy/systemd/README.md');
+    const user = (configs[0]!.cluster!.etcd as { user: string }).user;
+    expect(md).toContain(`deploy/systemd/etcd-tandem-role.sh ${prefix} ${user}`);
+    expect(md).toContain(`grant-permission ${user} --prefix=true readwrite ${prefix}/`);
+    // The script grants PREFIX/ (tandemd appends the slash: src/daemon.ts, src/cluster/keys.ts).
+    const script = read('deploy/systemd/etcd-tandem-role.sh');
+    expect(script).toContain(['PREFIX=$', '{PREFIX%/}/'].join(''));
+    expect(script).toMatch(/role grant-permission "\$ROLE" --prefix=true readwrite "\$PREFIX"/);
   });
 });
 

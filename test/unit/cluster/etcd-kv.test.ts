@@ -13,7 +13,10 @@ const P = '/kv-test/';
 
 beforeAll(async () => {
   etcd = await startEtcd();
-  kv = new EtcdKv(new Etcd3({ hosts: [etcd.endpoint], ...etcdFaultOptions() }), silentLogger());
+  kv = new EtcdKv(
+    new Etcd3({ hosts: [etcd.endpoint], credentials: etcd.credentials, ...etcdFaultOptions() }),
+    silentLogger(),
+  );
 });
 afterAll(async () => {
   await kv?.closeWatches();
@@ -95,7 +98,10 @@ describe('EtcdKv', () => {
   });
 
   it('refuses new watches once closed', async () => {
-    const other = new EtcdKv(new Etcd3({ hosts: [etcd.endpoint], ...etcdFaultOptions() }), silentLogger());
+    const other = new EtcdKv(
+      new Etcd3({ hosts: [etcd.endpoint], credentials: etcd.credentials, ...etcdFaultOptions() }),
+      silentLogger(),
+    );
     await other.closeWatches();
     other.closeClient();
     expect(() => other.assertOpen()).toThrow(/closed/);
