@@ -14,6 +14,7 @@ import type {
   Role,
   VerifyResult,
 } from './replication-interface.js';
+import { commitSize, prepareSize, sizesAtOpen } from './resize.js';
 import { verify } from './verify.js';
 import { VolumeContext } from './volume-context.js';
 
@@ -43,6 +44,9 @@ export class ReplicatedVolume {
   #cleaning = false;
   /** Rejecters of writes in progress: lostPrimary() fails them all at once. */
   readonly #pending = new Set<(err: Error) => void>();
+  /** The size the configuration asks for (requestSize); the primary grows the volume to it. */
+  #targetSize = 0;
+  #resizing: Promise<void> | undefined;
 
   constructor(opts: ReplicatedVolumeOptions) {
     this.#ctx = new VolumeContext(opts);
@@ -80,8 +84,19 @@ export class ReplicatedVolume {
       } else meta = await ctx.meta.update(() => ({ era }));
     }
     const file = path.join(ctx.o.stateDir, `${ctx.o.volume}.bitmap`);
-    const size = ctx.device.size;
-    const { bitmap, created } = await DirtyBitmap.open(file, size, regionSizeFor(size, ctx.o.regionSize));
+    // The LU's size is the committed one: a store grown at open to a new configured size is
+    // not served beyond it until a resize has prepared every copy (resize.ts).
+    const { committed, covered } = sizesAtOpen(
+      meta.size,
+      await DirtyBitmap.recordedSize(file),
+      ctx.device.size,
+    );
+    ctx.size = committed;
+    const { bitmap, created } = await DirtyBitmap.open(
+      file,
+      covered,
+      regionSizeFor(covered, ctx.o.regionSize),
+    );
     ctx.bitmap = bitmap;
     if (created && meta.hasValidData) {
       // The activity log is gone: any region may hold writes a peer lacks.
@@ -96,6 +111,8 @@ export class ReplicatedVolume {
         highestEpoch: meta.highestEpoch,
         regionSize: bitmap.regionSize,
         dirtyRegions: bitmap.dirtyCount,
+        size: committed,
+        ...(covered > committed ? { preparedSize: covered } : {}),
       },
       'replicated volume opened',
     );
@@ -128,7 +145,17 @@ export class ReplicatedVolume {
         `${ctx.o.volume}: epoch ${epoch} is older than ${highest}, already seen here`,
       );
     }
-    if (epoch > highest) await ctx.meta.update(() => ({ highestEpoch: epoch }));
+    // The run of this node's own terms continues while no other primary's epoch reached it
+    // in between: a resync it started may then resume from the peer's checkpoint (resync.ts).
+    const m = ctx.meta.current;
+    const continuing = m.lastOwnEpoch !== undefined && m.highestEpoch === m.lastOwnEpoch;
+    const chainEpoch = continuing ? (m.chainEpoch ?? m.lastOwnEpoch!) : epoch;
+    if (epoch > highest || m.lastOwnEpoch !== epoch || m.chainEpoch !== chainEpoch)
+      await ctx.meta.update(() => ({
+        highestEpoch: Math.max(highest, epoch),
+        lastOwnEpoch: epoch,
+        chainEpoch,
+      }));
     if (!this.hasValidData) ctx.log.error('primary without valid data: the lead must not elect this node');
     const wasPrimary = ctx.role.is('primary');
     // Our dirty regions from before this term may hold writes no peer has (finding 5).
@@ -148,6 +175,8 @@ export class ReplicatedVolume {
     );
     this.#cleanTimer.unref();
     this.peersChanged();
+    // A resize asked for, or one prepared here by an earlier primary: finished in this term.
+    this.#kickResize();
   }
 
   lostPrimary(): void {
@@ -174,10 +203,11 @@ export class ReplicatedVolume {
   // ---------------------------------------------------------------- primary: the data path
 
   #makeBlockDevice(): BlockDevice {
-    const dev = this.#ctx.device;
+    const ctx = this.#ctx;
+    const dev = ctx.device;
     const bd: BlockDevice = {
       get size() {
-        return dev.size;
+        return ctx.size;
       },
       get description() {
         return `replicated:${dev.description}`;
@@ -210,11 +240,15 @@ export class ReplicatedVolume {
     } catch (err) {
       return Promise.reject(err);
     }
+    const throttle = this.#ctx.throttle;
+    // Resync yields to application I/O in flight (ResyncThrottle).
+    throttle.appStarted();
     return new Promise<void>((resolve, reject) => {
       let done = false;
       const fail = (err: Error) => {
         if (done) return;
         done = true;
+        throttle.appDone();
         this.#pending.delete(fail);
         reject(err);
       };
@@ -223,6 +257,7 @@ export class ReplicatedVolume {
         () => {
           if (done) return;
           done = true;
+          throttle.appDone();
           this.#pending.delete(fail);
           resolve();
         },
@@ -393,6 +428,83 @@ export class ReplicatedVolume {
       });
   }
 
+  // ---------------------------------------------------------------- resize, resync rate
+
+  /**
+   * The configured size of the volume (every node is told; only growth counts). The primary
+   * grows every copy to it (resize.ts); a replica remembers it for when it becomes primary.
+   */
+  requestSize(size: number): void {
+    if (size > this.#targetSize) this.#targetSize = size;
+    this.#kickResize();
+  }
+
+  /** `listener(size)` runs on this node whenever the size its LU reports has grown. */
+  onCapacityChanged(listener: (size: number) => void): () => void {
+    this.#ctx.capacityListeners.add(listener);
+    return () => this.#ctx.capacityListeners.delete(listener);
+  }
+
+  /** The resync rate limit, live (bytes/s; 0: unlimited). */
+  setResyncRate(bytesPerSecond: number): void {
+    if (bytesPerSecond !== this.#ctx.throttle.rateBps)
+      this.#ctx.log.info({ limitBps: bytesPerSecond }, 'resync rate limit set');
+    this.#ctx.throttle.setRate(bytesPerSecond);
+  }
+
+  #kickResize(): void {
+    const ctx = this.#ctx;
+    if (!ctx.role.is('primary') || this.#resizing || !ctx.bitmap) return;
+    const to = Math.max(this.#targetSize, ctx.bitmap.size);
+    if (to <= ctx.size) return;
+    const gen = ctx.generation;
+    this.#resizing = this.#resize(to, gen).then(
+      () => {
+        this.#resizing = undefined;
+        if (gen === ctx.generation) this.#kickResize();
+      },
+      (err: unknown) => {
+        this.#resizing = undefined;
+        if (gen !== ctx.generation) {
+          ctx.log.info({ to }, 'resize interrupted by a role change: the next primary finishes it');
+          return;
+        }
+        ctx.log.error({ err: (err as Error).message, to }, 'resize failed: retrying');
+        ctx.timer(1000, () => this.#kickResize());
+      },
+    );
+  }
+
+  /**
+   * Grows every copy to `to`, then reports it (resize.ts): this copy first, then every in-sync
+   * peer (a member that cannot is removed from the set before the new size is reported, as for
+   * a write, rule 2) and every other live one, then the commit here and on the peers.
+   */
+  async #resize(to: number, gen: number): Promise<void> {
+    const ctx = this.#ctx;
+    this.#checkServe(gen);
+    const from = ctx.size;
+    ctx.log.info({ from, to }, 'resize started');
+    await prepareSize(ctx, to);
+    const prepare = outgoing(OpKind.RESIZE_PREPARE, 0, to);
+    const asked = new Set<string>();
+    const waits: Promise<unknown>[] = [];
+    for (const node of this.#members.memberNodes()) {
+      asked.add(node);
+      waits.push(this.#mirrorLate(node, prepare, gen));
+    }
+    for (const link of this.#members.links.values()) {
+      // Not a member: it catches up from its next Hello if this fails.
+      if (!asked.has(link.node) && link.live) waits.push(link.send(prepare).catch(() => undefined));
+    }
+    await Promise.all(waits);
+    this.#checkServe(gen);
+    await commitSize(ctx, to);
+    const commit = outgoing(OpKind.RESIZE_COMMIT, 0, to);
+    for (const link of this.#members.links.values()) if (link.live) link.send(commit).catch(() => undefined);
+    ctx.log.info({ from, to, peers: [...asked] }, 'resize done: every in-sync copy holds the new size');
+  }
+
   // ---------------------------------------------------------------- primary: verify
 
   async verify(onProgress?: (done: number, total: number) => void): Promise<VerifyResult> {
@@ -446,7 +558,10 @@ export class ReplicatedVolume {
       hasValidData: meta.hasValidData,
       regionSize: bm?.regionSize ?? 0,
       dirtyRegions: bm?.dirtyCount ?? 0,
-      dirtyBytes: bm ? dirtyBytes(bm, ctx.device.size) : 0,
+      dirtyBytes: bm ? dirtyBytes(bm, bm.size) : 0,
+      size: ctx.size,
+      resizeTarget: Math.max(ctx.size, this.#targetSize, bm?.size ?? 0),
+      resyncLimitBps: ctx.throttle.rateBps,
       peers: this.#members.statuses(Date.now()),
       metrics: { ...ctx.metrics },
     };
