@@ -3,16 +3,7 @@ import { formatBytes, formatDuration, percent, section } from '../../../src/admi
 import { resyncRateSet } from '../../../src/admin/resync-ops.js';
 import { action, connect, print, printJson } from '../cli.js';
 import { EXIT, usage } from '../errors.js';
-
-interface PeerResync {
-  node: string;
-  state: string;
-  resyncDoneBytes: number;
-  resyncTotalBytes: number;
-  resyncRateBps: number;
-  resyncEtaSeconds: number;
-  resyncResumed: boolean;
-}
+import { resyncByVolume } from '../resync-peers.js';
 
 /** tandemctl resync [--rate MIBPS|default [--volume ID]]. */
 export function register(program: Command): void {
@@ -35,26 +26,20 @@ export function register(program: Command): void {
             );
         }
         const [s, local] = await Promise.all([c.status(), c.nodeStatus().catch(() => undefined)]);
+        const running = resyncByVolume(s, local);
         const rows = s.volumes.map((v) => {
-          // Per-peer rate and ETA: the primary's view (the node this command talks to when it
-          // is the primary; the cluster status carries resyncPeers once the server maps it).
-          const fromCluster = (v as { resyncPeers?: PeerResync[] }).resyncPeers ?? [];
-          const mine =
-            local && local.name === v.primary
-              ? ((local.volumes.find((x) => x.id === v.id)?.replication?.peers ?? []) as PeerResync[])
-              : [];
-          const peers = (fromCluster.length > 0 ? fromCluster : mine).filter((p) => p.state === 'resyncing');
+          const r = running.get(v.id);
           return {
             volume: v.id,
             primary: v.primary,
             replicas: v.replicas,
             inSync: v.inSync,
-            outOfSync: v.replicas.filter((r) => !v.inSync.includes(r)),
+            outOfSync: v.replicas.filter((x) => !v.inSync.includes(x)),
             resyncDoneBytes: v.resyncDoneBytes,
             resyncTotalBytes: v.resyncTotalBytes,
-            resyncRateBps: peers.reduce((n, p) => n + p.resyncRateBps, 0),
-            resyncEtaSeconds: Math.max(0, ...peers.map((p) => p.resyncEtaSeconds)),
-            resumed: peers.some((p) => p.resyncResumed),
+            resyncRateBps: r?.rateBps ?? 0,
+            resyncEtaSeconds: r?.etaSeconds ?? 0,
+            resumed: r?.resumed ?? false,
           };
         });
         if (g.json) printJson(rows);
