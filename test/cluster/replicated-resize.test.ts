@@ -204,3 +204,90 @@ describe('replicated volume: online resize under load', () => {
     );
   }, 240_000);
 });
+
+describe('replicated volume: online resize of a three-way volume', () => {
+  let cluster: Cluster;
+  let mp: MultipathClient;
+  const from = parseSize(FROM);
+  const to = parseSize(TO);
+
+  beforeAll(async () => {
+    cluster = await startCluster({ nodes: 3, kind: 'replicated', size: FROM, ttl: 5 });
+    mp = await MultipathClient.connect({
+      paths: cluster.paths(),
+      target: cluster.target,
+      initiatorName: 'iqn.2026-11.org.tandem.test:replicated-resize-3',
+      commandTimeoutMs: 3000,
+      retryWindowMs: 40_000,
+    });
+  });
+
+  afterAll(async () => {
+    await mp?.close();
+    await cluster?.destroy();
+  });
+
+  it('every copy prepares before the primary commits; all three paths report 06h/2Ah/09h and the new capacity', async () => {
+    const primary = await waitAllUsable(mp, 90_000);
+    const writers = new StampedWriters(mp, { writers: 4, slotsPerWriter: 32 });
+    writers.start();
+    await sleep(500);
+    const t0 = performance.now();
+    const r = await tandemctl(cluster.node(primary).admin!, ['volume', 'resize', 'vol0', '--size', TO]);
+    expect(r.code, explain(r)).toBe(0);
+    const seen: string[] = [];
+    for (const n of cluster.names) {
+      let sawUa = false;
+      await waitFor(`READ CAPACITY ${to} through ${n}`, 30_000, async () => {
+        const s = mp.session(n);
+        const res = s
+          ? await s.scsi(0, readCapacity16(), { expectedDataIn: 32 }).catch(() => undefined)
+          : undefined;
+        if (!res) return undefined;
+        if (res.status === ScsiStatus.CHECK_CONDITION && senseString(res.sense) === '06h/2Ah/09h')
+          sawUa = true;
+        return res.status === ScsiStatus.GOOD && capacity(res.data) === to ? true : undefined;
+      });
+      sawUa ||= mp.unitAttentions.some(
+        (u) => u.path === n && u.asc === 0x2a && u.ascq === 0x09 && u.at >= t0,
+      );
+      expect(sawUa, `06h/2Ah/09h through ${n}`).toBe(true);
+      seen.push(n);
+    }
+    const committed = logged(
+      cluster.node(primary).logs(),
+      'resize committed: the LU reports the new capacity',
+      to,
+    );
+    expect(committed.length).toBe(1);
+    for (const n of cluster.names) {
+      const prepared = logged(cluster.node(n).logs(), 'resize prepared: store and bitmap grown durably', to);
+      expect(prepared.length, `${n} prepared`).toBeGreaterThanOrEqual(1);
+      expect(prepared[0]!.time).toBeLessThanOrEqual(committed[0]!.time);
+    }
+    const above = new StampedWriters(mp, { writers: 2, slotsPerWriter: 32, baseLba: (from + 4 * MiB) / 512 });
+    above.start();
+    await sleep(1000);
+    await Promise.all([writers.stop(), above.stop()]);
+    for (const w of [writers, above]) {
+      const res = await w.verify();
+      expect(res.problems, res.problems.slice(0, 5).join('\n')).toEqual([]);
+    }
+    const v = await tandemctl(cluster.node(primary).admin!, ['--json', 'verify', 'vol0'], 180_000);
+    expect(v.code, explain(v)).toBe(0);
+    const res = JSON.parse(v.stdout) as { regions: number; differing: unknown[] };
+    expect(res.differing).toEqual([]);
+    // Compared with both peers (the primary's log names them).
+    const compared = cluster
+      .node(primary)
+      .logs()
+      .filter((l) => l.msg === 'verify done')
+      .at(-1)?.nodes as string[] | undefined;
+    expect(compared?.length, 'verify compared both peers').toBe(2);
+    expect(Number(res.regions)).toBe(to / MiB);
+    console.log(
+      `three-way resize ${FROM} → ${TO}: ${seen.length} paths reported it with 06h/2Ah/09h within ` +
+        `${Math.round(performance.now() - t0)} ms (incl. writes above the old end); verify: ${res.regions} regions identical on ${[primary, ...(compared ?? [])].join(', ')}`,
+    );
+  }, 180_000);
+});
