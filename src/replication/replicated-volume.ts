@@ -14,7 +14,7 @@ import type {
   Role,
   VerifyResult,
 } from './replication-interface.js';
-import { commitSize, prepareSize, sizesAtOpen } from './resize.js';
+import { Resizer, sizesAtOpen } from './resize.js';
 import { verify } from './verify.js';
 import { VolumeContext } from './volume-context.js';
 
@@ -44,14 +44,18 @@ export class ReplicatedVolume {
   #cleaning = false;
   /** Rejecters of writes in progress: lostPrimary() fails them all at once. */
   readonly #pending = new Set<(err: Error) => void>();
-  /** The size the configuration asks for (requestSize); the primary grows the volume to it. */
-  #targetSize = 0;
-  #resizing: Promise<void> | undefined;
+  /** Carries out the configured size as primary (resize.ts). */
+  readonly #resizer: Resizer;
 
   constructor(opts: ReplicatedVolumeOptions) {
     this.#ctx = new VolumeContext(opts);
     this.#members = new Membership(this.#ctx);
     this.#replica = new ReplicaApply(this.#ctx);
+    this.#resizer = new Resizer(this.#ctx, {
+      members: this.#members,
+      checkServe: (gen) => this.#checkServe(gen),
+      mirrorToMember: (node, op, gen) => this.#mirrorLate(node, op, gen),
+    });
     this.blockDevice = this.#makeBlockDevice();
   }
 
@@ -176,7 +180,7 @@ export class ReplicatedVolume {
     this.#cleanTimer.unref();
     this.peersChanged();
     // A resize asked for, or one prepared here by an earlier primary: finished in this term.
-    this.#kickResize();
+    this.#resizer.kick();
   }
 
   lostPrimary(): void {
@@ -435,8 +439,7 @@ export class ReplicatedVolume {
    * grows every copy to it (resize.ts); a replica remembers it for when it becomes primary.
    */
   requestSize(size: number): void {
-    if (size > this.#targetSize) this.#targetSize = size;
-    this.#kickResize();
+    this.#resizer.request(size);
   }
 
   /** `listener(size)` runs on this node whenever the size its LU reports has grown. */
@@ -450,59 +453,6 @@ export class ReplicatedVolume {
     if (bytesPerSecond !== this.#ctx.throttle.rateBps)
       this.#ctx.log.info({ limitBps: bytesPerSecond }, 'resync rate limit set');
     this.#ctx.throttle.setRate(bytesPerSecond);
-  }
-
-  #kickResize(): void {
-    const ctx = this.#ctx;
-    if (!ctx.role.is('primary') || this.#resizing || !ctx.bitmap) return;
-    const to = Math.max(this.#targetSize, ctx.bitmap.size);
-    if (to <= ctx.size) return;
-    const gen = ctx.generation;
-    this.#resizing = this.#resize(to, gen).then(
-      () => {
-        this.#resizing = undefined;
-        if (gen === ctx.generation) this.#kickResize();
-      },
-      (err: unknown) => {
-        this.#resizing = undefined;
-        if (gen !== ctx.generation) {
-          ctx.log.info({ to }, 'resize interrupted by a role change: the next primary finishes it');
-          return;
-        }
-        ctx.log.error({ err: (err as Error).message, to }, 'resize failed: retrying');
-        ctx.timer(1000, () => this.#kickResize());
-      },
-    );
-  }
-
-  /**
-   * Grows every copy to `to`, then reports it (resize.ts): this copy first, then every in-sync
-   * peer (a member that cannot is removed from the set before the new size is reported, as for
-   * a write, rule 2) and every other live one, then the commit here and on the peers.
-   */
-  async #resize(to: number, gen: number): Promise<void> {
-    const ctx = this.#ctx;
-    this.#checkServe(gen);
-    const from = ctx.size;
-    ctx.log.info({ from, to }, 'resize started');
-    await prepareSize(ctx, to);
-    const prepare = outgoing(OpKind.RESIZE_PREPARE, 0, to);
-    const asked = new Set<string>();
-    const waits: Promise<unknown>[] = [];
-    for (const node of this.#members.memberNodes()) {
-      asked.add(node);
-      waits.push(this.#mirrorLate(node, prepare, gen));
-    }
-    for (const link of this.#members.links.values()) {
-      // Not a member: it catches up from its next Hello if this fails.
-      if (!asked.has(link.node) && link.live) waits.push(link.send(prepare).catch(() => undefined));
-    }
-    await Promise.all(waits);
-    this.#checkServe(gen);
-    await commitSize(ctx, to);
-    const commit = outgoing(OpKind.RESIZE_COMMIT, 0, to);
-    for (const link of this.#members.links.values()) if (link.live) link.send(commit).catch(() => undefined);
-    ctx.log.info({ from, to, peers: [...asked] }, 'resize done: every in-sync copy holds the new size');
   }
 
   // ---------------------------------------------------------------- primary: verify
@@ -560,7 +510,7 @@ export class ReplicatedVolume {
       dirtyRegions: bm?.dirtyCount ?? 0,
       dirtyBytes: bm ? dirtyBytes(bm, bm.size) : 0,
       size: ctx.size,
-      resizeTarget: Math.max(ctx.size, this.#targetSize, bm?.size ?? 0),
+      resizeTarget: Math.max(ctx.size, this.#resizer.target, bm?.size ?? 0),
       resyncLimitBps: ctx.throttle.rateBps,
       peers: this.#members.statuses(Date.now()),
       metrics: { ...ctx.metrics },
