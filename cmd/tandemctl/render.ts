@@ -1,8 +1,16 @@
 import { formatBytes, formatDuration, percent, section } from '../../src/admin/admin-format.js';
 import type { ClusterStatusMsg } from '../../src/admin/admin-proto.js';
+import type { VolumeResync } from './resync-peers.js';
 
-/** The text of tandemctl status. */
-export function showStatus(s: ClusterStatusMsg): string {
+/** " 20 MiB/s ETA 4s (resumed)" for a running resync with a rate ('' otherwise). */
+function resyncRate(r: VolumeResync | undefined): string {
+  if (!r || r.rateBps <= 0) return '';
+  const eta = r.etaSeconds > 0 ? ` ETA ${formatDuration(r.etaSeconds)}` : '';
+  return ` ${formatBytes(r.rateBps)}/s${eta}${r.resumed ? ' (resumed)' : ''}`;
+}
+
+/** The text of tandemctl status (`resync`: the running resyncs' rate and ETA, when known). */
+export function showStatus(s: ClusterStatusMsg, resync?: ReadonlyMap<string, VolumeResync>): string {
   const now = Date.now();
   const parts: string[] = [`Cluster: ${s.mode} mode, answered by ${s.node || '?'}`];
   parts.push(
@@ -31,7 +39,9 @@ export function showStatus(s: ClusterStatusMsg): string {
         v.inSync.join(','),
         v.primary || 'none',
         v.epoch || '',
-        v.resyncTotalBytes > 0 ? percent(v.resyncDoneBytes, v.resyncTotalBytes) : '',
+        v.resyncTotalBytes > 0
+          ? `${percent(v.resyncDoneBytes, v.resyncTotalBytes)}${resyncRate(resync?.get(v.id))}`
+          : '',
         v.luns.join(','),
       ]),
     ),

@@ -28,6 +28,13 @@ export interface PeerReplicationState {
   node: string;
   /** in-sync, resyncing, out-of-sync, unreachable, … */
   state: string;
+  /** The current (or last) resync of the peer: progress, rate (bytes/s), ETA (s; 0: unknown). */
+  resyncDoneBytes: number;
+  resyncTotalBytes: number;
+  resyncRateBps: number;
+  resyncEtaSeconds: number;
+  /** It continued an interrupted full resync from the peer's checkpoint. */
+  resyncResumed: boolean;
 }
 
 export interface ReplicationInfo {

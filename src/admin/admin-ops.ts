@@ -59,7 +59,7 @@ const isConflict = (err: unknown) => {
  * Read-modify-write of one entry with compare-and-set, retried (a few times) when another
  * writer got in between. `fn` gets the current value (undefined: absent) and returns the new one.
  */
-async function update<T>(
+export async function update<T>(
   store: ConfigStore,
   kind: ConfigKind,
   name: string,

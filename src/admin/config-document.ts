@@ -16,7 +16,13 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { CONFIG_KINDS, type ConfigKind, type JsonValue } from '../cluster/coordinator.js';
 import { TandemError } from '../util/errors.js';
-import { clusterLunSchema, clusterTargetSchema, volumeSchema } from './config-schema.js';
+import {
+  CLUSTER_SETTINGS_NAME,
+  clusterLunSchema,
+  clusterSettingsSchema,
+  clusterTargetSchema,
+  volumeSchema,
+} from './config-schema.js';
 
 export const API_VERSION = 'tandem/v1';
 /** 8 bytes: never a valid CHAP secret (12 to 16 bytes), so never mistaken for one. */
@@ -93,6 +99,8 @@ function expectedName(kind: ConfigKind, value: Record<string, unknown>): string 
       return lunEntryName(String(value.target), Number(value.lun));
     case 'portals':
       return String(value.node);
+    case 'settings':
+      return CLUSTER_SETTINGS_NAME;
     default:
       return undefined;
   }
@@ -105,6 +113,7 @@ const SCHEMA_OF: Record<ConfigKind, z.ZodType> = {
   portals: portalsEntrySchema,
   acls: anyObject,
   chap: anyObject,
+  settings: clusterSettingsSchema,
 };
 
 const invalid = (message: string) => new TandemError('TANDEM_ERR_CONFIG_INVALID', message);
@@ -142,6 +151,7 @@ const LEADING_KEYS: Record<ConfigKind, readonly string[]> = {
   portals: ['node', 'portals'],
   acls: [],
   chap: [],
+  settings: [],
 };
 
 /** Same value, keys in a stable order (`leading` first, then sorted; nested objects sorted). */

@@ -118,7 +118,16 @@ export const volumeSchema = z.object({
   backstore: z.enum(['file', 'memory']).optional(),
   /** The identity seed asked for (the NAA designator and serial derive from it); absent: the cluster's. */
   identity: z.string().min(1).optional(),
+  /** Replicated: resync rate limit in MiB/s (0: unlimited); absent: the cluster's (settings/cluster). */
+  resyncRateMiBps: z.number().min(0).optional(),
 });
+
+/** Cluster-wide settings (etcd `config/settings/cluster`), changeable live. */
+export const clusterSettingsSchema = z.object({
+  /** Resync rate limit of every replicated volume without its own, in MiB/s (0 or absent: unlimited). */
+  resyncRateMiBps: z.number().min(0).optional(),
+});
+export const CLUSTER_SETTINGS_NAME = 'cluster';
 
 /** A target in the cluster configuration: like the node file's, with LUNs kept apart (`luns`). */
 export const clusterTargetSchema = z.object({
@@ -272,6 +281,7 @@ export type TargetConfig = z.infer<typeof targetSchema>;
 export type ClusterConfig = z.infer<typeof clusterSchema>;
 export type EtcdConfig = ClusterConfig['etcd'];
 export type VolumeConfig = z.infer<typeof volumeSchema>;
+export type ClusterSettings = z.infer<typeof clusterSettingsSchema>;
 export type ClusterTargetConfig = z.infer<typeof clusterTargetSchema>;
 export type ClusterLunConfig = z.infer<typeof clusterLunSchema>;
 export type AuthSettings = z.infer<typeof authSchema>;

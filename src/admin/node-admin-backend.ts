@@ -167,7 +167,15 @@ export class DaemonAdminBackend implements AdminBackend {
           ? {
               replication: {
                 inSync: [...(v.inSync?.() ?? [])].sort(),
-                peers: r.peers.map((p) => ({ node: p.node, state: p.state })),
+                peers: r.peers.map((p) => ({
+                  node: p.node,
+                  state: p.state,
+                  resyncDoneBytes: p.resyncDoneBytes,
+                  resyncTotalBytes: p.resyncTotalBytes,
+                  resyncRateBps: p.resyncRateBps ?? 0,
+                  resyncEtaSeconds: p.resyncEtaSeconds ?? 0,
+                  resyncResumed: p.resyncResumed ?? false,
+                })),
                 resyncDone: resyncing.reduce((s, p) => s + p.resyncDoneBytes, 0),
                 resyncTotal: resyncing.reduce((s, p) => s + p.resyncTotalBytes, 0),
               },
@@ -274,20 +282,20 @@ export class DaemonAdminBackend implements AdminBackend {
     }
   }
 
-  /** Growing a shared volume is live; a replicated one's size cannot change yet: say so now. */
+  /** Growing a volume is live (a replicated one copy by copy); shrinking is refused now. */
   async #checkResize(name: string, value: JsonValue): Promise<void> {
     const { entries } = await this.#etcd(`reading volumes/${name}`, (c) => c.readConfig());
     const cur = entries.find((e) => e.kind === 'volumes' && e.name === name);
     const before = cur ? volumeSchema.safeParse(cur.value) : undefined;
     const after = volumeSchema.safeParse(value);
     if (!before?.success || !after.success || before.data.size === after.data.size) return;
-    if (before.data.kind === 'replicated' || after.data.kind === 'replicated') {
-      throw new TandemError(
-        'TANDEM_ERR_CONFIG_UNSUPPORTED',
-        `volume ${name}: resizing a replicated volume is not supported yet (its replicas' sizes and bitmaps must change together); create a larger volume and copy`,
-      );
-    }
     if ((after.data.size ?? 0) < (before.data.size ?? 0)) {
+      if (before.data.kind === 'replicated' || after.data.kind === 'replicated') {
+        throw new TandemError(
+          'TANDEM_ERR_CONFIG_UNSUPPORTED',
+          `volume ${name}: a replicated volume cannot shrink (every copy would lose the blocks past the new end); create a smaller volume and copy`,
+        );
+      }
       throw new TandemError(
         'TANDEM_ERR_CONFIG_UNSUPPORTED',
         `volume ${name}: a volume cannot shrink (blocks in use would vanish)`,

@@ -140,7 +140,7 @@ export interface Subscription {
 }
 
 /** Kinds of desired-configuration objects; each object is `config/<kind>/<name>`. */
-export const CONFIG_KINDS = ['targets', 'volumes', 'luns', 'portals', 'acls', 'chap'] as const;
+export const CONFIG_KINDS = ['targets', 'volumes', 'luns', 'portals', 'acls', 'chap', 'settings'] as const;
 export type ConfigKind = (typeof CONFIG_KINDS)[number];
 
 export interface ConfigEntry {

@@ -14,6 +14,7 @@ import type { OpBatch as _tandem_replication_v1_OpBatch, OpBatch__Output as _tan
 import type { PrimaryMessage as _tandem_replication_v1_PrimaryMessage, PrimaryMessage__Output as _tandem_replication_v1_PrimaryMessage__Output } from './tandem/replication/v1/PrimaryMessage.js';
 import type { ReplicaMessage as _tandem_replication_v1_ReplicaMessage, ReplicaMessage__Output as _tandem_replication_v1_ReplicaMessage__Output } from './tandem/replication/v1/ReplicaMessage.js';
 import type { ReplicationClient as _tandem_replication_v1_ReplicationClient, ReplicationDefinition as _tandem_replication_v1_ReplicationDefinition } from './tandem/replication/v1/Replication.js';
+import type { ResyncCheckpoint as _tandem_replication_v1_ResyncCheckpoint, ResyncCheckpoint__Output as _tandem_replication_v1_ResyncCheckpoint__Output } from './tandem/replication/v1/ResyncCheckpoint.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -33,6 +34,7 @@ export interface ProtoGrpcType {
         PrimaryMessage: MessageTypeDefinition<_tandem_replication_v1_PrimaryMessage, _tandem_replication_v1_PrimaryMessage__Output>
         ReplicaMessage: MessageTypeDefinition<_tandem_replication_v1_ReplicaMessage, _tandem_replication_v1_ReplicaMessage__Output>
         Replication: SubtypeConstructor<typeof grpc.Client, _tandem_replication_v1_ReplicationClient> & { service: _tandem_replication_v1_ReplicationDefinition }
+        ResyncCheckpoint: MessageTypeDefinition<_tandem_replication_v1_ResyncCheckpoint, _tandem_replication_v1_ResyncCheckpoint__Output>
       }
     }
   }

@@ -1,7 +1,10 @@
 import {
+  CLUSTER_SETTINGS_NAME,
   type ClusterLunConfig,
+  type ClusterSettings,
   type ClusterTargetConfig,
   clusterLunSchema,
+  clusterSettingsSchema,
   clusterTargetSchema,
   type NodeConfig,
   type VolumeConfig,
@@ -17,7 +20,12 @@ type Schema<T> = {
 
 /** The watched configuration entries, parsed; an invalid entry is logged and left out. */
 export function desiredConfig(entries: Iterable<ConfigEntry>, log: Logger): DesiredConfig {
-  const d = {
+  const d: {
+    targets: Map<string, ClusterTargetConfig>;
+    volumes: Map<string, VolumeConfig>;
+    luns: Map<string, ClusterLunConfig>;
+    settings?: ClusterSettings;
+  } = {
     targets: new Map<string, ClusterTargetConfig>(),
     volumes: new Map<string, VolumeConfig>(),
     luns: new Map<string, ClusterLunConfig>(),
@@ -43,6 +51,9 @@ export function desiredConfig(entries: Iterable<ConfigEntry>, log: Logger): Desi
     } else if (e.kind === 'luns') {
       const l = parse<ClusterLunConfig>(clusterLunSchema);
       if (l) d.luns.set(lunKey(l.target, l.lun), l);
+    } else if (e.kind === 'settings' && e.name === CLUSTER_SETTINGS_NAME) {
+      const s = parse<ClusterSettings>(clusterSettingsSchema);
+      if (s) d.settings = s;
     }
   }
   return d;

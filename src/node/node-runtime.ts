@@ -34,6 +34,7 @@ import { bootstrapConfig, desiredConfig, lunMaskOf } from './desired-config.js';
 import { growVolume } from './grow-volume.js';
 import { openVolumeDevice } from './open-device.js';
 import { planReconcile } from './plan-reconcile.js';
+import { resyncRateBps } from './resync-rate.js';
 import {
   hostPortName,
   parseHostPort,
@@ -234,7 +235,8 @@ export class NodeRuntime implements ClusterHost {
   /** Applies the plan; resolves the first mount error (logged, the rest goes on). */
   async #reconcile(): Promise<unknown> {
     let failed: unknown;
-    const steps = planReconcile(desiredConfig(this.#config.values(), this.#log), {
+    const desired = desiredConfig(this.#config.values(), this.#log);
+    const steps = planReconcile(desired, {
       luns: this.#mounted,
       targets: this.#targetConfigs,
       masks: this.#masks,
@@ -263,7 +265,7 @@ export class NodeRuntime implements ClusterHost {
         case 'update': {
           const m = this.#mounted.get(step.key)!;
           if (step.standby) this.#link?.setStandby(step.volume.id, step.volume.standby);
-          if (step.resize) await growVolume({ ...m, replicated: !!m.replication }, step.volume, this.#log);
+          if (step.resize) await growVolume(m, step.volume, this.#log);
           this.#mounted.set(step.key, { ...this.#mounted.get(step.key)!, volume: step.volume });
           break;
         }
@@ -289,6 +291,11 @@ export class NodeRuntime implements ClusterHost {
           break;
       }
     }
+    // Live: a volume's own resync rate, else the cluster's (settings/cluster), else unlimited.
+    for (const m of this.#mounted.values())
+      m.replication?.setResyncRate(
+        resyncRateBps(desired.volumes.get(m.volume.id) ?? m.volume, desired.settings),
+      );
     return failed;
   }
 
@@ -400,6 +407,11 @@ export class NodeRuntime implements ClusterHost {
         { ...linked?.options, modeStore: modes },
       );
       holder.lu = lu;
+      // SBC-3 4.10: this node's nexuses learn of a committed resize (src/replication/resize.ts).
+      linked?.replication?.onCapacityChanged(() =>
+        lu.unitAttentions.establishAll(lu.knownNexuses(), reason('CAPACITY_DATA_HAS_CHANGED')),
+      );
+      if (vol.size) linked?.replication?.requestSize(vol.size);
       if (!link) await this.#leadAlone(vol);
       engine.addLun(l.lun, lu);
       this.#mounted.set(key, {
@@ -483,7 +495,7 @@ export class NodeRuntime implements ClusterHost {
   served(): readonly ServedVolume[] {
     return [...this.#mounted.values()].map((m) => ({
       volume: m.volume,
-      size: m.device.size,
+      size: m.replication?.blockDevice.size ?? m.device.size,
       aluaState: () => (this.#link ? this.#link.localState(m.volume.id) : 'active-optimized'),
       ...(m.replication ? { replication: m.replication, inSync: () => this.#link!.inSync(m.volume.id) } : {}),
       idle: async () => {

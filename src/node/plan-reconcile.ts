@@ -1,4 +1,9 @@
-import type { ClusterLunConfig, ClusterTargetConfig, VolumeConfig } from '../admin/config-schema.js';
+import type {
+  ClusterLunConfig,
+  ClusterSettings,
+  ClusterTargetConfig,
+  VolumeConfig,
+} from '../admin/config-schema.js';
 
 /** The desired configuration, parsed: what the watched configuration says the node serves. */
 export interface DesiredConfig {
@@ -6,6 +11,8 @@ export interface DesiredConfig {
   readonly volumes: ReadonlyMap<string, VolumeConfig>;
   /** By `lunKey(target, lun)`. */
   readonly luns: ReadonlyMap<string, ClusterLunConfig>;
+  /** settings/cluster (absent: none). */
+  readonly settings?: ClusterSettings;
 }
 
 /** One LUN as the node serves it now. */

@@ -27,14 +27,14 @@ export function regionSizeFor(size: number, wanted = DEFAULT_REGION_SIZE): numbe
  */
 export class DirtyBitmap {
   readonly regionSize: number;
-  readonly size: number;
-  readonly regions: number;
+  #size: number;
+  #regions: number;
   readonly #file: string;
-  readonly #fd: number;
+  #fd: number;
   /** What is wanted: the in-memory state. */
-  readonly #bits: Buffer;
+  #bits: Buffer;
   /** What is on stable storage. */
-  readonly #disk: Buffer;
+  #disk: Buffer;
   /** The bytes a persist in progress is writing (undefined: none in progress). */
   #writing: { lo: number; bytes: Buffer } | undefined;
   #changedLo = Number.POSITIVE_INFINITY;
@@ -47,9 +47,9 @@ export class DirtyBitmap {
   private constructor(file: string, fd: number, size: number, regionSize: number, bits: Buffer) {
     this.#file = file;
     this.#fd = fd;
-    this.size = size;
+    this.#size = size;
     this.regionSize = regionSize;
-    this.regions = Math.ceil(size / regionSize);
+    this.#regions = Math.ceil(size / regionSize);
     this.#bits = bits;
     this.#disk = Buffer.from(bits);
     for (let i = 0; i < this.regions; i++) if (this.isDirty(i)) this.#count++;
@@ -112,6 +112,87 @@ export class DirtyBitmap {
       throw new TandemError('TANDEM_ERR_BACKSTORE_IO', `dirty bitmap ${file}: ${(err as Error).message}`, {
         cause: err,
       });
+    }
+  }
+
+  /** The volume size the bitmap covers (it follows a resize). */
+  get size(): number {
+    return this.#size;
+  }
+
+  get regions(): number {
+    return this.#regions;
+  }
+
+  /** The volume size a bitmap file records (undefined: no readable file). */
+  static async recordedSize(file: string): Promise<number | undefined> {
+    try {
+      const fh = await fs.promises.open(file, 'r');
+      try {
+        const header = Buffer.alloc(HEADER);
+        const { bytesRead } = await fh.read(header, 0, HEADER, 0);
+        if (bytesRead < HEADER || header.toString('latin1', 0, 8) !== MAGIC) return undefined;
+        return Number(header.readBigUInt64BE(24));
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Covers a larger volume, durably, before resolving (a resize; the new regions are clean: the
+   * grown store reads back zeroes on every copy). The region size stays, so region numbers keep
+   * their meaning for writes, resyncs and locks in flight; a size needing more than MAX_REGIONS
+   * regions of this size is refused. Marks and clears made meanwhile are kept and persisted after.
+   */
+  async grow(size: number): Promise<void> {
+    if (size <= this.#size) return;
+    const regions = Math.ceil(size / this.regionSize);
+    if (regions > MAX_REGIONS) {
+      throw new TandemError(
+        'TANDEM_ERR_BACKSTORE_IO',
+        `dirty bitmap ${this.#file}: ${size} bytes need ${regions} regions of ${this.regionSize} (at most ${MAX_REGIONS})`,
+      );
+    }
+    // The persist loop is ours until the new file is in place: no pwrite to the old descriptor.
+    while (this.#running) await new Promise((r) => setTimeout(r, 1));
+    this.#running = true;
+    try {
+      const bytes = Math.ceil(regions / 8);
+      const bits = Buffer.alloc(bytes);
+      this.#bits.copy(bits);
+      const disk = Buffer.alloc(bytes);
+      this.#disk.copy(disk);
+      // Swapped before the first await: marks from now on land in the new buffer.
+      this.#bits = bits;
+      this.#disk = disk;
+      this.#regions = regions;
+      this.#size = size;
+      const snapshot = Buffer.from(bits);
+      const header = Buffer.alloc(HEADER);
+      header.write(MAGIC, 0, 'latin1');
+      header.writeUInt32BE(1, 8);
+      header.writeBigUInt64BE(BigInt(this.regionSize), 16);
+      header.writeBigUInt64BE(BigInt(size), 24);
+      await replaceFileDurably(this.#file, Buffer.concat([header, snapshot]));
+      const old = this.#fd;
+      this.#fd = fs.openSync(this.#file, 'r+');
+      fs.closeSync(old);
+      // What the new file holds is on stable storage; later changes are still pending.
+      snapshot.copy(this.#disk);
+    } catch (err) {
+      throw new TandemError(
+        'TANDEM_ERR_BACKSTORE_IO',
+        `dirty bitmap ${this.#file}: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    } finally {
+      this.#running = false;
+      if (this.#next) void this.#run();
     }
   }
 

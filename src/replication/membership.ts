@@ -207,7 +207,8 @@ export class Membership {
 
   async #runLink(link: PeerLink, gen: number): Promise<void> {
     const ctx = this.#ctx;
-    const size = ctx.device.size;
+    // The size replication covers (a prepared resize included) and the size the LU reports.
+    const size = ctx.bm().size;
     const hello: HelloMessage = {
       volume: ctx.o.volume,
       epoch: ctx.epoch,
@@ -216,6 +217,7 @@ export class Membership {
       regionSize: ctx.bm().regionSize,
       size,
       era: ctx.o.era ?? '',
+      committedSize: ctx.size,
     };
     try {
       const reply = await link.connect(
@@ -259,17 +261,25 @@ export class Membership {
   }
 
   statuses(now: number): PeerStatus[] {
-    return [...this.links.values()].map((l) => ({
-      node: l.node,
-      address: l.address,
-      state: l.state,
-      resyncDoneBytes: l.resyncDoneBytes,
-      resyncTotalBytes: l.resyncTotalBytes,
-      resyncSentBytes: l.resyncSentBytes,
-      inflightOps: l.inflightOps,
-      lastAckMs: l.lastAckAt === undefined ? undefined : now - l.lastAckAt,
-      lastError: l.lastError,
-    }));
+    return [...this.links.values()].map((l) => {
+      const resyncing = l.state === 'resyncing';
+      const rate = resyncing ? l.resyncProgress.rate(now) : 0;
+      const left = l.resyncTotalBytes - l.resyncDoneBytes;
+      return {
+        node: l.node,
+        address: l.address,
+        state: l.state,
+        resyncDoneBytes: l.resyncDoneBytes,
+        resyncTotalBytes: l.resyncTotalBytes,
+        resyncSentBytes: l.resyncSentBytes,
+        resyncRateBps: Math.round(rate),
+        resyncEtaSeconds: resyncing && rate > 0 ? Math.ceil(left / rate) : undefined,
+        resyncResumed: l.resyncResumed,
+        inflightOps: l.inflightOps,
+        lastAckMs: l.lastAckAt === undefined ? undefined : now - l.lastAckAt,
+        lastError: l.lastError,
+      };
+    });
   }
 }
 

@@ -17,6 +17,19 @@ export interface VolumeMetadata {
    * revisions: a replaced etcd (restored from a config export) starts them again near 1.
    */
   readonly era: string;
+  /**
+   * The size this copy's LU reports: changed only by a committed resize (absent: the store's
+   * size when the volume was opened; written before the first resize prepares).
+   */
+  readonly size?: number;
+  /**
+   * Set from the start of a full resync until IN_SYNC: who is copying which dataset here. The
+   * bitmap then names the regions not yet received and flushed (a resumable checkpoint).
+   */
+  readonly resyncFrom?: { readonly node: string; readonly epoch: number; readonly datasetId: string };
+  /** As primary: the epoch of this node's latest term, and the first of its unbroken run of terms. */
+  readonly lastOwnEpoch?: number;
+  readonly chainEpoch?: number;
 }
 
 const EMPTY: VolumeMetadata = { version: 1, datasetId: '', hasValidData: false, highestEpoch: 0, era: '' };
@@ -67,7 +80,14 @@ export class MetadataFile {
       typeof raw.hasValidData !== 'boolean' ||
       typeof raw.highestEpoch !== 'number' ||
       !Number.isSafeInteger(raw.highestEpoch) ||
-      (raw.era !== undefined && typeof raw.era !== 'string')
+      (raw.era !== undefined && typeof raw.era !== 'string') ||
+      !optionalCount(raw.size) ||
+      !optionalCount(raw.lastOwnEpoch) ||
+      !optionalCount(raw.chainEpoch) ||
+      (raw.resyncFrom !== undefined &&
+        (typeof raw.resyncFrom?.node !== 'string' ||
+          typeof raw.resyncFrom.datasetId !== 'string' ||
+          typeof raw.resyncFrom.epoch !== 'number'))
     ) {
       throw metaError(this.#file, new Error('not in the shape Tandem writes'));
     }
@@ -77,6 +97,10 @@ export class MetadataFile {
       hasValidData: raw.hasValidData,
       highestEpoch: raw.highestEpoch,
       era: raw.era ?? '',
+      ...(raw.size !== undefined ? { size: raw.size } : {}),
+      ...(raw.resyncFrom ? { resyncFrom: raw.resyncFrom } : {}),
+      ...(raw.lastOwnEpoch !== undefined ? { lastOwnEpoch: raw.lastOwnEpoch } : {}),
+      ...(raw.chainEpoch !== undefined ? { chainEpoch: raw.chainEpoch } : {}),
     };
     this.#existed = true;
     return this.#current;
@@ -96,6 +120,10 @@ export class MetadataFile {
     );
     return run;
   }
+}
+
+function optionalCount(v: unknown): boolean {
+  return v === undefined || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {

@@ -15,6 +15,7 @@ import {
   replicationPackage,
 } from './proto.js';
 import type { PeerState } from './replication-interface.js';
+import { ResyncProgress } from './resync-throttle.js';
 
 /** Details prefixes a replica puts in the status that ends a Mirror stream. */
 export const REFUSAL = {
@@ -38,8 +39,9 @@ export function outgoing(
   fua = false,
   full = false,
   datasetId = '',
+  resume = false,
 ): OutgoingOp {
-  return { kind, offset, length, data, fua, full, datasetId };
+  return { kind, offset, length, data, fua, full, datasetId, resume };
 }
 
 interface PendingOp {
@@ -98,6 +100,10 @@ export class PeerLink {
   resyncDoneBytes = 0;
   resyncTotalBytes = 0;
   resyncSentBytes = 0;
+  /** Rate samples of the resync (status: rate and ETA). */
+  readonly resyncProgress = new ResyncProgress();
+  /** The resync continued a full resync from the replica's checkpoint. */
+  resyncResumed = false;
 
   constructor(opts: {
     node: string;
@@ -235,6 +241,7 @@ export class PeerLink {
         fua: op.fua,
         full: op.full,
         datasetId: op.datasetId,
+        resume: op.resume,
       };
       this.#queue.push({ op: full, bytes: op.data.length + 64, resolve, reject, sentAt: 0 });
       this.#schedulePump();

@@ -4,7 +4,85 @@ import { discardOn } from './device-ops.js';
 import { replicationError } from './errors.js';
 import { OrderedRangeLock } from './ordered-range-lock.js';
 import { type HelloMessage, type HelloReplyMessage, OpKind, type OpMessage } from './proto.js';
+import { commitSize, prepareSize } from './resize.js';
 import type { VolumeContext } from './volume-context.js';
+
+/** A checkpoint of a resync is written once this many regions were received, or after CHECKPOINT_MS. */
+const CHECKPOINT_REGIONS = 16;
+const CHECKPOINT_MS = 500;
+
+/**
+ * The replica's resync checkpoint (issue 15): regions the primary has sent in full are made
+ * clean in the bitmap, in batches, each only after a device flush that covers them — never
+ * before the data is on stable storage here (issue 14, finding 1). What the primary wrote
+ * there since is dirty in its own bitmap, so a resumed resync sends it again.
+ */
+class ResyncCheckpointer {
+  readonly #ctx: VolumeContext;
+  /** Bumped by every RESYNC_BEGIN and IN_SYNC: completions of an older resync are ignored. */
+  generation = 0;
+  #covered = new Map<number, number>();
+  #done: number[] = [];
+  #running = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(ctx: VolumeContext) {
+    this.#ctx = ctx;
+  }
+
+  begin(): void {
+    this.generation++;
+    this.#covered = new Map();
+    this.#done = [];
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  received(gen: number, offset: number, length: number): void {
+    if (gen !== this.generation) return;
+    const bm = this.#ctx.bm();
+    const { first, last } = bm.regionsOf(offset, length);
+    for (let r = first; r <= last; r++) {
+      const lo = Math.max(offset, r * bm.regionSize);
+      const hi = Math.min(offset + length, (r + 1) * bm.regionSize, bm.size);
+      const got = (this.#covered.get(r) ?? 0) + Math.max(0, hi - lo);
+      const want = Math.min(bm.regionSize, bm.size - r * bm.regionSize);
+      if (got >= want) {
+        this.#covered.delete(r);
+        this.#done.push(r);
+      } else this.#covered.set(r, got);
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#done.length >= CHECKPOINT_REGIONS) void this.#write();
+    else if (this.#done.length > 0 && !this.#timer) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.#write();
+      }, CHECKPOINT_MS);
+      this.#timer.unref();
+    }
+  }
+
+  async #write(): Promise<void> {
+    if (this.#running || this.#done.length === 0) return;
+    this.#running = true;
+    const gen = this.generation;
+    const batch = this.#done;
+    this.#done = [];
+    try {
+      await this.#ctx.device.flush();
+      if (gen === this.generation) await this.#ctx.bm().clear(batch);
+    } catch (err) {
+      this.#ctx.log.warn({ err: (err as Error).message }, 'resync checkpoint not written');
+    } finally {
+      this.#running = false;
+    }
+    this.#schedule();
+  }
+}
 
 /**
  * The replica's side of the Mirror stream (see addReplicationService): checks a primary's Hello
@@ -17,9 +95,14 @@ import type { VolumeContext } from './volume-context.js';
 export class ReplicaApply {
   readonly #ctx: VolumeContext;
   readonly #order = new OrderedRangeLock();
+  /** The primary of the last accepted Hello (a full resync's checkpoint names it). */
+  #primary = '';
+  /** Regions received by the resync in progress, made clean in batches after a flush. */
+  readonly #checkpoint: ResyncCheckpointer;
 
   constructor(ctx: VolumeContext) {
     this.#ctx = ctx;
+    this.#checkpoint = new ResyncCheckpointer(ctx);
   }
 
   /** Ops taken and not yet applied. */
@@ -31,12 +114,6 @@ export class ReplicaApply {
   async acceptHello(hello: HelloMessage): Promise<HelloReplyMessage> {
     const ctx = this.#ctx;
     this.#checkReplica();
-    if (hello.size !== ctx.device.size) {
-      throw replicationError(
-        'TANDEM_ERR_REPLICATION_PROTOCOL',
-        `${ctx.o.volume}: the primary's size ${hello.size} is not ours (${ctx.device.size})`,
-      );
-    }
     const era = ctx.o.era ?? '';
     if (era && hello.era && hello.era !== era) {
       throw replicationError(
@@ -45,14 +122,31 @@ export class ReplicaApply {
       );
     }
     await this.acceptEpoch(hello.epoch, hello.primaryNode);
+    // After the epoch check (a stale primary changes nothing): the primary's sizes are the
+    // volume's. A larger one is a resize this copy missed: grow to it before any op of the
+    // stream. A smaller one is a primary that has not finished a resize we prepared for: it
+    // will (the store never shrinks, and no op past its size comes).
+    try {
+      if (hello.size > ctx.bm().size) await prepareSize(ctx, hello.size);
+      if (hello.committedSize > ctx.size) await commitSize(ctx, hello.committedSize);
+    } catch (err) {
+      throw replicationError(
+        'TANDEM_ERR_REPLICATION_PROTOCOL',
+        `${ctx.o.volume}: cannot take the primary's size ${hello.size}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    this.#primary = hello.primaryNode;
     const bm = ctx.bm();
     const meta = ctx.meta.current;
+    const cp = meta.resyncFrom;
     return {
       datasetId: meta.datasetId,
       hasValidData: meta.hasValidData,
       highestEpoch: meta.highestEpoch,
       regionSize: bm.regionSize,
       dirtyBitmap: bm.snapshot(),
+      checkpoint: cp ? { primaryNode: cp.node, epoch: cp.epoch, datasetId: cp.datasetId } : null,
     };
   }
 
@@ -142,7 +236,12 @@ export class ReplicaApply {
     // FLUSH, RESYNC_BEGIN and IN_SYNC take no range: the primary sends each only after the ops
     // it must follow were acknowledged by this replica (SYNCHRONIZE CACHE covers writes already
     // completed; resync waits for each ack), so those are on this device already.
-    const ranged = op.kind !== OpKind.FLUSH && op.kind !== OpKind.RESYNC_BEGIN && op.kind !== OpKind.IN_SYNC;
+    const ranged =
+      op.kind !== OpKind.FLUSH &&
+      op.kind !== OpKind.RESYNC_BEGIN &&
+      op.kind !== OpKind.IN_SYNC &&
+      op.kind !== OpKind.RESIZE_PREPARE &&
+      op.kind !== OpKind.RESIZE_COMMIT;
     const length = op.kind === OpKind.WRITE || op.kind === OpKind.RESYNC_DATA ? op.data.length : op.length;
     if (ranged && (op.offset < 0 || length <= 0 || op.offset + length > dev.size)) {
       throw replicationError(
@@ -154,16 +253,23 @@ export class ReplicaApply {
     ctx.metrics.appliedBytes += op.data.length;
     if (!ranged) return this.#applyUnranged(op);
     const hold = this.#order.take(op.offset, op.offset + length);
+    const resyncGen = this.#checkpoint.generation;
     try {
       if (hold.ready) await hold.ready;
       switch (op.kind) {
         case OpKind.WRITE:
-        case OpKind.RESYNC_DATA:
           await dev.write(op.offset, op.data, op.fua);
           return 0;
+        case OpKind.RESYNC_DATA:
+          await dev.write(op.offset, op.data, op.fua);
+          this.#checkpoint.received(resyncGen, op.offset, length);
+          return 0;
         case OpKind.DISCARD:
+          await discardOn(dev, op.offset, op.length);
+          return 0;
         case OpKind.RESYNC_ZERO:
           await discardOn(dev, op.offset, op.length);
+          this.#checkpoint.received(resyncGen, op.offset, length);
           return 0;
         case OpKind.CHECKSUM:
           return crc32c(await dev.read(op.offset, op.length));
@@ -183,17 +289,43 @@ export class ReplicaApply {
         await dev.flush();
         return 0;
       case OpKind.RESYNC_BEGIN:
-        if (op.full && ctx.hasValidData) {
-          await ctx.meta.update(() => ({ hasValidData: false, datasetId: '' }));
-          ctx.log.warn('full resync started: local data is not trustworthy until it ends');
+        this.#checkpoint.begin();
+        if (op.full && op.resume && ctx.meta.current.resyncFrom?.datasetId === op.datasetId) {
+          ctx.log.info(
+            { dirtyRegions: ctx.bm().dirtyCount, from: this.#primary },
+            'full resync resumed from the checkpoint',
+          );
+        } else if (op.full) {
+          // The checkpoint: every region is missing until received and flushed (the bits first,
+          // so a crash in between leaves a bitmap that overstates, never one that understates).
+          await ctx.bm().markAll();
+          const resyncFrom = {
+            node: this.#primary,
+            epoch: ctx.meta.current.highestEpoch,
+            datasetId: op.datasetId,
+          };
+          await ctx.meta.update(() => ({ hasValidData: false, datasetId: '', resyncFrom }));
+          ctx.log.warn(
+            { from: this.#primary, dataset: op.datasetId },
+            'full resync started: local data is not trustworthy until it ends',
+          );
         } else ctx.log.info({ full: op.full }, 'resync from the primary started');
         return 0;
       case OpKind.IN_SYNC:
+        this.#checkpoint.begin();
         // Everything written here is on disk before the data is declared trustworthy.
         await dev.flush();
-        await ctx.meta.update(() => ({ datasetId: op.datasetId, hasValidData: true }));
+        await ctx.meta.update(() => ({ datasetId: op.datasetId, hasValidData: true, resyncFrom: undefined }));
         await ctx.bm().clearAll();
         ctx.log.info({ datasetId: op.datasetId }, 'in sync with the primary');
+        return 0;
+      case OpKind.RESIZE_PREPARE:
+        await prepareSize(ctx, op.length);
+        return 0;
+      case OpKind.RESIZE_COMMIT:
+        // A commit is only sent after our prepare was acknowledged; prepare anyway if not.
+        await prepareSize(ctx, op.length);
+        await commitSize(ctx, op.length);
         return 0;
       default:
         throw new TandemError('TANDEM_ERR_ASSERT', `op kind ${op.kind} has a range`);

@@ -14,6 +14,7 @@ import type {
   Role,
   VerifyResult,
 } from './replication-interface.js';
+import { Resizer, sizesAtOpen } from './resize.js';
 import { verify } from './verify.js';
 import { VolumeContext } from './volume-context.js';
 
@@ -43,11 +44,18 @@ export class ReplicatedVolume {
   #cleaning = false;
   /** Rejecters of writes in progress: lostPrimary() fails them all at once. */
   readonly #pending = new Set<(err: Error) => void>();
+  /** Carries out the configured size as primary (resize.ts). */
+  readonly #resizer: Resizer;
 
   constructor(opts: ReplicatedVolumeOptions) {
     this.#ctx = new VolumeContext(opts);
     this.#members = new Membership(this.#ctx);
     this.#replica = new ReplicaApply(this.#ctx);
+    this.#resizer = new Resizer(this.#ctx, {
+      members: this.#members,
+      checkServe: (gen) => this.#checkServe(gen),
+      mirrorToMember: (node, op, gen) => this.#mirrorLate(node, op, gen),
+    });
     this.blockDevice = this.#makeBlockDevice();
   }
 
@@ -80,8 +88,19 @@ export class ReplicatedVolume {
       } else meta = await ctx.meta.update(() => ({ era }));
     }
     const file = path.join(ctx.o.stateDir, `${ctx.o.volume}.bitmap`);
-    const size = ctx.device.size;
-    const { bitmap, created } = await DirtyBitmap.open(file, size, regionSizeFor(size, ctx.o.regionSize));
+    // The LU's size is the committed one: a store grown at open to a new configured size is
+    // not served beyond it until a resize has prepared every copy (resize.ts).
+    const { committed, covered } = sizesAtOpen(
+      meta.size,
+      await DirtyBitmap.recordedSize(file),
+      ctx.device.size,
+    );
+    ctx.size = committed;
+    const { bitmap, created } = await DirtyBitmap.open(
+      file,
+      covered,
+      regionSizeFor(covered, ctx.o.regionSize),
+    );
     ctx.bitmap = bitmap;
     if (created && meta.hasValidData) {
       // The activity log is gone: any region may hold writes a peer lacks.
@@ -96,6 +115,8 @@ export class ReplicatedVolume {
         highestEpoch: meta.highestEpoch,
         regionSize: bitmap.regionSize,
         dirtyRegions: bitmap.dirtyCount,
+        size: committed,
+        ...(covered > committed ? { preparedSize: covered } : {}),
       },
       'replicated volume opened',
     );
@@ -128,7 +149,17 @@ export class ReplicatedVolume {
         `${ctx.o.volume}: epoch ${epoch} is older than ${highest}, already seen here`,
       );
     }
-    if (epoch > highest) await ctx.meta.update(() => ({ highestEpoch: epoch }));
+    // The run of this node's own terms continues while no other primary's epoch reached it
+    // in between: a resync it started may then resume from the peer's checkpoint (resync.ts).
+    const m = ctx.meta.current;
+    const continuing = m.lastOwnEpoch !== undefined && m.highestEpoch === m.lastOwnEpoch;
+    const chainEpoch = continuing ? (m.chainEpoch ?? m.lastOwnEpoch!) : epoch;
+    if (epoch > highest || m.lastOwnEpoch !== epoch || m.chainEpoch !== chainEpoch)
+      await ctx.meta.update(() => ({
+        highestEpoch: Math.max(highest, epoch),
+        lastOwnEpoch: epoch,
+        chainEpoch,
+      }));
     if (!this.hasValidData) ctx.log.error('primary without valid data: the lead must not elect this node');
     const wasPrimary = ctx.role.is('primary');
     // Our dirty regions from before this term may hold writes no peer has (finding 5).
@@ -148,6 +179,8 @@ export class ReplicatedVolume {
     );
     this.#cleanTimer.unref();
     this.peersChanged();
+    // A resize asked for, or one prepared here by an earlier primary: finished in this term.
+    this.#resizer.kick();
   }
 
   lostPrimary(): void {
@@ -174,10 +207,11 @@ export class ReplicatedVolume {
   // ---------------------------------------------------------------- primary: the data path
 
   #makeBlockDevice(): BlockDevice {
-    const dev = this.#ctx.device;
+    const ctx = this.#ctx;
+    const dev = ctx.device;
     const bd: BlockDevice = {
       get size() {
-        return dev.size;
+        return ctx.size;
       },
       get description() {
         return `replicated:${dev.description}`;
@@ -210,11 +244,15 @@ export class ReplicatedVolume {
     } catch (err) {
       return Promise.reject(err);
     }
+    const throttle = this.#ctx.throttle;
+    // Resync yields to application I/O in flight (ResyncThrottle).
+    throttle.appStarted();
     return new Promise<void>((resolve, reject) => {
       let done = false;
       const fail = (err: Error) => {
         if (done) return;
         done = true;
+        throttle.appDone();
         this.#pending.delete(fail);
         reject(err);
       };
@@ -223,6 +261,7 @@ export class ReplicatedVolume {
         () => {
           if (done) return;
           done = true;
+          throttle.appDone();
           this.#pending.delete(fail);
           resolve();
         },
@@ -393,6 +432,29 @@ export class ReplicatedVolume {
       });
   }
 
+  // ---------------------------------------------------------------- resize, resync rate
+
+  /**
+   * The configured size of the volume (every node is told; only growth counts). The primary
+   * grows every copy to it (resize.ts); a replica remembers it for when it becomes primary.
+   */
+  requestSize(size: number): void {
+    this.#resizer.request(size);
+  }
+
+  /** `listener(size)` runs on this node whenever the size its LU reports has grown. */
+  onCapacityChanged(listener: (size: number) => void): () => void {
+    this.#ctx.capacityListeners.add(listener);
+    return () => this.#ctx.capacityListeners.delete(listener);
+  }
+
+  /** The resync rate limit, live (bytes/s; 0: unlimited). */
+  setResyncRate(bytesPerSecond: number): void {
+    if (bytesPerSecond !== this.#ctx.throttle.rateBps)
+      this.#ctx.log.info({ limitBps: bytesPerSecond }, 'resync rate limit set');
+    this.#ctx.throttle.setRate(bytesPerSecond);
+  }
+
   // ---------------------------------------------------------------- primary: verify
 
   async verify(onProgress?: (done: number, total: number) => void): Promise<VerifyResult> {
@@ -446,7 +508,10 @@ export class ReplicatedVolume {
       hasValidData: meta.hasValidData,
       regionSize: bm?.regionSize ?? 0,
       dirtyRegions: bm?.dirtyCount ?? 0,
-      dirtyBytes: bm ? dirtyBytes(bm, ctx.device.size) : 0,
+      dirtyBytes: bm ? dirtyBytes(bm, bm.size) : 0,
+      size: ctx.size,
+      resizeTarget: Math.max(ctx.size, this.#resizer.target, bm?.size ?? 0),
+      resyncLimitBps: ctx.throttle.rateBps,
       peers: this.#members.statuses(Date.now()),
       metrics: { ...ctx.metrics },
     };

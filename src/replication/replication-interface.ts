@@ -89,6 +89,12 @@ export interface PeerStatus {
   readonly resyncTotalBytes: number;
   /** Bytes resync actually sent (regions unmapped on the primary are sent as "zero"). */
   readonly resyncSentBytes: number;
+  /** Resync rate over the last few seconds (bytes/s; 0 when none is running). */
+  readonly resyncRateBps?: number;
+  /** Seconds left at that rate (undefined: no resync running, or no rate yet). */
+  readonly resyncEtaSeconds?: number | undefined;
+  /** The current (or last) resync continued an interrupted full resync from its checkpoint. */
+  readonly resyncResumed?: boolean;
   readonly inflightOps: number;
   /** Milliseconds since the last ack from the peer (undefined: none yet). */
   readonly lastAckMs: number | undefined;
@@ -146,6 +152,11 @@ export interface ReplicationStatus {
   readonly regionSize: number;
   readonly dirtyRegions: number;
   readonly dirtyBytes: number;
+  /** The size the LU reports (committed); a resize in progress has `resizeTarget` above it. */
+  readonly size?: number;
+  readonly resizeTarget?: number;
+  /** The resync rate limit in force (bytes/s; 0: unlimited). */
+  readonly resyncLimitBps?: number;
   readonly peers: readonly PeerStatus[];
   readonly metrics: Readonly<ReplicationMetrics>;
 }

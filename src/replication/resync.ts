@@ -20,15 +20,19 @@ export async function resync(
   addToInSync: (node: string) => Promise<void>,
 ): Promise<void> {
   const bm = ctx.bm();
-  const size = ctx.device.size;
-  const full = !reply.hasValidData || ctx.datasetId === '' || reply.datasetId !== ctx.datasetId;
+  const size = bm.size;
+  const resumed = resumable(ctx, reply);
+  const full = !resumed && (!reply.hasValidData || ctx.datasetId === '' || reply.datasetId !== ctx.datasetId);
   // From here on new writes reach the peer live; everything written before is dirty in our
   // bitmap by now (marked before the write chose its mirrors), so the snapshot below has it.
-  link.transition('resyncing', { full });
+  link.transition('resyncing', { full, resumed });
   let regions: number[];
   if (full) {
     regions = Array.from({ length: bm.regions }, (_, i) => i);
   } else {
+    // Resumed: the peer's bitmap names what it has not received and flushed; ours names every
+    // region written since the peer was last in sync (no clear while it is not), which covers
+    // the live writes it got after its checkpoint but may not have flushed.
     const set = new Set<number>(bm.dirtyRegions());
     for (const r of peerDirty) set.add(r);
     regions = [...set].sort((a, b) => a - b);
@@ -38,18 +42,36 @@ export async function resync(
   link.resyncTotalBytes = total;
   link.resyncDoneBytes = 0;
   link.resyncSentBytes = 0;
+  link.resyncResumed = resumed;
+  link.resyncProgress.reset();
   const started = Date.now();
   ctx.log.info(
-    { peer: link.node, full, regions: regions.length, bytes: total, peerDirtyRegions: peerDirty.length },
-    'resync started',
+    {
+      peer: link.node,
+      full,
+      resumed,
+      regions: regions.length,
+      bytes: total,
+      peerDirtyRegions: peerDirty.length,
+      limitBps: ctx.throttle.rateBps,
+    },
+    resumed ? 'resync resumed from the checkpoint' : 'resync started',
   );
-  await link.send(outgoing(OpKind.RESYNC_BEGIN, 0, 0, undefined, false, full));
+  // A full resync (and its resumption) names our dataset: the replica records it with its
+  // checkpoint, so that only this lineage may resume it.
+  await link.send(
+    outgoing(OpKind.RESYNC_BEGIN, 0, 0, undefined, false, full || resumed, ctx.datasetId, resumed),
+  );
   let next = 0;
   let nextReport = 0.1;
-  const worker = async () => {
+  const stopped = () => gen !== ctx.generation || link.down;
+  const worker = async (w: number) => {
     while (next < regions.length) {
+      if (stopped()) throw new Error(`resync of ${link.node} interrupted`);
+      await ctx.throttle.before(w, lengthOf(regions[next]!), stopped);
+      if (next >= regions.length) break;
       const r = regions[next++]!;
-      if (gen !== ctx.generation || link.down) throw new Error(`resync of ${link.node} interrupted`);
+      if (stopped()) throw new Error(`resync of ${link.node} interrupted`);
       const offset = r * bm.regionSize;
       const length = lengthOf(r);
       await ctx.locks.exclusive(r);
@@ -67,6 +89,7 @@ export async function resync(
         ctx.locks.releaseExclusive(r);
       }
       link.resyncDoneBytes += length;
+      link.resyncProgress.sample(link.resyncDoneBytes);
       ctx.metrics.resyncRegions++;
       ctx.metrics.resyncBytes += length;
       if (total > 0 && link.resyncDoneBytes / total >= nextReport && link.resyncDoneBytes < total) {
@@ -77,13 +100,14 @@ export async function resync(
             doneBytes: link.resyncDoneBytes,
             totalBytes: total,
             percent: Math.floor((link.resyncDoneBytes / total) * 100),
+            rateBps: Math.round(link.resyncProgress.rate()),
           },
           'resync progress',
         );
       }
     }
   };
-  await Promise.all(Array.from({ length: RESYNC_PARALLEL }, worker));
+  await Promise.all(Array.from({ length: RESYNC_PARALLEL }, (_, w) => worker(w)));
   if (link.down || gen !== ctx.generation) throw new Error(`resync of ${link.node} interrupted`);
   // The peer declares its copy trustworthy only after a flush (IN_SYNC), and only then does it
   // join the in-sync set (issue 14, finding 1: a member must hold the data on stable storage,
@@ -98,8 +122,35 @@ export async function resync(
   }
   if (link.down) return;
   link.transition('in-sync');
+  const durationMs = Date.now() - started;
   ctx.log.info(
-    { peer: link.node, bytes: total, sentBytes: link.resyncSentBytes, durationMs: Date.now() - started },
+    {
+      peer: link.node,
+      full,
+      resumed,
+      bytes: total,
+      sentBytes: link.resyncSentBytes,
+      durationMs,
+      rateBps: durationMs > 0 ? Math.round((total * 1000) / durationMs) : 0,
+    },
     'resync done: peer in sync',
+  );
+}
+
+/**
+ * Whether the peer's unfinished full resync may continue from its checkpoint instead of
+ * starting over: it was started by this node for this dataset, in this node's current unbroken
+ * run of primary terms (no other primary wrote meanwhile, so our bitmap names every region
+ * written since the peer was last in sync).
+ */
+function resumable(ctx: VolumeContext, reply: HelloReplyMessage): boolean {
+  const cp = reply.checkpoint;
+  if (reply.hasValidData || !cp || ctx.datasetId === '') return false;
+  const chain = ctx.meta.current.chainEpoch ?? ctx.epoch;
+  return (
+    cp.primaryNode === ctx.o.node &&
+    cp.datasetId === ctx.datasetId &&
+    cp.epoch >= chain &&
+    cp.epoch <= ctx.epoch
   );
 }

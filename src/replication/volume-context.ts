@@ -14,6 +14,7 @@ import {
   type Role,
   zeroReplicationMetrics,
 } from './replication-interface.js';
+import { ResyncThrottle } from './resync-throttle.js';
 
 const DEFAULT_TIMING: ReplicationTiming = {
   ackTimeoutMs: 2000,
@@ -38,6 +39,15 @@ export class VolumeContext {
   readonly metrics: ReplicationMetrics = zeroReplicationMetrics();
   readonly role: StateMachine<Role>;
   bitmap: DirtyBitmap | undefined;
+  /** Resync rate limit and its yield to application I/O (the primary's). */
+  readonly throttle = new ResyncThrottle();
+  /**
+   * The size the LU reports: the committed size of a resize (see resize.ts). The store and the
+   * bitmap may be larger while a resize is prepared.
+   */
+  size = 0;
+  /** Told when `size` changes (the node queues CAPACITY DATA HAS CHANGED). */
+  readonly capacityListeners = new Set<(size: number) => void>();
   /** This node's epoch as primary (0 when not primary). */
   epoch = 0;
   /** Bumped by every change of role: work started in an older generation must not ack. */

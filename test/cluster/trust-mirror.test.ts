@@ -106,6 +106,7 @@ describe('replication trust: Mirror streams only from the primary; backing paths
       regionSize: 1 << 20,
       size: 64 << 20,
       era,
+      committedSize: 64 << 20,
       ...over,
     },
   });
@@ -184,6 +185,7 @@ describe('replication trust: Mirror streams only from the primary; backing paths
       fua: false,
       full: false,
       datasetId: '',
+      resume: false,
     };
     const r = await mirror(channelAs(cluster, replica, replica), replicaGrpc, [
       hello({ primaryNode: replica }),

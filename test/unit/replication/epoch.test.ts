@@ -20,6 +20,7 @@ const hello = (epoch: number) => ({
     regionSize: MiB,
     size: 4 * MiB,
     era: '',
+    committedSize: 4 * MiB,
   },
 });
 const write = (seq: number, offset: number) => ({
@@ -31,6 +32,7 @@ const write = (seq: number, offset: number) => ({
   fua: false,
   full: false,
   datasetId: '',
+  resume: false,
 });
 
 describe('epoch fencing', () => {

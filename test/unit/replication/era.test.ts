@@ -39,6 +39,7 @@ const hello = (epoch: number, era: string) => ({
   regionSize: MiB,
   size: 4 * MiB,
   era,
+  committedSize: 4 * MiB,
 });
 
 describe('etcd era', () => {

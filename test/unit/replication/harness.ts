@@ -137,6 +137,7 @@ export async function cluster(opts: {
   const inSync = new FakeInSync(...(opts.inSync ?? []));
   const live = new Set(opts.names);
   const nodes = new Map<string, TestNode>();
+  const stores = new Map<string, BlockDevice>();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-repl-'));
   const log = silentLogger();
 
@@ -183,7 +184,9 @@ export async function cluster(opts: {
       restart: () => listen(n),
       kill: () => n.server.forceShutdown(),
     };
-    n.volume = makeVolume(n, opts.device?.(name) ?? device);
+    const store = opts.device?.(name) ?? device;
+    stores.set(name, store);
+    n.volume = makeVolume(n, store);
     await n.volume.open();
     await listen(n);
     nodes.set(name, n);
@@ -197,7 +200,8 @@ export async function cluster(opts: {
     reopen: async (name) => {
       const n = nodes.get(name)!;
       await n.volume.close();
-      n.volume = makeVolume(n, n.device);
+      // The same store the node was made with (opts.device's, else the memory one).
+      n.volume = makeVolume(n, stores.get(name)!);
       await n.volume.open();
       return n.volume;
     },

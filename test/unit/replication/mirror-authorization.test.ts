@@ -82,7 +82,16 @@ async function replica(leader: { node: string; epoch: number }): Promise<Replica
 }
 
 const hello = (node: string, epoch: number, era = ERA): PrimaryMessage => ({
-  hello: { volume: 'vol1', epoch, primaryNode: node, datasetId: 'ds1', regionSize: MiB, size: 4 * MiB, era },
+  hello: {
+    volume: 'vol1',
+    epoch,
+    primaryNode: node,
+    datasetId: 'ds1',
+    regionSize: MiB,
+    size: 4 * MiB,
+    era,
+    committedSize: 4 * MiB,
+  },
 });
 const op = (seq: number, kind: OpKindCode, offset: number, length = 4096) => ({
   seq,
@@ -93,6 +102,7 @@ const op = (seq: number, kind: OpKindCode, offset: number, length = 4096) => ({
   fua: false,
   full: false,
   datasetId: kind === OpKind.IN_SYNC ? 'forged' : '',
+  resume: false,
 });
 
 async function refused(r: Replica, first: PrimaryMessage, then: PrimaryMessage[] = []) {

@@ -32,6 +32,7 @@ const hello = (epoch: number): PrimaryMessage => ({
     regionSize: MiB,
     size: 4 * MiB,
     era: '',
+    committedSize: 4 * MiB,
   },
 });
 const write = (seq: number, offset: number, seed: number) => ({
@@ -43,6 +44,7 @@ const write = (seq: number, offset: number, seed: number) => ({
   fua: false,
   full: false,
   datasetId: '',
+  resume: false,
 });
 
 describe('stale ops from an abandoned stream (#14 finding 2)', () => {

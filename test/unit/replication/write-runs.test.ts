@@ -13,6 +13,7 @@ const op = (seq: number, kind: OpKindCode, offset: number, length: number, fua =
   fua,
   full: false,
   datasetId: '',
+  resume: false,
 });
 
 const seqs = (runs: OpMessage[][]) => runs.map((r) => r.map((o) => o.seq));

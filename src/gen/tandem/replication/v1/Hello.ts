@@ -27,6 +27,11 @@ export interface Hello {
    * comparable within one era, and a replica refuses a primary of another etcd cluster.
    */
   'era'?: (string);
+  /**
+   * The size the primary's LU reports (committed by a resize); `size` above is the size the
+   * replication covers (bitmap, resync, verify), larger while a resize is prepared.
+   */
+  'committedSize'?: (number | string | Long);
 }
 
 export interface Hello__Output {
@@ -50,4 +55,9 @@ export interface Hello__Output {
    * comparable within one era, and a replica refuses a primary of another etcd cluster.
    */
   'era': (string);
+  /**
+   * The size the primary's LU reports (committed by a resize); `size` above is the size the
+   * replication covers (bitmap, resync, verify), larger while a resize is prepared.
+   */
+  'committedSize': (number);
 }

@@ -4,6 +4,7 @@
 // biome-ignore-all assist/source/organizeImports: generated code
 // Original file: proto/tandem/replication/v1/replication.proto
 
+import type { ResyncCheckpoint as _tandem_replication_v1_ResyncCheckpoint, ResyncCheckpoint__Output as _tandem_replication_v1_ResyncCheckpoint__Output } from '../../../tandem/replication/v1/ResyncCheckpoint.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface HelloReply {
@@ -24,6 +25,11 @@ export interface HelloReply {
    * the replica's own dirty-region bitmap (bit i: region i, LSB first)
    */
   'dirtyBitmap'?: (Buffer | Uint8Array | string);
+  /**
+   * Set while a full resync of this replica is unfinished: its dirty bitmap then names the
+   * regions it has not yet received and flushed, so the primary that started it can resume.
+   */
+  'checkpoint'?: (_tandem_replication_v1_ResyncCheckpoint | null);
 }
 
 export interface HelloReply__Output {
@@ -44,4 +50,9 @@ export interface HelloReply__Output {
    * the replica's own dirty-region bitmap (bit i: region i, LSB first)
    */
   'dirtyBitmap': (Buffer);
+  /**
+   * Set while a full resync of this replica is unfinished: its dirty bitmap then names the
+   * regions it has not yet received and flushed, so the primary that started it can resume.
+   */
+  'checkpoint': (_tandem_replication_v1_ResyncCheckpoint__Output | null);
 }

@@ -16,6 +16,10 @@ export interface Op {
   'fua'?: (boolean);
   'full'?: (boolean);
   'datasetId'?: (string);
+  /**
+   * RESYNC_BEGIN: continue the full resync of the replica's checkpoint
+   */
+  'resume'?: (boolean);
 }
 
 export interface Op__Output {
@@ -27,4 +31,8 @@ export interface Op__Output {
   'fua': (boolean);
   'full': (boolean);
   'datasetId': (string);
+  /**
+   * RESYNC_BEGIN: continue the full resync of the replica's checkpoint
+   */
+  'resume': (boolean);
 }

@@ -38,6 +38,14 @@ export const OpKind = {
    * offset, length: answer with the CRC32C of the range (verify)
    */
   OP_KIND_CHECKSUM: 8,
+  /**
+   * length: grow the store and the bitmap to this size, durably
+   */
+  OP_KIND_RESIZE_PREPARE: 9,
+  /**
+   * length: the LU reports this size from now on (CAPACITY DATA HAS CHANGED)
+   */
+  OP_KIND_RESIZE_COMMIT: 10,
 } as const;
 
 export type OpKind =
@@ -83,5 +91,15 @@ export type OpKind =
    */
   | 'OP_KIND_CHECKSUM'
   | 8
+  /**
+   * length: grow the store and the bitmap to this size, durably
+   */
+  | 'OP_KIND_RESIZE_PREPARE'
+  | 9
+  /**
+   * length: the LU reports this size from now on (CAPACITY DATA HAS CHANGED)
+   */
+  | 'OP_KIND_RESIZE_COMMIT'
+  | 10
 
 export type OpKind__Output = typeof OpKind[keyof typeof OpKind]

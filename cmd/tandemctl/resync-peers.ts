@@ -1,0 +1,46 @@
+import type { ClusterStatusMsg, NodeStatusMsg } from '../../src/admin/admin-proto.js';
+
+/** A peer's resync as the primary reports it (admin.proto PeerState). */
+export interface PeerResync {
+  node: string;
+  state: string;
+  resyncDoneBytes: number;
+  resyncTotalBytes: number;
+  resyncRateBps: number;
+  resyncEtaSeconds: number;
+  resyncResumed: boolean;
+}
+
+/** One volume's running resyncs: their summed rate, the longest ETA, and whether one resumed. */
+export interface VolumeResync {
+  rateBps: number;
+  etaSeconds: number;
+  resumed: boolean;
+}
+
+/**
+ * The running resyncs of each volume, from the primary's view: the cluster status's
+ * `resyncPeers` when the server fills it, else the node status of the node answering when it is
+ * that volume's primary (the other nodes' primaries are not asked: one call, one node).
+ */
+export function resyncByVolume(
+  s: ClusterStatusMsg,
+  local: NodeStatusMsg | undefined,
+): Map<string, VolumeResync> {
+  const out = new Map<string, VolumeResync>();
+  for (const v of s.volumes) {
+    const fromCluster = (v as { resyncPeers?: PeerResync[] }).resyncPeers ?? [];
+    const mine =
+      local && local.name === v.primary
+        ? ((local.volumes.find((x) => x.id === v.id)?.replication?.peers ?? []) as PeerResync[])
+        : [];
+    const peers = (fromCluster.length > 0 ? fromCluster : mine).filter((p) => p.state === 'resyncing');
+    if (peers.length === 0) continue;
+    out.set(v.id, {
+      rateBps: peers.reduce((n, p) => n + Number(p.resyncRateBps), 0),
+      etaSeconds: Math.max(0, ...peers.map((p) => Number(p.resyncEtaSeconds))),
+      resumed: peers.some((p) => p.resyncResumed),
+    });
+  }
+  return out;
+}
