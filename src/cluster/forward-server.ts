@@ -1,4 +1,3 @@
-import type { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { type ForwardedCommandExecutor, RESET_UNIT_ATTENTIONS } from '../scsi/forwarding.js';
 import { identityOf } from '../security/peer-identity.js';
@@ -14,6 +13,7 @@ import {
   type ResetResponse,
   toResponse,
 } from './forward-proto.js';
+import { widenConnectionWindow, widenReceiveWindow } from './grpc-server-windows.js';
 
 type CommandStream = grpc.ServerDuplexStream<ForwarderMessage, ExecuteResponse>;
 
@@ -54,7 +54,8 @@ export class ForwardServer {
     security?: ForwardServerSecurity,
   ): Promise<ForwardServer> {
     const server = new grpc.Server(PEER_CHANNEL_OPTIONS);
-    widenReceiveWindow(server);
+    if (!widenReceiveWindow(server))
+      log.warn('grpc-js keeps no server options: HTTP/2 stream windows stay at 64 KiB');
     register?.(server);
     const self = new ForwardServer(server, log.child({ component: 'forward-server' }));
     const pkg = forwardPackage();
@@ -89,7 +90,8 @@ export class ForwardServer {
         err ? reject(err) : resolve(p),
       );
     });
-    widenConnectionWindow(server);
+    if (!widenConnectionWindow(server))
+      log.warn('grpc-js keeps no listeners: HTTP/2 connection windows stay at 64 KiB');
     const i = address.lastIndexOf(':');
     self.host = address.slice(0, i);
     self.port = port;
@@ -196,47 +198,4 @@ function authorize(
     };
   }
   return undefined;
-}
-
-/**
- * HTTP/2 gives every stream a 64 KiB receive window by default, and grpc-js has no server
- * option to change it: a long-lived stream carrying many writes at once (replication, forwarded
- * commands at queue depth 32) then stalls until each WINDOW_UPDATE comes back. Widen the window
- * in the HTTP/2 settings the server will offer (grpc-js keeps them in `commonServerOptions`);
- * if a grpc-js version stops keeping them there, this does nothing and the default applies.
- */
-const RECEIVE_WINDOW_BYTES = 16 << 20;
-function widenReceiveWindow(server: grpc.Server): void {
-  const s = server as unknown as {
-    commonServerOptions?: { settings?: Record<string, unknown>; noDelay?: boolean };
-  };
-  if (!s.commonServerOptions) return;
-  s.commonServerOptions.settings = {
-    ...s.commonServerOptions.settings,
-    initialWindowSize: RECEIVE_WINDOW_BYTES,
-  };
-  // The options reach net.Server: accepted sockets without Nagle, like grpc-js's client side
-  // (small replies — acks, forwarded status — must not wait for the previous segment's ACK).
-  s.commonServerOptions.noDelay = true;
-}
-
-/**
- * HTTP/2 also has a connection-wide receive window, 64 KiB by default and not an HTTP/2 setting,
- * so the stream window above is not enough: every message larger than what is left of it
- * waits for a WINDOW_UPDATE round trip (64 KiB replicated writes crawled). Raise it on each new
- * session of the server's listeners (grpc-js keeps them in `http2Servers`; it does the same on
- * its client side with 'grpc-node.flow_control_window').
- */
-function widenConnectionWindow(server: grpc.Server): void {
-  const listeners = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
-  if (!listeners) return;
-  for (const l of listeners.keys()) {
-    l.on('session', (session: { setLocalWindowSize?: (size: number) => void }) => {
-      try {
-        session.setLocalWindowSize?.(RECEIVE_WINDOW_BYTES);
-      } catch {
-        // a session that is already closing: nothing to widen
-      }
-    });
-  }
 }

@@ -114,7 +114,12 @@ export class CommandWindow {
   }
 }
 
-/** A private copy of a waiting PDU (its data may be a view into a larger socket read). */
+/**
+ * A private copy of a waiting PDU: its data may be a view into a larger socket read. Pooled data
+ * is already private (the reader gathered it): it waits as it is, still the transport's to give
+ * back (`drop`, or whoever handles the PDU).
+ */
 function copyPdu<P extends Pdu>(p: P): P {
-  return { ...p, bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data: Buffer.from(p.data), pooled: false };
+  const data = p.pooled ? p.data : Buffer.from(p.data);
+  return { ...p, bhs: Buffer.from(p.bhs), ahs: Buffer.from(p.ahs), data, pooled: p.pooled ?? false };
 }

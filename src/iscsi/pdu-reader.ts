@@ -25,6 +25,16 @@ export type ReaderEvent =
   | { readonly kind: 'data-digest-error'; readonly bhs: Buffer };
 
 /**
+ * Gives a handled PDU's data back to the pool when the reader gathered it there (Pdu.pooled);
+ * once, whoever calls it again. The PDU's data must not be used after.
+ */
+export function releasePduData(pdu: Pdu): void {
+  if (!pdu.pooled) return;
+  pdu.pooled = false;
+  ioBuffers.give(pdu.data);
+}
+
+/**
  * The receive state machine of one connection (STYLE.md): fed byte chunks, it yields whole PDUs
  * in order. header → AHS → header digest → data (+ padding) → data digest; each digest is checked
  * before the PDU leaves the reader. A bad header digest or an oversized data segment is a
@@ -80,6 +90,14 @@ export class PduReader {
     this.#chunks = [];
     this.#avail = 0;
     this.#state = 'await-bhs';
+    this.#dropData();
+  }
+
+  /** The data segment in progress is not handed over: a pooled buffer goes back. */
+  #dropData(): void {
+    if (this.#dataPooled) ioBuffers.give(this.#data);
+    this.#dataPooled = false;
+    this.#data = EMPTY;
   }
 
   /** The next complete PDU, or undefined until more bytes are pushed. */
@@ -142,7 +160,7 @@ export class PduReader {
             const d = readDigest(this.#take(DIGEST_LENGTH), 0);
             if (d !== crc32c(padded)) {
               this.#state = 'await-bhs';
-              this.#data = EMPTY;
+              this.#dropData();
               return { kind: 'data-digest-error', bhs: this.#bhs };
             }
           }

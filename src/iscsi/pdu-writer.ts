@@ -15,15 +15,21 @@ export class PduWriter {
   readonly #socket: Socket;
   readonly #closed: () => boolean;
   readonly #beforeFlush: () => void;
+  readonly #onHighWater: () => void;
   #headerDigest = false;
   #dataDigest = false;
   #corked = false;
 
-  /** `beforeFlush` runs at the end of each batch, before its bytes go to the kernel. */
-  constructor(socket: Socket, closed: () => boolean, beforeFlush: () => void) {
+  /**
+   * `beforeFlush` runs at the end of each batch, before its bytes go to the kernel; `onHighWater`
+   * when the queued output passes the high-water mark (the connection stops reading until the
+   * socket's 'drain').
+   */
+  constructor(socket: Socket, closed: () => boolean, beforeFlush: () => void, onHighWater: () => void) {
     this.#socket = socket;
     this.#closed = closed;
     this.#beforeFlush = beforeFlush;
+    this.#onHighWater = onHighWater;
   }
 
   /** Digests of the PDUs sent from now on (RFC 7143 13.1). */
@@ -89,6 +95,6 @@ export class PduWriter {
     } else {
       sent?.();
     }
-    if (sock.writableLength > WRITE_HIGH_WATER) sock.pause();
+    if (sock.writableLength > WRITE_HIGH_WATER) this.#onHighWater();
   }
 }

@@ -138,13 +138,19 @@ export class IscsiTask implements TransportCommand {
    * throws DataSequenceError for the connection to reject the PDU.
    */
   onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer, pooled = false): void {
-    if (this.#failed) return;
+    // The task owns `data` from here: kept, or (failed task, rejected PDU) given back at once.
+    if (this.#failed) {
+      this.#dataOut.add(offset, data, pooled);
+      return;
+    }
     try {
       this.#onDataOut(ttt, dataSN, offset, data, pooled);
     } catch (err) {
       if (err instanceof DataSequenceError) {
         this.#failed = err;
         this.#fail(err);
+        // Nothing of a PDU that broke the sequence was kept: a pooled buffer goes back.
+        this.#dataOut.add(offset, data, pooled);
       }
       throw err;
     }
@@ -228,7 +234,10 @@ export class IscsiTask implements TransportCommand {
     resolve(this.#dataOut.take(this.#need));
   }
 
-  /** The task ended (answered, aborted or its connection closed): what it still holds goes. */
+  /**
+   * The engine's completion for this task arrived: its data-out, the buffer lent to the engine
+   * included, goes back to the pool. Called once the engine is done with it, never before.
+   */
   release(): void {
     this.#dataOut.release();
   }
@@ -237,7 +246,9 @@ export class IscsiTask implements TransportCommand {
     const reject = this.#reject;
     this.#resolve = undefined;
     this.#reject = undefined;
-    this.#dataOut.release();
+    // The engine may hold a buffer already lent (a device write in progress): only what it was
+    // not lent goes back now; the rest at release().
+    this.#dataOut.discard();
     this.#r2ts.clear();
     reject?.(err);
   }

@@ -14,17 +14,24 @@ const RETRYABLE: ReadonlySet<ReplicationErrorCode> = new Set([
   'TANDEM_ERR_REPLICATION_UNAVAILABLE',
 ]);
 
+/**
+ * Why a replica refused a stream, where the code alone does not say (a PROTOCOL error the
+ * primary answers differently: 'is-primary' means the peer is no replica, so it stops dialing).
+ */
+export type ReplicationRefusal = 'is-primary';
+
 export interface ReplicationError extends TandemError {
   readonly code: ReplicationErrorCode;
   /** Same as `code` (kept for callers written before the codes were in the catalogue). */
   readonly replicationCode: ReplicationErrorCode;
+  readonly refusal?: ReplicationRefusal;
 }
 
 /** The one place replication errors are made. */
 export function replicationError(
   code: ReplicationErrorCode,
   message: string,
-  opts: { cause?: unknown; retryable?: boolean } = {},
+  opts: { cause?: unknown; retryable?: boolean; refusal?: ReplicationRefusal } = {},
 ): ReplicationError {
   const options = { cause: opts.cause, retryable: opts.retryable ?? RETRYABLE.has(code) };
   // FENCED reaches the SCSI engine through the replicated BlockDevice: a typed device error
@@ -33,11 +40,17 @@ export function replicationError(
     code === 'TANDEM_ERR_REPLICATION_FENCED'
       ? new DeviceError('fenced', message, { ...options, code })
       : new TandemError(code, message, options)
-  ) as TandemError & { replicationCode: ReplicationErrorCode };
+  ) as TandemError & { replicationCode: ReplicationErrorCode; refusal?: ReplicationRefusal };
   err.replicationCode = code;
+  if (opts.refusal) err.refusal = opts.refusal;
   return err as ReplicationError;
 }
 
 export function isReplicationError(err: unknown, code: ReplicationErrorCode): boolean {
   return err instanceof TandemError && err.code === code;
+}
+
+/** The refusal a replication error carries (replicationError's `refusal`), if any. */
+export function refusalOf(err: unknown): ReplicationRefusal | undefined {
+  return err instanceof TandemError ? (err as Partial<ReplicationError>).refusal : undefined;
 }

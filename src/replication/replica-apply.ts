@@ -157,7 +157,9 @@ export class ReplicaApply {
       throw replicationError('TANDEM_ERR_REPLICATION_PROTOCOL', `${ctx.o.volume}: not open on this node`);
     }
     if (role === 'primary' || ctx.o.canServeWrites()) {
-      throw replicationError('TANDEM_ERR_REPLICATION_PROTOCOL', `${ctx.o.volume}: this node is the primary`);
+      throw replicationError('TANDEM_ERR_REPLICATION_PROTOCOL', `${ctx.o.volume}: this node is the primary`, {
+        refusal: 'is-primary',
+      });
     }
   }
 

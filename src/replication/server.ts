@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../util/logger.js';
-import { isReplicationError } from './errors.js';
+import { isReplicationError, refusalOf } from './errors.js';
 import { REFUSAL } from './peer-link.js';
 import type { AckMessage, OpBatchMessage, OpMessage, PrimaryMessage, ReplicaMessage } from './proto.js';
 import { OpKind, replicationPackage } from './proto.js';
@@ -95,7 +95,7 @@ function mirror(
   };
   const refusal = (err: unknown): string => {
     if (isReplicationError(err, 'TANDEM_ERR_REPLICATION_STALE_EPOCH')) return REFUSAL.staleEpoch;
-    if ((err as Error).message?.includes('this node is the primary')) return REFUSAL.isPrimary;
+    if (refusalOf(err) === 'is-primary') return REFUSAL.isPrimary;
     return REFUSAL.protocol;
   };
   /** The authorizer said no: nothing of the Hello was applied. */

@@ -50,10 +50,11 @@ export interface Pdu {
   readonly ahs: Buffer;
   readonly data: Buffer;
   /**
-   * `data` spanned socket reads and was gathered into a buffer lent by `ioBuffers`: its owner
-   * (a task's DataOut) gives it back. Absent: a view of what the socket read.
+   * `data` spanned socket reads and was gathered into a buffer lent by `ioBuffers`: the
+   * transport gives it back (a task's DataOut, or releasePduData once the PDU was handled),
+   * which clears this flag. Absent: a view of what the socket read.
    */
-  readonly pooled?: boolean;
+  pooled?: boolean;
 }
 
 export const opcodeOf = (bhs: Buffer): number => bhs[0]! & 0x3f;

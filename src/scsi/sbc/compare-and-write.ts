@@ -1,4 +1,3 @@
-import { ioBuffers } from '../../util/buffer-pool.js';
 import { checkRange, invalidField, readU64, usage } from '../cdb.js';
 import { Limits } from '../limits.js';
 import type { LuView } from '../lu-view.js';
@@ -7,7 +6,7 @@ import { defineRow, type ExecContext, type ParsedCdb } from '../opcode-table.js'
 import { reason, type SenseReason } from '../sense-reason.js';
 import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
-import { firstDifference, readBlocks } from './medium.js';
+import { firstDifference, withBlocks } from './medium.js';
 import { lockedRange } from './read-write.js';
 
 export interface CompareAndWriteCdb extends ParsedCdb {
@@ -73,9 +72,9 @@ async function compareThenWrite(
 ): Promise<SenseReason | undefined> {
   const half = p.blocks * lu.blockSize;
   const verify = dataOut.subarray(0, half);
-  const medium = await readBlocks(lu, p.lba, p.blocks);
-  const at = firstDifference(verify, medium.subarray(0, half));
-  ioBuffers.give(medium);
+  const at = await withBlocks(lu, p.lba, p.blocks, (medium) =>
+    firstDifference(verify, medium.subarray(0, half)),
+  );
   if (at >= 0) {
     // SBC-3 5.2: INFORMATION = offset from the start of the data-out buffer of the first
     // byte that did not match.

@@ -1,10 +1,9 @@
-import { ioBuffers } from '../../util/buffer-pool.js';
 import { checkRange, invalidField, readU64, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
 import { defineRow } from '../opcode-table.js';
 import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
-import { readBlocks } from './medium.js';
+import { withBlocks } from './medium.js';
 import { lockedRange, type RwCdb, truncateRw } from './read-write.js';
 
 /**
@@ -33,10 +32,11 @@ export const orWrite16 = defineRow<RwCdb>({
   async execute(ctx, p) {
     if (p.blocks === 0) return undefined;
     const lu = ctx.lu!;
-    const medium = await readBlocks(lu, p.lba, p.blocks);
-    const out = Buffer.allocUnsafe(ctx.dataOut.length);
-    for (let i = 0; i < out.length; i++) out[i] = medium[i]! | ctx.dataOut[i]!;
-    ioBuffers.give(medium);
+    const out = await withBlocks(lu, p.lba, p.blocks, (medium) => {
+      const or = Buffer.allocUnsafe(ctx.dataOut.length);
+      for (let i = 0; i < or.length; i++) or[i] = medium[i]! | ctx.dataOut[i]!;
+      return or;
+    });
     await ctx.medium.write(p.lba, out, p.fua);
     return undefined;
   },

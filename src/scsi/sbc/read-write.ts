@@ -1,4 +1,3 @@
-import { ioBuffers } from '../../util/buffer-pool.js';
 import { checkRange, groupLength, invalidField, type LbaRange, lbaRange, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
 import type { LuView } from '../lu-view.js';
@@ -7,6 +6,7 @@ import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import type { SenseReason } from '../sense-reason.js';
 import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
+import { readDataIn } from './medium.js';
 
 export interface RwCdb extends ParsedCdb {
   readonly lba: number;
@@ -46,19 +46,19 @@ export function truncateRw(p: RwCdb, bytes: number, lu: LuView): RwCdb | undefin
   return { ...p, blocks, dataOutLength: bytes };
 }
 
-async function executeRead(lu: LuView, p: RwCdb): Promise<{ data: Buffer; release?: () => void }> {
-  if (p.blocks === 0) return { data: Buffer.alloc(0) };
-  const data = await lu.device.read(p.lba * lu.blockSize, p.blocks * lu.blockSize);
-  // The buffer is ours alone: once sent, the pool may hand it to the next READ.
-  return { data, release: () => ioBuffers.give(data) };
+function executeRead(lu: LuView, p: RwCdb): Promise<{ data: Buffer; release?: () => void }> {
+  if (p.blocks === 0) return Promise.resolve({ data: Buffer.alloc(0) });
+  // Once sent, the transport's release() lets the pool hand the buffer to the next READ.
+  return readDataIn(lu, p.lba, p.blocks);
 }
 
-/** The gate holds the range lock over [lba, +blocks) (the row's `writes`, rule 5). */
+/**
+ * The gate holds the range lock over [lba, +blocks) (the row's `writes`, rule 5). `data` is the
+ * transport's (its DataOut gives it back after this command's completion).
+ */
 async function executeWrite(medium: Medium, p: RwCdb, data: Buffer): Promise<undefined> {
   if (p.blocks === 0) return undefined;
   await medium.write(p.lba, data, p.fua);
-  // The backing store has copied the data: a pooled receive buffer can serve the next PDU.
-  ioBuffers.give(data);
   return undefined;
 }
 

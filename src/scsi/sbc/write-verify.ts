@@ -1,11 +1,10 @@
-import { ioBuffers } from '../../util/buffer-pool.js';
 import { checkRange, invalidField, lbaRange, usage } from '../cdb.js';
 import { maxTransferBlocks } from '../limits.js';
 import { defineRow, type OpcodeRow, type ParsedCdb } from '../opcode-table.js';
 import { reason } from '../sense-reason.js';
 import { RwCdbByte1 } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
-import { firstDifference, readBlocks } from './medium.js';
+import { firstDifference, withBlocks } from './medium.js';
 import { lockedRange, transferLengthField } from './read-write.js';
 
 interface WriteVerifyCdb extends ParsedCdb {
@@ -49,9 +48,9 @@ function writeVerifyRow(name: string, opcode: number, u: number[]): OpcodeRow<Wr
       // The gate holds the range lock over write and read-back (rule 5).
       await ctx.medium.write(p.lba, ctx.dataOut, true);
       if (!p.bytchk) return undefined;
-      const medium = await readBlocks(lu, p.lba, p.blocks);
-      const at = firstDifference(ctx.dataOut, medium.subarray(0, ctx.dataOut.length));
-      ioBuffers.give(medium);
+      const at = await withBlocks(lu, p.lba, p.blocks, (medium) =>
+        firstDifference(ctx.dataOut, medium.subarray(0, ctx.dataOut.length)),
+      );
       return at < 0 ? undefined : reason('MISCOMPARE_DURING_VERIFY_OPERATION', { information: at });
     },
   });

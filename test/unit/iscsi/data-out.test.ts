@@ -60,6 +60,45 @@ describe('DataOut', () => {
   });
 });
 
+describe('DataOut: the buffer lent to the engine stays with the transport', () => {
+  it('a pooled piece handed over goes back at release(), not at take()', () => {
+    const size = 65536;
+    const piece = ioBuffers.take(size);
+    const d = new DataOut();
+    d.add(0, piece, true);
+    const lent = d.take(size);
+    expect(sameMemory(lent, piece)).toBe(true);
+    // Still the engine's to write from: the pool does not have it.
+    expect(ioBuffers.take(size)).not.toBe(piece);
+    d.release();
+    expect(ioBuffers.take(size)).toBe(piece);
+  });
+
+  it('an assembled pool buffer goes back at release(), once, even after discard()', () => {
+    const size = 8192;
+    const d = new DataOut();
+    d.add(0, pattern(size, 7), false);
+    d.add(size, pattern(size, 8), false);
+    const assembled = d.take(2 * size);
+    d.discard(); // an abort while the device writes: the lent buffer is not given back yet
+    expect(ioBuffers.take(2 * size)).not.toBe(assembled);
+    d.release();
+    d.release();
+    expect(ioBuffers.take(2 * size)).toBe(assembled);
+    expect(ioBuffers.take(2 * size)).not.toBe(assembled);
+  });
+
+  it('a piece that was not pooled never goes to the pool', () => {
+    const size = 4096;
+    const piece = Buffer.allocUnsafeSlow(size);
+    const d = new DataOut();
+    d.add(0, piece, false);
+    d.take(size);
+    d.release();
+    expect(ioBuffers.take(size)).not.toBe(piece);
+  });
+});
+
 describe('IscsiTask data-out through DataOut', () => {
   const sender: R2tSender & { r2ts: number[] } = {
     r2ts: [],
