@@ -17,9 +17,57 @@ export interface VolumeMetadata {
    * revisions: a replaced etcd (restored from a config export) starts them again near 1.
    */
   readonly era: string;
+  /**
+   * Bytes of the store when this copy last held valid data (0: not recorded). A store found
+   * shorter at open was truncated or replaced: its data is not this copy's (issue 14, finding 3).
+   */
+  readonly dataSize: number;
+  /** How new this copy's data is (see DataGeneration); compared when etcd lost the record. */
+  readonly dataGen: DataGeneration;
 }
 
-const EMPTY: VolumeMetadata = { version: 1, datasetId: '', hasValidData: false, highestEpoch: 0, era: '' };
+/**
+ * The newest point in the lineage at which this copy is known to hold every acknowledged write
+ * (issue 14, finding 4): `epoch` of the last term it was primary of, `seq` the in-sync removals
+ * it made in that term (each one makes its data newer than the removed copy's). Epochs are
+ * ordered within one etcd era only. Replicas that were never primary have epoch 0.
+ */
+export interface DataGeneration {
+  readonly era: string;
+  readonly epoch: number;
+  readonly seq: number;
+}
+
+export const NO_GENERATION: DataGeneration = { era: '', epoch: 0, seq: 0 };
+
+/** >0: `a` is newer; <0: `b` is; 0: equal; undefined: not comparable (two eras). */
+export function compareGenerations(a: DataGeneration, b: DataGeneration): number | undefined {
+  const aNone = a.epoch === 0 && a.seq === 0;
+  const bNone = b.epoch === 0 && b.seq === 0;
+  if (!aNone && !bNone && a.era !== b.era) return undefined;
+  return a.epoch - b.epoch || a.seq - b.seq;
+}
+
+const EMPTY: VolumeMetadata = {
+  version: 1,
+  datasetId: '',
+  hasValidData: false,
+  highestEpoch: 0,
+  era: '',
+  dataSize: 0,
+  dataGen: NO_GENERATION,
+};
+
+function isGeneration(g: unknown): g is DataGeneration {
+  const x = g as Partial<DataGeneration> | undefined;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.era === 'string' &&
+    Number.isSafeInteger(x.epoch) &&
+    Number.isSafeInteger(x.seq)
+  );
+}
 
 /**
  * The metadata file, replaced atomically (write a temporary file, fsync, rename, fsync the
@@ -67,7 +115,9 @@ export class MetadataFile {
       typeof raw.hasValidData !== 'boolean' ||
       typeof raw.highestEpoch !== 'number' ||
       !Number.isSafeInteger(raw.highestEpoch) ||
-      (raw.era !== undefined && typeof raw.era !== 'string')
+      (raw.era !== undefined && typeof raw.era !== 'string') ||
+      (raw.dataSize !== undefined && !Number.isSafeInteger(raw.dataSize)) ||
+      (raw.dataGen !== undefined && !isGeneration(raw.dataGen))
     ) {
       throw metaError(this.#file, new Error('not in the shape Tandem writes'));
     }
@@ -77,6 +127,8 @@ export class MetadataFile {
       hasValidData: raw.hasValidData,
       highestEpoch: raw.highestEpoch,
       era: raw.era ?? '',
+      dataSize: raw.dataSize ?? 0,
+      dataGen: raw.dataGen ?? NO_GENERATION,
     };
     this.#existed = true;
     return this.#current;
@@ -96,6 +148,36 @@ export class MetadataFile {
     );
     return run;
   }
+}
+
+/** What the node found of a replica's store when it opened it (FileDevice.foundSize). */
+export interface FoundStore {
+  /** undefined: the store did not exist and was created empty. */
+  readonly foundSize: number | undefined;
+}
+
+/**
+ * Issue 14, finding 3: the metadata says this copy holds valid data, but its store was created
+ * (missing: a replaced disk, a deleted file) or is shorter than recorded (truncated, or a
+ * smaller file put in its place). Its blocks are not this copy's data: it opens as not valid, so
+ * it leaves the in-sync set, never wins an election and is fully resynced. Returns the reason
+ * when the copy was invalidated.
+ */
+export async function invalidateLostStore(
+  stateDir: string,
+  volume: string,
+  found: FoundStore,
+): Promise<string | undefined> {
+  const meta = new MetadataFile(path.join(stateDir, `${volume}.meta.json`));
+  const m = await meta.load();
+  if (!m.hasValidData) return undefined;
+  let why: string | undefined;
+  if (found.foundSize === undefined) why = 'the backing store was missing and was created empty';
+  else if (found.foundSize < m.dataSize)
+    why = `the backing store is shorter (${found.foundSize} bytes) than recorded (${m.dataSize} bytes)`;
+  if (!why) return undefined;
+  await meta.update(() => ({ hasValidData: false, datasetId: '', dataSize: 0, dataGen: NO_GENERATION }));
+  return why;
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {

@@ -79,8 +79,10 @@ export class ReplicatedVolume {
         meta = await ctx.meta.update(() => ({ era, highestEpoch: 0 }));
       } else meta = await ctx.meta.update(() => ({ era }));
     }
-    const file = path.join(ctx.o.stateDir, `${ctx.o.volume}.bitmap`);
     const size = ctx.device.size;
+    // What a shorter store found at the next open is measured against (finding 3).
+    if (meta.hasValidData && meta.dataSize !== size) meta = await ctx.meta.update(() => ({ dataSize: size }));
+    const file = path.join(ctx.o.stateDir, `${ctx.o.volume}.bitmap`);
     const { bitmap, created } = await DirtyBitmap.open(file, size, regionSizeFor(size, ctx.o.regionSize));
     ctx.bitmap = bitmap;
     if (created && meta.hasValidData) {
@@ -112,7 +114,7 @@ export class ReplicatedVolume {
   }
 
   async initDataset(datasetId: string): Promise<void> {
-    await this.#ctx.meta.update(() => ({ datasetId, hasValidData: true }));
+    await this.#ctx.meta.update(() => ({ datasetId, hasValidData: true, dataSize: this.#ctx.device.size }));
     this.#ctx.log.info({ datasetId }, 'dataset created: this node is its first in-sync member');
   }
 
