@@ -14,6 +14,7 @@ import type {
   Coordinator,
   CoordinatorEvents,
   CoordinatorOptions,
+  DataClaim,
   ElectionRole,
   JsonValue,
   LeaderRecord,
@@ -76,6 +77,7 @@ export class EmbeddedCoordinator implements Coordinator {
   readonly #acks = new Map<string, number>();
   readonly #config = new Map<string, ConfigEntry>();
   readonly #replicaSets = new Map<string, ReplicaSet>();
+  readonly #claims = new Map<string, Map<string, DataClaim>>();
   readonly #listeners = {
     replicaSets: new Set<VolumeListener<ReplicaSet>>(),
     alua: new Set<VolumeListener<AluaSnapshot>>(),
@@ -392,7 +394,18 @@ export class EmbeddedCoordinator implements Coordinator {
     });
   }
 
+  async publishDataClaim(volume: string, claim: DataClaim): Promise<void> {
+    const claims = this.#claims.get(volume) ?? new Map<string, DataClaim>();
+    claims.set(this.nodeName, { ...claim });
+    this.#claims.set(volume, claims);
+  }
+
+  async readDataClaims(volume: string): Promise<ReadonlyMap<string, DataClaim>> {
+    return new Map(this.#claims.get(volume) ?? []);
+  }
+
   async deleteReplicaSet(volume: string): Promise<void> {
+    this.#claims.delete(volume);
     if (!this.#replicaSets.delete(volume)) return;
     const rev = this.#bump();
     this.#deliver(this.#listeners.replicaSets, (l) => l(volume, undefined, rev));

@@ -1,10 +1,19 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { TandemError } from '../util/errors.js';
-import type { ReplicaSet, ReplicaSetStore, Subscription, VolumeListener } from './coordinator.js';
+import type { DataClaim, ReplicaSet, ReplicaSetStore, Subscription, VolumeListener } from './coordinator.js';
 import { op } from './etcd-kv.js';
 import type { EtcdPartContext } from './etcd-part.js';
 import type { KeyValue } from './etcd-watch.js';
 import { datasetSchema, decode } from './records.js';
+
+const claimSchema = z.object({
+  valid: z.boolean(),
+  dataset: z.string(),
+  era: z.string(),
+  epoch: z.number().int().min(0),
+  seq: z.number().int().min(0),
+});
 
 /**
  * Replica sets on etcd (DESIGN.md safety rule 2): `datasets/<volume>` names the data lineage,
@@ -122,7 +131,38 @@ export class EtcdReplicaSets implements ReplicaSetStore {
   async deleteReplicaSet(volume: string): Promise<void> {
     const { kv, keys } = this.#ctx;
     await kv.txn('delete replica set', {
-      success: [op.delete(keys.dataset(volume)), op.delete({ key: keys.inSync(volume), prefix: true })],
+      success: [
+        op.delete(keys.dataset(volume)),
+        op.delete({ key: keys.inSync(volume), prefix: true }),
+        op.delete({ key: this.#claims(volume), prefix: true }),
+      ],
     });
+  }
+
+  /** `claims/<volume>/<node>`: what each node's copy holds while etcd has no set (finding 4). */
+  #claims(volume: string): string {
+    return `${this.#ctx.keys.prefix}claims/${encodeURIComponent(volume)}/`;
+  }
+
+  async publishDataClaim(volume: string, claim: DataClaim): Promise<void> {
+    const { kv, keys, nodeName } = this.#ctx;
+    kv.assertOpen();
+    keys.dataset(volume); // validates the name
+    const { valid, dataset, era, epoch, seq } = claim;
+    await kv.txn('publish data claim', {
+      success: [
+        op.put(this.#claims(volume) + encodeURIComponent(nodeName), { valid, dataset, era, epoch, seq }),
+      ],
+    });
+  }
+
+  async readDataClaims(volume: string): Promise<ReadonlyMap<string, DataClaim>> {
+    const { kv, keys } = this.#ctx;
+    const base = this.#claims(volume);
+    const res = await kv.read('read data claims', [{ key: base, prefix: true }]);
+    const claims = new Map<string, DataClaim>();
+    for (const e of res.ranges[0]!)
+      claims.set(keys.rest(base, e.key)[0]!, decode(claimSchema, e.key, e.value));
+    return claims;
   }
 }

@@ -5,6 +5,7 @@ import { DirtyBitmap, regionSizeFor } from './bitmap.js';
 import { discardOn } from './device-ops.js';
 import { replicationError } from './errors.js';
 import { Membership } from './membership.js';
+import type { DataGeneration } from './metadata.js';
 import { type OutgoingOp, outgoing } from './peer-link.js';
 import { type HelloMessage, type HelloReplyMessage, OpKind, type OpMessage } from './proto.js';
 import { ReplicaApply } from './replica-apply.js';
@@ -57,6 +58,27 @@ export class ReplicatedVolume {
 
   get datasetId(): string {
     return this.#ctx.datasetId;
+  }
+
+  /** How new this copy's data is (issue 14, finding 4; metadata.ts DataGeneration). */
+  get dataGeneration(): DataGeneration {
+    return this.#ctx.meta.current.dataGen;
+  }
+
+  /**
+   * As primary at `epoch`, this node removed a peer from the in-sync set: from now on its data
+   * is newer than that peer's. Durable before the removal counts (before any write the peer
+   * lacks is acknowledged).
+   */
+  async noteRemoval(epoch: number): Promise<void> {
+    const era = this.#ctx.o.era ?? this.#ctx.meta.current.era;
+    await this.#ctx.meta.update((m) => ({
+      dataGen: {
+        era,
+        epoch,
+        seq: m.dataGen.era === era && m.dataGen.epoch === epoch ? m.dataGen.seq + 1 : 1,
+      },
+    }));
   }
 
   get role(): Role {
@@ -130,7 +152,16 @@ export class ReplicatedVolume {
         `${ctx.o.volume}: epoch ${epoch} is older than ${highest}, already seen here`,
       );
     }
-    if (epoch > highest) await ctx.meta.update(() => ({ highestEpoch: epoch }));
+    const era = ctx.o.era ?? ctx.meta.current.era;
+    const dataGen = ctx.meta.current.dataGen;
+    // A new term of an in-sync copy: its data is at least as new as any other's (finding 4).
+    const newTerm = this.hasValidData && (dataGen.era !== era || dataGen.epoch !== epoch);
+    if (epoch > highest || newTerm) {
+      await ctx.meta.update((m) => ({
+        highestEpoch: Math.max(m.highestEpoch, epoch),
+        ...(newTerm ? { dataGen: { era, epoch, seq: 0 } } : {}),
+      }));
+    }
     if (!this.hasValidData) ctx.log.error('primary without valid data: the lead must not elect this node');
     const wasPrimary = ctx.role.is('primary');
     // Our dirty regions from before this term may hold writes no peer has (finding 5).
