@@ -318,7 +318,7 @@ export class ClusterLink {
       },
       {
         replicas: () => [this.#host.node, ...this.#replicaNodes(vol)],
-        stopped: () => this.#host.stopping() || this.#replicated.get(vol.id) !== rv,
+        stopped: () => this.#host.stopping() || rv.role === 'closed',
       },
     );
     return rv;

@@ -24,6 +24,11 @@ export interface VolumeMetadata {
   readonly dataSize: number;
   /** How new this copy's data is (see DataGeneration); compared when etcd lost the record. */
   readonly dataGen: DataGeneration;
+  /**
+   * Every other node this copy has known as a replica of the volume: after etcd lost the
+   * replica set (and its members), the nodes whose claims a restart waits for (finding 4).
+   */
+  readonly replicaNodes: readonly string[];
 }
 
 /**
@@ -56,6 +61,7 @@ const EMPTY: VolumeMetadata = {
   era: '',
   dataSize: 0,
   dataGen: NO_GENERATION,
+  replicaNodes: [],
 };
 
 function isGeneration(g: unknown): g is DataGeneration {
@@ -117,7 +123,9 @@ export class MetadataFile {
       !Number.isSafeInteger(raw.highestEpoch) ||
       (raw.era !== undefined && typeof raw.era !== 'string') ||
       (raw.dataSize !== undefined && !Number.isSafeInteger(raw.dataSize)) ||
-      (raw.dataGen !== undefined && !isGeneration(raw.dataGen))
+      (raw.dataGen !== undefined && !isGeneration(raw.dataGen)) ||
+      (raw.replicaNodes !== undefined &&
+        (!Array.isArray(raw.replicaNodes) || raw.replicaNodes.some((n) => typeof n !== 'string')))
     ) {
       throw metaError(this.#file, new Error('not in the shape Tandem writes'));
     }
@@ -129,6 +137,7 @@ export class MetadataFile {
       era: raw.era ?? '',
       dataSize: raw.dataSize ?? 0,
       dataGen: raw.dataGen ?? NO_GENERATION,
+      replicaNodes: raw.replicaNodes ?? [],
     };
     this.#existed = true;
     return this.#current;

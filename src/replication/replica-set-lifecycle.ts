@@ -37,6 +37,8 @@ export interface ReplicaSetStore {
 export interface GovernedReplica {
   readonly hasValidData: boolean;
   readonly dataGeneration: DataGeneration;
+  /** Other nodes this copy has known as replicas of the volume (they are waited for too). */
+  readonly knownReplicas: readonly string[];
   status(): { readonly datasetId: string };
   initDataset(datasetId: string): Promise<void>;
   becamePrimary(epoch: number): Promise<void>;
@@ -159,7 +161,7 @@ export class ReplicaSetLifecycle {
       if ([...claims.values()].some((c) => c.valid)) {
         // Not awaited: the node serves its other volumes meanwhile; this one stays unavailable
         // (no in-sync set, so no campaign can win) until the set exists.
-        void this.#settleFromClaims(volume, preferred, scope).catch((err: unknown) =>
+        void this.#settleFromClaims(volume, replica, preferred, scope).catch((err: unknown) =>
           log.error({ err, volume }, 'could not re-create the replica set from the data claims'),
         );
         return;
@@ -194,6 +196,7 @@ export class ReplicaSetLifecycle {
   /** Waits for every replica's claim; the newest copy's node creates the set (see bootstrap). */
   async #settleFromClaims(
     volume: string,
+    replica: GovernedReplica,
     preferred: string | undefined,
     scope: BootstrapScope,
   ): Promise<void> {
@@ -215,7 +218,10 @@ export class ReplicaSetLifecycle {
           return;
         }
         const claims = await store.readDataClaims(volume);
-        const missing = [...new Set([me, ...scope.replicas()])].filter((n) => !claims.has(n)).sort();
+        // The replicas etcd knows of now, and those this copy knew before etcd was lost.
+        const missing = [...new Set([me, ...scope.replicas(), ...replica.knownReplicas])]
+          .filter((n) => !claims.has(n))
+          .sort();
         if (missing.length > 0) {
           wait(
             `etcd has no replica set for ${volume} and copies here hold data: waiting for ${missing.join(', ')} to report what its copy holds (start it)`,

@@ -65,6 +65,22 @@ export class ReplicatedVolume {
     return this.#ctx.meta.current.dataGen;
   }
 
+  /** Every other node this copy has known as a replica (metadata replicaNodes). */
+  get knownReplicas(): readonly string[] {
+    return this.#ctx.meta.current.replicaNodes;
+  }
+
+  /** Adds the configured replicas to the ones recorded (finding 4); best effort, logged. */
+  #recordReplicas(): void {
+    const ctx = this.#ctx;
+    const known = new Set(ctx.meta.current.replicaNodes);
+    const now = ctx.o.replicas().filter((n) => n !== ctx.o.node && !known.has(n));
+    if (now.length === 0) return;
+    ctx.meta
+      .update((m) => ({ replicaNodes: [...new Set([...m.replicaNodes, ...now])].sort() }))
+      .catch((err: unknown) => ctx.log.warn({ err }, 'could not record the replica nodes'));
+  }
+
   /**
    * As primary at `epoch`, this node removed a peer from the in-sync set: from now on its data
    * is newer than that peer's. Durable before the removal counts (before any write the peer
@@ -113,6 +129,7 @@ export class ReplicatedVolume {
       await bitmap.markAll();
     }
     this.#transitionRole(['closed'], 'replica');
+    this.#recordReplicas();
     ctx.log.info(
       {
         datasetId: meta.datasetId,
@@ -201,6 +218,7 @@ export class ReplicatedVolume {
   }
 
   peersChanged(): void {
+    this.#recordReplicas();
     this.#members.peersChanged();
   }
 

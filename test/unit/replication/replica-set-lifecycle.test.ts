@@ -49,6 +49,7 @@ function replica(datasetId: string, valid: boolean): GovernedReplica & { log: st
     becamePrimary: async (epoch: number) => void r.log.push(`primary ${epoch}`),
     dataGeneration: { era: '', epoch: 0, seq: 0 },
     noteRemoval: async () => undefined,
+    knownReplicas: [] as string[],
   };
   return r;
 }

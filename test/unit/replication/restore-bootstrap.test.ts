@@ -36,7 +36,11 @@ function sharedEtcd() {
   return { set, claims, storeFor };
 }
 
-function copy(datasetId: string, gen: DataGeneration): GovernedReplica & { inits: string[] } {
+function copy(
+  datasetId: string,
+  gen: DataGeneration,
+  known: string[] = [],
+): GovernedReplica & { inits: string[] } {
   const r = {
     inits: [] as string[],
     hasValidData: datasetId !== '',
@@ -45,6 +49,7 @@ function copy(datasetId: string, gen: DataGeneration): GovernedReplica & { inits
     initDataset: async (id: string) => void r.inits.push(id),
     becamePrimary: async () => undefined,
     noteRemoval: async () => undefined,
+    knownReplicas: known,
   };
   return r;
 }
@@ -62,10 +67,11 @@ describe('finding 4: after etcd forgot the replica set, the newest copy founds i
   it('the stale node started first waits for the other replica; the newer one creates the set', async () => {
     stop = false;
     const etcd = sharedEtcd();
-    const scope = { replicas: () => ['a', 'b'], stopped: () => stop };
+    // The new etcd knows only the nodes that joined it; b's copy remembers a as a replica.
+    const scope = { replicas: () => ['b'], stopped: () => stop };
     // Both copies of lineage d1; a removed b from the in-sync set in term 12 (seq 1), b never led.
     const b = lifecycle('b', etcd.storeFor('b'));
-    const bCopy = copy('d1', { era: 'e1', epoch: 0, seq: 0 });
+    const bCopy = copy('d1', { era: 'e1', epoch: 0, seq: 0 }, ['a']);
     await b.bootstrap('v', bCopy, 'b', async () => undefined, scope);
     await new Promise((r) => setTimeout(r, 700));
     expect(etcd.set.dataset, 'the stale node must not found a lineage of its own').toBeUndefined();
