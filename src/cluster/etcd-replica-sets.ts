@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { TandemError } from '../util/errors.js';
 import type { DataClaim, ReplicaSet, ReplicaSetStore, Subscription, VolumeListener } from './coordinator.js';
-import { op } from './etcd-kv.js';
+import { cmp, op } from './etcd-kv.js';
 import type { EtcdPartContext } from './etcd-part.js';
 import type { KeyValue } from './etcd-watch.js';
 import { datasetSchema, decode } from './records.js';
+
+/** `datasets/<volume>`: the lineage, and the etcd era it was created in (absent before eras were recorded). */
+const replicaSetRecordSchema = z.object({ id: z.string().min(1), era: z.string().optional() });
 
 const claimSchema = z.object({
   valid: z.boolean(),
@@ -22,6 +25,7 @@ const claimSchema = z.object({
  */
 export class EtcdReplicaSets implements ReplicaSetStore {
   readonly #ctx: EtcdPartContext;
+  #era: string | undefined;
 
   constructor(ctx: EtcdPartContext) {
     this.#ctx = ctx;
@@ -32,21 +36,27 @@ export class EtcdReplicaSets implements ReplicaSetStore {
     const key = keys.era();
     const proposal = randomBytes(12).toString('hex');
     const res = await kv.createIfAbsent('era', key, [op.put(key, { id: proposal })]);
-    if (res.created) return proposal;
-    return res.existing ? decode(datasetSchema, key, res.existing.value).id : proposal;
+    const era = res.created || !res.existing ? proposal : decode(datasetSchema, key, res.existing.value).id;
+    this.#era = era;
+    return era;
   }
 
   async createReplicaSet(volume: string, dataset: string): Promise<boolean> {
     const { kv, keys, nodeName } = this.#ctx;
     kv.assertOpen();
     const key = keys.dataset(volume);
+    const era = this.#era ?? (await this.era());
     const res = await kv.createIfAbsent('create replica set', key, [
-      op.put(key, { id: dataset }),
+      op.put(key, { id: dataset, era }),
       op.put(keys.inSyncMember(volume, nodeName), { epoch: 0 }),
+      // The claims that chose this founder are spent (finding 4): a later bootstrap starts afresh.
+      op.delete({ key: this.#claims(volume), prefix: true }),
     ]);
     if (res.created) return true;
     // A retried txn whose first answer was lost finds its own dataset id.
-    return res.existing !== undefined && decode(datasetSchema, key, res.existing.value).id === dataset;
+    return (
+      res.existing !== undefined && decode(replicaSetRecordSchema, key, res.existing.value).id === dataset
+    );
   }
 
   async readReplicaSet(volume: string): Promise<ReplicaSet> {
@@ -57,10 +67,23 @@ export class EtcdReplicaSets implements ReplicaSetStore {
     ]);
     const ds = res.ranges[0]![0];
     const members = res.ranges[1]!.map((m) => keys.rest(keys.inSync(volume), m.key)[0]!);
-    return {
-      dataset: ds ? decode(datasetSchema, keys.dataset(volume), ds.value).id : undefined,
-      inSync: members.sort(),
-    };
+    const record = ds ? decode(replicaSetRecordSchema, keys.dataset(volume), ds.value) : undefined;
+    const era = this.#era ?? (await this.era());
+    if (ds && record?.era !== undefined && record.era !== era) {
+      // Issue 14, finding 4: a record of another era (etcd restored from a snapshot, then a new
+      // era started as docs/replication.md says) no longer says who holds every acknowledged
+      // write: forget it, in-sync keys included, and let the copies' claims decide.
+      await kv.txn('forget replica set of an earlier era', {
+        compare: [cmp.unchanged(keys.dataset(volume), ds.modRevision)],
+        success: [op.delete(keys.dataset(volume)), op.delete({ key: keys.inSync(volume), prefix: true })],
+      });
+      this.#ctx.logger.warn(
+        { volume, recordEra: record.era, era, inSync: members },
+        'replica set of an earlier etcd era forgotten: the copies decide which holds the newest data',
+      );
+      return { dataset: undefined, inSync: [] };
+    }
+    return { dataset: record?.id, inSync: members.sort() };
   }
 
   async watchReplicaSets(listener: VolumeListener<ReplicaSet>): Promise<Subscription> {
