@@ -101,6 +101,12 @@ interface SlowWarnings {
 export class FileDevice implements BlockDevice {
   #size: number;
   readonly description: string;
+  /**
+   * The size the store had before open() created or grew it; undefined: open() created it. A
+   * caller that knows what the store held (replication metadata) tells a lost or truncated file
+   * from a new or resized one by it (issue 14, finding 3).
+   */
+  readonly foundSize: number | undefined;
   readonly discardGranularity: number;
   readonly #fd: number;
   readonly #path: string;
@@ -132,8 +138,10 @@ export class FileDevice implements BlockDevice {
     isBlockDevice: boolean,
     blksize: number,
     opts: FileDeviceOptions,
+    foundSize: number | undefined,
   ) {
     this.#fd = fd;
+    this.foundSize = foundSize;
     this.#path = file;
     this.#size = size;
     this.#isBlockDevice = isBlockDevice;
@@ -164,6 +172,7 @@ export class FileDevice implements BlockDevice {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       }
+      const existed = st !== undefined;
       if (!st) {
         if (!opts.createSize) throw new Error('does not exist and no size was given to create it');
         await fs.promises.mkdir(path.dirname(abs), { recursive: true });
@@ -180,11 +189,13 @@ export class FileDevice implements BlockDevice {
       if (isBlock) {
         // A block device reports size 0 in stat: seek to the end to learn its capacity.
         size = await blockDeviceSize(fd);
-      } else if (opts.createSize && opts.createSize > size && !opts.readOnly) {
+      }
+      const foundSize = existed ? size : undefined;
+      if (!isBlock && opts.createSize && opts.createSize > size && !opts.readOnly) {
         fs.ftruncateSync(fd, opts.createSize);
         size = opts.createSize;
       }
-      return new FileDevice(fd, abs, size, isBlock, st.blksize, opts);
+      return new FileDevice(fd, abs, size, isBlock, st.blksize, opts, foundSize);
     } catch (err) {
       throw new TandemError(
         'TANDEM_ERR_BACKSTORE_OPEN',

@@ -127,6 +127,20 @@ export interface ReplicaSet {
   readonly inSync: readonly string[];
 }
 
+/**
+ * What a node's copy of a replicated volume holds, published when etcd has no replica set for
+ * the volume (a config import into an empty etcd): the copy with the newest data founds the set
+ * again (issue 14, finding 4; docs/replication.md "When etcd forgets"). `era`, `epoch` and `seq`
+ * are the copy's data generation (replication metadata).
+ */
+export interface DataClaim {
+  readonly valid: boolean;
+  readonly dataset: string;
+  readonly era: string;
+  readonly epoch: number;
+  readonly seq: number;
+}
+
 export interface CampaignOptions {
   /**
    * Replicated volumes: campaign only while this node is in the volume's in-sync set, checked
@@ -284,6 +298,10 @@ export interface ReplicaSetStore {
   leaveInSync(volume: string): Promise<void>;
   /** Deletes a volume's replica set and dataset keys (the volume was deleted). */
   deleteReplicaSet(volume: string): Promise<void>;
+  /** Publishes (replaces) this node's claim for `volume`; see DataClaim. */
+  publishDataClaim(volume: string, claim: DataClaim): Promise<void>;
+  /** Every node's published claim for `volume`, by node name. */
+  readDataClaims(volume: string): Promise<ReadonlyMap<string, DataClaim>>;
 }
 
 /** Persistent reservations (safety rule 7), as cluster state. */

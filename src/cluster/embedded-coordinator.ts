@@ -14,6 +14,7 @@ import type {
   Coordinator,
   CoordinatorEvents,
   CoordinatorOptions,
+  DataClaim,
   ElectionRole,
   JsonValue,
   LeaderRecord,
@@ -80,6 +81,7 @@ export class EmbeddedCoordinator implements Coordinator {
   readonly #modePages = new Map<string, Stored>();
   /** Saves of the mode parameters file, one at a time. */
   #modePagesSaved: Promise<void> = Promise.resolve();
+  readonly #claims = new Map<string, Map<string, DataClaim>>();
   readonly #listeners = {
     replicaSets: new Set<VolumeListener<ReplicaSet>>(),
     alua: new Set<VolumeListener<AluaSnapshot>>(),
@@ -399,7 +401,18 @@ export class EmbeddedCoordinator implements Coordinator {
     });
   }
 
+  async publishDataClaim(volume: string, claim: DataClaim): Promise<void> {
+    const claims = this.#claims.get(volume) ?? new Map<string, DataClaim>();
+    claims.set(this.nodeName, { ...claim });
+    this.#claims.set(volume, claims);
+  }
+
+  async readDataClaims(volume: string): Promise<ReadonlyMap<string, DataClaim>> {
+    return new Map(this.#claims.get(volume) ?? []);
+  }
+
   async deleteReplicaSet(volume: string): Promise<void> {
+    this.#claims.delete(volume);
     if (!this.#replicaSets.delete(volume)) return;
     const rev = this.#bump();
     this.#deliver(this.#listeners.replicaSets, (l) => l(volume, undefined, rev));

@@ -12,6 +12,7 @@ import type {
   Coordinator,
   CoordinatorEvents,
   CoordinatorOptions,
+  DataClaim,
   ElectionRole,
   JsonValue,
   LeaderRecord,
@@ -249,6 +250,12 @@ export class EtcdCoordinator implements Coordinator {
   }
   deleteReplicaSet(volume: string): Promise<void> {
     return this.#replicaSets.deleteReplicaSet(volume);
+  }
+  publishDataClaim(volume: string, claim: DataClaim): Promise<void> {
+    return this.#replicaSets.publishDataClaim(volume, claim);
+  }
+  readDataClaims(volume: string): Promise<ReadonlyMap<string, DataClaim>> {
+    return this.#replicaSets.readDataClaims(volume);
   }
 
   // ---- persistent reservations ---------------------------------------------------------------

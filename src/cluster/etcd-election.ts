@@ -1,3 +1,4 @@
+import type { ICompare } from 'etcd3';
 import { TandemError } from '../util/errors.js';
 import { StateMachine } from '../util/state-machine.js';
 import type {
@@ -178,7 +179,11 @@ export class EtcdElection implements Election {
         // Safety rule 2: only a member of the in-sync set may become primary, checked in the
         // same transaction that takes the key (the primary removes a member with a txn guarded
         // by its key, so the two can never both succeed).
-        const compare = v.requireInSync ? [cmp.absent(key), cmp.present(inSyncKey)] : [cmp.absent(key)];
+        // Issue 14, finding 9: and only once this lease carries the member key. After a fence the
+        // new lease registers it asynchronously; a leader without one would count as fenced to a
+        // PERSISTENT RESERVE OUT waiting for every live node (awaitReservationsApplied).
+        const registered = memberOnLease(keys.member(nodeName), lease.id);
+        const compare = [cmp.absent(key), registered, ...(v.requireInSync ? [cmp.present(inSyncKey)] : [])];
         const res = await kv.txn(
           'campaign',
           {
@@ -197,6 +202,20 @@ export class EtcdElection implements Election {
           const value = decode(leaderValueSchema, key, holder.value);
           // Our own key from an earlier attempt of this very txn whose answer was lost.
           if (value.node === nodeName && value.lease === lease.id) epoch = holder.createRevision;
+        }
+        if (
+          epoch === undefined &&
+          !holder &&
+          !(await kv.txn('member key check', { compare: [registered], success: [] }, { signal })).succeeded
+        ) {
+          // Not registered on this lease yet (the coordinator does it on every new lease).
+          await kv.waitFor(
+            { key: keys.member(nodeName) },
+            headerRev + 1,
+            () => true,
+            AbortSignal.any([signal, AbortSignal.timeout(1000)]),
+          );
+          continue;
         }
         if (epoch === undefined && !holder) {
           // No primary, and this node is not in the in-sync set: it holds stale data and must
@@ -281,6 +300,11 @@ export class EtcdElection implements Election {
       if (v.generation === lease.generation) this.#endTerm(v, reason, 'fenced');
     }
   }
+}
+
+/** The member key exists on `lease` (an etcd LEASE compare). */
+function memberOnLease(memberKey: string, lease: string): ICompare {
+  return { key: Buffer.from(memberKey), target: 'Lease', result: 'Equal', lease };
 }
 
 function leaderRecord(volume: string, kv: KeyValue): LeaderRecord {

@@ -1,10 +1,22 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { TandemError } from '../util/errors.js';
-import type { ReplicaSet, ReplicaSetStore, Subscription, VolumeListener } from './coordinator.js';
-import { op } from './etcd-kv.js';
+import type { DataClaim, ReplicaSet, ReplicaSetStore, Subscription, VolumeListener } from './coordinator.js';
+import { cmp, op } from './etcd-kv.js';
 import type { EtcdPartContext } from './etcd-part.js';
 import type { KeyValue } from './etcd-watch.js';
 import { datasetSchema, decode } from './records.js';
+
+/** `datasets/<volume>`: the lineage, and the etcd era it was created in (absent before eras were recorded). */
+const replicaSetRecordSchema = z.object({ id: z.string().min(1), era: z.string().optional() });
+
+const claimSchema = z.object({
+  valid: z.boolean(),
+  dataset: z.string(),
+  era: z.string(),
+  epoch: z.number().int().min(0),
+  seq: z.number().int().min(0),
+});
 
 /**
  * Replica sets on etcd (DESIGN.md safety rule 2): `datasets/<volume>` names the data lineage,
@@ -13,6 +25,7 @@ import { datasetSchema, decode } from './records.js';
  */
 export class EtcdReplicaSets implements ReplicaSetStore {
   readonly #ctx: EtcdPartContext;
+  #era: string | undefined;
 
   constructor(ctx: EtcdPartContext) {
     this.#ctx = ctx;
@@ -23,21 +36,27 @@ export class EtcdReplicaSets implements ReplicaSetStore {
     const key = keys.era();
     const proposal = randomBytes(12).toString('hex');
     const res = await kv.createIfAbsent('era', key, [op.put(key, { id: proposal })]);
-    if (res.created) return proposal;
-    return res.existing ? decode(datasetSchema, key, res.existing.value).id : proposal;
+    const era = res.created || !res.existing ? proposal : decode(datasetSchema, key, res.existing.value).id;
+    this.#era = era;
+    return era;
   }
 
   async createReplicaSet(volume: string, dataset: string): Promise<boolean> {
     const { kv, keys, nodeName } = this.#ctx;
     kv.assertOpen();
     const key = keys.dataset(volume);
+    const era = this.#era ?? (await this.era());
     const res = await kv.createIfAbsent('create replica set', key, [
-      op.put(key, { id: dataset }),
+      op.put(key, { id: dataset, era }),
       op.put(keys.inSyncMember(volume, nodeName), { epoch: 0 }),
+      // The claims that chose this founder are spent (finding 4): a later bootstrap starts afresh.
+      op.delete({ key: this.#claims(volume), prefix: true }),
     ]);
     if (res.created) return true;
     // A retried txn whose first answer was lost finds its own dataset id.
-    return res.existing !== undefined && decode(datasetSchema, key, res.existing.value).id === dataset;
+    return (
+      res.existing !== undefined && decode(replicaSetRecordSchema, key, res.existing.value).id === dataset
+    );
   }
 
   async readReplicaSet(volume: string): Promise<ReplicaSet> {
@@ -48,10 +67,23 @@ export class EtcdReplicaSets implements ReplicaSetStore {
     ]);
     const ds = res.ranges[0]![0];
     const members = res.ranges[1]!.map((m) => keys.rest(keys.inSync(volume), m.key)[0]!);
-    return {
-      dataset: ds ? decode(datasetSchema, keys.dataset(volume), ds.value).id : undefined,
-      inSync: members.sort(),
-    };
+    const record = ds ? decode(replicaSetRecordSchema, keys.dataset(volume), ds.value) : undefined;
+    const era = this.#era ?? (await this.era());
+    if (ds && record?.era !== undefined && record.era !== era) {
+      // Issue 14, finding 4: a record of another era (etcd restored from a snapshot, then a new
+      // era started as docs/replication.md says) no longer says who holds every acknowledged
+      // write: forget it, in-sync keys included, and let the copies' claims decide.
+      await kv.txn('forget replica set of an earlier era', {
+        compare: [cmp.unchanged(keys.dataset(volume), ds.modRevision)],
+        success: [op.delete(keys.dataset(volume)), op.delete({ key: keys.inSync(volume), prefix: true })],
+      });
+      this.#ctx.logger.warn(
+        { volume, recordEra: record.era, era, inSync: members },
+        'replica set of an earlier etcd era forgotten: the copies decide which holds the newest data',
+      );
+      return { dataset: undefined, inSync: [] };
+    }
+    return { dataset: record?.id, inSync: members.sort() };
   }
 
   async watchReplicaSets(listener: VolumeListener<ReplicaSet>): Promise<Subscription> {
@@ -122,7 +154,38 @@ export class EtcdReplicaSets implements ReplicaSetStore {
   async deleteReplicaSet(volume: string): Promise<void> {
     const { kv, keys } = this.#ctx;
     await kv.txn('delete replica set', {
-      success: [op.delete(keys.dataset(volume)), op.delete({ key: keys.inSync(volume), prefix: true })],
+      success: [
+        op.delete(keys.dataset(volume)),
+        op.delete({ key: keys.inSync(volume), prefix: true }),
+        op.delete({ key: this.#claims(volume), prefix: true }),
+      ],
     });
+  }
+
+  /** `claims/<volume>/<node>`: what each node's copy holds while etcd has no set (finding 4). */
+  #claims(volume: string): string {
+    return `${this.#ctx.keys.prefix}claims/${encodeURIComponent(volume)}/`;
+  }
+
+  async publishDataClaim(volume: string, claim: DataClaim): Promise<void> {
+    const { kv, keys, nodeName } = this.#ctx;
+    kv.assertOpen();
+    keys.dataset(volume); // validates the name
+    const { valid, dataset, era, epoch, seq } = claim;
+    await kv.txn('publish data claim', {
+      success: [
+        op.put(this.#claims(volume) + encodeURIComponent(nodeName), { valid, dataset, era, epoch, seq }),
+      ],
+    });
+  }
+
+  async readDataClaims(volume: string): Promise<ReadonlyMap<string, DataClaim>> {
+    const { kv, keys } = this.#ctx;
+    const base = this.#claims(volume);
+    const res = await kv.read('read data claims', [{ key: base, prefix: true }]);
+    const claims = new Map<string, DataClaim>();
+    for (const e of res.ranges[0]!)
+      claims.set(keys.rest(base, e.key)[0]!, decode(claimSchema, e.key, e.value));
+    return claims;
   }
 }

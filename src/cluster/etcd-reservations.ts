@@ -54,7 +54,8 @@ export class EtcdReservations implements ReservationStateStore {
     kv.assertOpen();
     const key = keys.reservation(volume);
     // Retrying is safe: if a first attempt applied but its answer was lost, the retry fails the
-    // compare and reports a conflict whose `current` holds our own value; the caller re-reads.
+    // compare and reports a conflict whose `current` holds our own value: the caller knows it by
+    // its change id (ClusterReservationStore), never as another node's change.
     const res = await kv.txn('reservations CAS', {
       compare: [cmp.unchanged(key, expectedRevision)],
       success: [op.put(key, value)],

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   ReservationChange,
   ReservationSnapshot,
@@ -7,7 +8,8 @@ import type { ReservationEffects, UnitAttentionEffect } from '../scsi/pr/result.
 import { EMPTY_STATE, type NexusIdentity, type NexusMatch, parseReservationState } from '../scsi/pr/state.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import type { Coordinator, JsonValue } from './coordinator.js';
+import type { CasResult, Coordinator, JsonValue } from './coordinator.js';
+import { sleep } from './etcd-retry.js';
 
 /**
  * One volume's persistent and SPC-2 reservations in etcd (DESIGN.md safety rule 7), as the
@@ -39,7 +41,15 @@ interface StoredValue {
     readonly issuer?: NexusIdentity;
   };
   readonly node: string;
+  /**
+   * The ids of the last changes, this one last: a node whose answer from etcd was lost finds out
+   * whether its own change is committed (issue 14, finding 9).
+   */
+  readonly recent?: readonly string[];
 }
+
+/** How many change ids a value carries (a change overwritten by this many others is old news). */
+const RECENT_IDS = 16;
 
 /** How long to wait for the watch to bring this node's own change back before applying it directly. */
 const OWN_CHANGE_GRACE_MS = 2000;
@@ -53,6 +63,8 @@ export class ClusterReservationStore implements ReservationStore {
   #queue: Promise<void> = Promise.resolve();
   readonly #waiters = new Set<{ revision: number; resolve: () => void }>();
   #closed = false;
+  /** `recent` of the value last applied here. */
+  #recent: readonly string[] = [];
 
   private constructor(opts: ClusterReservationStoreOptions, snapshot: ReservationSnapshot) {
     this.#opts = opts;
@@ -66,6 +78,7 @@ export class ClusterReservationStore implements ReservationStore {
     const state =
       v.value === undefined ? EMPTY_STATE : parseReservationState((v.value as unknown as StoredValue).state);
     const store = new ClusterReservationStore(opts, { state, revision: v.revision });
+    store.#recent = (v.value as unknown as StoredValue | undefined)?.recent ?? [];
     if (v.revision > 0) await opts.coordinator.acknowledgeReservations(opts.volume, v.revision);
     return store;
   }
@@ -92,6 +105,7 @@ export class ClusterReservationStore implements ReservationStore {
 
   async compareAndSet(revision: number, change: ReservationChange): Promise<boolean> {
     const { coordinator, volume } = this.#opts;
+    const id = randomUUID();
     const value: StoredValue = {
       state: change.state as unknown as JsonValue,
       effects: {
@@ -100,9 +114,10 @@ export class ClusterReservationStore implements ReservationStore {
         ...(change.issuer ? { issuer: change.issuer } : {}),
       },
       node: coordinator.nodeName,
+      recent: [...this.#recent, id].slice(-RECENT_IDS),
     };
     const json = value as unknown as JsonValue;
-    const r = await coordinator.compareAndSetReservations(volume, revision, json);
+    const r = await this.#casKnown(revision, json, id);
     if (!r.ok) {
       // Another change came first: get() must return it before we answer (the caller recomputes).
       if (!(await this.#appliedWithin(r.current.revision, OWN_CHANGE_GRACE_MS))) {
@@ -119,19 +134,48 @@ export class ClusterReservationStore implements ReservationStore {
     const others = this.#opts.servingNodes().filter((n) => n !== coordinator.nodeName);
     if (others.length === 0) return true;
     const timeoutMs = this.#opts.applyTimeoutMs ?? 30_000;
-    const res = await coordinator.awaitReservationsApplied(volume, r.revision, others, timeoutMs);
-    if (res.missing.length > 0) {
+    // The change is committed: an error now would tell the initiator it was not made (a retry
+    // then fails on its own change). So the answer waits while a live node has not applied it
+    // (a node that loses its session fences itself and stops counting), logged each round.
+    for (let round = 1; ; round++) {
+      const res = await coordinator.awaitReservationsApplied(volume, r.revision, others, timeoutMs);
+      if (res.missing.length === 0) return true;
       this.#log.error(
-        { revision: r.revision, missing: res.missing },
-        'reservation change not applied by every live node',
+        { revision: r.revision, missing: res.missing, waitedMs: round * timeoutMs },
+        'reservation change committed but not yet applied by every live node: PERSISTENT RESERVE OUT waits',
       );
-      throw new TandemError(
-        'TANDEM_ERR_CLUSTER_RESERVATIONS_NOT_APPLIED',
-        `${volume}: reservation revision ${r.revision} not acknowledged by ${res.missing.join(', ')}`,
-        { retryable: true },
-      );
+      if (this.#closed) {
+        throw new TandemError(
+          'TANDEM_ERR_CLUSTER_RESERVATIONS_NOT_APPLIED',
+          `${volume}: reservation revision ${r.revision} not acknowledged by ${res.missing.join(', ')}`,
+          { retryable: true },
+        );
+      }
     }
-    return true;
+  }
+
+  /**
+   * The compare-and-set, asked again until etcd gives a definite answer: re-asking at the same
+   * expected revision applies the change at most once, and a conflict whose value carries our
+   * change id means our earlier attempt committed (its answer was lost).
+   */
+  async #casKnown(revision: number, json: JsonValue, id: string): Promise<CasResult<JsonValue>> {
+    const { coordinator, volume } = this.#opts;
+    for (let attempt = 1; ; attempt++) {
+      let r: CasResult<JsonValue>;
+      try {
+        r = await coordinator.compareAndSetReservations(volume, revision, json);
+      } catch (err) {
+        if (this.#closed) throw err;
+        this.#log.warn({ err, attempt, revision }, 'reservation change: outcome unknown; asking etcd again');
+        await sleep(Math.min(1000, 50 * 2 ** attempt));
+        continue;
+      }
+      if (r.ok) return r;
+      const current = r.current.value as unknown as StoredValue | undefined;
+      if (current?.recent?.includes(id)) return { ok: true, revision: r.current.revision };
+      return r;
+    }
   }
 
   /** Resolves true once revision `rev` (or later) is applied here, false after `ms`. */
@@ -165,9 +209,11 @@ export class ClusterReservationStore implements ReservationStore {
     if (this.#closed || revision <= this.#snapshot.revision) return;
     let change: ReservationChange;
     if (value === undefined) {
+      this.#recent = [];
       change = { state: EMPTY_STATE, unitAttentions: [], abort: [] };
     } else {
       const v = value as unknown as StoredValue;
+      this.#recent = v.recent ?? [];
       const effects: ReservationEffects = v.effects ?? { unitAttentions: [], abort: [] };
       change = {
         state: parseReservationState(v.state),

@@ -134,6 +134,8 @@ export class ClusterLink {
         setInSync: (v, e, n, i) => coordinator.setInSync(v, e, n, i),
         leaveInSync: (v) => coordinator.leaveInSync(v),
         liveNodes: async () => (await coordinator.members()).map((m) => m.name),
+        publishDataClaim: (v, c) => coordinator.publishDataClaim(v, c),
+        readDataClaims: (v) => coordinator.readDataClaims(v),
       },
       watchedInSync: (v) => this.#alua?.replicaSet(v)?.inSync,
     });
@@ -299,17 +301,26 @@ export class ClusterLink {
     // A new volume starts on its preferred node (its first replica) when that node is up: give
     // it the grace period to create the dataset, so the placement is predictable. The wait
     // watches the replica sets the ALUA source already follows; etcd is read once after.
-    await this.#lifecycle!.bootstrap(vol.id, rv, preferred, async () => {
-      const deadline = Date.now() + PREFERRED_GRACE_MS;
-      while (
-        this.#alua?.replicaSet(vol.id)?.dataset === undefined &&
-        Date.now() < deadline &&
-        !this.#host.stopping() &&
-        this.#members.some((m) => m.name === preferred)
-      ) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    });
+    await this.#lifecycle!.bootstrap(
+      vol.id,
+      rv,
+      preferred,
+      async () => {
+        const deadline = Date.now() + PREFERRED_GRACE_MS;
+        while (
+          this.#alua?.replicaSet(vol.id)?.dataset === undefined &&
+          Date.now() < deadline &&
+          !this.#host.stopping() &&
+          this.#members.some((m) => m.name === preferred)
+        ) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+      {
+        replicas: () => [this.#host.node, ...this.#replicaNodes(vol)],
+        stopped: () => this.#host.stopping() || rv.role === 'closed',
+      },
+    );
     return rv;
   }
 

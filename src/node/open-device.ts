@@ -4,6 +4,7 @@ import type { VolumeConfig } from '../admin/config-schema.js';
 import type { BlockDevice } from '../backstore/block-device.js';
 import { FileDevice } from '../backstore/file.js';
 import { MemoryDevice } from '../backstore/memory.js';
+import { invalidateLostStore } from '../replication/metadata.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 
@@ -28,7 +29,7 @@ export async function openVolumeDevice(
       readOnly: vol.readOnly,
       warn: (m) => log.warn({ file }, m),
     });
-  let dev: BlockDevice;
+  let dev: FileDevice;
   try {
     dev = await open();
   } catch (err) {
@@ -40,5 +41,44 @@ export async function openVolumeDevice(
     await dev.close();
     throw new TandemError('TANDEM_ERR_BACKSTORE_OPEN', `volume ${vol.id}: ${file} is smaller than one block`);
   }
+  await checkFoundStore(dataDir, vol, dev, file, log).catch(async (err: unknown) => {
+    await dev.close();
+    throw err;
+  });
   return dev;
+}
+
+/**
+ * Issue 14, finding 3: a store that was missing (created now) or shorter than it was. A
+ * replicated copy whose metadata says it held data opens as not valid (a full resync from a
+ * peer; never elected, never served). Other volumes have no record of what the store held: a
+ * created or grown file is what provisioning and an offline resize do, so it is logged, loudly
+ * enough that a lost mount or a replaced disk is seen (docs/replication.md).
+ */
+async function checkFoundStore(
+  dataDir: string,
+  vol: VolumeConfig,
+  dev: FileDevice,
+  file: string,
+  log: Logger,
+): Promise<void> {
+  const found = dev.foundSize;
+  if (vol.kind === 'replicated') {
+    const why = await invalidateLostStore(path.join(dataDir, 'replication'), vol.id, dev);
+    if (why) {
+      log.error(
+        { volume: vol.id, file, foundSize: found ?? null, size: dev.size },
+        `replica store lost: ${why}; this copy is not valid and needs a full resync`,
+      );
+    }
+    return;
+  }
+  if (found === undefined) {
+    log.warn(
+      { volume: vol.id, file, size: dev.size },
+      'backing store did not exist: created empty (right for a new volume; if this volume held data, its store is gone or not mounted)',
+    );
+  } else if (found < dev.size) {
+    log.warn({ volume: vol.id, file, from: found, to: dev.size }, 'backing store grown to the volume size');
+  }
 }

@@ -30,9 +30,63 @@ export interface VolumeMetadata {
   /** As primary: the epoch of this node's latest term, and the first of its unbroken run of terms. */
   readonly lastOwnEpoch?: number;
   readonly chainEpoch?: number;
+  /**
+   * Bytes of the store when this copy last held valid data (0: not recorded). A store found
+   * shorter at open was truncated or replaced: its data is not this copy's (issue 14, finding 3).
+   */
+  readonly dataSize: number;
+  /** How new this copy's data is (see DataGeneration); compared when etcd lost the record. */
+  readonly dataGen: DataGeneration;
+  /**
+   * Every other node this copy has known as a replica of the volume: after etcd lost the
+   * replica set (and its members), the nodes whose claims a restart waits for (finding 4).
+   */
+  readonly replicaNodes: readonly string[];
 }
 
-const EMPTY: VolumeMetadata = { version: 1, datasetId: '', hasValidData: false, highestEpoch: 0, era: '' };
+/**
+ * The newest point in the lineage at which this copy is known to hold every acknowledged write
+ * (issue 14, finding 4): `epoch` of the last term it was primary of, `seq` the in-sync removals
+ * it made in that term (each one makes its data newer than the removed copy's). Epochs are
+ * ordered within one etcd era only. Replicas that were never primary have epoch 0.
+ */
+export interface DataGeneration {
+  readonly era: string;
+  readonly epoch: number;
+  readonly seq: number;
+}
+
+export const NO_GENERATION: DataGeneration = { era: '', epoch: 0, seq: 0 };
+
+/** >0: `a` is newer; <0: `b` is; 0: equal; undefined: not comparable (two eras). */
+export function compareGenerations(a: DataGeneration, b: DataGeneration): number | undefined {
+  const aNone = a.epoch === 0 && a.seq === 0;
+  const bNone = b.epoch === 0 && b.seq === 0;
+  if (!aNone && !bNone && a.era !== b.era) return undefined;
+  return a.epoch - b.epoch || a.seq - b.seq;
+}
+
+const EMPTY: VolumeMetadata = {
+  version: 1,
+  datasetId: '',
+  hasValidData: false,
+  highestEpoch: 0,
+  era: '',
+  dataSize: 0,
+  dataGen: NO_GENERATION,
+  replicaNodes: [],
+};
+
+function isGeneration(g: unknown): g is DataGeneration {
+  const x = g as Partial<DataGeneration> | undefined;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.era === 'string' &&
+    Number.isSafeInteger(x.epoch) &&
+    Number.isSafeInteger(x.seq)
+  );
+}
 
 /**
  * The metadata file, replaced atomically (write a temporary file, fsync, rename, fsync the
@@ -87,7 +141,11 @@ export class MetadataFile {
       (raw.resyncFrom !== undefined &&
         (typeof raw.resyncFrom?.node !== 'string' ||
           typeof raw.resyncFrom.datasetId !== 'string' ||
-          typeof raw.resyncFrom.epoch !== 'number'))
+          typeof raw.resyncFrom.epoch !== 'number')) ||
+      (raw.dataSize !== undefined && !Number.isSafeInteger(raw.dataSize)) ||
+      (raw.dataGen !== undefined && !isGeneration(raw.dataGen)) ||
+      (raw.replicaNodes !== undefined &&
+        (!Array.isArray(raw.replicaNodes) || raw.replicaNodes.some((n) => typeof n !== 'string')))
     ) {
       throw metaError(this.#file, new Error('not in the shape Tandem writes'));
     }
@@ -101,6 +159,9 @@ export class MetadataFile {
       ...(raw.resyncFrom ? { resyncFrom: raw.resyncFrom } : {}),
       ...(raw.lastOwnEpoch !== undefined ? { lastOwnEpoch: raw.lastOwnEpoch } : {}),
       ...(raw.chainEpoch !== undefined ? { chainEpoch: raw.chainEpoch } : {}),
+      dataSize: raw.dataSize ?? 0,
+      dataGen: raw.dataGen ?? NO_GENERATION,
+      replicaNodes: raw.replicaNodes ?? [],
     };
     this.#existed = true;
     return this.#current;
@@ -124,6 +185,36 @@ export class MetadataFile {
 
 function optionalCount(v: unknown): boolean {
   return v === undefined || (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0);
+}
+
+/** What the node found of a replica's store when it opened it (FileDevice.foundSize). */
+export interface FoundStore {
+  /** undefined: the store did not exist and was created empty. */
+  readonly foundSize: number | undefined;
+}
+
+/**
+ * Issue 14, finding 3: the metadata says this copy holds valid data, but its store was created
+ * (missing: a replaced disk, a deleted file) or is shorter than recorded (truncated, or a
+ * smaller file put in its place). Its blocks are not this copy's data: it opens as not valid, so
+ * it leaves the in-sync set, never wins an election and is fully resynced. Returns the reason
+ * when the copy was invalidated.
+ */
+export async function invalidateLostStore(
+  stateDir: string,
+  volume: string,
+  found: FoundStore,
+): Promise<string | undefined> {
+  const meta = new MetadataFile(path.join(stateDir, `${volume}.meta.json`));
+  const m = await meta.load();
+  if (!m.hasValidData) return undefined;
+  let why: string | undefined;
+  if (found.foundSize === undefined) why = 'the backing store was missing and was created empty';
+  else if (found.foundSize < m.dataSize)
+    why = `the backing store is shorter (${found.foundSize} bytes) than recorded (${m.dataSize} bytes)`;
+  if (!why) return undefined;
+  await meta.update(() => ({ hasValidData: false, datasetId: '', dataSize: 0, dataGen: NO_GENERATION }));
+  return why;
 }
 
 async function writeDurably(file: string, text: string): Promise<void> {

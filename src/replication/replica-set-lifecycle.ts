@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../util/logger.js';
+import { compareGenerations, type DataGeneration } from './metadata.js';
 import type { InSyncSet } from './replication-interface.js';
+
+/** What a node's copy holds, published while etcd has no replica set (cluster DataClaim). */
+export interface DataClaim extends DataGeneration {
+  readonly valid: boolean;
+  readonly dataset: string;
+}
+
+/** How often a node waiting for the other replicas' claims looks again. */
+const CLAIM_POLL_MS = 500;
 
 /**
  * What the replica-set lifecycle needs of the cluster (DESIGN.md safety rule 2): the in-sync set
@@ -19,14 +29,29 @@ export interface ReplicaSetStore {
   leaveInSync(volume: string): Promise<void>;
   /** Names of the nodes whose session is live. */
   liveNodes(): Promise<readonly string[]>;
+  publishDataClaim(volume: string, claim: DataClaim): Promise<void>;
+  readDataClaims(volume: string): Promise<ReadonlyMap<string, DataClaim>>;
 }
 
 /** The local replica as the lifecycle governs it (ReplicatedVolume's public API). */
 export interface GovernedReplica {
   readonly hasValidData: boolean;
+  readonly dataGeneration: DataGeneration;
+  /** Other nodes this copy has known as replicas of the volume (they are waited for too). */
+  readonly knownReplicas: readonly string[];
   status(): { readonly datasetId: string };
   initDataset(datasetId: string): Promise<void>;
   becamePrimary(epoch: number): Promise<void>;
+  /** This node, primary at `epoch`, removed a peer from the in-sync set (its data is now newer). */
+  noteRemoval(epoch: number): Promise<void>;
+}
+
+/** Where a replica set that etcd does not hold comes from (bootstrap). */
+export interface BootstrapScope {
+  /** Every node holding a replica of the volume, this one included. */
+  readonly replicas: () => readonly string[];
+  /** True once the volume is no longer served here (stops a wait for claims). */
+  readonly stopped: () => boolean;
 }
 
 export interface ReplicaSetLifecycleOptions {
@@ -49,6 +74,10 @@ export class ReplicaSetLifecycle {
    * behind an add it has just made the way a watch could.
    */
   readonly #primaryInSync = new Map<string, Set<string>>();
+  /** The local replica of each volume, once bootstrapped. */
+  readonly #governed = new Map<string, GovernedReplica>();
+  /** Why a volume is not served yet, while it waits for other nodes' claims (status, logs). */
+  readonly #waiting = new Map<string, string>();
 
   constructor(opts: ReplicaSetLifecycleOptions) {
     this.#o = opts;
@@ -62,6 +91,7 @@ export class ReplicaSetLifecycle {
       remove: async (node, epoch) => {
         await store.setInSync(volume, epoch, node, false);
         this.#primaryInSync.get(volume)?.delete(node);
+        await this.#governed.get(volume)?.noteRemoval(epoch);
       },
       add: async (node, epoch) => {
         // Counted as in sync from before the txn: a write racing the add waits for the peer.
@@ -87,6 +117,7 @@ export class ReplicaSetLifecycle {
       if (node === this.#o.node || live.has(node)) continue;
       await store.setInSync(volume, epoch, node, false);
       inSync.delete(node);
+      await replica.noteRemoval(epoch);
     }
     await replica.becamePrimary(epoch);
   }
@@ -96,22 +127,49 @@ export class ReplicaSetLifecycle {
     this.#primaryInSync.delete(volume);
   }
 
+  /** Why `volume` waits for other nodes before it can be served; undefined: it does not. */
+  waiting(volume: string): string | undefined {
+    return this.#waiting.get(volume);
+  }
+
   /**
    * After the local replica has opened: a new volume's first node creates its lineage (after
    * `waitForPreferred`, so a preferred node that is up creates it); a store etcd lists as in
    * sync but that is not that dataset leaves the set (rule 2: it must never promote).
+   *
+   * Issue 14, finding 4: etcd without a replica set for a volume whose copies hold data (a config
+   * import into an empty etcd, a new era) must not let whichever node comes first create a new
+   * lineage and resync the others from it. Every node publishes what its copy holds; once every
+   * replica has, the copy with the newest data generation founds the set again with its own
+   * dataset id (the others, same lineage, are resynced from it through the bitmaps). Until then
+   * the volume waits, and says for whom.
    */
   async bootstrap(
     volume: string,
     replica: GovernedReplica,
     preferred: string | undefined,
     waitForPreferred: () => Promise<void>,
+    scope: BootstrapScope = { replicas: () => [this.#o.node], stopped: () => false },
   ): Promise<void> {
     const { store, node: me, logger: log } = this.#o;
+    this.#governed.set(volume, replica);
     let set = await store.readReplicaSet(volume);
-    if (set.dataset === undefined && preferred !== me) {
-      await waitForPreferred();
-      set = await store.readReplicaSet(volume);
+    if (set.dataset === undefined) {
+      const mine = claimOf(replica);
+      await store.publishDataClaim(volume, mine);
+      const claims = await store.readDataClaims(volume);
+      if ([...claims.values()].some((c) => c.valid)) {
+        // Not awaited: the node serves its other volumes meanwhile; this one stays unavailable
+        // (no in-sync set, so no campaign can win) until the set exists.
+        void this.#settleFromClaims(volume, replica, preferred, scope).catch((err: unknown) =>
+          log.error({ err, volume }, 'could not re-create the replica set from the data claims'),
+        );
+        return;
+      }
+      if (preferred !== me) {
+        await waitForPreferred();
+        set = await store.readReplicaSet(volume);
+      }
     }
     if (set.dataset === undefined) {
       // A new volume: the first node to get here creates its lineage and is its first in-sync
@@ -134,4 +192,91 @@ export class ReplicaSetLifecycle {
       await store.leaveInSync(volume);
     }
   }
+
+  /** Waits for every replica's claim; the newest copy's node creates the set (see bootstrap). */
+  async #settleFromClaims(
+    volume: string,
+    replica: GovernedReplica,
+    preferred: string | undefined,
+    scope: BootstrapScope,
+  ): Promise<void> {
+    const { store, node: me, logger: log } = this.#o;
+    let said = '';
+    const wait = (why: string) => {
+      this.#waiting.set(volume, why);
+      if (why !== said) log.warn({ volume }, `waiting: ${why}`);
+      said = why;
+    };
+    try {
+      while (!scope.stopped()) {
+        const set = await store.readReplicaSet(volume);
+        if (set.dataset !== undefined) {
+          log.info(
+            { volume, dataset: set.dataset, inSync: set.inSync },
+            'replica set re-created from the newest data',
+          );
+          return;
+        }
+        const claims = await store.readDataClaims(volume);
+        // The replicas etcd knows of now, and those this copy knew before etcd was lost.
+        const missing = [...new Set([me, ...scope.replicas(), ...replica.knownReplicas])]
+          .filter((n) => !claims.has(n))
+          .sort();
+        if (missing.length > 0) {
+          wait(
+            `etcd has no replica set for ${volume} and copies here hold data: waiting for ${missing.join(', ')} to report what its copy holds (start it)`,
+          );
+        } else {
+          const best = newest(claims, preferred);
+          if (typeof best === 'string') wait(best);
+          else if (best.node === me) {
+            const mine = claims.get(me)!;
+            if (await store.createReplicaSet(volume, mine.dataset)) {
+              log.info(
+                { volume, dataset: mine.dataset, generation: { epoch: mine.epoch, seq: mine.seq } },
+                'replica set re-created from this copy: it holds the newest data; the others are resynced from it',
+              );
+              return;
+            }
+          } else
+            wait(
+              `${best.node} holds the newest data of ${volume}: waiting for it to re-create the replica set`,
+            );
+        }
+        await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
+      }
+    } finally {
+      this.#waiting.delete(volume);
+    }
+  }
+}
+
+function claimOf(replica: GovernedReplica): DataClaim {
+  const valid = replica.hasValidData && replica.status().datasetId !== '';
+  return { valid, dataset: valid ? replica.status().datasetId : '', ...replica.dataGeneration };
+}
+
+/**
+ * The node whose valid claim is the newest (ties: the preferred node, then by name), or why
+ * none can be chosen without the operator (generations of two eras).
+ */
+function newest(
+  claims: ReadonlyMap<string, DataClaim>,
+  preferred: string | undefined,
+): { node: string } | string {
+  const valid = [...claims].filter(([, c]) => c.valid);
+  let best: [string, DataClaim] | undefined;
+  for (const entry of valid) {
+    if (!best) {
+      best = entry;
+      continue;
+    }
+    const cmp = compareGenerations(entry[1], best[1]);
+    if (cmp === undefined) {
+      return `the copies on ${best[0]} and ${entry[0]} hold data of different etcd eras: the operator must choose (docs/replication.md, When etcd forgets)`;
+    }
+    const tie = cmp === 0 && (entry[0] === preferred || (best[0] !== preferred && entry[0] < best[0]));
+    if (cmp > 0 || tie) best = entry;
+  }
+  return { node: best![0] };
 }

@@ -5,6 +5,7 @@ import { DirtyBitmap, regionSizeFor } from './bitmap.js';
 import { discardOn } from './device-ops.js';
 import { replicationError } from './errors.js';
 import { Membership } from './membership.js';
+import type { DataGeneration } from './metadata.js';
 import { type OutgoingOp, outgoing } from './peer-link.js';
 import { type HelloMessage, type HelloReplyMessage, OpKind, type OpMessage } from './proto.js';
 import { ReplicaApply } from './replica-apply.js';
@@ -67,6 +68,43 @@ export class ReplicatedVolume {
     return this.#ctx.datasetId;
   }
 
+  /** How new this copy's data is (issue 14, finding 4; metadata.ts DataGeneration). */
+  get dataGeneration(): DataGeneration {
+    return this.#ctx.meta.current.dataGen;
+  }
+
+  /** Every other node this copy has known as a replica (metadata replicaNodes). */
+  get knownReplicas(): readonly string[] {
+    return this.#ctx.meta.current.replicaNodes;
+  }
+
+  /** Adds the configured replicas to the ones recorded (finding 4); best effort, logged. */
+  #recordReplicas(): void {
+    const ctx = this.#ctx;
+    const known = new Set(ctx.meta.current.replicaNodes);
+    const now = ctx.o.replicas().filter((n) => n !== ctx.o.node && !known.has(n));
+    if (now.length === 0) return;
+    ctx.meta
+      .update((m) => ({ replicaNodes: [...new Set([...m.replicaNodes, ...now])].sort() }))
+      .catch((err: unknown) => ctx.log.warn({ err }, 'could not record the replica nodes'));
+  }
+
+  /**
+   * As primary at `epoch`, this node removed a peer from the in-sync set: from now on its data
+   * is newer than that peer's. Durable before the removal counts (before any write the peer
+   * lacks is acknowledged).
+   */
+  async noteRemoval(epoch: number): Promise<void> {
+    const era = this.#ctx.o.era ?? this.#ctx.meta.current.era;
+    await this.#ctx.meta.update((m) => ({
+      dataGen: {
+        era,
+        epoch,
+        seq: m.dataGen.era === era && m.dataGen.epoch === epoch ? m.dataGen.seq + 1 : 1,
+      },
+    }));
+  }
+
   get role(): Role {
     return this.#ctx.role.state;
   }
@@ -87,6 +125,9 @@ export class ReplicatedVolume {
         meta = await ctx.meta.update(() => ({ era, highestEpoch: 0 }));
       } else meta = await ctx.meta.update(() => ({ era }));
     }
+    // What a shorter store found at the next open is measured against (finding 3).
+    if (meta.hasValidData && meta.dataSize !== ctx.device.size)
+      meta = await ctx.meta.update(() => ({ dataSize: ctx.device.size }));
     const file = path.join(ctx.o.stateDir, `${ctx.o.volume}.bitmap`);
     // The LU's size is the committed one: a store grown at open to a new configured size is
     // not served beyond it until a resize has prepared every copy (resize.ts).
@@ -108,6 +149,7 @@ export class ReplicatedVolume {
       await bitmap.markAll();
     }
     this.#transitionRole(['closed'], 'replica');
+    this.#recordReplicas();
     ctx.log.info(
       {
         datasetId: meta.datasetId,
@@ -133,7 +175,7 @@ export class ReplicatedVolume {
   }
 
   async initDataset(datasetId: string): Promise<void> {
-    await this.#ctx.meta.update(() => ({ datasetId, hasValidData: true }));
+    await this.#ctx.meta.update(() => ({ datasetId, hasValidData: true, dataSize: this.#ctx.device.size }));
     this.#ctx.log.info({ datasetId }, 'dataset created: this node is its first in-sync member');
   }
 
@@ -154,11 +196,15 @@ export class ReplicatedVolume {
     const m = ctx.meta.current;
     const continuing = m.lastOwnEpoch !== undefined && m.highestEpoch === m.lastOwnEpoch;
     const chainEpoch = continuing ? (m.chainEpoch ?? m.lastOwnEpoch!) : epoch;
-    if (epoch > highest || m.lastOwnEpoch !== epoch || m.chainEpoch !== chainEpoch)
-      await ctx.meta.update(() => ({
-        highestEpoch: Math.max(highest, epoch),
+    const era = ctx.o.era ?? m.era;
+    // A new term of an in-sync copy: its data is at least as new as any other's (finding 4).
+    const newTerm = this.hasValidData && (m.dataGen.era !== era || m.dataGen.epoch !== epoch);
+    if (epoch > highest || newTerm || m.lastOwnEpoch !== epoch || m.chainEpoch !== chainEpoch)
+      await ctx.meta.update((cur) => ({
+        highestEpoch: Math.max(cur.highestEpoch, epoch),
         lastOwnEpoch: epoch,
         chainEpoch,
+        ...(newTerm ? { dataGen: { era, epoch, seq: 0 } } : {}),
       }));
     if (!this.hasValidData) ctx.log.error('primary without valid data: the lead must not elect this node');
     const wasPrimary = ctx.role.is('primary');
@@ -201,6 +247,7 @@ export class ReplicatedVolume {
   }
 
   peersChanged(): void {
+    this.#recordReplicas();
     this.#members.peersChanged();
   }
 

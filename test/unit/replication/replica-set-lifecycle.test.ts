@@ -29,6 +29,8 @@ function fakeStore(initial: { dataset?: string; inSync: string[] }, live: string
       set.inSync = set.inSync.filter((n) => n !== 'a');
     },
     liveNodes: async () => live,
+    publishDataClaim: async () => undefined,
+    readDataClaims: async () => new Map(),
   };
   return { store, set, calls };
 }
@@ -45,6 +47,9 @@ function replica(datasetId: string, valid: boolean): GovernedReplica & { log: st
       r.hasValidData = true;
     },
     becamePrimary: async (epoch: number) => void r.log.push(`primary ${epoch}`),
+    dataGeneration: { era: '', epoch: 0, seq: 0 },
+    noteRemoval: async () => undefined,
+    knownReplicas: [] as string[],
   };
   return r;
 }

@@ -1,0 +1,193 @@
+// Shared by the restore tests (issue 14, finding 4, check 4): the scenario's data, status and
+// read-back helpers, and etcd started again by hand on a cluster's ports and data directory.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { type Cluster, tandemctl } from '../helpers/cluster.js';
+import { ETCD_BIN } from '../helpers/etcd.js';
+import { explain, qemuIo, type RunResult } from '../helpers/tools.js';
+
+export const MiB = 1 << 20;
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const VERIFY_FAILED = 'Pattern verification failed';
+
+/** Written with both replicas in sync, then overwritten (NEWER) while b is down. */
+export const OLD = { offset: 0, length: MiB, pattern: 0x11 };
+export const NEWER = [
+  { offset: 0, length: MiB, pattern: 0x5e },
+  { offset: 8 * MiB, length: MiB, pattern: 0x7a },
+];
+
+interface Status {
+  volumes: Array<{ id: string; inSync: string[]; primary: string }>;
+}
+
+export async function status(endpoint: string): Promise<Status | undefined> {
+  const r = await tandemctl(endpoint, ['--json', 'status'], 20_000);
+  return r.code === 0 ? (JSON.parse(r.stdout) as Status) : undefined;
+}
+
+export async function waitFor<T>(
+  what: string,
+  ms: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(250);
+  }
+}
+
+export const verified = (r: RunResult, p: { offset: number; length: number }, verb: 'wrote' | 'read') =>
+  r.code === 0 &&
+  !(r.stdout + r.stderr).includes(VERIFY_FAILED) &&
+  r.stdout.includes(`${verb} ${p.length}/${p.length} bytes at offset ${p.offset}`);
+
+/** Reads every pattern of `ps` through `url` until they all verify (a failover may be under way). */
+export async function readsBack(url: string, ps: typeof NEWER, ms: number): Promise<void> {
+  let last: RunResult | undefined;
+  await waitFor(`the newer data through ${url}`, ms, async () => {
+    for (const p of ps) {
+      last = await qemuIo(url, [`read -P ${p.pattern} ${p.offset} ${p.length}`], { timeoutMs: 20_000 });
+      if (!verified(last, p, 'read')) return undefined;
+    }
+    return true;
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}\n${last ? explain(last) : ''}`);
+  });
+}
+
+/** What cluster.json says of the cluster's etcd. */
+export function etcdInfo(cluster: Cluster): {
+  etcdDataDir: string;
+  etcdPorts: { client: number; peer: number };
+} {
+  return JSON.parse(readFileSync(path.join(cluster.dir, 'cluster.json'), 'utf8'));
+}
+
+/**
+ * etcd again on the cluster's ports and data directory, after `prepare` (with the cluster down)
+ * has put there what it starts from: nothing (a new etcd cluster, a new era, as after a loss of
+ * etcd and a config import) or a copy taken earlier (a restore). cluster.json names its pid, so
+ * the cluster script's start and down treat it as the cluster's etcd.
+ */
+export async function etcdAt(
+  cluster: Cluster,
+  prepare: (dataDir: string) => Promise<void>,
+): Promise<ChildProcess> {
+  const jsonFile = path.join(cluster.dir, 'cluster.json');
+  const info = JSON.parse(readFileSync(jsonFile, 'utf8')) as {
+    etcdDataDir: string;
+    etcdPorts: { client: number; peer: number };
+    etcdPid: number;
+  };
+  await prepare(info.etcdDataDir);
+  const endpoint = `http://127.0.0.1:${info.etcdPorts.client}`;
+  const peer = `http://127.0.0.1:${info.etcdPorts.peer}`;
+  const child = spawn(
+    ETCD_BIN,
+    [
+      ...['--name', 'local', '--data-dir', info.etcdDataDir],
+      ...['--listen-client-urls', endpoint, '--advertise-client-urls', endpoint],
+      ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
+      ...['--initial-cluster', `local=${peer}`, '--log-outputs', 'stderr'],
+    ],
+    { stdio: 'ignore' },
+  );
+  await waitFor('etcd to be healthy', 15_000, async () => {
+    try {
+      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+      return ((await res.json()) as { health?: string }).health === 'true' ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  info.etcdPid = child.pid!;
+  writeFileSync(jsonFile, JSON.stringify(info, null, 2));
+  return child;
+}
+
+export interface RestoreScenario {
+  /** With both replicas in sync and the old pattern written (e.g. an etcd snapshot). */
+  readonly inSync?: () => Promise<void>;
+  /** Puts etcd's data directory in place while the cluster is down (see etcdAt). */
+  readonly prepare: (dataDir: string) => Promise<void>;
+  /** After etcd is up again, before any node starts (e.g. the operator's step). */
+  readonly etcdUp?: (endpoint: string) => Promise<void>;
+}
+
+/**
+ * The restore scenario on a started 2-node replicated cluster (see the test files); returns the
+ * etcd process it started, for the caller to kill after the cluster is down.
+ */
+export async function staleFirstAfterRestore(
+  cluster: Cluster,
+  sc: RestoreScenario,
+  keep: (etcd: ChildProcess) => void,
+): Promise<void> {
+  const admin = () => cluster.node('a').admin!;
+  await waitFor('vol0 in sync on a and b', 60_000, async () => {
+    const v = (await status(admin()))?.volumes.find((x) => x.id === 'vol0');
+    return v?.primary === 'a' && v.inSync.join() === 'a,b' ? true : undefined;
+  });
+  const w0 = await qemuIo(cluster.node('a').url(), [`write -P ${OLD.pattern} ${OLD.offset} ${OLD.length}`]);
+  expect(verified(w0, OLD, 'wrote'), explain(w0)).toBe(true);
+  await sc.inSync?.();
+
+  await cluster.kill('b');
+  for (const p of NEWER) {
+    const w = await qemuIo(cluster.node('a').url(), [`write -P ${p.pattern} ${p.offset} ${p.length}`], {
+      timeoutMs: 60_000,
+    });
+    expect(verified(w, p, 'wrote'), explain(w)).toBe(true);
+  }
+  await waitFor('b out of the in-sync set', 30_000, async () => {
+    const v = (await status(admin()))?.volumes.find((x) => x.id === 'vol0');
+    return v?.inSync.join() === 'a' ? true : undefined;
+  });
+
+  await cluster.down();
+  const etcd = await etcdAt(cluster, sc.prepare);
+  keep(etcd);
+  await sc.etcdUp?.(`http://127.0.0.1:${etcdInfo(cluster).etcdPorts.client}`);
+
+  // The stale copy first: it must wait for a, not found a lineage of its own.
+  const bFrom = cluster.node('b').logs().length;
+  await cluster.start('b');
+  const waiting = await waitFor('b to say it waits for a', 30_000, () =>
+    cluster
+      .node('b')
+      .logs()
+      .slice(bFrom)
+      .find(
+        (l) => typeof l.msg === 'string' && l.msg.startsWith('waiting:') && /waiting for a\b/.test(l.msg),
+      ),
+  );
+  expect(waiting.volume).toBe('vol0');
+  await sleep(1500);
+  const bLogs = cluster.node('b').logs().slice(bFrom);
+  expect(bLogs.some((l) => l.msg === 'replicated volume created: first in-sync replica')).toBe(false);
+
+  const aFrom = cluster.node('a').logs().length;
+  await cluster.start('a');
+  await waitFor('a to re-create the replica set from its copy', 30_000, () =>
+    cluster
+      .node('a')
+      .logs()
+      .slice(aFrom)
+      .find((l) => typeof l.msg === 'string' && l.msg.startsWith('replica set re-created from this copy')),
+  );
+  await readsBack(cluster.node('a').url(), NEWER, 60_000);
+  await waitFor('b resynced from a and in sync', 90_000, async () => {
+    const v = (await status(admin()))?.volumes.find((x) => x.id === 'vol0');
+    return v?.primary === 'a' && v.inSync.join() === 'a,b' ? true : undefined;
+  });
+
+  // b's copy is a's now: with a gone, b serves the newer data.
+  await cluster.kill('a');
+  await readsBack(cluster.node('b').url(), NEWER, 60_000);
+}
