@@ -9,7 +9,6 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { type Cluster, startCluster, TANDEMCTL } from '../helpers/cluster.js';
 import { requireTools } from '../helpers/tools.js';
@@ -50,13 +49,8 @@ describe('finding 4: after an etcd restore and a new era, the newest copy stays 
           await cp(snapshot, dir, { recursive: true });
         },
         // The operator's step after a restore: a new era.
-        etcdUp: async (endpoint) => {
-          const client = new Etcd3({ hosts: [endpoint] });
-          try {
-            await client.delete().key('/tandem/local/era');
-          } finally {
-            client.close();
-          }
+        etcdUp: async (client) => {
+          await client.delete().key('/tandem/local/era');
         },
       },
       (e) => (etcd = e),

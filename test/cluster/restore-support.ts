@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { Etcd3 } from 'etcd3';
 import { expect } from 'vitest';
 import { type Cluster, tandemctl } from '../helpers/cluster.js';
 import { ETCD_BIN } from '../helpers/etcd.js';
@@ -84,9 +85,13 @@ export async function etcdAt(
     etcdDataDir: string;
     etcdPorts: { client: number; peer: number };
     etcdPid: number;
+    etcdTls?: { ca: string; cert: string; key: string };
   };
   await prepare(info.etcdDataDir);
-  const endpoint = `http://127.0.0.1:${info.etcdPorts.client}`;
+  // The same client TLS as the cluster script's etcd (DIR/tls/etcd: its CA, etcd.crt).
+  const tls = info.etcdTls;
+  const tlsDir = tls ? path.dirname(tls.ca) : '';
+  const endpoint = `${tls ? 'https' : 'http'}://127.0.0.1:${info.etcdPorts.client}`;
   const peer = `http://127.0.0.1:${info.etcdPorts.peer}`;
   const child = spawn(
     ETCD_BIN,
@@ -95,15 +100,24 @@ export async function etcdAt(
       ...['--listen-client-urls', endpoint, '--advertise-client-urls', endpoint],
       ...['--listen-peer-urls', peer, '--initial-advertise-peer-urls', peer],
       ...['--initial-cluster', `local=${peer}`, '--log-outputs', 'stderr'],
+      ...(tls
+        ? [
+            ...['--cert-file', path.join(tlsDir, 'etcd.crt'), '--key-file', path.join(tlsDir, 'etcd.key')],
+            ...['--trusted-ca-file', tls.ca, '--client-cert-auth'],
+          ]
+        : []),
     ],
     { stdio: 'ignore' },
   );
   await waitFor('etcd to be healthy', 15_000, async () => {
+    const client = new Etcd3(cluster.etcdOptions());
     try {
-      const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
-      return ((await res.json()) as { health?: string }).health === 'true' ? true : undefined;
+      await client.get('/health-probe').string();
+      return true;
     } catch {
       return undefined;
+    } finally {
+      client.close();
     }
   });
   info.etcdPid = child.pid!;
@@ -117,7 +131,7 @@ export interface RestoreScenario {
   /** Puts etcd's data directory in place while the cluster is down (see etcdAt). */
   readonly prepare: (dataDir: string) => Promise<void>;
   /** After etcd is up again, before any node starts (e.g. the operator's step). */
-  readonly etcdUp?: (endpoint: string) => Promise<void>;
+  readonly etcdUp?: (client: Etcd3) => Promise<void>;
 }
 
 /**
@@ -153,7 +167,14 @@ export async function staleFirstAfterRestore(
   await cluster.down();
   const etcd = await etcdAt(cluster, sc.prepare);
   keep(etcd);
-  await sc.etcdUp?.(`http://127.0.0.1:${etcdInfo(cluster).etcdPorts.client}`);
+  if (sc.etcdUp) {
+    const client = new Etcd3(cluster.etcdOptions());
+    try {
+      await sc.etcdUp(client);
+    } finally {
+      client.close();
+    }
+  }
 
   // The stale copy first: it must wait for a, not found a lineage of its own.
   const bFrom = cluster.node('b').logs().length;

@@ -241,7 +241,9 @@ describe('configuration and membership', () => {
     expect(await a.deleteConfig('volumes', 'vol-m1')).toBe(true);
     expect((await a.readModeParameters('vol-m1')).value).toBeUndefined();
     expect((await a.readModeParameters('vol-m2')).value).toEqual({ wce: false });
-    await a.replaceConfig([{ kind: 'targets', name: 'iqn.2026-11.org.tandem:demo', value: { alias: 'demo' } }]);
+    await a.replaceConfig([
+      { kind: 'targets', name: 'iqn.2026-11.org.tandem:demo', value: { alias: 'demo' } },
+    ]);
     expect((await a.readModeParameters('vol-m2')).value).toBeUndefined();
   });
 

@@ -29,7 +29,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   etcd = await startEtcd();
-  client = new Etcd3({ hosts: [etcd.endpoint], ...etcdFaultOptions() });
+  client = new Etcd3({ hosts: [etcd.endpoint], credentials: etcd.credentials, ...etcdFaultOptions() });
 });
 afterAll(() => client?.close());
 
