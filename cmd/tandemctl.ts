@@ -27,6 +27,11 @@ function buildProgram(): Command {
       'admin API of any node (env TANDEM_ENDPOINT)',
       process.env.TANDEM_ENDPOINT || DEFAULT_ENDPOINT,
     )
+    .option('--ca <file>', 'the cluster CA the node certificate must chain to (env TANDEM_CA)')
+    .option('--cert <file>', 'client certificate, role admin or read-only (env TANDEM_CERT)')
+    .option('--key <file>', 'its private key (env TANDEM_KEY)')
+    .option('--tls-dir <dir>', 'a directory with ca.crt, admin.crt, admin.key (env TANDEM_TLS_DIR)')
+    .option('--insecure', 'plaintext, for a node with insecure: true (env TANDEM_INSECURE=1)')
     .option('--json', 'machine-readable output (JSON)')
     .option('--timeout <seconds>', 'deadline of each call to the node', '5')
     .addHelpText(
@@ -34,13 +39,22 @@ function buildProgram(): Command {
       `
 The default endpoint is ${DEFAULT_ENDPOINT} (tandemd's default admin address).
 
+Credentials (TLS with a client certificate; docs/security.md), the first that applies:
+  --insecure / TANDEM_INSECURE=1          plaintext (a node with insecure: true)
+  --ca --cert --key / TANDEM_CA, TANDEM_CERT, TANDEM_KEY
+  --tls-dir DIR / TANDEM_TLS_DIR          DIR/ca.crt, DIR/admin.crt, DIR/admin.key
+  ./data/tls                              an embedded node's own, started here (quick start)
+  none                                    plaintext
+deploy/local/cluster env --dir DIR prints the export lines of a local cluster.
+
 Exit status:
   0  done
   1  the operation failed or was refused (one line on stderr says why)
   2  bad usage
   3  verify found differences between replicas
   4  the node could not be reached (not running, wrong --endpoint, network)
-  5  the cluster (etcd) is unavailable to the node`,
+  5  the cluster (etcd) is unavailable to the node
+  6  refused for credentials: none or wrong ones, another CA, or a role that does not allow it`,
     )
     .showSuggestionAfterError(true)
     .exitOverride()

@@ -18,6 +18,7 @@ import type { ReplicationStatus } from './replication/replication-interface.js';
 import { ACCESS_STATE_CODE } from './scsi/alua.js';
 import { createOpcodeTable } from './scsi/commands.js';
 import type { ScsiTarget } from './scsi/target.js';
+import { adminTls } from './security/admin-tls.js';
 import { etcdClientSettings } from './security/tls.js';
 import type { Logger } from './util/logger.js';
 
@@ -158,6 +159,7 @@ export class Daemon {
     const listen = this.config.admin.listen;
     const runtime = this.#runtime!;
     if (listen === 'off') return;
+    const tls = await adminTls(this.config, this.#log);
     const backend = new DaemonAdminBackend({
       node: this.config.node.name,
       portals: () => this.portals.map((p) => hostPortName(p.host, p.port)),
@@ -168,9 +170,11 @@ export class Daemon {
       metricsText: () => this.#metrics!.registry.metrics(),
       cluster: runtime,
       mode: this.mode,
+      // Another node's admin API (status fan-out, forwarded switchover/verify) sees this node's certificate.
+      peerAdminTls: tls,
     });
-    this.#admin = await AdminServer.listen(listen, backend, this.#log);
-    this.#log.info({ admin: this.#admin.address }, 'admin API listening');
+    this.#admin = await AdminServer.listen(listen, backend, this.#log, { tls });
+    this.#log.info({ admin: this.#admin.address, tls: tls !== undefined }, 'admin API listening');
   }
 
   *#sessionLabels(): Generator<{ target: string; portal: string }> {

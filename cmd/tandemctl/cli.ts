@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { AdminClient, DEFAULT_ADMIN_PORT } from '../../src/admin/admin-client.js';
+import {
+  type CredentialOptions,
+  type Credentials,
+  readCredentials,
+  resolveCredentials,
+} from './credentials.js';
 import { type CliError, EXIT, explain, failureLine, usage } from './errors.js';
 
 export const DEFAULT_ENDPOINT = `127.0.0.1:${DEFAULT_ADMIN_PORT}`;
@@ -9,21 +15,36 @@ export interface Globals {
   endpoint: string;
   json: boolean;
   timeout: number;
+  /** The credential options as given; resolved when a command connects (certs needs none). */
+  credentialOptions: CredentialOptions;
+  /** Set by connect(): what it used (error lines name it). */
+  credentials?: Credentials;
 }
 
 export function globals(cmd: Command): Globals {
-  const o = cmd.optsWithGlobals<{ endpoint: string; json?: boolean; timeout: string }>();
+  const o = cmd.optsWithGlobals<{ endpoint: string; json?: boolean; timeout: string } & CredentialOptions>();
   const timeout = Number(o.timeout);
   if (!(timeout > 0)) throw usage(`--timeout ${o.timeout}: expected seconds greater than 0`);
   if (!/^(\[[0-9a-fA-F:]+\]|[^:\s/]+):\d{1,5}$/.test(o.endpoint)) {
     throw usage(`--endpoint ${o.endpoint}: expected HOST:PORT`, `e.g. --endpoint ${DEFAULT_ENDPOINT}`);
   }
-  return { endpoint: o.endpoint, json: o.json === true, timeout };
+  return {
+    endpoint: o.endpoint,
+    json: o.json === true,
+    timeout,
+    credentialOptions: { ca: o.ca, cert: o.cert, key: o.key, tlsDir: o.tlsDir, insecure: o.insecure },
+  };
 }
 
 let client: AdminClient | undefined;
 export function connect(g: Globals): AdminClient {
-  client ??= new AdminClient(g.endpoint, { timeoutMs: g.timeout * 1000 });
+  if (!client) {
+    g.credentials = resolveCredentials(g.credentialOptions);
+    client = new AdminClient(g.endpoint, {
+      timeoutMs: g.timeout * 1000,
+      tls: readCredentials(g.credentials),
+    });
+  }
   return client;
 }
 

@@ -3,9 +3,18 @@ import { AdminCallError } from '../../src/admin/admin-client.js';
 import * as ops from '../../src/admin/admin-ops.js';
 import { GRPC_STATUS_OF } from '../../src/admin/admin-proto.js';
 import { TandemError } from '../../src/util/errors.js';
+import type { Credentials } from './credentials.js';
 
 /** Exit statuses (also in --help). */
-export const EXIT = { ok: 0, failed: 1, usage: 2, differences: 3, unreachable: 4, cluster: 5 } as const;
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  differences: 3,
+  unreachable: 4,
+  cluster: 5,
+  credentials: 6,
+} as const;
 
 /** A failure tandemctl reports as one line: `tandemctl: <what>: <why> — <hint>`. */
 export class CliError extends Error {
@@ -40,6 +49,56 @@ function unreachableReason(err: AdminCallError, timeoutS: number): string {
   return err.message.replace(/^\d+ [A-Z_]+: /, '');
 }
 
+const CONNECT_ERRORS =
+  /(ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EAI_AGAIN|Name resolution failed)/;
+const TLS_WORDS = /certificate|SSL|TLS|alert|handshake/i;
+const CREDENTIAL_HINT =
+  'pass --ca/--cert/--key or --tls-dir, or set TANDEM_CA/TANDEM_CERT/TANDEM_KEY (docs/security.md)';
+
+/**
+ * Refusals for credentials (issue 12, check 4): the node's own answer (UNAUTHENTICATED, or
+ * PERMISSION_DENIED without a TANDEM_ERR code, which is the role check), or a TLS failure the
+ * call's transport reports: tandemctl talked plaintext to a TLS node, the node's certificate is
+ * not from --ca's CA, or the node dropped the connection at our certificate.
+ */
+function credentialProblem(
+  err: AdminCallError,
+  what: string,
+  c: Credentials | undefined,
+): CliError | undefined {
+  const details = err.message.replace(/\s+/g, ' ');
+  if (err.grpcCode === grpc.status.UNAUTHENTICATED)
+    return new CliError(EXIT.credentials, `${what}: refused: ${details}`, 'docs/security.md');
+  if (err.grpcCode === grpc.status.PERMISSION_DENIED && err.tandemCode === undefined)
+    return new CliError(EXIT.credentials, `${what}: refused: ${details}`, 'docs/security.md');
+  // The node's own UNAVAILABLE (etcd) carries a TANDEM_ERR code; a transport failure none.
+  if (err.grpcCode !== grpc.status.UNAVAILABLE || err.tandemCode !== undefined) return undefined;
+  if (!c || CONNECT_ERRORS.test(err.message)) return undefined;
+  if (c.plaintext) {
+    return new CliError(
+      EXIT.credentials,
+      `cannot talk to ${err.endpoint} in plaintext (${c.from}): the node requires TLS`,
+      CREDENTIAL_HINT,
+    );
+  }
+  const tls = /Last error: (?:Error: )?(.*?)\.? Resolution note/.exec(details)?.[1] ?? details;
+  if (TLS_WORDS.test(err.message)) {
+    return new CliError(
+      EXIT.credentials,
+      `TLS to ${err.endpoint} failed: ${tls} (CA ${c.ca})`,
+      `is it the cluster's CA? check ${c.from}`,
+    );
+  }
+  if (/ECONNRESET/.test(err.message) && c.cert) {
+    return new CliError(
+      EXIT.credentials,
+      `${err.endpoint} closed the connection at the TLS handshake: client certificate ${c.cert} refused`,
+      `use a certificate issued by the cluster's CA; check ${c.from}`,
+    );
+  }
+  return undefined;
+}
+
 /** The one line tandemctl prints on stderr for a failure. */
 export function failureLine(e: CliError): string {
   return `tandemctl: ${e.message} — ${e.hint}`.replace(/\s*\n\s*/g, ' ');
@@ -62,11 +121,17 @@ const HINT_OF_STATUS: Partial<Record<grpc.status, string>> = {
 };
 
 /** Maps anything an action threw to the exit status and the one line to print. */
-export function explain(err: unknown, what: string, g: { timeout: number } | undefined): CliError {
+export function explain(
+  err: unknown,
+  what: string,
+  g: { timeout: number; credentials?: Credentials | undefined } | undefined,
+): CliError {
   if (err instanceof CliError) return new CliError(err.exitCode, `${what}: ${err.message}`, err.hint);
   if (err instanceof ops.RefusedError) return new CliError(EXIT.failed, `${what}: ${err.message}`, err.hint);
   if (err instanceof AdminCallError) {
     const details = err.message.replace(/\s+/g, ' ');
+    const refused = credentialProblem(err, what, g?.credentials);
+    if (refused) return refused;
     if (err.unreachable) {
       return new CliError(
         EXIT.unreachable,

@@ -1,3 +1,4 @@
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { ConfigKind, JsonValue } from '../cluster/coordinator.js';
 import type { AdminMode, NodeStatus } from './admin-backend.js';
@@ -39,9 +40,39 @@ export class AdminCallError extends Error {
   }
 }
 
+/** What tandemctl (or a node forwarding a call) presents to an admin API over TLS. */
+export interface AdminClientTls {
+  /** The cluster CA (bundle) the node's certificate must chain to. */
+  readonly ca: Buffer;
+  /** The client certificate and its key (both or neither; neither: the node answers UNAUTHENTICATED). */
+  readonly cert?: Buffer | undefined;
+  readonly key?: Buffer | undefined;
+}
+
 export interface AdminClientOptions {
   /** Deadline of each unary call; default 5000 ms. */
   timeoutMs?: number;
+  /** TLS to the node (absent: plaintext, for a node with `insecure: true`). */
+  tls?: AdminClientTls | undefined;
+}
+
+/**
+ * The admin server must present a node certificate of the cluster CA. Nodes are reached by
+ * whatever address the operator types or the node registered (often an IP its certificate does
+ * not name), so the check is the certificate's kind, not the host name; the chain is verified
+ * against `ca` by TLS itself.
+ */
+function checkAdminServer(_host: string, cert: PeerCertificate): Error | undefined {
+  const ou = cert.subject?.OU;
+  if (ou === 'node' && typeof cert.subject.CN === 'string') return undefined;
+  return new Error('the admin API presented a certificate that is not a Tandem node certificate');
+}
+
+export function adminChannelCredentials(t: AdminClientTls | undefined): grpc.ChannelCredentials {
+  if (!t) return grpc.credentials.createInsecure();
+  return grpc.credentials.createSsl(t.ca, t.key ?? null, t.cert ?? null, {
+    checkServerIdentity: checkAdminServer,
+  });
 }
 
 export interface ConfigEntryView {
@@ -65,10 +96,12 @@ export class AdminClient {
     this.endpoint = endpoint;
     this.#timeoutMs = opts.timeoutMs ?? 5000;
     const Ctor = adminPackage().Admin;
-    this.#client = new Ctor(endpoint, grpc.credentials.createInsecure(), {
+    this.#client = new Ctor(endpoint, adminChannelCredentials(opts.tls), {
       // One attempt per call: tandemctl reports unreachable nodes instead of retrying them.
       'grpc.enable_retries': 0,
       'grpc.initial_reconnect_backoff_ms': 100,
+      // The TLS server name (SNI) is not an IP address (RFC 6066); checkAdminServer decides.
+      ...(opts.tls ? { 'grpc.ssl_target_name_override': 'tandem-admin' } : {}),
     }) as unknown as AdminServiceClient;
   }
 

@@ -1,9 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { CONFIG_KINDS, type ConfigKind, type JsonValue } from '../cluster/coordinator.js';
+import { authorizeAdminCall } from '../security/admin-auth.js';
+import { identityOf } from '../security/peer-identity.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { shutdownServer } from '../util/proto.js';
 import type { AdminBackend, ClusterStatus, NodeStatus, SessionInfo } from './admin-backend.js';
+import { type AdminListener, type AdminTlsMaterial, listenAdminTls } from './admin-listener.js';
 import {
   adminPackage,
   type ClusterStatusMsg,
@@ -119,16 +122,62 @@ function parseJson(kind: string, name: string, text: string): JsonValue {
   }
 }
 
+export interface AdminServiceOptions {
+  /**
+   * Every call must come with a client certificate from the cluster CA whose role allows it
+   * (security/admin-auth.ts). False only for a node with `insecure: true` (plaintext).
+   */
+  readonly authenticate: boolean;
+}
+
+/** The warning a plaintext node adds to every Status reply (issue 12: shown in tandemctl status). */
+export const INSECURE_WARNING =
+  'insecure: true: the admin API and node-to-node channels are plaintext and unauthenticated (loopback development only)';
+
+/**
+ * The authorization of one call, before its handler runs: undefined when it may proceed, else
+ * the status to answer (UNAUTHENTICATED without a certificate, PERMISSION_DENIED for a role
+ * that does not allow it), with a one-line message.
+ */
+function refusal(
+  rpc: string,
+  call: { request: unknown; getAuthContext: grpc.ServerUnaryCall<unknown, unknown>['getAuthContext'] },
+  opts: AdminServiceOptions,
+): grpc.StatusObject | undefined {
+  if (!opts.authenticate) return undefined;
+  const d = authorizeAdminCall(rpc, call.request, identityOf(call));
+  if (d.ok) return undefined;
+  return {
+    code: d.code === 'unauthenticated' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED,
+    details: d.message,
+    metadata: new grpc.Metadata(),
+  };
+}
+
 /**
  * Adds the Admin service to `server`: each RPC calls `backend` and maps what it throws to a gRPC
  * status with the TANDEM_ERR code in metadata (admin-proto.ts toServiceError).
  */
-export function addAdminService(server: grpc.Server, backend: AdminBackend, logger: Logger): void {
+export function addAdminService(
+  server: grpc.Server,
+  backend: AdminBackend,
+  logger: Logger,
+  opts: AdminServiceOptions = { authenticate: false },
+): void {
   const log = logger.child({ component: 'admin' });
-  /** One unary handler: runs `fn`, answers with its value or its error (logged at debug/warn). */
+  /**
+   * One unary handler: authorizes the call, runs `fn`, answers with its value or its error
+   * (logged at debug/warn).
+   */
   const unary =
     <Req, Res>(rpc: string, fn: (req: Req) => Promise<Res>): Handler<Req, Res> =>
     (call, cb) => {
+      const refused = refusal(rpc, call, opts);
+      if (refused) {
+        log.info({ rpc, code: refused.code, peer: call.getPeer() }, `admin call refused: ${refused.details}`);
+        cb(refused);
+        return;
+      }
       Promise.resolve()
         .then(() => fn(call.request))
         .then(
@@ -148,7 +197,12 @@ export function addAdminService(server: grpc.Server, backend: AdminBackend, logg
   };
 
   server.addService(adminPackage().Admin.service, {
-    Status: unary('Status', async () => clusterStatusMsg(await backend.clusterStatus())),
+    Status: unary('Status', async () => {
+      const msg = clusterStatusMsg(await backend.clusterStatus());
+      return opts.authenticate
+        ? msg
+        : { ...msg, warnings: [...msg.warnings, `${msg.node}: ${INSECURE_WARNING}`] };
+    }),
     NodeStatus: unary('NodeStatus', async () => nodeStatusMsg(await backend.nodeStatus())),
     ListConfig: unary('ListConfig', async (req: { kind: string }): Promise<ListConfigResponse> => {
       const kind = req.kind === '' ? undefined : configKind(req.kind);
@@ -228,6 +282,15 @@ export function addAdminService(server: grpc.Server, backend: AdminBackend, logg
     ),
     Metrics: unary('Metrics', async () => ({ text: await backend.metricsText() })),
     Verify: (call: grpc.ServerWritableStream<{ volume: string }, VerifyMessage>) => {
+      const refused = refusal('Verify', call, opts);
+      if (refused) {
+        log.info(
+          { rpc: 'Verify', code: refused.code, peer: call.getPeer() },
+          `admin call refused: ${refused.details}`,
+        );
+        call.emit('error', refused);
+        return;
+      }
       let open = true;
       call.on('cancelled', () => {
         open = false;
@@ -257,28 +320,60 @@ export function addAdminService(server: grpc.Server, backend: AdminBackend, logg
   });
 }
 
+export interface AdminServerOptions {
+  /**
+   * TLS with client certificates from `tls.ca`, the node's own certificate as the server's; every
+   * call is authorized by its certificate's role. Absent: plaintext without authentication
+   * (a node with `insecure: true`; unit tests).
+   */
+  readonly tls?: AdminTlsMaterial | undefined;
+}
+
 /** The admin API on its own listener (a node's admin address). */
 export class AdminServer {
   readonly #server: grpc.Server;
+  readonly #listener: AdminListener | undefined;
+  readonly secure: boolean;
   host = '';
   port = 0;
 
-  private constructor(server: grpc.Server) {
+  private constructor(server: grpc.Server, listener: AdminListener | undefined, secure: boolean) {
     this.#server = server;
+    this.#listener = listener;
+    this.secure = secure;
   }
 
   /** Listens on HOST:PORT (port 0: the kernel picks one; see `address`). */
-  static async listen(hostPort: string, backend: AdminBackend, logger: Logger): Promise<AdminServer> {
+  static async listen(
+    hostPort: string,
+    backend: AdminBackend,
+    logger: Logger,
+    opts: AdminServerOptions = {},
+  ): Promise<AdminServer> {
     const server = new grpc.Server();
-    addAdminService(server, backend, logger);
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
+    addAdminService(server, backend, logger, { authenticate: opts.tls !== undefined });
+    const host = hostPort.slice(0, hostPort.lastIndexOf(':'));
+    let self: AdminServer;
+    if (opts.tls) {
+      const listener = await listenAdminTls(
+        server,
+        host,
+        Number(hostPort.slice(hostPort.lastIndexOf(':') + 1)),
+        opts.tls,
+        logger.child({ component: 'admin' }),
       );
-    });
-    const self = new AdminServer(server);
-    self.host = hostPort.slice(0, hostPort.lastIndexOf(':'));
-    self.port = port;
+      self = new AdminServer(server, listener, true);
+      self.port = listener.port;
+    } else {
+      const port = await new Promise<number>((resolve, reject) => {
+        server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (err, p) =>
+          err ? reject(err) : resolve(p),
+        );
+      });
+      self = new AdminServer(server, undefined, false);
+      self.port = port;
+    }
+    self.host = host;
     return self;
   }
 
@@ -287,6 +382,7 @@ export class AdminServer {
   }
 
   async close(): Promise<void> {
+    this.#listener?.close();
     await shutdownServer(this.#server);
   }
 }

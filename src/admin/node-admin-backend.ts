@@ -19,7 +19,7 @@ import type {
   VerifyOutcome,
   VolumeStatusInfo,
 } from './admin-backend.js';
-import { AdminClient } from './admin-client.js';
+import { AdminClient, type AdminClientTls } from './admin-client.js';
 import { nodeInfos, volumeStatus } from './cluster-status.js';
 import { type VolumeConfig, volumeSchema } from './config-schema.js';
 import {
@@ -76,6 +76,8 @@ export interface AdminBackendOptions {
   /** The node runtime (both modes: embedded runs on the in-process coordinator). */
   readonly cluster: ClusterHost;
   readonly mode: 'embedded' | 'cluster';
+  /** How this node calls other nodes' admin APIs (its own certificate; absent: plaintext). */
+  readonly peerAdminTls?: AdminClientTls | undefined;
 }
 
 /** etcd calls made for an operator: fail fast instead of retrying for the coordinator's 10 s. */
@@ -213,7 +215,7 @@ export class DaemonAdminBackend implements AdminBackend {
             warnings.push(`node ${m.name}: no admin address registered`);
             return undefined;
           }
-          const client = new AdminClient(m.admin, { timeoutMs: FANOUT_MS });
+          const client = new AdminClient(m.admin, { timeoutMs: FANOUT_MS, tls: this.#o.peerAdminTls });
           try {
             return await client.fetchNodeStatus(FANOUT_MS);
           } catch (err) {
@@ -327,7 +329,10 @@ export class DaemonAdminBackend implements AdminBackend {
     const leader = await this.#etcd('switchover', (x) => x.leader(volume));
     const route = routeToPrimary('switchover', volume, this.#o.node, leader, host.members(), to);
     if (!route.local) {
-      const client = new AdminClient(route.admin, { timeoutMs: SWITCHOVER_MS + 5000 });
+      const client = new AdminClient(route.admin, {
+        timeoutMs: SWITCHOVER_MS + 5000,
+        tls: this.#o.peerAdminTls,
+      });
       try {
         const r = await client.switchover(volume, to, SWITCHOVER_MS + 5000);
         return { volume, from: r.from, to: r.to, epoch: Number(r.epoch) };
@@ -361,7 +366,7 @@ export class DaemonAdminBackend implements AdminBackend {
     const leader = await this.#etcd('verify', (c) => c.leader(volume));
     const route = routeToPrimary('verify', volume, this.#o.node, leader, host.members());
     if (!route.local) {
-      const client = new AdminClient(route.admin, { timeoutMs: 5000 });
+      const client = new AdminClient(route.admin, { timeoutMs: 5000, tls: this.#o.peerAdminTls });
       try {
         const r = await client.verify(volume, onProgress);
         return {

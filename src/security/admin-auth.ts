@@ -23,6 +23,13 @@ export const ADMIN_RPC_ROLES: Readonly<Record<string, AdminRole>> = {
   Metrics: 'read-only',
 };
 
+/**
+ * What another node may call with its node certificate: the calls a node forwards on an admin's
+ * behalf (status fan-out, switchover and verify routed to the primary). The node that forwards
+ * has already authorized the admin; everything else refuses a node certificate.
+ */
+export const NODE_FORWARDED_RPCS: ReadonlySet<string> = new Set(['NodeStatus', 'Switchover', 'Verify']);
+
 /** The request fields that ask for secrets: such a request needs the admin role whatever the RPC. */
 function asksForSecrets(request: unknown): boolean {
   return (
@@ -59,10 +66,13 @@ export function authorizeAdminCall(
   }
   const required: AdminRole = asksForSecrets(request) ? 'admin' : needed;
   if (who.kind === 'admin') return { ok: true, role: 'admin' };
+  if (who.kind === 'node' && NODE_FORWARDED_RPCS.has(rpc) && !asksForSecrets(request)) {
+    return { ok: true, role: 'admin' };
+  }
   if (who.kind === 'read-only' && required === 'read-only') return { ok: true, role: 'read-only' };
   return {
     ok: false,
     code: 'permission-denied',
-    message: `${rpc} needs the ${required} role; ${who.name} has a ${who.kind} certificate — use an admin client certificate (tandemctl certs issue client NAME --role admin)`,
+    message: `${rpc} needs the ${required} role; ${who.name} has a ${who.kind} certificate: use an admin client certificate (tandemctl certs issue client NAME --role admin)`,
   };
 }

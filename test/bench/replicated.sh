@@ -142,7 +142,7 @@ echo "bench: replicated: waiting (up to $SYNC_TIMEOUT s) for vol0 to be in sync 
 deadline=$((SECONDS + SYNC_TIMEOUT))
 while :; do
   why=""
-  if node "$TANDEMCTL" --endpoint "$ENDPOINT" status --json >"$WORK/status.json" 2>"$WORK/status.err"; then
+  if node "$TANDEMCTL" --endpoint "$ENDPOINT" --tls-dir "$WORK/tls" status --json >"$WORK/status.json" 2>"$WORK/status.err"; then
     why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" "${NAMES[@]}") && break
   else
     why=$(tail -n 1 "$WORK/status.err")
@@ -195,7 +195,7 @@ for n in "${NAMES[@]}"; do
   fi
 done
 # Still in sync after the writes? (a replica dropped out of sync means a no longer mirrored)
-if node "$TANDEMCTL" --endpoint "$ENDPOINT" status --json >"$WORK/status.json" 2>/dev/null; then
+if node "$TANDEMCTL" --endpoint "$ENDPOINT" --tls-dir "$WORK/tls" status --json >"$WORK/status.json" 2>/dev/null; then
   why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" "${NAMES[@]}") ||
     echo "bench: warning: after the run, $why (a replica fell out of sync: not every write was replicated)" >&2
 fi

@@ -352,9 +352,28 @@ export function leadership(cluster: Cluster, volume: string): Leadership[] {
 
 export const TANDEMCTL = path.join(REPO_ROOT, 'dist/cmd/tandemctl.js');
 
-/** Runs the built tandemctl against a node's admin endpoint. */
+/**
+ * tandemctl's credential options for a node's admin endpoint: the admin client certificate in
+ * DIR/tls of the live cluster whose node has that admin address (`cluster env` prints the same
+ * files); none when the endpoint belongs to no cluster started here.
+ */
+export function adminCredentialArgs(endpoint: string): string[] {
+  const infos = [...live.values()];
+  const owner =
+    infos.find((i) => i.nodes.some((n) => n.admin === endpoint)) ??
+    (infos.length === 1 ? infos[0] : undefined);
+  return owner ? ['--tls-dir', path.join(owner.dir, 'tls')] : [];
+}
+
+/** Runs the built tandemctl against a node's admin endpoint, with the cluster's admin credentials. */
 export function tandemctl(endpoint: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return run(process.execPath, [TANDEMCTL, '--endpoint', endpoint, ...args], { timeoutMs });
+  return run(
+    process.execPath,
+    [TANDEMCTL, '--endpoint', endpoint, ...adminCredentialArgs(endpoint), ...args],
+    {
+      timeoutMs,
+    },
+  );
 }
 
 /**

@@ -58,6 +58,12 @@ export interface Tandem {
   readonly dataDir: string;
   /** The admin API (tandemctl --endpoint), HOST:PORT, from the ready line ('' when off). */
   readonly admin: string;
+  /**
+   * tandemctl's credential options for this node: `--insecure` for a node file with
+   * `insecure: true`, else the admin certificate an embedded node creates in DATA_DIR/tls
+   * (a node file with its own `tls:` gets none: the test passes the certificate it issued).
+   */
+  readonly adminCredentials: string[];
   /** iscsi://HOST:PORT/TARGET/LUN through the given portal. */
   url(lun?: number, portalIndex?: number): string;
   /** iscsi://HOST:PORT (for discovery, e.g. iscsi-ls). */
@@ -228,6 +234,12 @@ export async function startTandem(opts: StartOptions = {}): Promise<Tandem> {
     targets,
     dataDir,
     admin: typeof ready.admin === 'string' ? ready.admin : '',
+    adminCredentials:
+      opts.config?.insecure === true
+        ? ['--insecure']
+        : opts.config?.tls !== undefined
+          ? []
+          : ['--tls-dir', path.join(dataDir, 'tls')],
     exited,
     portalUrl(portalIndex = 0) {
       const p = portals[portalIndex];

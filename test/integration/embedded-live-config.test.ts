@@ -30,7 +30,9 @@ describe('live configuration of an embedded node', () => {
   });
 
   const ctl = (args: string[]) =>
-    run(process.execPath, [TANDEMCTL, '--endpoint', node.admin, ...args], { timeoutMs: 30_000 });
+    run(process.execPath, [TANDEMCTL, '--endpoint', node.admin, ...node.adminCredentials, ...args], {
+      timeoutMs: 30_000,
+    });
   const ok = async (args: string[]): Promise<string> => {
     const r = await ctl(args);
     expect(r.code, explain(r)).toBe(0);

@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ADMIN_RPC_ROLES, authorizeAdminCall } from '../../../src/security/admin-auth.js';
+import {
+  ADMIN_RPC_ROLES,
+  authorizeAdminCall,
+  NODE_FORWARDED_RPCS,
+} from '../../../src/security/admin-auth.js';
 
 const proto = readFileSync(new URL('../../../proto/tandem/admin/v1/admin.proto', import.meta.url), 'utf8');
 const rpcs = [...proto.matchAll(/^\s*rpc\s+(\w+)\s*\(/gm)].map((m) => m[1]);
@@ -37,5 +41,14 @@ describe('admin RPC roles', () => {
   it('refuses a node certificate and an unknown RPC', () => {
     expect(authorizeAdminCall('Status', {}, { name: 'a', kind: 'node' })).toMatchObject({ ok: false });
     expect(authorizeAdminCall('Nope', {}, { name: 'ops', kind: 'admin' })).toMatchObject({ ok: false });
+  });
+
+  it('lets a node certificate make only the calls a node forwards, never for secrets', () => {
+    const node = { name: 'b', kind: 'node' as const };
+    for (const rpc of Object.keys(ADMIN_RPC_ROLES)) {
+      expect(authorizeAdminCall(rpc, {}, node).ok, rpc).toBe(NODE_FORWARDED_RPCS.has(rpc));
+    }
+    expect([...NODE_FORWARDED_RPCS].sort()).toEqual(['NodeStatus', 'Switchover', 'Verify']);
+    expect(authorizeAdminCall('NodeStatus', { showSecrets: true }, node).ok).toBe(false);
   });
 });
