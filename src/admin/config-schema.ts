@@ -252,7 +252,8 @@ export const nodeConfigSchema = z.object({
   cluster: clusterSchema.optional(),
   /**
    * Admin gRPC API (tandemctl). Default 127.0.0.1:7070, tandemctl's default endpoint; `off`
-   * disables it. Keep it on loopback or a management network: it has no authentication.
+   * disables it. Mutual TLS with the node's certificate and a role check on every call; plaintext
+   * only with `insecure: true` (docs/security.md).
    */
   admin: z.object({ listen: z.union([hostPort, z.literal('off')]) }).default({ listen: '127.0.0.1:7070' }),
   /** Prometheus `/metrics` endpoint (absent: off); `tls` and `basicAuth`: see metricsSchema. */

@@ -514,6 +514,32 @@ function registerReplication(registers: Registry[], source: () => Iterable<Repli
     (p) => p.resyncTotalBytes,
   );
   perPeer(
+    'tandem_replication_resync_rate_bytes_per_second',
+    'Resync rate to the peer over the last few seconds (0: none running)',
+    (p) => p.resyncRateBps,
+  );
+  perPeer(
+    'tandem_replication_resync_eta_seconds',
+    'Seconds left in the resync of the peer at the current rate (absent: none running or no rate yet)',
+    (p) => p.resyncEtaSeconds,
+  );
+  perPeer(
+    'tandem_replication_resync_resumed',
+    'Whether the current (or last) resync of the peer continued an interrupted one from its checkpoint',
+    (p) => (p.resyncResumed === undefined ? undefined : p.resyncResumed ? 1 : 0),
+  );
+  perVolume(
+    'tandem_replication_resync_limit_bytes_per_second',
+    'Resync rate limit in force (0: unlimited)',
+    (s) => s.resyncLimitBps ?? 0,
+  );
+  perVolume('tandem_replication_size_bytes', 'The size the LU reports (committed)', (s) => s.size ?? 0);
+  perVolume(
+    'tandem_replication_resize_target_bytes',
+    'The size a resize in progress grows to (the committed size when none is)',
+    (s) => s.resizeTarget ?? s.size ?? 0,
+  );
+  perPeer(
     'tandem_replication_inflight_ops',
     'Ops sent to the peer and not yet acknowledged',
     (p) => p.inflightOps,
