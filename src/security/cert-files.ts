@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { createFileDurablySync } from '../util/durable-file.js';
 import { type ClientRole, createCa, issueCert, type PemPair } from './ca.js';
 
 /**
@@ -19,7 +20,7 @@ export interface IssuedFiles {
 function writeNew(file: string, data: string, mode: number): void {
   // 'wx': fails with EEXIST instead of replacing a certificate or key someone relies on.
   try {
-    fs.writeFileSync(file, data, { mode, flag: 'wx' });
+    createFileDurablySync(file, data, mode);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new Error(`${file} exists: refusing to overwrite it (remove it first to replace it)`);

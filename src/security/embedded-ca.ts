@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { createFileDurablySync } from '../util/durable-file.js';
 import { createCa, issueCert, type PemPair } from './ca.js';
 
 /**
@@ -31,8 +32,9 @@ export interface EmbeddedTls {
 }
 
 function write(file: string, data: string, mode: number): void {
-  // 'wx': never replaces a file someone may rely on (a concurrent first start loses, loudly).
-  fs.writeFileSync(file, data, { mode, flag: 'wx' });
+  // Never replaces a file someone may rely on (a concurrent first start loses, loudly), and a
+  // power cut during the first start leaves each file whole or absent, never empty.
+  createFileDurablySync(file, data, mode);
 }
 
 function writePair(dir: string, cert: string, key: string, pair: PemPair, created: string[]): void {
@@ -62,6 +64,11 @@ export async function ensureEmbeddedTls(
     [f.cert, f.key],
     [f.adminCert, f.adminKey],
   ] as const) {
+    // A key is written before its certificate: a key alone is what a crash between the two
+    // leaves. Nothing can rely on a key whose certificate never existed, so it is made again.
+    // (The CA's key only while no certificate it signed is there either.)
+    const signed = c === f.ca && (exists(dir, f.cert) || exists(dir, f.adminCert));
+    if (exists(dir, k) && !exists(dir, c) && !signed) fs.unlinkSync(path.join(dir, k));
     if (exists(dir, c) !== exists(dir, k)) {
       throw new Error(
         `${path.join(dir, exists(dir, c) ? k : c)} is missing but ${path.join(dir, exists(dir, c) ? c : k)} exists: restore it, or remove both to have new ones created`,

@@ -22,3 +22,43 @@ export async function replaceFileDurably(file: string, data: string | Buffer): P
     await dir.close();
   }
 }
+
+/**
+ * Creates `file` (never replacing one: EEXIST if it is there) so that after a crash or a power
+ * cut it is either absent or whole and on disk: the contents go to a temporary file beside it
+ * (created with `mode`), are fsynced, then linked into place (link(2) fails rather than
+ * overwrite), and the directory is fsynced. Synchronous: for start-up and command-line paths.
+ */
+export function createFileDurablySync(file: string, data: string | Buffer, mode: number): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs.openSync(tmp, 'wx', mode);
+  try {
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    // A file system without hard links (FUSE, some network ones): check, then rename. Only a
+    // concurrent creator of the same file could slip between the two.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+    if (fs.existsSync(file)) {
+      fs.rmSync(tmp, { force: true });
+      throw Object.assign(new Error(`EEXIST: file already exists, '${file}'`), { code: 'EEXIST' });
+    }
+    fs.renameSync(tmp, file);
+  }
+  fs.rmSync(tmp, { force: true });
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
+}

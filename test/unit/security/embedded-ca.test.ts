@@ -2,7 +2,7 @@
 // exists is never overwritten, a half pair is an error, and the files load as the admin API's
 // TLS material with the right identities.
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -61,6 +61,36 @@ describe('embedded node credentials', () => {
       /node\.key is missing but .*node\.crt exists/,
     );
     expect(readFileSync(path.join(t.dir, EMBEDDED_FILES.cert), 'utf8')).toBe(cert);
+  });
+
+  it('a power cut during the first start (a key written, its certificate not yet) is recovered: the lone key is made again', async () => {
+    const data = temp();
+    const t = await ensureEmbeddedTls(data, 'tandem-1');
+    // What a cut between the admin key and its certificate leaves.
+    unlinkSync(path.join(t.dir, EMBEDDED_FILES.adminCert));
+    const oldKey = readFileSync(path.join(t.dir, EMBEDDED_FILES.adminKey), 'utf8');
+    const again = await ensureEmbeddedTls(data, 'tandem-1');
+    expect([...again.created].sort()).toEqual([EMBEDDED_FILES.adminCert, EMBEDDED_FILES.adminKey].sort());
+    expect(readFileSync(path.join(t.dir, EMBEDDED_FILES.adminKey), 'utf8')).not.toBe(oldKey);
+    // A cut right after the CA's key: nothing else exists yet, so the whole set is made.
+    const fresh = temp();
+    const first = await ensureEmbeddedTls(fresh, 'tandem-1');
+    for (const f of [
+      EMBEDDED_FILES.ca,
+      EMBEDDED_FILES.cert,
+      EMBEDDED_FILES.key,
+      EMBEDDED_FILES.adminCert,
+      EMBEDDED_FILES.adminKey,
+    ])
+      unlinkSync(path.join(first.dir, f));
+    expect((await ensureEmbeddedTls(fresh, 'tandem-1')).created.length).toBe(6);
+    // But the CA's key with certificates it signed still there is the operator's to sort out.
+    unlinkSync(path.join(first.dir, EMBEDDED_FILES.ca));
+    await expect(ensureEmbeddedTls(fresh, 'tandem-1')).rejects.toThrow(
+      /ca\.crt is missing but .*ca\.key exists/,
+    );
+    // No temporary file is left behind by the durable writes.
+    expect(readdirSync(first.dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
   });
 
   it('adminTls: tls: files win, insecure is plaintext, embedded creates, a cluster node without either is refused', async () => {
