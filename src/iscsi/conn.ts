@@ -144,6 +144,7 @@ export class Connection implements R2tSender {
       admit: (pdu) => this.#admission.admit(pdu),
       failed: (err) => this.#pump.failed(err),
       pump: () => this.#pump.pump(),
+      endNexus: () => this.#endNexus('logout'),
     };
     this.#pump = new PduPump(this.#reader, this.#port);
     this.#admission = new CommandAdmission(this.#port, sessions, this.#flow);
@@ -244,12 +245,17 @@ export class Connection implements R2tSender {
       // ERL 0: the loss of the only connection ends the session (RFC 7143 7.1.1).
       s.closed = true;
       this.#sessions.remove(s);
-      if (s.nexus && s.target) {
-        s.target.engine.nexusLost(s.nexus, this.#closeReason === 'logout' ? 'logout' : 'connection-loss');
-      }
+      void this.#endNexus(this.#closeReason === 'logout' ? 'logout' : 'connection-loss');
     }
     this.#log.debug({ reason: this.#closeReason || 'peer closed' }, 'connection closed');
     this.#resolveClosed();
+  }
+
+  #endNexus(why: 'logout' | 'connection-loss'): Promise<void> {
+    const s = this.#session;
+    if (!s?.nexus || !s.target || s.nexusEnded) return Promise.resolve();
+    s.nexusEnded = true;
+    return s.target.engine.nexusLost(s.nexus, why);
   }
 
   // ---- receive ------------------------------------------------------------------------------

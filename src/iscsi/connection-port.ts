@@ -40,4 +40,9 @@ export interface ConnectionPort {
   failed(err: unknown): void;
   /** Reads on from what the socket delivered while PDUs waited. */
   pump(): void;
+  /**
+   * Ends the session's I_T nexus in the engine now (a logout: MaxConnections is 1); resolves
+   * once its SPC-2 reservation has ended on every node. Once per session.
+   */
+  endNexus(): Promise<void>;
 }

@@ -37,8 +37,30 @@ export function onLogout(port: ConnectionPort, pdu: Pdu, loggedOut: () => void):
     );
     if (response === LogoutResponse.CLOSED) loggedOut();
   };
-  if (pending.length === 0 || response !== LogoutResponse.CLOSED) send();
-  else void waitForTasks(port, pending).then(send);
+  if (response !== LogoutResponse.CLOSED) {
+    send();
+    return;
+  }
+  // The session ends with this connection (MaxConnections = 1): what ends with the I_T nexus
+  // (its SPC-2 reservation, SPC-2 5.5.1) has ended on every node before the initiator hears
+  // "closed" — a login that follows through another node must not find it still held. Bounded:
+  // a slow etcd delays the answer, the release goes on after it.
+  void waitForTasks(port, pending)
+    .then(() => withDeadline(port.endNexus(), NEXUS_END_WAIT_MS))
+    .then(send);
+}
+
+/** How long a Logout Response waits for the nexus's reservation to be released everywhere. */
+const NEXUS_END_WAIT_MS = 5000;
+
+function withDeadline(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void p.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Resolves when none of `tasks` is outstanding on the connection any more. */

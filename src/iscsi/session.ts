@@ -25,6 +25,8 @@ export class Session {
   inFlight = 0;
   /** Set when reinstated or logged out: the old connection must stop answering. */
   closed = false;
+  /** Set once the I_T nexus's end was handed to the engine (at logout, or at the close). */
+  nexusEnded = false;
 
   constructor(opts: {
     tsih: number;

@@ -135,8 +135,11 @@ export interface TmfRequest {
 export interface ScsiEngine {
   execute(cmd: TransportCommand): Promise<Completion>;
   taskManagement(req: TmfRequest): Promise<TmfResponseCode>;
-  /** The nexus has no more connection (session closed or reinstated): drop its tasks. */
-  nexusLost(nexus: ItNexus, reason: 'logout' | 'reinstatement' | 'connection-loss'): void;
+  /**
+   * The nexus has no more connection (session closed or reinstated): drop its tasks. Resolves
+   * once what ends with the nexus (its SPC-2 reservation, on every node) has ended; never rejects.
+   */
+  nexusLost(nexus: ItNexus, reason: 'logout' | 'reinstatement' | 'connection-loss'): Promise<void>;
   /** LUNs this nexus may see, ascending. */
   lunsFor(nexus: ItNexus): number[];
   /** Per-LU statistics; the transport reports its transmit stage here (undefined: none kept). */

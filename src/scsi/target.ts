@@ -631,7 +631,8 @@ export class ScsiTarget implements ScsiEngine, TargetView {
     return this.#executeOn(cmd, lu, false, 0);
   }
 
-  nexusLost(nexus: ItNexus, why: 'logout' | 'reinstatement' | 'connection-loss'): void {
+  nexusLost(nexus: ItNexus, why: 'logout' | 'reinstatement' | 'connection-loss'): Promise<void> {
+    const releases: Promise<void>[] = [];
     for (const lu of this.#luns.values()) {
       for (const t of lu.taskSet.tasks()) {
         if (t.nexus.id === nexus.id) {
@@ -642,11 +643,17 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       }
       lu.forgetNexus(nexus.id);
       // The nexus's SPC-2 reservation ends with it (SPC-2 5.5.1); its registrations stay.
-      lu.reservations.nexusLost(nexus).catch((err: unknown) => {
-        this.#log.error({ err, nexus: nexus.id, lun: lu.config.volumeId }, 'releasing a reservation failed');
-      });
+      releases.push(
+        lu.reservations.nexusLost(nexus).catch((err: unknown) => {
+          this.#log.error(
+            { err, nexus: nexus.id, lun: lu.config.volumeId },
+            'releasing a reservation failed',
+          );
+        }),
+      );
     }
     this.#log.debug({ nexus: nexus.id, why }, 'I_T nexus lost');
+    return Promise.all(releases).then(() => undefined);
   }
 }
 
