@@ -309,18 +309,19 @@ async function inject(
       return `${node} frozen ${Math.round(hold)} ms`;
     case 'power-one': {
       const subset = between(0, 1) < 0.5 ? { seed: Math.floor(between(1, 2 ** 31)), pct: 50 } : undefined;
-      await c.powerCut([node], subset);
+      const lost = await c.powerCut([node], subset);
       await sleep(between(0, 1500));
       await c.start(node);
-      return `${node}${subset ? ' (random half of the unflushed pages lost)' : ''}`;
+      return `${node}: ${lost[node]} unflushed pages lost${subset ? ' (a random half)' : ''}`;
     }
     case 'power-both': {
       const subset = between(0, 1) < 0.5 ? { seed: Math.floor(between(1, 2 ** 31)), pct: 50 } : undefined;
       round.loss = at;
-      await c.powerCut(c.names, subset);
+      const lost = await c.powerCut(c.names, subset);
       await sleep(between(0, 1500));
       await Promise.all(c.names.map((n) => c.start(n)));
-      return `${subset ? 'random half of the unflushed pages lost' : 'all unflushed pages lost'}`;
+      const pages = Object.entries(lost).map(([n, p]) => `${n} ${p}`);
+      return `unflushed pages lost: ${pages.join(', ')}${subset ? ' (a random half)' : ''}`;
     }
     case 'partition-nodes': {
       const dirs = pick([[`${node}->${other}`], [`${node}->${other}`, `${other}->${node}`]]);

@@ -296,15 +296,21 @@ export class ChaosCluster {
   /**
    * A power cut of the named nodes at once: their processes die and every page their file
    * systems never flushed is lost (or, `random`, a random share of them: a disk that reorders
-   * its cache). The file systems are mounted again; the nodes are not restarted.
+   * its cache). The file systems are mounted again; the nodes are not restarted. Returns, per
+   * node, how many unflushed pages the cut lost.
    */
-  async powerCut(names: string[], random?: { seed: number; pct: number }): Promise<void> {
+  async powerCut(names: string[], random?: { seed: number; pct: number }): Promise<Record<string, number>> {
     await Promise.all(names.map((n) => this.kill(n)));
+    const lost: Record<string, number> = {};
     for (const name of names) {
       const m = this.#node(name).mount;
+      const before = m.stats().droppedPages;
       m.cut(random);
+      // The counters live in the file system's process: read them before the remount.
+      lost[name] = m.stats().droppedPages - before;
       await m.remount();
     }
+    return lost;
   }
 
   /** SIGKILL everything now (process exit). */
