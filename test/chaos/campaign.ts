@@ -57,6 +57,11 @@ export interface CampaignReport {
   staleReads: string[];
   twoWriters: string[];
   verifyDifferences: string[];
+  /**
+   * Reads after a power cut of both nodes that found an acknowledged but unflushed write gone
+   * (allowed; counted to show that the cuts bite).
+   */
+  unflushedLost: number;
   /** Anything else that went wrong (a round that never recovered, a failed command of ours). */
   errors: string[];
   recovery: { n: number; p50: number; p99: number; max: number };
@@ -85,6 +90,8 @@ interface Round {
   writers: StampedWriters;
   /** Set when both nodes lost power in the round. */
   loss?: { at: number; flushedAt: number };
+  /** Reads that found an acknowledged, unflushed write lost at that cut. */
+  regressions: number;
 }
 
 export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
@@ -105,6 +112,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
     twoWriters: [],
     verifyDifferences: [],
     errors: [],
+    unflushedLost: 0,
     recovery: { n: 0, p50: 0, p99: 0, max: 0 },
     summary: '',
   };
@@ -129,6 +137,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
           slotsPerWriter: SLOTS,
           baseLba: (n + 1) * ROUND_BLOCKS,
         }),
+        regressions: 0,
       };
       rounds.push(round);
       const load = startLoad(mp, round, report);
@@ -168,11 +177,14 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       report.counts[kind] = (report.counts[kind] ?? 0) + 1;
       const lost = await verifyRound(round);
       report.lostWrites.push(...lost);
+      const allowed = round.loss
+        ? ` (${round.regressions} reads found an unflushed write gone, allowed)`
+        : '';
       const diff = await verifyReplicas(cluster, mp);
       report.verifyDifferences.push(...diff.map((d) => `round ${n} ${kind}: ${d}`));
       log(
         `chaos: round ${n} ${kind} (${detail}): first write ${Math.round(rec.recoveryMs)} ms after the fault, ` +
-          `${rec.acks} acknowledged, ${lost.length} lost, verify ${diff.length === 0 ? 'identical' : diff.join('; ')}`,
+          `${rec.acks} acknowledged, ${lost.length} lost${allowed}, verify ${diff.length === 0 ? 'identical' : diff.join('; ')}`,
       );
     }
     // Every earlier round again: what was flushed at its end must have survived the rest.
@@ -263,6 +275,10 @@ function startLoad(mp: MultipathClient, round: Round, report: CampaignReport) {
         const loss = round.loss && round.loss.at < performance.now() ? round.loss : undefined;
         const floor = floorAt(acks, slot, start, loss);
         const got = decodeStamp(r.result.data)?.seq ?? 0;
+        if (loss && got >= floor && got < floorAt(acks, slot, start)) {
+          round.regressions++;
+          report.unflushedLost++;
+        }
         if (got < floor)
           report.staleReads.push(
             `round ${round.n}: slot ${slot} read seq ${got} through ${r.path}, ${floor} was acknowledged before the read`,
@@ -382,6 +398,7 @@ function summarize(r: CampaignReport, rounds: Round[]): string {
           `  ${k.padEnd(16)} ${String(r.counts[k]).padStart(4)}   fault to first acknowledged write: ${fmt(per(k))}`,
       ),
     `  all faults: fault to first acknowledged write ${fmt(r.recovery)}`,
+    `  reads that found an acknowledged, unflushed write gone after a power cut of both nodes (allowed): ${r.unflushedLost}`,
     `  lost writes ${r.lostWrites.length}, stale reads ${r.staleReads.length}, two-writer windows ${r.twoWriters.length ? r.twoWriters.length - 1 : 0}, verify differences ${r.verifyDifferences.length}, errors ${r.errors.length}`,
   ];
   for (const [what, xs] of [
