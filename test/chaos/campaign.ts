@@ -16,7 +16,7 @@ import { tandemctl } from '../helpers/cluster.js';
 import { read16, synchronizeCache10 } from '../helpers/initiator/index.js';
 import { MultipathClient } from '../helpers/multipath.js';
 import { Status } from '../helpers/wire.js';
-import { decodeStamp, STAMP_BYTES, StampedWriters } from '../helpers/write-log.js';
+import { type AckRecord, decodeStamp, STAMP_BYTES, StampedWriters } from '../helpers/write-log.js';
 import { ChaosCluster, TARGET, VOLUME } from './chaos-cluster.js';
 import { describeTerms, floorAt, percentiles, terms, twoWriterWindows } from './checks.js';
 
@@ -46,6 +46,12 @@ export interface FaultRecord {
   detail: string;
   /** Fault to the first write acknowledged that was sent after it (ms). */
   recoveryMs: number;
+  /**
+   * The longest time without an acknowledged write from the fault to the end of the round: a
+   * fault noticed late (a primary cut from etcd fences itself only near the lease's end) stalls
+   * writes long after the first one that followed it.
+   */
+  stallMs: number;
   acks: number;
 }
 
@@ -176,6 +182,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
         kind,
         detail,
         recoveryMs: ack ? ack.end - at : Number.NaN,
+        stallMs: longestStall(round.writers.acks, at),
         acks: round.writers.acks.length,
       };
       if (!ack) report.errors.push(`round ${n} ${kind} (${detail}): no write acknowledged after the fault`);
@@ -189,7 +196,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       const diff = await verifyReplicas(cluster, mp);
       report.verifyDifferences.push(...diff.map((d) => `round ${n} ${kind}: ${d}`));
       log(
-        `chaos: round ${n} ${kind} (${detail}; primary was ${primary}): first write ${Math.round(rec.recoveryMs)} ms after the fault, ` +
+        `chaos: round ${n} ${kind} (${detail}; primary was ${primary}): first write ${Math.round(rec.recoveryMs)} ms after the fault, longest stall ${Math.round(rec.stallMs)} ms, ` +
           `${rec.acks} acknowledged, ${lost.length} lost${allowed}, verify ${diff.length === 0 ? 'identical' : diff.join('; ')}`,
       );
     }
@@ -386,14 +393,30 @@ async function verifyReplicas(c: ChaosCluster, mp: MultipathClient): Promise<str
   return [`verify exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0]}`];
 }
 
+/** The longest gap between acknowledgements from `at` on (from `at` to the first one included). */
+function longestStall(acks: AckRecord[], at: number): number {
+  const ends = acks
+    .map((a) => a.end)
+    .filter((e) => e > at)
+    .sort((x, y) => x - y);
+  let prev = at;
+  let worst = 0;
+  for (const e of ends) {
+    worst = Math.max(worst, e - prev);
+    prev = e;
+  }
+  return ends.length ? worst : Number.NaN;
+}
+
 function summarize(r: CampaignReport, rounds: Round[]): string {
-  const per = (k: string) =>
+  const per = (k: string, f: (x: FaultRecord) => number = (x) => x.recoveryMs) =>
     percentiles(
       r.faults
-        .filter((f) => f.kind === k)
-        .map((f) => f.recoveryMs)
+        .filter((x) => k === '' || x.kind === k)
+        .map(f)
         .filter(Number.isFinite),
     );
+  const stall = (x: FaultRecord) => x.stallMs;
   const fmt = (p: { n: number; p50: number; p99: number; max: number }) =>
     `p50 ${Math.round(p.p50)} / p99 ${Math.round(p.p99)} / max ${Math.round(p.max)} ms`;
   const acks = rounds.reduce((s, x) => s + x.writers.acks.length, 0);
@@ -403,9 +426,9 @@ function summarize(r: CampaignReport, rounds: Round[]): string {
       .sort()
       .map(
         (k) =>
-          `  ${k.padEnd(16)} ${String(r.counts[k]).padStart(4)}   fault to first acknowledged write: ${fmt(per(k))}`,
+          `  ${k.padEnd(16)} ${String(r.counts[k]).padStart(4)}   fault to first acknowledged write: ${fmt(per(k))}; longest stall: ${fmt(per(k, stall))}`,
       ),
-    `  all faults: fault to first acknowledged write ${fmt(r.recovery)}`,
+    `  all faults: fault to first acknowledged write ${fmt(r.recovery)}; longest stall ${fmt(per('', stall))}`,
     `  reads that found an acknowledged, unflushed write gone after a power cut of both nodes (allowed): ${r.unflushedLost}`,
     `  a thawed primary's logged term overlapped its successor's (excused, within ${THAW_GRACE_MS} ms of the thaw): ${r.thawOverlapsMs.length ? `${r.thawOverlapsMs.length} times, max ${Math.max(...r.thawOverlapsMs)} ms` : 'never'}`,
     `  lost writes ${r.lostWrites.length}, stale reads ${r.staleReads.length}, two-writer windows ${r.twoWriters.length ? r.twoWriters.length - 1 : 0}, verify differences ${r.verifyDifferences.length}, errors ${r.errors.length}`,
