@@ -5,8 +5,9 @@
 // both are in sync again and a write was acknowledged after the fault; then the round's slots
 // are read back and `tandemctl verify` compares the replicas. What must hold (DESIGN.md rules
 // 7-9, docs/replication.md "Durability contract"):
-//  - every acknowledged write reads back, unless both nodes lost power in the round; then every
-//    write acknowledged and flushed (SYNCHRONIZE CACHE GOOD) before the cut reads back;
+//  - every acknowledged write reads back, unless both nodes lost power in the round (at once, or
+//    one after the other before they were in sync again: power-cascade); then every write
+//    acknowledged and flushed (SYNCHRONIZE CACHE GOOD) before the (second) cut reads back;
 //  - no read returns data older than what that rule guarantees at the read's start (stale read);
 //  - no two processes were primary at once (their own logs; frozen time excluded);
 //  - verify finds the replicas identical once both are in sync.
@@ -28,6 +29,7 @@ export const FAULT_KINDS = [
   'partition-nodes',
   'partition-etcd',
   'etcd-kill',
+  'power-cascade',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -158,7 +160,15 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
       const at = performance.now();
       let detail: string;
       try {
-        detail = await inject(kind, cluster, round, { at, flushedAt }, between, pick, ttl);
+        detail = await inject(
+          kind,
+          cluster,
+          round,
+          { at, flushedAt, now: load.flushedAt, primary },
+          between,
+          pick,
+          ttl,
+        );
       } catch (err) {
         detail = `injection failed: ${(err as Error).message}`;
         report.errors.push(`round ${n} ${kind}: ${detail}`);
@@ -317,7 +327,7 @@ async function inject(
   kind: FaultKind,
   c: ChaosCluster,
   round: Round,
-  at: { at: number; flushedAt: number },
+  at: { at: number; flushedAt: number; now: () => number; primary: string },
   between: (lo: number, hi: number) => number,
   pick: <T>(xs: readonly T[]) => T,
   ttl: number,
@@ -347,7 +357,7 @@ async function inject(
     }
     case 'power-both': {
       const subset = between(0, 1) < 0.5 ? { seed: Math.floor(between(1, 2 ** 31)), pct: 50 } : undefined;
-      round.loss = at;
+      round.loss = { at: at.at, flushedAt: at.flushedAt };
       const lost = await c.powerCut(c.names, subset);
       await sleep(between(0, 1500));
       await Promise.all(c.names.map((n) => c.start(n)));
@@ -367,6 +377,23 @@ async function inject(
       await sleep(hold);
       c.net.healAll();
       return `${dirs.join(' + ')} for ${Math.round(hold)} ms`;
+    }
+    case 'power-cascade': {
+      // Two faults before the replicas are in sync again: the replica's power, then, while it is
+      // resynced (or soon after), the primary's. Writes acknowledged while the replica was out
+      // of sync were on the primary alone: only what was flushed before the second cut must
+      // survive; the replica, out of the in-sync set, must wait for the primary to return.
+      const primary = c.names.includes(at.primary) ? at.primary : node;
+      const replica = c.names.find((x) => x !== primary)!;
+      const first = await c.powerCut([replica]);
+      await c.start(replica);
+      const gap = between(0, 1500);
+      await sleep(gap);
+      round.loss = { at: performance.now(), flushedAt: at.now() };
+      const second = await c.powerCut([primary]);
+      await sleep(between(0, 1000));
+      await c.start(primary);
+      return `${replica} (${first[replica]} pages), restarted, ${Math.round(gap)} ms later ${primary} (${second[primary]} pages)`;
     }
     case 'etcd-kill': {
       await c.killEtcd();
