@@ -224,7 +224,11 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport> {
     if (report.twoWriters.length > 0) report.twoWriters.push(`terms:\n${describeTerms(ts)}`);
     // What the thaw grace excused: a thawed primary's term as logged, past its frozen time.
     report.thawOverlapsMs = twoWriterWindows(ts, cluster.lives, 0).map((w) => Math.round(w.ms));
-    if (report.errors.length || report.lostWrites.length || report.twoWriters.length) {
+    if (
+      [report.errors, report.lostWrites, report.twoWriters, report.staleReads, report.verifyDifferences].some(
+        (x) => x.length > 0,
+      )
+    ) {
       process.env.TANDEM_KEEP_TMP ??= '1'; // the logs are the evidence
     }
     await cluster.destroy();
