@@ -51,6 +51,8 @@ export interface PowerLossMount {
   /** The power cut: every unflushed page is lost. `random`: each is lost with probability pct. */
   cut(random?: { seed: number; pct: number }): void;
   stats(): PowerLossStats;
+  /** Unmounts and mounts the same platter again (after a cut: the reboot); no file may be open. */
+  remount(): Promise<void>;
   unmount(): Promise<void>;
 }
 
@@ -61,15 +63,23 @@ function mounted(dir: string): boolean {
     .some((l) => l.split(' ')[1] === dir);
 }
 
-/** Mounts a fresh powerloss-fs (platter and mount point in new temp dirs). */
-export async function mountPowerLoss(): Promise<PowerLossMount> {
-  const bin = buildPowerLossFs();
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-powerloss-'));
-  const platter = path.join(root, 'platter');
-  const dir = path.join(root, 'mnt');
-  fs.mkdirSync(platter);
-  fs.mkdirSync(dir);
+// The FUSE daemons die with the test process (a mount left behind would hang whoever stats it).
+const daemons = new Map<ChildProcess, string>();
+process.on('exit', () => {
+  for (const [child, dir] of daemons) {
+    try {
+      execFileSync('fusermount3', ['-u', '-z', dir], { stdio: 'ignore' });
+    } catch {
+      // gone
+    }
+    child.kill('SIGKILL');
+  }
+});
+
+async function spawnFs(bin: string, platter: string, dir: string): Promise<ChildProcess> {
   const child: ChildProcess = spawn(bin, [platter, dir, '-f'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  daemons.set(child, dir);
+  child.once('exit', () => daemons.delete(child));
   let stderr = '';
   child.stderr?.on('data', (c: Buffer) => {
     stderr += c.toString();
@@ -82,6 +92,32 @@ export async function mountPowerLoss(): Promise<PowerLossMount> {
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  return child;
+}
+
+async function stopFs(child: ChildProcess, dir: string): Promise<void> {
+  try {
+    execFileSync('fusermount3', ['-u', '-z', dir], { stdio: 'ignore' });
+  } catch {
+    // already gone
+  }
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+/** Mounts a fresh powerloss-fs (platter and mount point in new temp dirs). */
+export async function mountPowerLoss(): Promise<PowerLossMount> {
+  const bin = buildPowerLossFs();
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-powerloss-'));
+  const platter = path.join(root, 'platter');
+  const dir = path.join(root, 'mnt');
+  fs.mkdirSync(platter);
+  fs.mkdirSync(dir);
+  let child = await spawnFs(bin, platter, dir);
   const control = path.join(dir, '.powerfs');
   return {
     dir,
@@ -103,18 +139,14 @@ export async function mountPowerLoss(): Promise<PowerLossMount> {
         droppedPages: Number(kv.dropped_pages),
       };
     },
+    async remount() {
+      // What a reboot does: the file system is mounted again from what is on the platter (a
+      // new process: whatever the old one still held in memory is gone, as at a cut).
+      await stopFs(child, dir);
+      child = await spawnFs(bin, platter, dir);
+    },
     async unmount() {
-      try {
-        execFileSync('fusermount3', ['-u', '-z', dir], { stdio: 'ignore' });
-      } catch {
-        // already gone
-      }
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
+      await stopFs(child, dir);
       fs.rmSync(root, { recursive: true, force: true });
     },
   };

@@ -110,8 +110,15 @@ export class StampedWriters {
     }
   }
 
-  /** Reads every written slot back; returns the problems found (empty: no acknowledged write lost). */
-  async verify(): Promise<{ checked: number; problems: string[] }> {
+  /**
+   * Reads every written slot back; returns the problems found (empty: no acknowledged write lost).
+   * `floor`: after a fault that may lose acknowledged but unflushed writes (a power cut of every
+   * replica), a slot may hold any of its writes from floor(slot) on (0: or none at all), not
+   * only its last acknowledged one.
+   */
+  async verify(
+    opts: { floor?: (slot: number) => number } = {},
+  ): Promise<{ checked: number; problems: string[] }> {
     const problems: string[] = [];
     let checked = 0;
     for (const [slot, want] of this.#acked) {
@@ -127,6 +134,18 @@ export class StampedWriters {
       checked++;
       const got = decodeStamp(r.result.data);
       const allowed = new Set([want, ...(this.#pending.get(slot) ?? [])]);
+      const floor = opts.floor?.(slot);
+      if (floor !== undefined) {
+        // Writes of a slot are issued in order, so every sequence of it up to `want` was written.
+        const mine = (seq: number) => seq % this.#o.slotsPerWriter === slot % this.#o.slotsPerWriter;
+        const older = (seq: number) => seq >= floor && seq <= want && mine(seq);
+        if (!got && floor === 0) continue;
+        if (got?.intact && got.lba === lba && (older(got.seq) || allowed.has(got.seq))) continue;
+        if (got?.intact && got.lba === lba) {
+          problems.push(`slot ${slot}: read seq ${got.seq}, flushed ${floor}, last acknowledged ${want}`);
+          continue;
+        }
+      }
       if (!got) problems.push(`slot ${slot}: no stamp where seq ${want} was acknowledged`);
       else if (!got.intact) problems.push(`slot ${slot}: torn or corrupt block (seq ${got.seq})`);
       else if (got.lba !== lba) problems.push(`slot ${slot}: block of LBA ${got.lba} at LBA ${lba}`);
