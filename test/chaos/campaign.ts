@@ -411,7 +411,7 @@ async function inject(
 /** `tandemctl verify` through the primary's admin endpoint; the differing regions, if any. */
 async function verifyReplicas(c: ChaosCluster, mp: MultipathClient): Promise<string[]> {
   const primary = mp.paths.find((p) => p.state === 'active-optimized')?.name ?? c.names[0]!;
-  const r = await tandemctl(c.admin(primary), ['--json', 'verify', VOLUME], 120_000);
+  const r = await tandemctl(c.admin(primary), ['--tls-dir', c.tlsDir, '--json', 'verify', VOLUME], 120_000);
   if (r.code === 0) return [];
   try {
     const v = JSON.parse(r.stdout) as {

@@ -82,6 +82,10 @@ function exited(child: ChildProcess): Promise<void> {
 
 export class ChaosCluster {
   readonly dir: string;
+  /** `tandemctl --tls-dir` for this cluster's admin API (ca.crt, admin.crt, admin.key). */
+  get tlsDir(): string {
+    return path.join(this.dir, 'tls');
+  }
   readonly net: TestNet;
   readonly ttl: number;
   readonly lives: ProcessLife[] = [];
@@ -105,11 +109,13 @@ export class ChaosCluster {
     const c = new ChaosCluster(dir, net, nodes, o);
     live.add(c);
     try {
-      const { initCaDir, issueNodeFiles } = (await import(
+      const { initCaDir, issueClientFiles, issueNodeFiles } = (await import(
         path.join(REPO_ROOT, 'dist/src/security/cert-files.js')
       )) as typeof import('../../src/security/cert-files.js');
       const tls = path.join(dir, 'tls');
       await initCaDir(tls, 'Tandem chaos CA');
+      // tandemctl's credential (the admin API is mutual TLS too): `--tls-dir <dir>/tls`.
+      await issueClientFiles(tls, 'admin', 'admin');
       for (const name of names) {
         const host = net.address[name]!;
         await issueNodeFiles(tls, name, { ip: [host], dns: ['localhost'] });

@@ -109,7 +109,7 @@ it('every flushed write reads back through the survivor, and through the cut nod
   // The cut node returns and is resynced; then the replicas are identical.
   await c.start(primary);
   await waitStates(inSync, `${primary} not back in sync`);
-  const v = await tandemctl(c.admin(survivor), ['--json', 'verify', VOLUME], 120_000);
+  const v = await tandemctl(c.admin(survivor), ['--tls-dir', c.tlsDir, '--json', 'verify', VOLUME], 120_000);
   expect(v.code, explain(v)).toBe(0);
 
   // Through the returned node as primary: the survivor dies, everything reads back from it.
