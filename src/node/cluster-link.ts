@@ -55,6 +55,8 @@ export class ClusterLink {
   /** Replicated volumes served here, by volume id (the replication service looks them up). */
   readonly #replicated = new Map<string, ReplicatedVolume>();
   readonly #stores = new Map<string, ClusterReservationStore>();
+  /** Each wired volume's configuration as last reconciled: replicas and minInSync change live. */
+  readonly #volumes = new Map<string, VolumeConfig>();
   readonly #subs: Subscription[] = [];
   #coordinator: Coordinator | undefined;
   #forwardClient: ForwardClient | undefined;
@@ -204,6 +206,17 @@ export class ClusterLink {
     return this.#alua!.handOver(volume, drained, timeoutMs);
   }
 
+  /**
+   * A wired volume's configuration changed without a new store (its replicas or minInSync): the
+   * mirror reads it from now on; a primary links to an added replica (full resync, then it joins
+   * the in-sync set) and drops a removed one (it leaves the set).
+   */
+  volumeChanged(vol: VolumeConfig): void {
+    if (!this.#volumes.has(vol.id)) return;
+    this.#volumes.set(vol.id, vol);
+    this.#replicated.get(vol.id)?.peersChanged();
+  }
+
   /** `vol`'s preferred first primary: its first replica, else the first node by name. */
   #preferred(vol: VolumeConfig): string | undefined {
     if (vol.replicas && vol.replicas.length > 0) return vol.replicas[0];
@@ -228,6 +241,7 @@ export class ClusterLink {
   ): Promise<LinkedVolume> {
     const c = this.#coordinator!;
     let replication: ReplicatedVolume | undefined;
+    this.#volumes.set(vol.id, vol);
     try {
       if (vol.kind === 'replicated') {
         replication = await this.#openReplicated(vol, device, onPeerWait);
@@ -251,6 +265,7 @@ export class ClusterLink {
         ...(replication ? { replication } : {}),
       };
     } catch (err) {
+      this.#volumes.delete(vol.id);
       this.#stores.get(vol.id)?.close();
       this.#stores.delete(vol.id);
       if (replication) {
@@ -267,6 +282,7 @@ export class ClusterLink {
     this.#stores.get(volume)?.close();
     this.#stores.delete(volume);
     this.#replicated.delete(volume);
+    this.#volumes.delete(volume);
   }
 
   async #openReplicated(
@@ -275,6 +291,7 @@ export class ClusterLink {
     onPeerWait: (seconds: number) => void,
   ): Promise<ReplicatedVolume> {
     const c = this.#coordinator!;
+    const current = () => this.#volumes.get(vol.id) ?? vol;
     const rv = new ReplicatedVolume({
       volume: vol.id,
       node: this.#host.node,
@@ -283,13 +300,14 @@ export class ClusterLink {
       stateDir: path.join(this.#host.dataDir, 'replication'),
       inSync: this.#lifecycle!.inSyncSet(vol.id),
       peers: () => {
-        const replicas = new Set(this.#replicaNodes(vol));
+        const replicas = new Set(this.#replicaNodes(current()));
         return this.#members
           .filter((m) => replicas.has(m.name) && m.grpc)
           .map((m) => ({ node: m.name, address: m.grpc }));
       },
-      replicas: () => this.#replicaNodes(vol),
+      replicas: () => this.#replicaNodes(current()),
       canServeWrites: () => c.canServeWrites(vol.id),
+      minInSync: () => current().minInSync ?? 1,
       era: this.#era,
       onPeerWait,
       peerCredentials: (node) => this.#host.peers.channelCredentials(node),

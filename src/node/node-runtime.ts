@@ -264,6 +264,7 @@ export class NodeRuntime implements ClusterHost {
           if (step.standby) this.#link?.setStandby(step.volume.id, step.volume.standby);
           if (step.resize) await growVolume({ ...m, replicated: !!m.replication }, step.volume, this.#log);
           this.#mounted.set(step.key, { ...this.#mounted.get(step.key)!, volume: step.volume });
+          this.#link?.volumeChanged(step.volume);
           break;
         }
         case 'skip': {
