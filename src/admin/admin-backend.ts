@@ -28,6 +28,19 @@ export interface PeerReplicationState {
   node: string;
   /** in-sync, resyncing, out-of-sync, unreachable, … */
   state: string;
+  /** This peer's current (or last) resync, bytes (an older node sends none: 0). */
+  resyncDoneBytes: number;
+  resyncTotalBytes: number;
+}
+
+/** One replica of a replicated volume as `tandemctl status` shows it. */
+export interface ReplicaStateInfo {
+  node: string;
+  /** primary, in-sync, resyncing, out-of-sync (live, not in sync, not resyncing yet), down */
+  state: 'primary' | 'in-sync' | 'resyncing' | 'out-of-sync' | 'down';
+  resyncDoneBytes: number;
+  /** 0: no resync running. */
+  resyncTotalBytes: number;
 }
 
 export interface ReplicationInfo {
@@ -95,6 +108,8 @@ export interface VolumeStatusInfo {
   resyncTotal: number;
   /** "<target iqn>/<lun>" of every LUN mapping the volume. */
   luns: string[];
+  /** Replicated: every replica's state, in `replicas` order (shared: empty). */
+  replicaStates: ReplicaStateInfo[];
 }
 
 export interface ClusterStatus {

@@ -4,6 +4,7 @@
 // biome-ignore-all assist/source/organizeImports: generated code
 // Original file: proto/tandem/admin/v1/admin.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface PeerState {
   'node'?: (string);
@@ -11,6 +12,11 @@ export interface PeerState {
    * in-sync, resyncing, out-of-sync, unreachable, …
    */
   'state'?: (string);
+  /**
+   * this peer's current (or last) resync
+   */
+  'resyncDoneBytes'?: (number | string | Long);
+  'resyncTotalBytes'?: (number | string | Long);
 }
 
 export interface PeerState__Output {
@@ -19,4 +25,9 @@ export interface PeerState__Output {
    * in-sync, resyncing, out-of-sync, unreachable, …
    */
   'state': (string);
+  /**
+   * this peer's current (or last) resync
+   */
+  'resyncDoneBytes': (number);
+  'resyncTotalBytes': (number);
 }
