@@ -56,10 +56,12 @@ export interface ClusterHost {
   readonly coordinator: Coordinator | undefined;
   members(): readonly NodeAddresses[];
   served(): readonly ServedVolume[];
+  /** `to`: the node that must take the role (switchover --to), else whichever eligible one. */
   handOver(
     volume: string,
     drained: () => Promise<void>,
     timeoutMs: number,
+    to?: string,
   ): Promise<LeaderRecord | undefined>;
   /** Throws when this node would refuse the volume's backing path (DESIGN.md Trust). */
   checkVolumePath?(volume: VolumeConfig): void;
@@ -393,11 +395,11 @@ export class DaemonAdminBackend implements AdminBackend {
       ...(served.replication ? { inSync: served.inSync?.() ?? new Set<string>() } : {}),
       ...(to !== undefined ? { to } : {}),
     });
-    const next = await host.handOver(volume, () => withTimeout(served.idle(), 10_000), SWITCHOVER_MS);
+    const next = await host.handOver(volume, () => withTimeout(served.idle(), 10_000), SWITCHOVER_MS, to);
     if (!next) {
       throw new TandemError(
         'TANDEM_ERR_CLUSTER_UNAVAILABLE',
-        `no node took ${volume} over within ${SWITCHOVER_MS / 1000} s; ${this.#o.node} campaigns again`,
+        `${to ? `${to} did not take ${volume} over` : `no node took ${volume} over`} within ${SWITCHOVER_MS / 1000} s; ${this.#o.node} campaigns again`,
         { retryable: true },
       );
     }

@@ -202,8 +202,9 @@ export class ClusterLink {
     volume: string,
     drained: () => Promise<void>,
     timeoutMs: number,
+    to?: string,
   ): Promise<LeaderRecord | undefined> {
-    return this.#alua!.handOver(volume, drained, timeoutMs);
+    return this.#alua!.handOver(volume, drained, timeoutMs, to);
   }
 
   /**

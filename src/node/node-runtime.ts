@@ -492,10 +492,11 @@ export class NodeRuntime implements ClusterHost {
     volume: string,
     drained: () => Promise<void>,
     timeoutMs: number,
+    to?: string,
   ): Promise<LeaderRecord | undefined> {
     if (!this.#link || !this.#group)
       throw new TandemError('TANDEM_ERR_CLUSTER_UNAVAILABLE', 'the node is still joining');
-    return this.#link.handOver(volume, drained, timeoutMs);
+    return this.#link.handOver(volume, drained, timeoutMs, to);
   }
 
   /** HOST:PORT of relative target port `id` of this node ('' if it is not one of ours). */

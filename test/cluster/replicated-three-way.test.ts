@@ -162,5 +162,23 @@ describe('three-way replicated volume: two primaries killed in turn lose no ackn
     await waitAllUsable(mp);
     check = await writers.verify();
     expect(check.problems, check.problems.slice(0, 10).join('\n')).toEqual([]);
+
+    // switchover --to among two eligible in-sync nodes: the named one takes the role, each time.
+    for (const to of [second, first, third]) {
+      const sw = await tandemctl(
+        cluster.node(first).admin!,
+        ['--json', 'switchover', VOLUME, '--to', to],
+        60_000,
+      );
+      expect(sw.code, explain(sw)).toBe(0);
+      expect((JSON.parse(sw.stdout) as { to: string }).to).toBe(to);
+      v = await waitFor(`${to} primary with three in sync`, 30_000, async () => {
+        const s = await volumeStatus(to);
+        return s && s.primary === to && s.inSync.length === 3 ? s : undefined;
+      });
+    }
+    await waitAllUsable(mp);
+    check = await writers.verify();
+    expect(check.problems, check.problems.slice(0, 10).join('\n')).toEqual([]);
   }, 180_000);
 });
