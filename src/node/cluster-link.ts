@@ -215,7 +215,24 @@ export class ClusterLink {
   volumeChanged(vol: VolumeConfig): void {
     if (!this.#volumes.has(vol.id)) return;
     this.#volumes.set(vol.id, vol);
-    this.#replicated.get(vol.id)?.peersChanged();
+    const rv = this.#replicated.get(vol.id);
+    if (!rv) return;
+    rv.peersChanged();
+    void this.#leaveIfRemoved(vol, rv).catch((err: unknown) =>
+      this.#log.warn({ err, volume: vol.id }, 'could not let go of a removed replica'),
+    );
+  }
+
+  /**
+   * This node is not in the volume's configured replicas (any more): out of the in-sync set first
+   * (it must never promote on data it stops receiving: rule 2), then its copy is forgotten.
+   */
+  async #leaveIfRemoved(vol: VolumeConfig, rv: ReplicatedVolume): Promise<void> {
+    const me = this.#host.node;
+    if (!vol.replicas || vol.replicas.includes(me) || !rv.hasValidData || rv.role === 'primary') return;
+    const set = await this.#coordinator!.readReplicaSet(vol.id);
+    if (set.inSync.includes(me)) await this.#coordinator!.leaveInSync(vol.id);
+    await rv.forgetData();
   }
 
   /** `vol`'s preferred first primary: its first replica, else the first node by name. */
@@ -314,6 +331,7 @@ export class ClusterLink {
       peerCredentials: (node) => this.#host.peers.channelCredentials(node),
     });
     await rv.open();
+    await this.#leaveIfRemoved(vol, rv);
     const preferred = this.#preferred(vol);
     // A new volume starts on its preferred node (its first replica) when that node is up: give
     // it the grace period to create the dataset, so the placement is predictable. The wait

@@ -111,6 +111,17 @@ export class ReplicatedVolume {
     return true;
   }
 
+  /**
+   * This node's copy left the volume's replica set (volume replicas remove): it no longer gets the
+   * writes, so it is not trustworthy any more. Added back, it is resynced in full.
+   */
+  async forgetData(): Promise<void> {
+    const ctx = this.#ctx;
+    if (ctx.role.is('primary') || !ctx.hasValidData) return;
+    await ctx.meta.update(() => ({ hasValidData: false, datasetId: '' }));
+    ctx.log.warn('no longer a replica of the volume: local copy forgotten (a full resync if added back)');
+  }
+
   async initDataset(datasetId: string): Promise<void> {
     await this.#ctx.meta.update(() => ({ datasetId, hasValidData: true }));
     this.#ctx.log.info({ datasetId }, 'dataset created: this node is its first in-sync member');
