@@ -46,6 +46,24 @@ export function showStatus(s: ClusterStatusMsg, resync?: ReadonlyMap<string, Vol
       ]),
     ),
   );
+  // Every replica of every replicated volume: primary, in-sync, resyncing (progress), out-of-sync, down.
+  const replicas = s.volumes.flatMap((v) => (v.replicaStates ?? []).map((r) => ({ volume: v.id, ...r })));
+  if (replicas.length > 0) {
+    parts.push(
+      section(
+        'Replicas',
+        ['VOLUME', 'NODE', 'STATE', 'RESYNC'],
+        replicas.map((r) => [
+          r.volume,
+          r.node,
+          r.state,
+          r.state === 'resyncing' && r.resyncTotalBytes > 0
+            ? `${percent(r.resyncDoneBytes, r.resyncTotalBytes)} ${formatBytes(r.resyncDoneBytes)}/${formatBytes(r.resyncTotalBytes)}`
+            : '',
+        ]),
+      ),
+    );
+  }
   const nodes = [...new Set(s.volumes.flatMap((v) => v.portGroups.map((p) => p.node)))].sort();
   parts.push(
     section(

@@ -37,6 +37,16 @@ export interface PeerReplicationState {
   resyncResumed: boolean;
 }
 
+/** One replica of a replicated volume as `tandemctl status` shows it. */
+export interface ReplicaStateInfo {
+  node: string;
+  /** primary, in-sync, resyncing, out-of-sync (live, not in sync, not resyncing yet), down */
+  state: 'primary' | 'in-sync' | 'resyncing' | 'out-of-sync' | 'down';
+  resyncDoneBytes: number;
+  /** 0: no resync running. */
+  resyncTotalBytes: number;
+}
+
 export interface ReplicationInfo {
   inSync: string[];
   peers: PeerReplicationState[];
@@ -102,6 +112,8 @@ export interface VolumeStatusInfo {
   resyncTotal: number;
   /** "<target iqn>/<lun>" of every LUN mapping the volume. */
   luns: string[];
+  /** Replicated: every replica's state, in `replicas` order (shared: empty). */
+  replicaStates: ReplicaStateInfo[];
 }
 
 export interface ClusterStatus {

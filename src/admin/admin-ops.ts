@@ -106,6 +106,7 @@ export interface VolumeCreateOptions {
   standby?: boolean;
   readOnly?: boolean;
   replicas?: string[];
+  minInSync?: number;
 }
 
 export async function volumeCreate(store: ConfigStore, id: string, o: VolumeCreateOptions): Promise<Obj> {
@@ -118,6 +119,7 @@ export async function volumeCreate(store: ConfigStore, id: string, o: VolumeCrea
     standby: o.standby ?? false,
     readOnly: o.readOnly ?? false,
     ...(o.replicas && o.replicas.length > 0 ? { replicas: o.replicas } : {}),
+    ...(o.minInSync !== undefined ? { minInSync: o.minInSync } : {}),
   };
   const r = volumeEntrySchema.safeParse(raw);
   if (!r.success) {
@@ -139,6 +141,16 @@ export async function volumeCreate(store: ConfigStore, id: string, o: VolumeCrea
     throw new RefusedError(
       `volume ${id}: --replicas is for replicated volumes`,
       'drop --replicas or use --kind replicated',
+    );
+  }
+  if (value.minInSync !== undefined && value.kind !== 'replicated') {
+    throw new RefusedError(`volume ${id}: --min-in-sync is for replicated volumes`, 'drop --min-in-sync');
+  }
+  const listed = Array.isArray(value.replicas) ? value.replicas.length : undefined;
+  if (listed !== undefined && typeof value.minInSync === 'number' && value.minInSync > listed) {
+    throw new RefusedError(
+      `volume ${id}: --min-in-sync ${value.minInSync} is more than its ${listed} replicas: no write could be accepted`,
+      'lower --min-in-sync or add replicas',
     );
   }
   if (await store.getConfig('volumes', id)) {
@@ -185,6 +197,58 @@ export async function volumeResize(
     return { ...cur, size };
   });
   return { from, to: size };
+}
+
+/** `volume set`: the settings that change live (minInSync: a whole number ≥ 1, or undefined to drop it). */
+export async function volumeSet(
+  store: ConfigStore,
+  id: string,
+  o: { minInSync?: number | undefined },
+): Promise<Obj> {
+  return update<Obj>(store, 'volumes', id, (cur) => {
+    if (!cur) throw new RefusedError(`no volume ${id}`, 'tandemctl volume list shows the volumes');
+    if (cur.kind !== 'replicated') {
+      throw new RefusedError(`volume ${id} is not replicated: minInSync does not apply`, 'nothing to do');
+    }
+    const { minInSync: _old, ...rest } = cur;
+    const next: Obj = o.minInSync === undefined ? rest : { ...rest, minInSync: o.minInSync };
+    return validated('volumes', id, next) as Obj;
+  });
+}
+
+/**
+ * `volume replicas add|remove`: one node more or less in a replicated volume's replica set.
+ * `current` is the set in force (the configured list, or every node when none is configured:
+ * status reports it). The node that serves the volume checks the change again (replica-policy.ts):
+ * a new replica is resynced in full before it joins the in-sync set; the last in-sync copy and
+ * the primary cannot be removed.
+ */
+export async function volumeReplicas(
+  store: ConfigStore,
+  id: string,
+  change: 'add' | 'remove',
+  node: string,
+  current: readonly string[],
+): Promise<string[]> {
+  const v = await update<Obj>(store, 'volumes', id, (cur) => {
+    if (!cur) throw new RefusedError(`no volume ${id}`, 'tandemctl volume list shows the volumes');
+    if (cur.kind !== 'replicated') {
+      throw new RefusedError(`volume ${id} is not replicated: it has no replicas`, 'nothing to do');
+    }
+    const have = Array.isArray(cur.replicas) ? (cur.replicas as string[]) : [...current];
+    if (change === 'add' && have.includes(node)) {
+      throw new RefusedError(`${node} already holds a replica of ${id}`, 'tandemctl status shows its state');
+    }
+    if (change === 'remove' && !have.includes(node)) {
+      throw new RefusedError(
+        `${node} holds no replica of ${id} (replicas: ${have.join(', ')})`,
+        'nothing to do',
+      );
+    }
+    const replicas = change === 'add' ? [...have, node] : have.filter((n) => n !== node);
+    return validated('volumes', id, { ...cur, replicas }) as Obj;
+  });
+  return v.replicas as string[];
 }
 
 export async function volumeDelete(store: ConfigStore, id: string): Promise<void> {

@@ -99,6 +99,7 @@ export function clusterStatusMsg(s: ClusterStatus): ClusterStatusMsg {
       resyncDoneBytes: v.resyncDone,
       resyncTotalBytes: v.resyncTotal,
       luns: v.luns,
+      replicaStates: v.replicaStates,
     })),
     sessions: s.sessions.map(sessionMsg),
     warnings: s.warnings,

@@ -10,7 +10,13 @@ import type {
   PortGroup,
   ReplicaSet,
 } from '../cluster/coordinator.js';
-import type { NodeInfo, NodeStatus, VolumeStatusInfo } from './admin-backend.js';
+import type {
+  NodeInfo,
+  NodeStatus,
+  PeerReplicationState,
+  ReplicaStateInfo,
+  VolumeStatusInfo,
+} from './admin-backend.js';
 import type { VolumeConfig } from './config-schema.js';
 
 /** Every node that ever had a port group; `up` while its session is live. */
@@ -51,14 +57,16 @@ export function volumeStatus(
   statuses: ReadonlyMap<string, NodeStatus>,
   luns: readonly { target?: string; lun?: number; volume?: string }[],
   servedSize: number | undefined,
+  live?: ReadonlySet<string>,
 ): VolumeStatusInfo {
   const { leader, alua } = state;
   const r = leader ? statuses.get(leader.node)?.volumes.find((x) => x.id === v.id)?.replication : undefined;
+  const replicas = v.replicas ?? groups.map((g) => g.node);
   return {
     id: v.id,
     kind: v.kind,
     size: v.size ?? servedSize ?? 0,
-    replicas: v.replicas ?? groups.map((g) => g.node),
+    replicas,
     inSync: v.kind === 'replicated' ? [...state.replicaSet.inSync] : [],
     primary: leader?.node ?? '',
     epoch: leader?.epoch ?? 0,
@@ -73,5 +81,35 @@ export function volumeStatus(
     resyncDone: r?.resyncDone ?? 0,
     resyncTotal: r?.resyncTotal ?? 0,
     luns: luns.filter((l) => l.volume === v.id).map((l) => `${l.target}/${l.lun}`),
+    replicaStates:
+      v.kind === 'replicated'
+        ? replicas.map((node) => replicaState(node, state, r?.peers ?? [], live ?? new Set(statuses.keys())))
+        : [],
   };
+}
+
+/**
+ * One replica's state: the primary; down when its node is not live; in sync when etcd's set
+ * has it; resyncing as the primary's link to it reports (with progress); else out of sync.
+ */
+function replicaState(
+  node: string,
+  state: VolumeClusterState,
+  peers: readonly PeerReplicationState[],
+  live: ReadonlySet<string>,
+): ReplicaStateInfo {
+  const none = { resyncDoneBytes: 0, resyncTotalBytes: 0 };
+  if (state.leader?.node === node) return { node, state: 'primary', ...none };
+  if (!live.has(node)) return { node, state: 'down', ...none };
+  if (state.replicaSet.inSync.includes(node)) return { node, state: 'in-sync', ...none };
+  const p = peers.find((x) => x.node === node);
+  if (p?.state === 'resyncing') {
+    return {
+      node,
+      state: 'resyncing',
+      resyncDoneBytes: p.resyncDoneBytes,
+      resyncTotalBytes: p.resyncTotalBytes,
+    };
+  }
+  return { node, state: 'out-of-sync', ...none };
 }

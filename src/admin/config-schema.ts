@@ -114,6 +114,12 @@ export const volumeSchema = z.object({
   readOnly: z.boolean().default(false),
   /** Replicated: the nodes holding a replica (absent: every node of the cluster). */
   replicas: z.array(z.string().min(1)).optional(),
+  /**
+   * Replicated: the fewest copies (the primary's included) that must be in sync for a write to be
+   * accepted; with fewer, writes are refused (DATA PROTECT, 07h/27h/02h) and reads go on. Absent:
+   * 1 (keep serving on the primary alone, as rule 1 allows).
+   */
+  minInSync: z.number().int().min(1).max(32).optional(),
   /** memory: in RAM, empty at every start (tests); absent: a file or block device. */
   backstore: z.enum(['file', 'memory']).optional(),
   /** The identity seed asked for (the NAA designator and serial derive from it); absent: the cluster's. */

@@ -29,6 +29,7 @@ import {
   switchoverCandidates,
   verifyProgress,
 } from './primary-policy.js';
+import { checkReplicaChange } from './replica-policy.js';
 
 /**
  * The admin service's backend (src/admin/admin-backend.ts) for both modes, over what the
@@ -55,10 +56,12 @@ export interface ClusterHost {
   readonly coordinator: Coordinator | undefined;
   members(): readonly NodeAddresses[];
   served(): readonly ServedVolume[];
+  /** `to`: the node that must take the role (switchover --to), else whichever eligible one. */
   handOver(
     volume: string,
     drained: () => Promise<void>,
     timeoutMs: number,
+    to?: string,
   ): Promise<LeaderRecord | undefined>;
   /** Throws when this node would refuse the volume's backing path (DESIGN.md Trust). */
   checkVolumePath?(volume: VolumeConfig): void;
@@ -241,7 +244,17 @@ export class DaemonAdminBackend implements AdminBackend {
         Promise.all([c.leader(v.id), c.readAlua(v.id), c.readReplicaSet(v.id)]),
       );
       const served = host.served().find((s) => s.volume.id === v.id);
-      volumes.push(volumeStatus(v, { leader, alua, replicaSet }, groups, statuses, luns, served?.size));
+      volumes.push(
+        volumeStatus(
+          v,
+          { leader, alua, replicaSet },
+          groups,
+          statuses,
+          luns,
+          served?.size,
+          new Set(members.map((m) => m.name)),
+        ),
+      );
     }
     return {
       mode: this.mode,
@@ -270,6 +283,7 @@ export class DaemonAdminBackend implements AdminBackend {
     if (kind === 'volumes') {
       this.#checkPath(value);
       await this.#checkResize(name, value);
+      await this.#checkReplicas(name, value);
     }
     return this.#etcd(`writing ${kind}/${name}`, (c) => c.putConfig(kind, name, value, expectedRevision));
   }
@@ -303,6 +317,46 @@ export class DaemonAdminBackend implements AdminBackend {
         `volume ${name}: a volume cannot shrink (blocks in use would vanish)`,
       );
     }
+  }
+
+  /**
+   * A replicated volume's replica set or minInSync changes: never without an in-sync copy, never
+   * the primary, never more copies asked for than there are (replica-policy.ts). Checked here, on
+   * every write of the entry, whoever sends it.
+   */
+  async #checkReplicas(name: string, value: JsonValue): Promise<void> {
+    const after = volumeSchema.safeParse(value);
+    if (!after.success || after.data.kind !== 'replicated') return;
+    const { cur, groups, set, leader } = await this.#etcd(`reading volumes/${name}`, async (c) => {
+      const [config, groups, set, leader] = await Promise.all([
+        c.readConfig(),
+        c.portGroups(),
+        c.readReplicaSet(name),
+        c.leader(name),
+      ]);
+      return {
+        cur: config.entries.find((e) => e.kind === 'volumes' && e.name === name),
+        groups,
+        set,
+        leader,
+      };
+    });
+    const before = cur ? volumeSchema.safeParse(cur.value) : undefined;
+    const every = groups.map((g) => g.node);
+    const was = before?.success ? (before.data.replicas ?? every) : [];
+    const now = after.data.replicas ?? every;
+    const changed =
+      JSON.stringify([...was].sort()) !== JSON.stringify([...now].sort()) ||
+      (before?.success ? before.data.minInSync : undefined) !== after.data.minInSync;
+    if (!before?.success || !changed) return;
+    checkReplicaChange({
+      volume: name,
+      before: was,
+      after: now,
+      inSync: set.inSync,
+      ...(leader ? { primary: leader.node } : {}),
+      ...(after.data.minInSync !== undefined ? { minInSync: after.data.minInSync } : {}),
+    });
   }
 
   async deleteConfig(kind: ConfigKind, name: string, expectedRevision?: number): Promise<boolean> {
@@ -349,11 +403,11 @@ export class DaemonAdminBackend implements AdminBackend {
       ...(served.replication ? { inSync: served.inSync?.() ?? new Set<string>() } : {}),
       ...(to !== undefined ? { to } : {}),
     });
-    const next = await host.handOver(volume, () => withTimeout(served.idle(), 10_000), SWITCHOVER_MS);
+    const next = await host.handOver(volume, () => withTimeout(served.idle(), 10_000), SWITCHOVER_MS, to);
     if (!next) {
       throw new TandemError(
         'TANDEM_ERR_CLUSTER_UNAVAILABLE',
-        `no node took ${volume} over within ${SWITCHOVER_MS / 1000} s; ${this.#o.node} campaigns again`,
+        `${to ? `${to} did not take ${volume} over` : `no node took ${volume} over`} within ${SWITCHOVER_MS / 1000} s; ${this.#o.node} campaigns again`,
         { retryable: true },
       );
     }

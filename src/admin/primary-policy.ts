@@ -55,8 +55,9 @@ export interface SwitchoverView {
 
 /**
  * The nodes that may take the volume over from this primary: live, not this node, and for a
- * replicated volume in the in-sync set. Refuses when there is none, when `to` is not one, and
- * (for now) `to` with more than one eligible node: the hand-over cannot pick the winner yet.
+ * replicated volume in the in-sync set (any of them may be elected). Refuses when there is none
+ * and when `to` is not one; `to` among several is the one the hand-over names (only it may take
+ * the election key while the hand-over lasts).
  */
 export function switchoverCandidates(v: SwitchoverView): string[] {
   const live = new Set(v.live);
@@ -75,13 +76,7 @@ export function switchoverCandidates(v: SwitchoverView): string[] {
       `no other node can take ${v.volume} over: none is live${inSync ? ' and in sync' : ''}`,
     );
   }
-  if (v.to !== undefined && candidates.length > 1) {
-    throw new TandemError(
-      'TANDEM_ERR_CONFIG_UNSUPPORTED',
-      `--to with more than one eligible node is not supported yet (eligible: ${candidates.join(', ')}); omit --to`,
-    );
-  }
-  return candidates;
+  return v.to !== undefined ? [v.to] : candidates;
 }
 
 /** Verify compares replicas: a volume without a mirror here, or with no peer connected, has none. */

@@ -8,10 +8,12 @@ import { type ErrorCode, TandemError } from '../util/errors.js';
  * - flush: a cache flush (SYNCHRONIZE CACHE, or a FUA write's) did not reach the medium.
  * - fenced: a replicated device refuses the change: this node may no longer acknowledge it
  *   (DESIGN.md safety rules 1, 2, 4).
+ * - too-few-copies: a replicated device refuses the change: fewer copies are in sync than the
+ *   volume's minInSync (reads go on).
  * A call on a closed device fails with the kind of the call, as an I/O failure: what the
  * initiator gets for it is a read or write error today, and stays so.
  */
-export type DeviceErrorKind = 'read' | 'write' | 'flush' | 'fenced';
+export type DeviceErrorKind = 'read' | 'write' | 'flush' | 'fenced' | 'too-few-copies';
 
 /** A BlockDevice failure: a TandemError (TANDEM_ERR_BACKSTORE_IO unless said) with its kind. */
 export class DeviceError extends TandemError {

@@ -252,12 +252,14 @@ export class ClusterAlua {
    * Planned switchover (DESIGN.md Failover): this primary reports Transitioning (new media
    * commands get NOT READY, 04h/0Ah, and are retried), waits for `drained` (in-flight writes
    * done), gives up the election key, waits for another node to take it, then campaigns again
-   * as an ordinary candidate. Resolves with the new primary.
+   * as an ordinary candidate. Resolves with the new primary. `to`: only that node may take it
+   * (the election's hand-over record), not whichever candidate is first.
    */
   async handOver(
     volume: string,
     drained: () => Promise<void>,
     timeoutMs: number,
+    to?: string,
   ): Promise<LeaderRecord | undefined> {
     const e = this.#volumes.get(volume);
     if (!e || !this.#c.canServeWrites(volume)) {
@@ -268,8 +270,8 @@ export class ClusterAlua {
     let next: LeaderRecord | undefined;
     try {
       await drained();
-      this.#log.info({ volume }, 'switchover: drained; handing the primary role over');
-      await this.#c.resign(volume);
+      this.#log.info({ volume, to: to ?? null }, 'switchover: drained; handing the primary role over');
+      await this.#c.resign(volume, to !== undefined ? { to } : undefined);
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline && !this.#closed) {
         next = this.#leaders.get(volume);

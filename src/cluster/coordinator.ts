@@ -141,6 +141,11 @@ export interface DataClaim {
   readonly seq: number;
 }
 
+export interface ResignOptions {
+  /** The node the role is handed to (planned switchover). */
+  readonly to?: string;
+}
+
 export interface CampaignOptions {
   /**
    * Replicated volumes: campaign only while this node is in the volume's in-sync set, checked
@@ -237,8 +242,12 @@ export interface IdentityStore {
 export interface Election {
   /** Starts campaigning for `volume` (idempotent). The outcome comes as events and role(). */
   campaign(volume: string, options?: CampaignOptions): void;
-  /** Stops campaigning; a leader gives up its key (leadershipLost 'resigned' first). */
-  resign(volume: string): Promise<void>;
+  /**
+   * Stops campaigning; a leader gives up its key (leadershipLost 'resigned' first). `to`: a
+   * planned switchover to that node — the other candidates hold back until it has taken the key
+   * or this node campaigns again (the hand-over is then over).
+   */
+  resign(volume: string, options?: ResignOptions): Promise<void>;
   role(volume: string): ElectionRole;
   /** This node's epoch for `volume` while it is leader (or fenced in that term), else undefined. */
   epoch(volume: string): number | undefined;

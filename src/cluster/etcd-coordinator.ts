@@ -19,6 +19,7 @@ import type {
   NodeAddresses,
   PortGroup,
   ReplicaSet,
+  ResignOptions,
   SessionState,
   Subscription,
   Versioned,
@@ -195,8 +196,8 @@ export class EtcdCoordinator implements Coordinator {
   campaign(volume: string, options?: CampaignOptions): void {
     this.#election.campaign(volume, options);
   }
-  resign(volume: string): Promise<void> {
-    return this.#election.resign(volume);
+  resign(volume: string, options?: ResignOptions): Promise<void> {
+    return this.#election.resign(volume, options);
   }
   role(volume: string): ElectionRole {
     return this.#election.role(volume);

@@ -8,6 +8,7 @@ import type {
   ElectionRole,
   LeaderRecord,
   LeadershipLossReason,
+  ResignOptions,
   Subscription,
 } from './coordinator.js';
 import { cmp, op } from './etcd-kv.js';
@@ -15,7 +16,7 @@ import type { EtcdPartContext } from './etcd-part.js';
 import { clusterBackoff, sleep, toClusterError } from './etcd-retry.js';
 import type { EtcdSession, SessionLease } from './etcd-session.js';
 import type { KeyValue } from './etcd-watch.js';
-import { decode, leaderValueSchema } from './records.js';
+import { decode, handoverValueSchema, leaderValueSchema } from './records.js';
 import type { TypedEmitter } from './typed-emitter.js';
 
 /** Per-volume election: one guarded state machine, one campaign loop. */
@@ -29,6 +30,8 @@ interface VolumeElection {
   staleLogged?: boolean;
   /** Session generation that holds the leadership (canServeWrites compares it). */
   generation: number;
+  /** The lease the leader key is on (a hand-over record goes on it too). */
+  leaseId: string | undefined;
   /** Aborted by resign() / close(). */
   stop: AbortController;
   loop: Promise<void> | undefined;
@@ -70,6 +73,7 @@ export class EtcdElection implements Election {
         epoch: undefined,
         requireInSync: false,
         generation: 0,
+        leaseId: undefined,
         stop: new AbortController(),
         loop: undefined,
       };
@@ -88,7 +92,7 @@ export class EtcdElection implements Election {
     v.loop = previous.then(() => this.#campaignLoop(election, stop.signal));
   }
 
-  async resign(volume: string): Promise<void> {
+  async resign(volume: string, options: ResignOptions = {}): Promise<void> {
     const v = this.#elections.get(volume);
     if (!v) return;
     v.wanted = false;
@@ -99,7 +103,11 @@ export class EtcdElection implements Election {
     v.stop.abort(new TandemError('TANDEM_ERR_CLUSTER_CLOSED', 'resigned'));
     await v.loop;
     // Hand the key back at once (the peer need not wait for a TTL).
-    if (wasLeader && epoch !== undefined) await this.#releaseKey(this.#ctx.keys.leader(volume), epoch);
+    if (wasLeader && epoch !== undefined) {
+      const key = this.#ctx.keys.leader(volume);
+      if (options.to && v.leaseId) await this.#handKey(volume, key, epoch, options.to, v.leaseId);
+      else await this.#releaseKey(key, epoch);
+    }
     v.epoch = undefined;
   }
 
@@ -161,6 +169,23 @@ export class EtcdElection implements Election {
     }
   }
 
+  /**
+   * Planned switchover to `to`: the key goes and the hand-over record comes in one transaction
+   * guarded by our term, so no candidate can see the key gone without the record. The record is
+   * on our lease: if this node dies mid-hand-over it goes with the lease.
+   */
+  async #handKey(volume: string, key: string, epoch: number, to: string, lease: string): Promise<void> {
+    const { kv, keys, nodeName, logger } = this.#ctx;
+    try {
+      await kv.once({
+        compare: [cmp.leader(key, epoch)],
+        success: [op.delete(key), op.put(keys.handover(volume), { from: nodeName, to }, lease)],
+      });
+    } catch (err) {
+      logger.warn({ err, key, epoch, to }, 'could not hand the election key over; it goes with the lease');
+    }
+  }
+
   async #campaignLoop(v: VolumeElection, stop: AbortSignal): Promise<void> {
     const { kv, keys, nodeName, logger } = this.#ctx;
     const key = keys.leader(v.volume);
@@ -184,15 +209,47 @@ export class EtcdElection implements Election {
         // PERSISTENT RESERVE OUT waiting for every live node (awaitReservationsApplied).
         const registered = memberOnLease(keys.member(nodeName), lease.id);
         const compare = [cmp.absent(key), registered, ...(v.requireInSync ? [cmp.present(inSyncKey)] : [])];
-        const res = await kv.txn(
+        const hoKey = keys.handover(v.volume);
+        const take = op.put(key, { node: nodeName, lease: lease.id }, lease.id);
+        // No hand-over record: an ordinary election.
+        let res = await kv.txn(
           'campaign',
           {
-            compare,
-            success: [op.put(key, { node: nodeName, lease: lease.id }, lease.id)],
-            failure: [op.range(key)],
+            compare: [...compare, cmp.absent(hoKey)],
+            success: [take],
+            failure: [op.range(key), op.range(hoKey)],
           },
           { signal },
         );
+        const ho = res.succeeded || res.ranges[0]![0] ? undefined : res.ranges[1]?.[0];
+        if (ho) {
+          // A planned switchover (tandemctl switchover --to): only the named node may take the key.
+          const h = decode(handoverValueSchema, hoKey, ho.value);
+          if (h.to === nodeName) {
+            res = await kv.txn(
+              'campaign',
+              {
+                compare: [...compare, cmp.unchanged(hoKey, ho.modRevision)],
+                success: [take, op.delete(hoKey)],
+                failure: [op.range(key)],
+              },
+              { signal },
+            );
+          } else {
+            if (h.from === nodeName) {
+              // Ours, and we campaign again: the hand-over is over (it did not happen in time).
+              await kv.once({ compare: [cmp.unchanged(hoKey, ho.modRevision)], success: [op.delete(hoKey)] });
+            } else {
+              await kv.waitFor(
+                { key: hoKey },
+                res.revision + 1,
+                (ev) => ev.type === 'delete',
+                AbortSignal.any([signal, AbortSignal.timeout(2000)]),
+              );
+            }
+            continue;
+          }
+        }
         const headerRev = res.revision;
         let epoch: number | undefined;
         const holder = res.succeeded ? undefined : res.ranges[0]![0];
@@ -255,6 +312,7 @@ export class EtcdElection implements Election {
         if (!holding) {
           v.epoch = epoch;
           v.generation = lease.generation;
+          v.leaseId = lease.id;
           if (!v.sm.transition(['candidate'], 'leader', { epoch, lease: lease.id })) continue;
           this.#events.emit('leadershipAcquired', { volume: v.volume, epoch });
         }

@@ -73,6 +73,14 @@ export class KeyLayout {
     return this.leaders() + segment(volume, 'volume');
   }
 
+  /**
+   * `handover/<volume>`: a planned switchover names the node that may take the role next
+   * (`{ from, to }`, on the old primary's lease). Other candidates hold back while it exists.
+   */
+  handover(volume: string): string {
+    return `${this.prefix}handover/${segment(volume, 'volume')}`;
+  }
+
   aluas(): string {
     return `${this.prefix}alua/`;
   }

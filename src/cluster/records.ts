@@ -21,6 +21,7 @@ export const counterSchema = z.object({ next: z.number().int().min(1).max(65536)
 export const seedRecordSchema = z.object({ seed: z.string().min(1) });
 /** The election key's value; `lease` is the session lease id (decimal string) that owns it. */
 export const leaderValueSchema = z.object({ node: z.string().min(1), lease: z.string().min(1) });
+export const handoverValueSchema = z.object({ from: z.string().min(1), to: z.string().min(1) });
 export const datasetSchema = z.object({ id: z.string().min(1) });
 export const inSyncRecordSchema = z.object({ epoch: z.number().int().min(0) });
 export const prAppliedSchema = z.object({ revision: z.number().int().min(0) });

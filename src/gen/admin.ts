@@ -28,6 +28,7 @@ import type { PeerState as _tandem_admin_v1_PeerState, PeerState__Output as _tan
 import type { PortGroupState as _tandem_admin_v1_PortGroupState, PortGroupState__Output as _tandem_admin_v1_PortGroupState__Output } from './tandem/admin/v1/PortGroupState.js';
 import type { PutConfigRequest as _tandem_admin_v1_PutConfigRequest, PutConfigRequest__Output as _tandem_admin_v1_PutConfigRequest__Output } from './tandem/admin/v1/PutConfigRequest.js';
 import type { PutConfigResponse as _tandem_admin_v1_PutConfigResponse, PutConfigResponse__Output as _tandem_admin_v1_PutConfigResponse__Output } from './tandem/admin/v1/PutConfigResponse.js';
+import type { ReplicaState as _tandem_admin_v1_ReplicaState, ReplicaState__Output as _tandem_admin_v1_ReplicaState__Output } from './tandem/admin/v1/ReplicaState.js';
 import type { Replication as _tandem_admin_v1_Replication, Replication__Output as _tandem_admin_v1_Replication__Output } from './tandem/admin/v1/Replication.js';
 import type { Session as _tandem_admin_v1_Session, Session__Output as _tandem_admin_v1_Session__Output } from './tandem/admin/v1/Session.js';
 import type { StatusRequest as _tandem_admin_v1_StatusRequest, StatusRequest__Output as _tandem_admin_v1_StatusRequest__Output } from './tandem/admin/v1/StatusRequest.js';
@@ -70,6 +71,7 @@ export interface ProtoGrpcType {
         PortGroupState: MessageTypeDefinition<_tandem_admin_v1_PortGroupState, _tandem_admin_v1_PortGroupState__Output>
         PutConfigRequest: MessageTypeDefinition<_tandem_admin_v1_PutConfigRequest, _tandem_admin_v1_PutConfigRequest__Output>
         PutConfigResponse: MessageTypeDefinition<_tandem_admin_v1_PutConfigResponse, _tandem_admin_v1_PutConfigResponse__Output>
+        ReplicaState: MessageTypeDefinition<_tandem_admin_v1_ReplicaState, _tandem_admin_v1_ReplicaState__Output>
         Replication: MessageTypeDefinition<_tandem_admin_v1_Replication, _tandem_admin_v1_Replication__Output>
         Session: MessageTypeDefinition<_tandem_admin_v1_Session, _tandem_admin_v1_Session__Output>
         StatusRequest: MessageTypeDefinition<_tandem_admin_v1_StatusRequest, _tandem_admin_v1_StatusRequest__Output>

@@ -55,6 +55,8 @@ export class ClusterLink {
   /** Replicated volumes served here, by volume id (the replication service looks them up). */
   readonly #replicated = new Map<string, ReplicatedVolume>();
   readonly #stores = new Map<string, ClusterReservationStore>();
+  /** Each wired volume's configuration as last reconciled: replicas and minInSync change live. */
+  readonly #volumes = new Map<string, VolumeConfig>();
   readonly #subs: Subscription[] = [];
   #coordinator: Coordinator | undefined;
   #forwardClient: ForwardClient | undefined;
@@ -202,8 +204,37 @@ export class ClusterLink {
     volume: string,
     drained: () => Promise<void>,
     timeoutMs: number,
+    to?: string,
   ): Promise<LeaderRecord | undefined> {
-    return this.#alua!.handOver(volume, drained, timeoutMs);
+    return this.#alua!.handOver(volume, drained, timeoutMs, to);
+  }
+
+  /**
+   * A wired volume's configuration changed without a new store (its replicas or minInSync): the
+   * mirror reads it from now on; a primary links to an added replica (full resync, then it joins
+   * the in-sync set) and drops a removed one (it leaves the set).
+   */
+  volumeChanged(vol: VolumeConfig): void {
+    if (!this.#volumes.has(vol.id)) return;
+    this.#volumes.set(vol.id, vol);
+    const rv = this.#replicated.get(vol.id);
+    if (!rv) return;
+    rv.peersChanged();
+    void this.#leaveIfRemoved(vol, rv).catch((err: unknown) =>
+      this.#log.warn({ err, volume: vol.id }, 'could not let go of a removed replica'),
+    );
+  }
+
+  /**
+   * This node is not in the volume's configured replicas (any more): out of the in-sync set first
+   * (it must never promote on data it stops receiving: rule 2), then its copy is forgotten.
+   */
+  async #leaveIfRemoved(vol: VolumeConfig, rv: ReplicatedVolume): Promise<void> {
+    const me = this.#host.node;
+    if (!vol.replicas || vol.replicas.includes(me) || !rv.hasValidData || rv.role === 'primary') return;
+    const set = await this.#coordinator!.readReplicaSet(vol.id);
+    if (set.inSync.includes(me)) await this.#coordinator!.leaveInSync(vol.id);
+    await rv.forgetData();
   }
 
   /** `vol`'s preferred first primary: its first replica, else the first node by name. */
@@ -230,6 +261,7 @@ export class ClusterLink {
   ): Promise<LinkedVolume> {
     const c = this.#coordinator!;
     let replication: ReplicatedVolume | undefined;
+    this.#volumes.set(vol.id, vol);
     try {
       if (vol.kind === 'replicated') {
         replication = await this.#openReplicated(vol, device, onPeerWait);
@@ -253,6 +285,7 @@ export class ClusterLink {
         ...(replication ? { replication } : {}),
       };
     } catch (err) {
+      this.#volumes.delete(vol.id);
       this.#stores.get(vol.id)?.close();
       this.#stores.delete(vol.id);
       if (replication) {
@@ -269,6 +302,7 @@ export class ClusterLink {
     this.#stores.get(volume)?.close();
     this.#stores.delete(volume);
     this.#replicated.delete(volume);
+    this.#volumes.delete(volume);
   }
 
   async #openReplicated(
@@ -277,6 +311,7 @@ export class ClusterLink {
     onPeerWait: (seconds: number) => void,
   ): Promise<ReplicatedVolume> {
     const c = this.#coordinator!;
+    const current = () => this.#volumes.get(vol.id) ?? vol;
     const rv = new ReplicatedVolume({
       volume: vol.id,
       node: this.#host.node,
@@ -285,18 +320,20 @@ export class ClusterLink {
       stateDir: path.join(this.#host.dataDir, 'replication'),
       inSync: this.#lifecycle!.inSyncSet(vol.id),
       peers: () => {
-        const replicas = new Set(this.#replicaNodes(vol));
+        const replicas = new Set(this.#replicaNodes(current()));
         return this.#members
           .filter((m) => replicas.has(m.name) && m.grpc)
           .map((m) => ({ node: m.name, address: m.grpc }));
       },
-      replicas: () => this.#replicaNodes(vol),
+      replicas: () => this.#replicaNodes(current()),
       canServeWrites: () => c.canServeWrites(vol.id),
+      minInSync: () => current().minInSync ?? 1,
       era: this.#era,
       onPeerWait,
       peerCredentials: (node) => this.#host.peers.channelCredentials(node),
     });
     await rv.open();
+    await this.#leaveIfRemoved(vol, rv);
     const preferred = this.#preferred(vol);
     // A new volume starts on its preferred node (its first replica) when that node is up: give
     // it the grace period to create the dataset, so the placement is predictable. The wait

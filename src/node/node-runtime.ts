@@ -267,6 +267,7 @@ export class NodeRuntime implements ClusterHost {
           if (step.standby) this.#link?.setStandby(step.volume.id, step.volume.standby);
           if (step.resize) await growVolume(m, step.volume, this.#log);
           this.#mounted.set(step.key, { ...this.#mounted.get(step.key)!, volume: step.volume });
+          this.#link?.volumeChanged(step.volume);
           break;
         }
         case 'skip': {
@@ -509,10 +510,11 @@ export class NodeRuntime implements ClusterHost {
     volume: string,
     drained: () => Promise<void>,
     timeoutMs: number,
+    to?: string,
   ): Promise<LeaderRecord | undefined> {
     if (!this.#link || !this.#group)
       throw new TandemError('TANDEM_ERR_CLUSTER_UNAVAILABLE', 'the node is still joining');
-    return this.#link.handOver(volume, drained, timeoutMs);
+    return this.#link.handOver(volume, drained, timeoutMs, to);
   }
 
   /** HOST:PORT of relative target port `id` of this node ('' if it is not one of ours). */

@@ -63,15 +63,13 @@ export type ReconcileStep =
 
 export const lunKey = (target: string, lun: number): string => `${target},${lun}`;
 
-/** A mounted LU can stay as it is only when nothing that shapes its store or identity changed. */
+/**
+ * A mounted LU can stay as it is only when nothing that shapes its store or identity changed.
+ * Its replica set may change live (`volume replicas add|remove`): each node keeps its own store,
+ * and the primary links to or drops the replica (an `update`).
+ */
 function sameStore(a: VolumeConfig, b: VolumeConfig): boolean {
-  return (
-    a.kind === b.kind &&
-    a.path === b.path &&
-    a.blockSize === b.blockSize &&
-    a.readOnly === b.readOnly &&
-    JSON.stringify(a.replicas ?? null) === JSON.stringify(b.replicas ?? null)
-  );
+  return a.kind === b.kind && a.path === b.path && a.blockSize === b.blockSize && a.readOnly === b.readOnly;
 }
 
 /**

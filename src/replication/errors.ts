@@ -6,11 +6,13 @@ export type ReplicationErrorCode =
   | 'TANDEM_ERR_REPLICATION_FENCED'
   | 'TANDEM_ERR_REPLICATION_PROTOCOL'
   | 'TANDEM_ERR_REPLICATION_STALE_EPOCH'
+  | 'TANDEM_ERR_REPLICATION_TOO_FEW_COPIES'
   | 'TANDEM_ERR_REPLICATION_UNAVAILABLE';
 
 /** Retryable unless said otherwise: FENCED (on another path) and UNAVAILABLE. */
 const RETRYABLE: ReadonlySet<ReplicationErrorCode> = new Set([
   'TANDEM_ERR_REPLICATION_FENCED',
+  'TANDEM_ERR_REPLICATION_TOO_FEW_COPIES',
   'TANDEM_ERR_REPLICATION_UNAVAILABLE',
 ]);
 
@@ -36,10 +38,15 @@ export function replicationError(
   const options = { cause: opts.cause, retryable: opts.retryable ?? RETRYABLE.has(code) };
   // FENCED reaches the SCSI engine through the replicated BlockDevice: a typed device error
   // (kind 'fenced'), which the engine maps to a role change, never to a medium error.
-  const err = (
+  // TOO_FEW_COPIES likewise (kind 'too-few-copies': the LU is write protected for now).
+  const kind =
     code === 'TANDEM_ERR_REPLICATION_FENCED'
-      ? new DeviceError('fenced', message, { ...options, code })
-      : new TandemError(code, message, options)
+      ? 'fenced'
+      : code === 'TANDEM_ERR_REPLICATION_TOO_FEW_COPIES'
+        ? 'too-few-copies'
+        : undefined;
+  const err = (
+    kind ? new DeviceError(kind, message, { ...options, code }) : new TandemError(code, message, options)
   ) as TandemError & { replicationCode: ReplicationErrorCode; refusal?: ReplicationRefusal };
   err.replicationCode = code;
   if (opts.refusal) err.refusal = opts.refusal;

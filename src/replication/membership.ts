@@ -26,6 +26,14 @@ export class Membership {
   readonly #removals = new Map<string, Promise<void>>();
   /** Peers not yet resynced from this node's own activity log of before this term (finding 5). */
   readonly #logPending = new Set<string>();
+  /**
+   * Peers seen leaving the replica set this term (volume replicas remove): while out of it the
+   * bitmap stopped tracking what they lack (regions are cleaned once every *replica* is in sync),
+   * so if they are added back they get a full resync, never one from the bitmap.
+   */
+  readonly #departed = new Set<string>();
+  /** The replica set as peersChanged() last saw it (departures are the difference). */
+  #replicas = new Set<string>();
   /** When this node last became primary (the connect deadline counts from it). */
   primarySince = 0;
 
@@ -44,6 +52,8 @@ export class Membership {
     this.#added.clear();
     this.#removed.clear();
     this.#logPending.clear();
+    this.#departed.clear();
+    this.#replicas = new Set(this.#ctx.o.replicas());
     if (ownLog) for (const n of this.#ctx.o.replicas()) if (n !== this.#ctx.o.node) this.#logPending.add(n);
     this.primarySince = Date.now();
   }
@@ -157,6 +167,9 @@ export class Membership {
     if (!ctx.role.is('primary')) return;
     const live = new Map<string, PeerAddress>();
     for (const p of ctx.o.peers()) if (p.node !== ctx.o.node) live.set(p.node, p);
+    const replicas = new Set(ctx.o.replicas());
+    for (const node of this.#replicas) if (!replicas.has(node)) this.#departed.add(node);
+    this.#replicas = replicas;
     for (const [node, link] of this.links) {
       const p = live.get(node);
       if (!p || p.address !== link.address) {
@@ -220,10 +233,7 @@ export class Membership {
       committedSize: ctx.size,
     };
     try {
-      const reply = await link.connect(
-        hello,
-        Math.max(ctx.timing.ackTimeoutMs, ctx.timing.connectDeadlineMs),
-      );
+      let reply = await link.connect(hello, Math.max(ctx.timing.ackTimeoutMs, ctx.timing.connectDeadlineMs));
       if (gen !== ctx.generation || link.down) return;
       if (reply.highestEpoch > ctx.epoch) {
         link.fail(
@@ -238,6 +248,7 @@ export class Membership {
       if (removal) await removal.catch(() => undefined);
       if (gen !== ctx.generation || link.down) return;
       const peerDirty = regionsFromPeerBitmap(reply, ctx.bm(), size);
+      if (this.#departed.has(link.node)) reply = { ...reply, hasValidData: false };
       const consistent =
         reply.hasValidData &&
         ctx.datasetId !== '' &&
@@ -254,7 +265,10 @@ export class Membership {
         if (!consistent) await this.ensureRemoved(link.node, gen);
       }
       await resync(ctx, link, reply, peerDirty, gen, (node) => this.#changeInSync('add', node, gen));
-      if (gen === ctx.generation && link.state === 'in-sync') this.#logPending.delete(link.node);
+      if (gen === ctx.generation && link.state === 'in-sync') {
+        this.#logPending.delete(link.node);
+        this.#departed.delete(link.node);
+      }
     } catch (err) {
       link.fail((err as Error).message);
     }

@@ -174,6 +174,17 @@ export class ReplicatedVolume {
     return true;
   }
 
+  /**
+   * This node's copy left the volume's replica set (volume replicas remove): it no longer gets the
+   * writes, so it is not trustworthy any more. Added back, it is resynced in full.
+   */
+  async forgetData(): Promise<void> {
+    const ctx = this.#ctx;
+    if (ctx.role.is('primary') || !ctx.hasValidData) return;
+    await ctx.meta.update(() => ({ hasValidData: false, datasetId: '' }));
+    ctx.log.warn('no longer a replica of the volume: local copy forgotten (a full resync if added back)');
+  }
+
   async initDataset(datasetId: string): Promise<void> {
     await this.#ctx.meta.update(() => ({ datasetId, hasValidData: true, dataSize: this.#ctx.device.size }));
     this.#ctx.log.info({ datasetId }, 'dataset created: this node is its first in-sync member');
@@ -317,11 +328,28 @@ export class ReplicatedVolume {
     });
   }
 
+  /**
+   * minInSync: a write or discard needs that many copies in sync (this one and the in-sync
+   * members, which rule 1 makes wait for it). A flush changes no data: never refused.
+   */
+  #checkCopies(op: OutgoingOp): void {
+    const min = this.#ctx.o.minInSync?.() ?? 1;
+    if (min <= 1 || op.kind === OpKind.FLUSH) return;
+    const have = 1 + this.#members.memberNodes().length;
+    if (have < min) {
+      throw replicationError(
+        'TANDEM_ERR_REPLICATION_TOO_FEW_COPIES',
+        `${this.#ctx.o.volume}: ${have} of the ${min} copies minInSync asks for are in sync: write refused`,
+      );
+    }
+  }
+
   async #execute(op: OutgoingOp, gen: number): Promise<void> {
     const ctx = this.#ctx;
     const members = this.#members;
     const bm = ctx.bm();
     const ranged = op.kind !== OpKind.FLUSH;
+    this.#checkCopies(op);
     const { first, last } = bm.regionsOf(op.offset, op.length);
     // The awaits are skipped when there is nothing to wait for (the common case under a steady
     // write load): each one costs a turn of the microtask queue per write.
@@ -379,6 +407,8 @@ export class ReplicatedVolume {
       }
       if (late) await late;
       this.#checkServe(gen);
+      // A member that failed meanwhile left the set: the copies that hold this write are counted again.
+      this.#checkCopies(op);
     } finally {
       if (ranged) ctx.locks.releaseShared(first, last);
     }

@@ -35,6 +35,11 @@ export interface ReplicatedVolumeOptions {
   replicas(): readonly string[];
   /** Sync, monotonic-clock lease check: true while this node may acknowledge writes (rule 4). */
   canServeWrites(): boolean;
+  /**
+   * The fewest copies (this one included) that must be in sync for a write or discard to be
+   * accepted (the volume's minInSync, read per write: it changes live). Absent: 1.
+   */
+  minInSync?(): number;
   /** Default 1 MiB, raised (power of 2) so the bitmap has at most 2^20 bits. */
   regionSize?: number;
   /** Default insecure. */

@@ -23,6 +23,16 @@ export const DEVICE_ERROR_SENSE: Readonly<Record<DeviceErrorKind, DeviceFailure>
     log: 'warn',
     msg: 'write not acknowledged: fenced',
   },
+  // The operator asked for at least minInSync copies: the LU is write protected by software until
+  // enough replicas are in sync (SBC-3 "Write protection": software write protection; SPC-4
+  // DATA PROTECT). Not NOT READY: reads still work, and Linux fails a DATA PROTECT write as a
+  // target error (BLK_STS_TARGET) without failing the path, where an unknown NOT READY would
+  // fail every path in turn and multipath would queue the write forever.
+  'too-few-copies': {
+    sense: 'SOFTWARE_WRITE_PROTECTED',
+    log: 'warn',
+    msg: 'write refused: fewer replicas in sync than the volume needs (minInSync)',
+  },
 };
 
 /**

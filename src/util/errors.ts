@@ -73,6 +73,11 @@ export const ErrorCodes = {
     meaning:
       'a replication message carried an epoch older than the highest this replica has seen (a deposed primary); refused',
   },
+  TANDEM_ERR_REPLICATION_TOO_FEW_COPIES: {
+    retryable: true,
+    meaning:
+      "a write was refused: fewer replicas are in sync than the volume's minInSync; writes resume once enough are in sync",
+  },
   TANDEM_ERR_REPLICATION_UNAVAILABLE: {
     retryable: true,
     meaning: 'a replication peer could not be reached or did not answer in time; retryable',

@@ -2,7 +2,8 @@
 // cluster (`cluster up --nodes 2`, shared volume): first through the primary, with the other node
 // as the MultipathIO suites' second path (they write through one node and read through the
 // other); then through the non-primary first, so every command is forwarded to the primary.
-// 0 failed, 0 timeout, and every skip one that docs/conformance.md explains.
+// 0 failed, 0 timeout, and every skip one that docs/conformance.md explains. Then (issue 15) the
+// same through the third node of a three-node cluster with a three-way replicated volume.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -120,5 +121,74 @@ describe('libiscsi conformance against a two-node cluster', () => {
         runs.filter((r) => r.order === order).reduce((n, r) => n + r.total, 0),
         order,
       ).toBe(listed);
+  });
+});
+
+// Issue #15, check 5: the whole suite through the third node of a three-node cluster with a
+// three-way replicated volume, every command forwarded to the primary (second path: the primary);
+// the writes are mirrored to both peers.
+describe('libiscsi conformance through the third node of a three-node cluster (three-way, forwarded)', () => {
+  let cluster: Cluster;
+  let primary: string;
+  let third: string;
+
+  beforeAll(async () => {
+    requireTools('iscsi-test-cu', 'iscsi-inq');
+    cluster = await startCluster({ nodes: 3, kind: 'replicated', size: '1G' });
+    const mp = await MultipathClient.connect({
+      paths: cluster.paths(),
+      target: cluster.target,
+      initiatorName: 'iqn.2026-11.org.tandem.test:conformance-probe3',
+    });
+    // The peers join out of sync and are resynced first.
+    const deadline = Date.now() + 60_000;
+    while (
+      Date.now() < deadline &&
+      !mp.paths.every((p) => p.state === 'active-optimized' || p.state === 'active-non-optimized')
+    ) {
+      await new Promise((r) => setTimeout(r, 250));
+      await mp.refresh();
+    }
+    primary = mp.paths.find((p) => p.state === 'active-optimized')?.name ?? '';
+    third = [...cluster.names].reverse().find((n) => n !== primary) ?? '';
+    const states = mp.describeStates();
+    const thirdState = third ? mp.state(third) : undefined;
+    await mp.close();
+    expect(primary, `one node is A/O: ${states}`).not.toBe('');
+    expect(thirdState, states).toBe('active-non-optimized');
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  // Smaller parts than above: every write is mirrored twice, and the S-Z suites write the most.
+  const PARTS = [
+    ['SCSI.[A-L]*', 'SCSI.M[a-t]*', 'SCSI.[N-R]*'],
+    ['SCSI.[S-V]*'],
+    ['SCSI.[W-Z]*', 'iSCSI'],
+    ['SCSI.MultipathIO'],
+  ];
+  let total = 0;
+  for (const families of PARTS) {
+    it(`${families.join(',')} through the third node, forwarded: 0 failed, 0 timeout`, async () => {
+      await zeroFirstMiB(cluster, primary);
+      const r = await runConformance({
+        urls: [cluster.node(third).url(), cluster.node(primary).url()],
+        families,
+        timeoutS: 60,
+        budgetS: 80,
+      });
+      console.log(`three-node cluster, through ${third}, ${families.join(',')}: ${r.summary}`);
+      total += r.totals.total;
+      expectClean(r);
+    }, 90_000);
+  }
+
+  it('the parts covered every SCSI and iSCSI test', async () => {
+    const list = await run('bash', [CONFORMANCE, '--list']);
+    expect(list.code, explain(list)).toBe(0);
+    const listed = [...list.stdout.matchAll(/(\d+) tests/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(total).toBe(listed);
   });
 });

@@ -4,7 +4,9 @@ import * as ops from '../../../src/admin/admin-ops.js';
 import { action, connect, parseIntArg, parseList, print, printJson } from '../cli.js';
 import { EXIT, usage } from '../errors.js';
 
-/** tandemctl volume create|resize|delete|list. */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** tandemctl volume create|resize|set|replicas|delete|list. */
 export function register(program: Command): void {
   // volume
   const volume = program.command('volume').description('create, resize, delete and list volumes');
@@ -22,6 +24,10 @@ export function register(program: Command): void {
     .option('--standby', 'non-primary port groups report Standby instead of Active/Non-optimized')
     .option('--read-only', 'export the LU write-protected')
     .option('--replicas <nodes>', 'replicated: the nodes holding a replica, e.g. a,b')
+    .option(
+      '--min-in-sync <n>',
+      'replicated: refuse writes while fewer than N copies are in sync (default 1: keep serving)',
+    )
     .action(
       action(
         (id: string) => `volume create ${id}`,
@@ -36,6 +42,7 @@ export function register(program: Command): void {
             standby?: boolean;
             readOnly?: boolean;
             replicas?: string;
+            minInSync?: string;
           },
         ) => {
           if (o.kind !== 'replicated' && o.kind !== 'shared')
@@ -48,6 +55,9 @@ export function register(program: Command): void {
             standby: o.standby === true,
             readOnly: o.readOnly === true,
             ...(o.replicas ? { replicas: parseList(o.replicas)! } : {}),
+            ...(o.minInSync !== undefined
+              ? { minInSync: parseIntArg('--min-in-sync', o.minInSync, 1, 32) }
+              : {}),
           });
           if (g.json) printJson(v);
           else print(`volume ${id} created: ${o.kind}, ${formatBytes(v.size as number)}`);
@@ -67,6 +77,78 @@ export function register(program: Command): void {
           const r = await ops.volumeResize(connect(g), id, o.size, o.force === true);
           if (g.json) printJson({ volume: id, ...r });
           else print(`volume ${id}: ${formatBytes(r.from)} → ${formatBytes(r.to)}`);
+          return EXIT.ok;
+        },
+      ),
+    );
+  volume
+    .command('set <id>')
+    .description('change what changes live: --min-in-sync')
+    .option(
+      '--min-in-sync <n>',
+      'replicated: writes need N copies in sync (the primary counts); with fewer they get DATA PROTECT (07h/27h/02h). 1: keep serving',
+    )
+    .action(
+      action(
+        (id: string) => `volume set ${id}`,
+        async (g, id: string, o: { minInSync?: string }) => {
+          if (o.minInSync === undefined) throw usage('volume set needs --min-in-sync N');
+          const min = parseIntArg('--min-in-sync', o.minInSync, 1, 32);
+          const v = await ops.volumeSet(connect(g), id, { minInSync: min });
+          if (g.json) printJson(v);
+          else print(`volume ${id}: minInSync ${min}`);
+          return EXIT.ok;
+        },
+      ),
+    );
+  const replicas = volume
+    .command('replicas')
+    .description(
+      "add or remove a replica of a replicated volume, live (tandemctl status shows each replica's state)",
+    );
+  replicas
+    .command('add <id> <node>')
+    .description('NODE gets a replica: resynced in full, then it joins the in-sync set')
+    .option('--wait <seconds>', 'wait until the new replica is in sync (0: do not wait)', '0')
+    .action(
+      action(
+        (id: string, node: string) => `volume replicas add ${id} ${node}`,
+        async (g, id: string, node: string, o: { wait: string }) => {
+          const wait = parseIntArg('--wait', o.wait);
+          const c = connect(g);
+          const now = (await c.status()).volumes.find((v) => v.id === id);
+          const set = await ops.volumeReplicas(c, id, 'add', node, now?.replicas ?? []);
+          if (!g.json) print(`volume ${id}: replicas ${set.join(',')}; ${node} is resynced, then joins`);
+          const deadline = Date.now() + wait * 1000;
+          let inSync = false;
+          while (wait > 0 && !inSync) {
+            const v = (await c.status()).volumes.find((x) => x.id === id);
+            inSync = v?.inSync.includes(node) ?? false;
+            if (inSync) break;
+            if (Date.now() > deadline) {
+              if (!g.json) print(`volume ${id}: ${node} not in sync after ${wait} s (see tandemctl status)`);
+              return EXIT.failed;
+            }
+            await sleep(500);
+          }
+          if (g.json) printJson({ volume: id, replicas: set, inSync });
+          else if (inSync) print(`volume ${id}: ${node} in sync`);
+          return EXIT.ok;
+        },
+      ),
+    );
+  replicas
+    .command('remove <id> <node>')
+    .description("NODE's replica leaves the set (refused for the primary and for the last in-sync copy)")
+    .action(
+      action(
+        (id: string, node: string) => `volume replicas remove ${id} ${node}`,
+        async (g, id: string, node: string) => {
+          const c = connect(g);
+          const now = (await c.status()).volumes.find((v) => v.id === id);
+          const set = await ops.volumeReplicas(c, id, 'remove', node, now?.replicas ?? []);
+          if (g.json) printJson({ volume: id, replicas: set });
+          else print(`volume ${id}: replicas ${set.join(',')} (${node}'s store is left on its disk)`);
           return EXIT.ok;
         },
       ),

@@ -92,6 +92,10 @@ export class FakeBackend implements AdminBackend {
           resyncDone: 2 ** 30,
           resyncTotal: 4 * 2 ** 30,
           luns: ['iqn.2026-11.org.tandem:cluster/0'],
+          replicaStates: [
+            { node: 'a', state: 'primary', resyncDoneBytes: 0, resyncTotalBytes: 0 },
+            { node: 'b', state: 'resyncing', resyncDoneBytes: 2 ** 30, resyncTotalBytes: 4 * 2 ** 30 },
+          ],
         },
       ],
       sessions: [

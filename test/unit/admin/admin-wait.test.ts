@@ -34,6 +34,7 @@ function status(
         resyncDoneBytes: 0,
         resyncTotalBytes: 0,
         luns: [],
+        replicaStates: [],
         ...v,
       },
     ],

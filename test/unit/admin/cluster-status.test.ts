@@ -102,3 +102,86 @@ describe('cluster status', () => {
     expect(none).toMatchObject({ primary: '', epoch: 0, resyncDone: 0, resyncTotal: 0, luns: [] });
   });
 });
+
+describe('replica states', () => {
+  it('primary, in-sync, resyncing with the progress of its link, out-of-sync, down — one per replica', () => {
+    const v = volumeSchema.parse({ id: 'v', size: 4096, replicas: ['a', 'b', 'c', 'd', 'e'] });
+    const primary: NodeStatus = {
+      ...status('a'),
+      volumes: [
+        {
+          id: 'v',
+          role: 'primary',
+          aluaState: 'active-optimized',
+          epoch: 7,
+          size: 1,
+          replication: {
+            inSync: ['a', 'b'],
+            peers: [
+              {
+                node: 'b',
+                state: 'in-sync',
+                resyncDoneBytes: 0,
+                resyncTotalBytes: 0,
+                resyncRateBps: 0,
+                resyncEtaSeconds: 0,
+                resyncResumed: false,
+              },
+              {
+                node: 'c',
+                state: 'resyncing',
+                resyncDoneBytes: 30,
+                resyncTotalBytes: 120,
+                resyncRateBps: 0,
+                resyncEtaSeconds: 0,
+                resyncResumed: false,
+              },
+              {
+                node: 'd',
+                state: 'connecting',
+                resyncDoneBytes: 0,
+                resyncTotalBytes: 0,
+                resyncRateBps: 0,
+                resyncEtaSeconds: 0,
+                resyncResumed: false,
+              },
+            ],
+            resyncDone: 30,
+            resyncTotal: 120,
+          },
+        },
+      ],
+    };
+    const s = volumeStatus(
+      v,
+      {
+        leader: { volume: 'v', node: 'a', epoch: 7 },
+        alua: undefined,
+        replicaSet: { dataset: 'd', inSync: ['a', 'b'] },
+      },
+      groups,
+      new Map([['a', primary]]),
+      [],
+      1,
+      new Set(['a', 'b', 'c', 'd']),
+    );
+    expect(s.replicaStates.map((r) => [r.node, r.state, r.resyncDoneBytes, r.resyncTotalBytes])).toEqual([
+      ['a', 'primary', 0, 0],
+      ['b', 'in-sync', 0, 0],
+      ['c', 'resyncing', 30, 120],
+      ['d', 'out-of-sync', 0, 0],
+      ['e', 'down', 0, 0],
+    ]);
+    const shared = volumeSchema.parse({ id: 'v', kind: 'shared', size: 4096 });
+    expect(
+      volumeStatus(
+        shared,
+        { leader: undefined, alua: undefined, replicaSet: { dataset: undefined, inSync: [] } },
+        groups,
+        new Map(),
+        [],
+        1,
+      ).replicaStates,
+    ).toEqual([]);
+  });
+});

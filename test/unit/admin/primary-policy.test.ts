@@ -68,7 +68,7 @@ describe('switchoverCandidates', () => {
     ).toEqual(['c']);
   });
 
-  it('refuses a --to that is out of sync or not live, no candidate at all, and --to among several', () => {
+  it('refuses a --to that is out of sync or not live, and no candidate at all; --to picks one among several', () => {
     const inSync = new Set(['a', 'c']);
     expect(() =>
       switchoverCandidates({ volume: 'v', me: 'a', live: ['a', 'b', 'c'], inSync, to: 'b' }),
@@ -83,9 +83,17 @@ describe('switchoverCandidates', () => {
     expect(() =>
       switchoverCandidates({ volume: 'v', me: 'a', live: ['a', 'b'], inSync: new Set(['a']) }),
     ).toThrow('none is live and in sync');
-    expect(codeOf(() => switchoverCandidates({ volume: 'v', me: 'a', live: ['a', 'b', 'c'], to: 'b' }))).toBe(
-      'TANDEM_ERR_CONFIG_UNSUPPORTED',
-    );
+    // Three-way: both peers in sync; --to names the one the hand-over lets take the role.
+    expect(switchoverCandidates({ volume: 'v', me: 'a', live: ['a', 'b', 'c'], to: 'b' })).toEqual(['b']);
+    expect(
+      switchoverCandidates({
+        volume: 'v',
+        me: 'a',
+        live: ['a', 'b', 'c'],
+        inSync: new Set(['a', 'b', 'c']),
+        to: 'c',
+      }),
+    ).toEqual(['c']);
     expect(switchoverCandidates({ volume: 'v', me: 'a', live: ['a', 'b'], to: 'b' })).toEqual(['b']);
   });
 });

@@ -124,6 +124,25 @@ describe('tandemctl', () => {
     expect((backend.config.get('volumes/vol1')!.value as { size: number }).size).toBe(8 * 2 ** 30);
   });
 
+  it("status shows every replica's state; volume set and volume replicas add|remove change the entry", async () => {
+    const out = await ok(['status']);
+    expect(out).toContain('Replicas\nVOLUME');
+    expect(out).toMatch(/^vol0 +a +primary +-$/m);
+    expect(out).toMatch(/^vol0 +b +resyncing +25% 1 GiB\/4 GiB$/m);
+    await ok(['volume', 'create', 'vol3', '--size', '1G', '--replicas', 'a,b', '--min-in-sync', '2']);
+    expect(backend.config.get('volumes/vol3')!.value).toMatchObject({ replicas: ['a', 'b'], minInSync: 2 });
+    await ok(['volume', 'set', 'vol3', '--min-in-sync', '1']);
+    expect(backend.config.get('volumes/vol3')!.value).toMatchObject({ minInSync: 1 });
+    expect(await ok(['volume', 'replicas', 'add', 'vol3', 'c'])).toContain('replicas a,b,c');
+    expect(backend.config.get('volumes/vol3')!.value).toMatchObject({ replicas: ['a', 'b', 'c'] });
+    await ok(['volume', 'replicas', 'remove', 'vol3', 'a']);
+    expect(backend.config.get('volumes/vol3')!.value).toMatchObject({ replicas: ['b', 'c'] });
+    expect(await fails(['volume', 'replicas', 'remove', 'vol3', 'a'], 1)).toContain(
+      'a holds no replica of vol3',
+    );
+    await fails(['volume', 'set', 'vol3'], 2);
+  });
+
   it('chap set reads the secret from the environment; target list never shows it', async () => {
     await ok(['chap', 'set', T, '--user', 'host1', '--secret-env', 'S'], { S: 'host1secret123' });
     expect(backend.config.get(`targets/${T}`)!.value).toMatchObject({

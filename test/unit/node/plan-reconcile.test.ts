@@ -126,6 +126,16 @@ describe('planReconcile', () => {
     ).toEqual([{ kind: 'update', key: lunKey(IQN, 0), volume: standby, standby: true, resize: false }]);
   });
 
+  it('the replica set and minInSync of a replicated volume change in place (volume replicas add|remove)', () => {
+    const v0 = volume('vol0', { kind: 'replicated', replicas: ['a', 'b'] });
+    for (const change of [{ replicas: ['a', 'b', 'c'] }, { replicas: ['a'] }, { minInSync: 2 }]) {
+      const v = volume('vol0', { kind: 'replicated', replicas: ['a', 'b'], ...change });
+      expect(
+        planReconcile(desired([target()], [v], [lunOf(0, 'vol0')]), mounted([target()], [[0, v0]])),
+      ).toEqual([{ kind: 'update', key: lunKey(IQN, 0), volume: v, standby: false, resize: false }]);
+    }
+  });
+
   it('ACL and CHAP changes update the target; LUN masking changes are a step of their own', () => {
     const v0 = volume('vol0');
     const acl = target({ acl: ['iqn.2026-11.org.example:host1'] });

@@ -133,6 +133,8 @@ export async function cluster(opts: {
   timing?: Partial<ReplicationTiming>;
   regionSize?: number;
   device?: (name: string) => BlockDevice;
+  /** The volume's minInSync, read per write (absent: 1). */
+  minInSync?: () => number;
 }): Promise<Cluster> {
   const inSync = new FakeInSync(...(opts.inSync ?? []));
   const live = new Set(opts.names);
@@ -155,6 +157,7 @@ export async function cluster(opts: {
           .map((p) => ({ node: p.name, address: p.address })),
       replicas: () => opts.names.filter((x) => x !== n.name),
       canServeWrites: () => n.canServe,
+      ...(opts.minInSync ? { minInSync: opts.minInSync } : {}),
       ...(opts.regionSize ? { regionSize: opts.regionSize } : {}),
       timing: { ...FAST, ...opts.timing },
     });

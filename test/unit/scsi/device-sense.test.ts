@@ -47,6 +47,7 @@ const CASES: [DeviceErrorKind, Op, string][] = [
   ['flush', 'flush', '03/0c/00'],
   ['fenced', 'write', '02/04/0a'],
   ['fenced', 'flush', '02/04/0a'],
+  ['too-few-copies', 'write', '07/27/02'],
 ];
 
 describe('device error kind → sense', () => {

@@ -5,6 +5,7 @@
 // Original file: proto/tandem/admin/v1/admin.proto
 
 import type { PortGroupState as _tandem_admin_v1_PortGroupState, PortGroupState__Output as _tandem_admin_v1_PortGroupState__Output } from '../../../tandem/admin/v1/PortGroupState.js';
+import type { ReplicaState as _tandem_admin_v1_ReplicaState, ReplicaState__Output as _tandem_admin_v1_ReplicaState__Output } from '../../../tandem/admin/v1/ReplicaState.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface VolumeStatus {
@@ -31,6 +32,10 @@ export interface VolumeStatus {
    * "<target iqn>/<lun>" mapping this volume
    */
   'luns'?: (string)[];
+  /**
+   * replicated: one per replica, in `replicas` order
+   */
+  'replicaStates'?: (_tandem_admin_v1_ReplicaState)[];
 }
 
 export interface VolumeStatus__Output {
@@ -57,4 +62,8 @@ export interface VolumeStatus__Output {
    * "<target iqn>/<lun>" mapping this volume
    */
   'luns': (string)[];
+  /**
+   * replicated: one per replica, in `replicas` order
+   */
+  'replicaStates': (_tandem_admin_v1_ReplicaState__Output)[];
 }
