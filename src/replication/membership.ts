@@ -168,7 +168,14 @@ export class Membership {
     const live = new Map<string, PeerAddress>();
     for (const p of ctx.o.peers()) if (p.node !== ctx.o.node) live.set(p.node, p);
     const replicas = new Set(ctx.o.replicas());
-    for (const node of this.#replicas) if (!replicas.has(node)) this.#departed.add(node);
+    for (const node of this.#replicas) {
+      if (replicas.has(node)) continue;
+      this.#departed.add(node);
+      // Not a replica any more: our bitmap stops covering it, so a later return is a full copy.
+      ctx.meta
+        .update((m) => ({ tracked: (m.tracked ?? []).filter((n) => n !== node) }))
+        .catch((err: unknown) => ctx.log.warn({ err }, 'could not record a departed replica'));
+    }
     this.#replicas = replicas;
     for (const [node, link] of this.links) {
       const p = live.get(node);

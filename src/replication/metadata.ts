@@ -31,6 +31,13 @@ export interface VolumeMetadata {
   readonly lastOwnEpoch?: number;
   readonly chainEpoch?: number;
   /**
+   * As primary: the peers whose missed writes this node's bitmap names — those in the in-sync
+   * set when its run of terms began, and those that joined it since (and still are replicas).
+   * Any other peer missed writes of an earlier primary, or of a time it was not a replica, that
+   * the bitmap may not name: it gets a full resync (then it is tracked).
+   */
+  readonly tracked?: readonly string[];
+  /**
    * Bytes of the store when this copy last held valid data (0: not recorded). A store found
    * shorter at open was truncated or replaced: its data is not this copy's (issue 14, finding 3).
    */
@@ -138,6 +145,8 @@ export class MetadataFile {
       !optionalCount(raw.size) ||
       !optionalCount(raw.lastOwnEpoch) ||
       !optionalCount(raw.chainEpoch) ||
+      (raw.tracked !== undefined &&
+        (!Array.isArray(raw.tracked) || raw.tracked.some((n: unknown) => typeof n !== 'string'))) ||
       (raw.resyncFrom !== undefined &&
         (typeof raw.resyncFrom?.node !== 'string' ||
           typeof raw.resyncFrom.datasetId !== 'string' ||
@@ -159,6 +168,7 @@ export class MetadataFile {
       ...(raw.resyncFrom ? { resyncFrom: raw.resyncFrom } : {}),
       ...(raw.lastOwnEpoch !== undefined ? { lastOwnEpoch: raw.lastOwnEpoch } : {}),
       ...(raw.chainEpoch !== undefined ? { chainEpoch: raw.chainEpoch } : {}),
+      ...(raw.tracked !== undefined ? { tracked: raw.tracked } : {}),
       dataSize: raw.dataSize ?? 0,
       dataGen: raw.dataGen ?? NO_GENERATION,
       replicaNodes: raw.replicaNodes ?? [],

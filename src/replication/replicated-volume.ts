@@ -210,11 +210,25 @@ export class ReplicatedVolume {
     const era = ctx.o.era ?? m.era;
     // A new term of an in-sync copy: its data is at least as new as any other's (finding 4).
     const newTerm = this.hasValidData && (m.dataGen.era !== era || m.dataGen.epoch !== epoch);
-    if (epoch > highest || newTerm || m.lastOwnEpoch !== epoch || m.chainEpoch !== chainEpoch)
+    // A new run of terms: only the peers in the in-sync set now are sure to lack nothing but
+    // what this node's bitmap will name from here on (we were a replica before): see `tracked`.
+    const tracked =
+      continuing && m.tracked !== undefined
+        ? m.tracked
+        : ctx.o
+            .replicas()
+            .filter((n) => n !== ctx.o.node && ctx.o.inSync.members().has(n))
+            .sort();
+    const sameTracked =
+      m.tracked !== undefined &&
+      m.tracked.length === tracked.length &&
+      m.tracked.every((n, i) => n === tracked[i]);
+    if (epoch > highest || newTerm || m.lastOwnEpoch !== epoch || m.chainEpoch !== chainEpoch || !sameTracked)
       await ctx.meta.update((cur) => ({
         highestEpoch: Math.max(cur.highestEpoch, epoch),
         lastOwnEpoch: epoch,
         chainEpoch,
+        tracked,
         ...(newTerm ? { dataGen: { era, epoch, seq: 0 } } : {}),
       }));
     if (!this.hasValidData) ctx.log.error('primary without valid data: the lead must not elect this node');

@@ -22,7 +22,12 @@ export async function resync(
   const bm = ctx.bm();
   const size = bm.size;
   const resumed = resumable(ctx, reply);
-  const full = !resumed && (!reply.hasValidData || ctx.datasetId === '' || reply.datasetId !== ctx.datasetId);
+  // A peer this node's bitmap does not track (away when our run of terms began, or not a
+  // replica for a while) may lack writes no bitmap of ours names: only a full copy is sure.
+  const untracked = ctx.meta.current.tracked?.includes(link.node) !== true;
+  const full =
+    !resumed &&
+    (untracked || !reply.hasValidData || ctx.datasetId === '' || reply.datasetId !== ctx.datasetId);
   // From here on new writes reach the peer live; everything written before is dirty in our
   // bitmap by now (marked before the write chose its mirrors), so the snapshot below has it.
   link.transition('resyncing', { full, resumed });
@@ -120,6 +125,8 @@ export async function resync(
   } finally {
     link.adding = undefined;
   }
+  if (untracked)
+    await ctx.meta.update((m) => ({ tracked: [...new Set([...(m.tracked ?? []), link.node])].sort() }));
   if (link.down) return;
   link.transition('in-sync');
   const durationMs = Date.now() - started;

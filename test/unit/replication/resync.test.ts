@@ -11,7 +11,9 @@ afterEach(async () => {
 
 describe('resync', () => {
   it('copies only the regions written while the peer was away, with live writes during it', async () => {
-    c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a'] });
+    // b was in sync when a's term began (a's bitmap then covers what b misses; a peer already
+    // away then gets a full copy: three-way-resync.test.ts).
+    c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a', 'b'] });
     for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
     c.live.delete('b');
     const a = c.node('a');
@@ -64,7 +66,7 @@ describe('resync', () => {
   });
 
   it('resyncs the union of both bitmaps to a peer that was primary before (replacement primary)', async () => {
-    c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['b'] });
+    c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a', 'b'] });
     for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
     const a = c.node('a');
     const b = c.node('b');
@@ -77,9 +79,8 @@ describe('resync', () => {
     b.canServe = false;
     c.live.delete('b');
     c.live.add('a');
-    // a takes over at a newer epoch (the lead moved the set to {a}) and writes region 11.
-    c.inSync.set.clear();
-    c.inSync.set.add('a');
+    // a, still in the in-sync set, takes over at a newer epoch and writes region 11 (b is in
+    // the set when a's term begins, so a's bitmap covers it; a removes it as it is not live).
     a.canServe = true;
     await a.volume.becamePrimary(4);
     await a.volume.blockDevice.write(11 * MiB, pattern(8192, 2), false);
