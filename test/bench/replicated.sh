@@ -123,6 +123,9 @@ run node "$CLUSTER" up --nodes "$NODES" --dir "$WORK" --kind replicated --size 1
 ENDPOINT=$(node "$CLUSTER" endpoint --dir "$WORK" a) || die "node a is not running"
 # tandemctl's endpoint and credentials (TANDEM_CA, TANDEM_CERT, TANDEM_KEY unless --insecure)
 eval "$(node "$CLUSTER" env --dir "$WORK" a)" || die "cluster env failed"
+# tandemctl's credentials: the cluster's admin certificate, none for an --insecure cluster.
+CREDS=()
+[ -f "$WORK/tls/ca.crt" ] && CREDS=(--tls-dir "$WORK/tls")
 PERF_TGT=()
 if [ "$VS_TGT" = 1 ]; then PERF_TGT=(--vs-tgt); fi
 # field NAME KEY: cluster.json's nodes[NAME].KEY (url, pid)
@@ -142,7 +145,7 @@ echo "bench: replicated: waiting (up to $SYNC_TIMEOUT s) for vol0 to be in sync 
 deadline=$((SECONDS + SYNC_TIMEOUT))
 while :; do
   why=""
-  if node "$TANDEMCTL" --endpoint "$ENDPOINT" --tls-dir "$WORK/tls" status --json >"$WORK/status.json" 2>"$WORK/status.err"; then
+  if node "$TANDEMCTL" --endpoint "$ENDPOINT" "${CREDS[@]}" status --json >"$WORK/status.json" 2>"$WORK/status.err"; then
     why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" "${NAMES[@]}") && break
   else
     why=$(tail -n 1 "$WORK/status.err")
@@ -195,7 +198,7 @@ for n in "${NAMES[@]}"; do
   fi
 done
 # Still in sync after the writes? (a replica dropped out of sync means a no longer mirrored)
-if node "$TANDEMCTL" --endpoint "$ENDPOINT" --tls-dir "$WORK/tls" status --json >"$WORK/status.json" 2>/dev/null; then
+if node "$TANDEMCTL" --endpoint "$ENDPOINT" "${CREDS[@]}" status --json >"$WORK/status.json" 2>/dev/null; then
   why=$(node "$HERE/report.mjs" in-sync "$WORK/status.json" "${NAMES[@]}") ||
     echo "bench: warning: after the run, $why (a replica fell out of sync: not every write was replicated)" >&2
 fi
