@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AdminClientTls } from '../../src/admin/admin-client.js';
+import type { Credentials } from './credential-types.js';
 import { usage } from './errors.js';
+
+export type { Credentials } from './credential-types.js';
 
 /** The credential options of every command (global options). */
 export interface CredentialOptions {
@@ -10,17 +13,6 @@ export interface CredentialOptions {
   key?: string | undefined;
   tlsDir?: string | undefined;
   insecure?: boolean | undefined;
-}
-
-/** Where tandemctl's credentials come from, and what they are (files, not yet read). */
-export interface Credentials {
-  /** Plaintext (a node with `insecure: true`). */
-  readonly plaintext: boolean;
-  readonly ca?: string;
-  readonly cert?: string;
-  readonly key?: string;
-  /** In words, for error lines: "--ca/--cert/--key", "TANDEM_TLS_DIR /x", "./data/tls". */
-  readonly from: string;
 }
 
 /** The embedded node's files (src/security/embedded-ca.ts) and `deploy/local/cluster`'s names. */

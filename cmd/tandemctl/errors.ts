@@ -3,7 +3,7 @@ import { AdminCallError } from '../../src/admin/admin-client.js';
 import * as ops from '../../src/admin/admin-ops.js';
 import { GRPC_STATUS_OF } from '../../src/admin/admin-proto.js';
 import { TandemError } from '../../src/util/errors.js';
-import type { Credentials } from './credentials.js';
+import type { Credentials } from './credential-types.js';
 
 /** Exit statuses (also in --help). */
 export const EXIT = {
