@@ -20,42 +20,10 @@ import {
 } from '../helpers/initiator/index.js';
 import { describeResult, openSession } from '../helpers/multipath.js';
 import { Status } from '../helpers/wire.js';
+import { copyList, xcopyCdb } from '../helpers/xcopy.js';
 
 const BLOCK = 512;
 const BLOCKS = 16;
-
-function xcopyCdb(length: number): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = 0x83;
-  b.writeUInt32BE(length, 10);
-  return b;
-}
-
-/** CSCDs (E4h) naming `src` and `dst` by NAA, one block→block segment from CSCD 0 to 1. */
-function copyList(src: Buffer, dst: Buffer, blocks: number, srcLba: number, dstLba: number): Buffer {
-  const cscds = [src, dst].map((naa) => {
-    const d = Buffer.alloc(32);
-    d[0] = 0xe4;
-    d[4] = 0x01;
-    d[5] = 0x03;
-    d[7] = naa.length;
-    naa.copy(d, 8);
-    d.writeUIntBE(BLOCK, 29, 3);
-    return d;
-  });
-  const seg = Buffer.alloc(28);
-  seg[0] = 0x02;
-  seg.writeUInt16BE(0x18, 2);
-  seg.writeUInt16BE(1, 6);
-  seg.writeUInt16BE(blocks, 10);
-  seg.writeBigUInt64BE(BigInt(srcLba), 12);
-  seg.writeBigUInt64BE(BigInt(dstLba), 20);
-  const h = Buffer.alloc(16);
-  h[1] = 0b11 << 3;
-  h.writeUInt16BE(64, 2);
-  h.writeUInt32BE(28, 8);
-  return Buffer.concat([h, ...cscds, seg]);
-}
 
 async function naaOf(s: IscsiInitiator, lun: number): Promise<Buffer> {
   const page = (await s.scsi(lun, inquiryVpd(0x83), { expectedDataIn: 255 })).data;

@@ -24,6 +24,7 @@ import {
   write16,
 } from '../helpers/initiator/index.js';
 import { Status as ScsiStatus } from '../helpers/wire.js';
+import { copyList, xcopyCdb } from '../helpers/xcopy.js';
 
 const TARGET = 'iqn.2026-12.org.tandem:xcopy-gate';
 const HOLDER = 'iqn.2026-12.org.tandem.test:holder';
@@ -36,39 +37,6 @@ const kcq = (r: ScsiResult) =>
   r.sense
     ? [r.sense.key, r.sense.asc, r.sense.ascq].map((x) => x.toString(16).padStart(2, '0')).join('/')
     : '';
-
-function xcopyCdb(length: number): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = 0x83;
-  b.writeUInt32BE(length, 10);
-  return b;
-}
-
-/** CSCDs (E4h) naming `src` and `dst` by NAA, one block→block segment from CSCD 0 to 1. */
-function copyList(src: Buffer, dst: Buffer, blocks: number, srcLba: number, dstLba: number): Buffer {
-  const cscds = [src, dst].map((naa) => {
-    const d = Buffer.alloc(32);
-    d[0] = 0xe4;
-    d[4] = 0x01;
-    d[5] = 0x03;
-    d[7] = naa.length;
-    naa.copy(d, 8);
-    d.writeUIntBE(BLOCK, 29, 3);
-    return d;
-  });
-  const seg = Buffer.alloc(28);
-  seg[0] = 0x02;
-  seg.writeUInt16BE(0x18, 2);
-  seg.writeUInt16BE(1, 6);
-  seg.writeUInt16BE(blocks, 10);
-  seg.writeBigUInt64BE(BigInt(srcLba), 12);
-  seg.writeBigUInt64BE(BigInt(dstLba), 20);
-  const h = Buffer.alloc(16);
-  h[1] = 0b11 << 3;
-  h.writeUInt16BE(64, 2);
-  h.writeUInt32BE(28, 8);
-  return Buffer.concat([h, ...cscds, seg]);
-}
 
 describe('EXTENDED COPY and target resets go through the gate (wire)', () => {
   let node: Tandem;

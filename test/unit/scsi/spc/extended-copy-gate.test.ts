@@ -9,46 +9,11 @@ import type { CommandForwarder, ForwardedCommand } from '../../../../src/scsi/fo
 import { LogicalUnit } from '../../../../src/scsi/logical-unit.js';
 import { cdb, Loopback, makeNexus, pattern } from '../../../helpers/loopback.js';
 import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
+import { COPY_LIST_SEGMENT, copyList, xcopyCdb } from '../../../helpers/xcopy.js';
 
 const BS = 512;
 const X = makeNexus('iqn.2024-01.org.tandem:x', '400001370001');
 const Y = makeNexus('iqn.2024-01.org.tandem:y', '400001370002');
-
-function xcopyCdb(length: number): Buffer {
-  const b = Buffer.alloc(16);
-  b[0] = 0x83;
-  b.writeUInt32BE(length, 10);
-  return b;
-}
-
-/** One identification CSCD per NAA (E4h), then one block→block segment (02h) from 0 to 1. */
-function copyList(src: Buffer, dst: Buffer, blocks: number, srcLba: number, dstLba: number): Buffer {
-  const cscds = [src, dst].map((naa) => {
-    const d = Buffer.alloc(32);
-    d[0] = 0xe4;
-    d[4] = 0x01;
-    d[5] = 0x03;
-    d[7] = naa.length;
-    naa.copy(d, 8);
-    d.writeUIntBE(BS, 29, 3);
-    return d;
-  });
-  const seg = Buffer.alloc(28);
-  seg[0] = 0x02;
-  seg.writeUInt16BE(0x18, 2);
-  seg.writeUInt16BE(0, 4);
-  seg.writeUInt16BE(1, 6);
-  seg.writeUInt16BE(blocks, 10);
-  seg.writeBigUInt64BE(BigInt(srcLba), 12);
-  seg.writeBigUInt64BE(BigInt(dstLba), 20);
-  const h = Buffer.alloc(16);
-  h[1] = 0b11 << 3; // NO LIST ID
-  h.writeUInt16BE(64, 2);
-  h.writeUInt32BE(28, 8);
-  return Buffer.concat([h, ...cscds, seg]);
-}
-/** Offset of the segment descriptor in copyList's parameter list. */
-const SEGMENT = 16 + 64;
 
 function prOut(sa: number, type: number, key: bigint, saKey = 0n): { cdb: Buffer; dataOut: Buffer } {
   const c = Buffer.alloc(10);
@@ -160,7 +125,7 @@ describe('EXTENDED COPY through the gate: ALUA state and forwarding', () => {
       const c = await xcopy(lo, copyList(naa1, naa0, 8, 0, 0));
       expect(kcq(c)).toBe('0a/0d/02');
       // The field pointer names the segment's SOURCE CSCD DESCRIPTOR INDEX.
-      expect(decodeSense(c.sense!).field).toEqual({ inCdb: false, byte: SEGMENT + 4 });
+      expect(decodeSense(c.sense!).field).toEqual({ inCdb: false, byte: COPY_LIST_SEGMENT + 4 });
       expect((await lo.readMedium(0, 8)).equals(pattern(8 * BS, 7))).toBe(false);
     });
 
@@ -169,7 +134,7 @@ describe('EXTENDED COPY through the gate: ALUA state and forwarding', () => {
       await lo.writeMedium(0, pattern(8 * BS, 8));
       const c = await xcopy(lo, copyList(naa0, naa1, 8, 0, 0));
       expect(kcq(c)).toBe('0a/0d/02');
-      expect(decodeSense(c.sense!).field).toEqual({ inCdb: false, byte: SEGMENT + 6 });
+      expect(decodeSense(c.sense!).field).toEqual({ inCdb: false, byte: COPY_LIST_SEGMENT + 6 });
       expect((await dev1.read(0, 8 * BS)).equals(Buffer.alloc(8 * BS))).toBe(true);
     });
   }
