@@ -1,3 +1,4 @@
+import { TandemError } from '../util/errors.js';
 import type { ItNexus, TargetPort, TransportCommand } from './command.js';
 import type { SenseReasonName } from './sense-reason.js';
 import type { TaskAttributeCode } from './spec/status.js';
@@ -64,12 +65,16 @@ export interface ForwardedCompletion {
  * WRITE) or RESERVATION CONFLICT (PR OUT), so the transport ends the nexus's connection
  * instead and the initiator recovers as after a connection loss (issue 14, finding 7).
  */
-export class ForwardOutcomeUnknown extends Error {
-  readonly code = 'TANDEM_ERR_FORWARD_OUTCOME_UNKNOWN';
+export class ForwardOutcomeUnknown extends TandemError {
   constructor(message: string) {
-    super(message);
+    super('TANDEM_ERR_FORWARD_OUTCOME_UNKNOWN', message);
     this.name = 'ForwardOutcomeUnknown';
   }
+}
+
+/** Whether a forwarder's rejection is the catalogue's outcome unknown (whoever raised it). */
+export function isForwardOutcomeUnknown(err: unknown): err is TandemError {
+  return err instanceof TandemError && err.code === 'TANDEM_ERR_FORWARD_OUTCOME_UNKNOWN';
 }
 
 /** The forwarding node's side: send a command to the volume's primary. */

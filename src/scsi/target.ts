@@ -18,8 +18,8 @@ import {
   type ForwardedCommand,
   type ForwardedCompletion,
   ForwardedTransportCommand,
-  ForwardOutcomeUnknown,
   forwardedItNexus,
+  isForwardOutcomeUnknown,
   RESET_UNIT_ATTENTIONS,
   type ResetUnitAttention,
 } from './forwarding.js';
@@ -342,7 +342,7 @@ export class ScsiTarget implements ScsiEngine, TargetView {
       return c;
     } catch (err) {
       if (cmd.signal.aborted) throw new TaskAborted();
-      if (err instanceof ForwardOutcomeUnknown && changesState(row)) {
+      if (isForwardOutcomeUnknown(err) && changesState(row)) {
         // It reached the primary and may have run there: "not executed" would be a lie that a
         // retried COMPARE AND WRITE turns into MISCOMPARE (issue 14, finding 7). The transport
         // ends the connection instead, and the initiator recovers as after a connection loss.

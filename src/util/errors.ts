@@ -59,6 +59,11 @@ export const ErrorCodes = {
     retryable: true,
     meaning: "the volume's primary could not be reached to forward a command; retryable",
   },
+  TANDEM_ERR_FORWARD_OUTCOME_UNKNOWN: {
+    retryable: false,
+    meaning:
+      'a forwarded command reached the primary and no trustworthy answer came: it may have run there; the connection is closed',
+  },
   TANDEM_ERR_REPLICATION_FENCED: {
     retryable: true,
     meaning:
