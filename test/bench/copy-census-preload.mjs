@@ -9,7 +9,8 @@
 // file, source-mapped with --enable-source-maps) and, when that frame is a library's, to the
 // nearest frame in the project's own code. Node's C++ (socket reads, pwritev) is not seen.
 //
-// Control: a Unix socket at $CENSUS_SOCKET; a line "reset" zeroes the counters, "snap" answers
+// Control: a Unix socket at $CENSUS_SOCKET ("%p" in it: this process's PID, for the nodes of a
+// cluster started with NODE_OPTIONS=--import ...); a line "reset" zeroes the counters, "snap" answers
 // one JSON line { sites: [{ site, via, kind, calls, bytes }] }.
 import net from 'node:net';
 
@@ -73,7 +74,8 @@ function count(kind, bytes) {
   try {
     const fs = frames();
     const first = fs[0] ?? '?';
-    const via = own(first) ? '' : where(fs.find(own) ?? '?');
+    const caller = fs.find(own);
+    const via = own(first) ? '' : caller ? where(caller) : '(no own frame on the stack)';
     const site = where(first);
     const key = `${kind}|${site}|${via}`;
     const s = sites.get(key) ?? { site, via, kind, calls: 0, bytes: 0 };
@@ -146,7 +148,7 @@ ArrayBuffer.prototype.slice = function slice(start, end) {
   return out;
 };
 
-const socketPath = process.env.CENSUS_SOCKET;
+const socketPath = process.env.CENSUS_SOCKET?.replaceAll('%p', String(process.pid));
 if (socketPath) {
   const server = net.createServer((conn) => {
     let text = '';
