@@ -35,6 +35,8 @@ function status(
         resyncTotalBytes: 0,
         luns: [],
         replicaStates: [],
+        recovery: [],
+        resyncPeers: [],
         ...v,
       },
     ],
