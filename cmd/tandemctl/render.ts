@@ -9,6 +9,31 @@ function resyncRate(r: VolumeResync | undefined): string {
   return ` ${formatBytes(r.rateBps)}/s${eta}${r.resumed ? ' (resumed)' : ''}`;
 }
 
+type Recovery = ClusterStatusMsg['volumes'][number]['recovery'][number];
+type Generation = NonNullable<Recovery['generation']>;
+
+/** "epoch 12 seq 1, era 3f2a…" (what a copy holds: docs/replication.md, When etcd forgets). */
+function generation(g: Generation | null): string {
+  if (!g) return 'nothing';
+  const era = g.era ? `, era ${g.era.length > 8 ? `${g.era.slice(0, 8)}…` : g.era}` : '';
+  return `epoch ${g.epoch} seq ${g.seq}${era}`;
+}
+
+/** One node's recovery after etcd lost the replica set, in words (issue 14, check 4). */
+function recoveryDetail(r: Recovery): string {
+  if (r.state === 'waiting-for-newest') {
+    return `this copy is stale (${generation(r.generation)}; ${r.source} holds ${generation(r.newest)}): ${r.reason}`;
+  }
+  return r.reason;
+}
+
+/** " 20 MiB/s ETA 4s" of one resyncing peer, from the primary's view ('' without a rate). */
+function peerRate(p: { resyncRateBps: number; resyncEtaSeconds: number } | undefined): string {
+  if (!p || Number(p.resyncRateBps) <= 0) return '';
+  const eta = Number(p.resyncEtaSeconds) > 0 ? ` ETA ${formatDuration(Number(p.resyncEtaSeconds))}` : '';
+  return ` ${formatBytes(Number(p.resyncRateBps))}/s${eta}`;
+}
+
 /** The text of tandemctl status (`resync`: the running resyncs' rate and ETA, when known). */
 export function showStatus(s: ClusterStatusMsg, resync?: ReadonlyMap<string, VolumeResync>): string {
   const now = Date.now();
@@ -46,8 +71,25 @@ export function showStatus(s: ClusterStatusMsg, resync?: ReadonlyMap<string, Vol
       ]),
     ),
   );
-  // Every replica of every replicated volume: primary, in-sync, resyncing (progress), out-of-sync, down.
-  const replicas = s.volumes.flatMap((v) => (v.replicaStates ?? []).map((r) => ({ volume: v.id, ...r })));
+  // After etcd lost a replica set: which copy is the source, which waits (and for what), which resyncs.
+  const recovering = s.volumes.flatMap((v) => (v.recovery ?? []).map((r) => ({ volume: v.id, ...r })));
+  if (recovering.length > 0) {
+    parts.push(
+      section(
+        'Recovery',
+        ['VOLUME', 'NODE', 'STATE', 'DETAIL'],
+        recovering.map((r) => [r.volume, r.node, r.state, recoveryDetail(r)]),
+      ),
+    );
+  }
+  // Every replica of every replicated volume: primary, in-sync, resyncing (progress, rate, ETA), out-of-sync, down.
+  const replicas = s.volumes.flatMap((v) =>
+    (v.replicaStates ?? []).map((r) => ({
+      volume: v.id,
+      ...r,
+      peer: (v.resyncPeers ?? []).find((p) => p.node === r.node),
+    })),
+  );
   if (replicas.length > 0) {
     parts.push(
       section(
@@ -58,7 +100,7 @@ export function showStatus(s: ClusterStatusMsg, resync?: ReadonlyMap<string, Vol
           r.node,
           r.state,
           r.state === 'resyncing' && r.resyncTotalBytes > 0
-            ? `${percent(r.resyncDoneBytes, r.resyncTotalBytes)} ${formatBytes(r.resyncDoneBytes)}/${formatBytes(r.resyncTotalBytes)}`
+            ? `${percent(r.resyncDoneBytes, r.resyncTotalBytes)} ${formatBytes(r.resyncDoneBytes)}/${formatBytes(r.resyncTotalBytes)}${peerRate(r.peer)}`
             : '',
         ]),
       ),

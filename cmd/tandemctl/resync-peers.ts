@@ -20,8 +20,9 @@ export interface VolumeResync {
 
 /**
  * The running resyncs of each volume, from the primary's view: the cluster status's
- * `resyncPeers` when the server fills it, else the node status of the node answering when it is
- * that volume's primary (the other nodes' primaries are not asked: one call, one node).
+ * `resyncPeers` (any node answering fills it from the primary's NodeStatus), else, from a node
+ * of an older version that leaves it empty, the node status of the node answering when it is
+ * that volume's primary.
  */
 export function resyncByVolume(
   s: ClusterStatusMsg,
@@ -29,7 +30,7 @@ export function resyncByVolume(
 ): Map<string, VolumeResync> {
   const out = new Map<string, VolumeResync>();
   for (const v of s.volumes) {
-    const fromCluster = (v as { resyncPeers?: PeerResync[] }).resyncPeers ?? [];
+    const fromCluster: PeerResync[] = v.resyncPeers ?? [];
     const mine =
       local && local.name === v.primary
         ? ((local.volumes.find((x) => x.id === v.id)?.replication?.peers ?? []) as PeerResync[])

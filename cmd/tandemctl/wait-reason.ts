@@ -21,7 +21,13 @@ const USABLE_SECONDARY = new Set(['active-non-optimized', 'standby']);
 export function waitReason(s: ClusterStatusMsg, volume: string, want: WaitWant): string | undefined {
   const v = s.volumes.find((x) => x.id === volume);
   if (!v) return `no volume ${volume}`;
-  if (!v.primary) return 'no primary';
+  if (!v.primary) {
+    // After etcd lost the replica set: who waits, and for what (issue 14, check 4).
+    const waits = (v.recovery ?? []).filter((r) => r.state.startsWith('waiting-'));
+    return waits.length > 0
+      ? `no primary: ${waits.map((r) => `${r.node} ${r.state}: ${r.reason}`).join('; ')}`
+      : 'no primary';
+  }
   if (want.primary !== undefined && v.primary !== want.primary) {
     return `the primary is ${v.primary}, not ${want.primary}`;
   }

@@ -47,6 +47,35 @@ export interface ReplicaStateInfo {
   resyncTotalBytes: number;
 }
 
+/**
+ * A replicated volume recovering after etcd lost its replica set (a config import into an empty
+ * etcd; a restore and a new era), as one node reports it (issue 14, check 4).
+ */
+export interface VolumeRecoveryInfo {
+  /** The node whose copy this is about. */
+  node: string;
+  /**
+   * waiting-for-replicas (`missing` have not said what their copy holds: start them),
+   * waiting-for-newest (`source` holds newer data and re-creates the set), waiting-for-operator
+   * (copies of two etcd eras), resync-from-newest (this copy is resynced from `source`'s),
+   * source (the set was re-created from this copy; `missing`: the copies not in sync yet).
+   */
+  state: string;
+  source: string;
+  missing: string[];
+  /** This copy's data generation, and (waiting-for-newest) the newest copy's. */
+  generation: DataGenerationInfo;
+  newest?: DataGenerationInfo;
+  /** In words, as the node logs it. */
+  reason: string;
+}
+
+export interface DataGenerationInfo {
+  era: string;
+  epoch: number;
+  seq: number;
+}
+
 export interface ReplicationInfo {
   inSync: string[];
   peers: PeerReplicationState[];
@@ -65,6 +94,8 @@ export interface NodeVolumeStatus {
   /** Bytes. */
   size: number;
   replication?: ReplicationInfo;
+  /** Replicated: how it recovers after etcd lost its replica set, while it does. */
+  recovery?: VolumeRecoveryInfo;
 }
 
 export interface NodeStatus {
@@ -114,6 +145,10 @@ export interface VolumeStatusInfo {
   luns: string[];
   /** Replicated: every replica's state, in `replicas` order (shared: empty). */
   replicaStates: ReplicaStateInfo[];
+  /** Every node's recovery after etcd lost the replica set (empty: none recovers). */
+  recovery?: VolumeRecoveryInfo[];
+  /** The primary's resyncing peers: progress, rate and ETA of each. */
+  resyncPeers?: PeerReplicationState[];
 }
 
 export interface ClusterStatus {

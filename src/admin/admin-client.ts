@@ -12,6 +12,7 @@ import {
   type SwitchoverResponse,
   type VerifyResultMsg,
 } from './admin-proto.js';
+import { recoveryFromMsg } from './recovery-msg.js';
 
 export { DEFAULT_ADMIN_PORT } from './admin-proto.js';
 
@@ -291,6 +292,7 @@ export function nodeStatusFromMsg(m: NodeStatusMsg): NodeStatus {
             },
           }
         : {}),
+      ...(v.recovery ? { recovery: recoveryFromMsg(v.recovery) } : {}),
     })),
     sessions: m.sessions.map((s) => ({
       node: s.node,

@@ -30,6 +30,7 @@ import {
   SECRET_PLACEHOLDER,
   validateEntry,
 } from './config-document.js';
+import { recoveryMsg } from './recovery-msg.js';
 
 /** DESIGN.md "Trust": a read reply never carries a CHAP secret (same keys as the export's redaction). */
 function hideSecrets(v: JsonValue): JsonValue {
@@ -77,6 +78,7 @@ export function nodeStatusMsg(s: NodeStatus): NodeStatusMsg {
             resyncTotalBytes: v.replication.resyncTotal,
           }
         : null,
+      recovery: v.recovery ? recoveryMsg(v.recovery) : null,
     })),
     sessions: s.sessions.map(sessionMsg),
   };
@@ -100,6 +102,8 @@ export function clusterStatusMsg(s: ClusterStatus): ClusterStatusMsg {
       resyncTotalBytes: v.resyncTotal,
       luns: v.luns,
       replicaStates: v.replicaStates,
+      recovery: (v.recovery ?? []).map(recoveryMsg),
+      resyncPeers: v.resyncPeers ?? [],
     })),
     sessions: s.sessions.map(sessionMsg),
     warnings: s.warnings,

@@ -61,6 +61,10 @@ export function volumeStatus(
 ): VolumeStatusInfo {
   const { leader, alua } = state;
   const r = leader ? statuses.get(leader.node)?.volumes.find((x) => x.id === v.id)?.replication : undefined;
+  // Each node says how its own copy recovers after etcd lost the replica set (issue 14, check 4).
+  const recovery = [...statuses.values()]
+    .flatMap((s) => s.volumes.filter((x) => x.id === v.id && x.recovery).map((x) => x.recovery!))
+    .sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
   const replicas = v.replicas ?? groups.map((g) => g.node);
   return {
     id: v.id,
@@ -85,6 +89,9 @@ export function volumeStatus(
       v.kind === 'replicated'
         ? replicas.map((node) => replicaState(node, state, r?.peers ?? [], live ?? new Set(statuses.keys())))
         : [],
+    recovery,
+    // Rate and ETA are the primary's to measure: its links' view, whichever node answers.
+    resyncPeers: (r?.peers ?? []).filter((p) => p.state === 'resyncing'),
   };
 }
 

@@ -17,6 +17,7 @@ import type {
   SessionInfo,
   SwitchoverOutcome,
   VerifyOutcome,
+  VolumeRecoveryInfo,
   VolumeStatusInfo,
 } from './admin-backend.js';
 import { AdminClient, type AdminClientTls } from './admin-client.js';
@@ -48,6 +49,8 @@ export interface ServedVolume {
   inSync?(): ReadonlySet<string>;
   /** Resolves when no command is executing on the volume's LU (bounded by the caller). */
   idle(): Promise<void>;
+  /** Replicated: how it recovers after etcd lost its replica set (replica-set lifecycle). */
+  recovery?(): Omit<VolumeRecoveryInfo, 'node'> | undefined;
 }
 
 /** The cluster runtime as the backend sees it. */
@@ -162,6 +165,7 @@ export class DaemonAdminBackend implements AdminBackend {
       const r = v.replication?.status();
       const epoch = coord?.epoch(v.volume.id) ?? 0;
       const resyncing = r?.peers.filter((p) => p.state === 'resyncing') ?? [];
+      const recovery = v.recovery?.();
       return {
         id: v.volume.id,
         role: coord?.role(v.volume.id) === 'leader' ? 'primary' : (r?.role ?? 'serving'),
@@ -186,6 +190,7 @@ export class DaemonAdminBackend implements AdminBackend {
               },
             }
           : {}),
+        ...(recovery ? { recovery: { ...recovery, node: this.#o.node } } : {}),
       };
     });
     return {

@@ -8,6 +8,7 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { AdminClient as _tandem_admin_v1_AdminClient, AdminDefinition as _tandem_admin_v1_AdminDefinition } from './tandem/admin/v1/Admin.js';
 import type { ClusterStatus as _tandem_admin_v1_ClusterStatus, ClusterStatus__Output as _tandem_admin_v1_ClusterStatus__Output } from './tandem/admin/v1/ClusterStatus.js';
 import type { ConfigEntry as _tandem_admin_v1_ConfigEntry, ConfigEntry__Output as _tandem_admin_v1_ConfigEntry__Output } from './tandem/admin/v1/ConfigEntry.js';
+import type { DataGeneration as _tandem_admin_v1_DataGeneration, DataGeneration__Output as _tandem_admin_v1_DataGeneration__Output } from './tandem/admin/v1/DataGeneration.js';
 import type { DeleteConfigRequest as _tandem_admin_v1_DeleteConfigRequest, DeleteConfigRequest__Output as _tandem_admin_v1_DeleteConfigRequest__Output } from './tandem/admin/v1/DeleteConfigRequest.js';
 import type { DeleteConfigResponse as _tandem_admin_v1_DeleteConfigResponse, DeleteConfigResponse__Output as _tandem_admin_v1_DeleteConfigResponse__Output } from './tandem/admin/v1/DeleteConfigResponse.js';
 import type { DifferingRegion as _tandem_admin_v1_DifferingRegion, DifferingRegion__Output as _tandem_admin_v1_DifferingRegion__Output } from './tandem/admin/v1/DifferingRegion.js';
@@ -38,6 +39,7 @@ import type { VerifyMessage as _tandem_admin_v1_VerifyMessage, VerifyMessage__Ou
 import type { VerifyProgress as _tandem_admin_v1_VerifyProgress, VerifyProgress__Output as _tandem_admin_v1_VerifyProgress__Output } from './tandem/admin/v1/VerifyProgress.js';
 import type { VerifyRequest as _tandem_admin_v1_VerifyRequest, VerifyRequest__Output as _tandem_admin_v1_VerifyRequest__Output } from './tandem/admin/v1/VerifyRequest.js';
 import type { VerifyResult as _tandem_admin_v1_VerifyResult, VerifyResult__Output as _tandem_admin_v1_VerifyResult__Output } from './tandem/admin/v1/VerifyResult.js';
+import type { VolumeRecovery as _tandem_admin_v1_VolumeRecovery, VolumeRecovery__Output as _tandem_admin_v1_VolumeRecovery__Output } from './tandem/admin/v1/VolumeRecovery.js';
 import type { VolumeStatus as _tandem_admin_v1_VolumeStatus, VolumeStatus__Output as _tandem_admin_v1_VolumeStatus__Output } from './tandem/admin/v1/VolumeStatus.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -51,6 +53,7 @@ export interface ProtoGrpcType {
         Admin: SubtypeConstructor<typeof grpc.Client, _tandem_admin_v1_AdminClient> & { service: _tandem_admin_v1_AdminDefinition }
         ClusterStatus: MessageTypeDefinition<_tandem_admin_v1_ClusterStatus, _tandem_admin_v1_ClusterStatus__Output>
         ConfigEntry: MessageTypeDefinition<_tandem_admin_v1_ConfigEntry, _tandem_admin_v1_ConfigEntry__Output>
+        DataGeneration: MessageTypeDefinition<_tandem_admin_v1_DataGeneration, _tandem_admin_v1_DataGeneration__Output>
         DeleteConfigRequest: MessageTypeDefinition<_tandem_admin_v1_DeleteConfigRequest, _tandem_admin_v1_DeleteConfigRequest__Output>
         DeleteConfigResponse: MessageTypeDefinition<_tandem_admin_v1_DeleteConfigResponse, _tandem_admin_v1_DeleteConfigResponse__Output>
         DifferingRegion: MessageTypeDefinition<_tandem_admin_v1_DifferingRegion, _tandem_admin_v1_DifferingRegion__Output>
@@ -81,6 +84,7 @@ export interface ProtoGrpcType {
         VerifyProgress: MessageTypeDefinition<_tandem_admin_v1_VerifyProgress, _tandem_admin_v1_VerifyProgress__Output>
         VerifyRequest: MessageTypeDefinition<_tandem_admin_v1_VerifyRequest, _tandem_admin_v1_VerifyRequest__Output>
         VerifyResult: MessageTypeDefinition<_tandem_admin_v1_VerifyResult, _tandem_admin_v1_VerifyResult__Output>
+        VolumeRecovery: MessageTypeDefinition<_tandem_admin_v1_VolumeRecovery, _tandem_admin_v1_VolumeRecovery__Output>
         VolumeStatus: MessageTypeDefinition<_tandem_admin_v1_VolumeStatus, _tandem_admin_v1_VolumeStatus__Output>
       }
     }

@@ -13,7 +13,7 @@ import { ForwardClient } from '../cluster/forward-client.js';
 import { ForwardServer } from '../cluster/forward-server.js';
 import { ClusterReservationStore } from '../cluster/reservation-store.js';
 import { addReplicationService, ReplicatedVolume } from '../replication/index.js';
-import { ReplicaSetLifecycle } from '../replication/replica-set-lifecycle.js';
+import { ReplicaSetLifecycle, type ReplicaSetRecovery } from '../replication/replica-set-lifecycle.js';
 import type { LuAccess } from '../scsi/alua.js';
 import type { ForwardedCommand, ForwardedCompletion } from '../scsi/forwarding.js';
 import type { LogicalUnitOptions } from '../scsi/logical-unit.js';
@@ -198,6 +198,11 @@ export class ClusterLink {
 
   inSync(volume: string): ReadonlySet<string> {
     return this.#lifecycle!.inSyncSet(volume).members();
+  }
+
+  /** How `volume` recovers after etcd lost its replica set (status), if it does. */
+  recovery(volume: string): ReplicaSetRecovery | undefined {
+    return this.#lifecycle?.recovery(volume);
   }
 
   handOver(

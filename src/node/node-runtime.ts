@@ -1,4 +1,4 @@
-import path from 'node:path';
+import type { VolumeRecoveryInfo } from '../admin/admin-backend.js';
 import type {
   ClusterLunConfig,
   ClusterTargetConfig,
@@ -17,12 +17,10 @@ import type {
   PortGroup,
   Subscription,
 } from '../cluster/coordinator.js';
-import { ClusterModeStore } from '../cluster/mode-parameter-store.js';
 import { Portal } from '../iscsi/portal.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from '../iscsi/portal-interface.js';
 import type { SessionRegistry } from '../iscsi/session-registry.js';
-import type { ReplicatedVolume } from '../replication/index.js';
-import { LogicalUnit } from '../scsi/logical-unit.js';
+import type { ReplicaSetRecovery } from '../replication/replica-set-lifecycle.js';
 import type { OpcodeTable } from '../scsi/opcode-table.js';
 import { reason } from '../scsi/sense-reason.js';
 import { ScsiTarget } from '../scsi/target.js';
@@ -32,7 +30,7 @@ import type { Logger } from '../util/logger.js';
 import { ClusterLink } from './cluster-link.js';
 import { bootstrapConfig, desiredConfig, lunMaskOf } from './desired-config.js';
 import { growVolume } from './grow-volume.js';
-import { openVolumeDevice } from './open-device.js';
+import { type Mounted, mountLun } from './mount-lun.js';
 import { planReconcile } from './plan-reconcile.js';
 import { resyncRateBps } from './resync-rate.js';
 import {
@@ -43,17 +41,6 @@ import {
   targetPort,
   targetPortsOf,
 } from './target-ports.js';
-
-interface Mounted {
-  readonly key: string;
-  readonly target: string;
-  readonly lun: number;
-  readonly volume: VolumeConfig;
-  readonly lu: LogicalUnit;
-  readonly device: BlockDevice;
-  /** Replicated volumes: the mirror (its blockDevice is what the LU writes to; it closes `device`). */
-  readonly replication?: ReplicatedVolume;
-}
 
 export interface NodeShared {
   readonly portals: Portal[];
@@ -358,109 +345,22 @@ export class NodeRuntime implements ClusterHost {
   }
 
   async #mount(key: string, l: ClusterLunConfig, vol: VolumeConfig): Promise<void> {
-    const c = this.coordinator!;
-    const engine = this.#shared.targets.get(l.target)!;
-    const raw = await openVolumeDevice(
-      this.#cfg.node.dataDir,
+    const mounted = await mountLun(
+      {
+        cfg: this.#cfg,
+        log: this.#log,
+        coordinator: this.coordinator!,
+        link: this.#link,
+        group: this.#group!,
+        targets: this.#shared.targets,
+        timeDevice: this.#shared.timeDevice,
+        checkVolumePath: (v) => this.checkVolumePath(v),
+      },
+      key,
+      l,
       vol,
-      this.#log,
-      this.#cfg.cluster ? this.checkVolumePath(vol) : undefined,
     );
-    // Timed: the LU's own I/O on the primary, and on a replica the mirrored writes it applies.
-    const device = this.#shared.timeDevice?.(raw, l.target, l.lun) ?? raw;
-    const link = this.#link;
-    const holder: { lu?: LogicalUnit } = {};
-    let linked: Awaited<ReturnType<ClusterLink['wire']>> | undefined;
-    let modes: ClusterModeStore | undefined;
-    try {
-      const seed = await c.volumeSeed(vol.id, vol.identity);
-      linked = await link?.wire(
-        vol,
-        device,
-        (s) => this.#shared.targets.get(l.target)?.observer?.stage(l.lun, 'replication', s),
-        () => {
-          const lu = holder.lu;
-          // SPC-4 5.15.2.3: every I_T nexus of the LU learns of the change (here: those on this node).
-          if (lu)
-            lu.unitAttentions.establishAll(lu.knownNexuses(), reason('ASYMMETRIC_ACCESS_STATE_CHANGED'));
-        },
-      );
-      // Mode parameters an initiator set are cluster state (issue 14, finding 6).
-      modes = await ClusterModeStore.open({ coordinator: c, volume: vol.id, logger: this.#log });
-      const lu = new LogicalUnit(
-        linked?.replication?.blockDevice ?? device,
-        {
-          volumeId: vol.id,
-          blockSize: vol.blockSize,
-          readOnly: vol.readOnly,
-          identitySeed: seed,
-          // Embedded: persistent reservations with APTPL survive a restart in this file (SPC-4 5.13.6).
-          ...(link
-            ? {}
-            : {
-                aptplFile: path.join(
-                  this.#cfg.node.dataDir,
-                  'reservations',
-                  `${encodeURIComponent(seed)}.json`,
-                ),
-              }),
-        },
-        { ...linked?.options, modeStore: modes },
-      );
-      holder.lu = lu;
-      // SBC-3 4.10: this node's nexuses learn of a committed resize (src/replication/resize.ts).
-      linked?.replication?.onCapacityChanged(() =>
-        lu.unitAttentions.establishAll(lu.knownNexuses(), reason('CAPACITY_DATA_HAS_CHANGED')),
-      );
-      if (vol.size) linked?.replication?.requestSize(vol.size);
-      if (!link) await this.#leadAlone(vol);
-      engine.addLun(l.lun, lu);
-      this.#mounted.set(key, {
-        key,
-        target: l.target,
-        lun: l.lun,
-        volume: vol,
-        lu,
-        device,
-        ...(linked?.replication ? { replication: linked.replication } : {}),
-      });
-      this.#log.info(
-        {
-          target: l.target,
-          lun: l.lun,
-          volume: vol.id,
-          kind: vol.kind,
-          backstore: device.description,
-          bytes: device.size,
-          blockSize: vol.blockSize,
-        },
-        'logical unit ready',
-      );
-    } catch (err) {
-      modes?.close();
-      if (linked) await link?.unwire(vol.id);
-      if (linked?.replication) await linked.replication.close().catch(() => undefined);
-      else await device.close().catch(() => undefined);
-      throw err;
-    }
-  }
-
-  /**
-   * Embedded: the node is the primary of every volume it serves, and its one port group is
-   * Active/Optimized, recorded in the coordinator so status reads it as in a cluster. A
-   * replicated volume has one copy, this node's: it is the whole in-sync set.
-   */
-  async #leadAlone(vol: VolumeConfig): Promise<void> {
-    const c = this.coordinator!;
-    const volume = vol.id;
-    if (vol.kind === 'replicated') await c.createReplicaSet(volume, `${this.#cfg.node.name}:${volume}`);
-    c.campaign(volume);
-    const epoch = c.epoch(volume);
-    if (epoch !== undefined) {
-      await c.publishAlua(volume, epoch, [
-        { targetPortGroupId: this.#group!.targetPortGroupId, state: 'active-optimized' },
-      ]);
-    }
+    this.#mounted.set(key, mounted);
   }
 
   async #unmount(m: Mounted): Promise<void> {
@@ -498,7 +398,13 @@ export class NodeRuntime implements ClusterHost {
       volume: m.volume,
       size: m.replication?.blockDevice.size ?? m.device.size,
       aluaState: () => (this.#link ? this.#link.localState(m.volume.id) : 'active-optimized'),
-      ...(m.replication ? { replication: m.replication, inSync: () => this.#link!.inSync(m.volume.id) } : {}),
+      ...(m.replication
+        ? {
+            replication: m.replication,
+            inSync: () => this.#link!.inSync(m.volume.id),
+            recovery: () => recoveryInfo(this.#link?.recovery(m.volume.id)),
+          }
+        : {}),
       idle: async () => {
         // The draining primary refuses new media commands; wait for those already running.
         while (m.lu.taskSet.size > 0) await new Promise((r) => setTimeout(r, 10));
@@ -535,4 +441,17 @@ export class NodeRuntime implements ClusterHost {
     for (const m of this.#mounted.values()) await this.#close(m);
     this.#mounted.clear();
   }
+}
+
+/** The lifecycle's recovery as the admin backend reports it (admin-backend.ts VolumeRecoveryInfo). */
+function recoveryInfo(r: ReplicaSetRecovery | undefined): Omit<VolumeRecoveryInfo, 'node'> | undefined {
+  if (!r) return undefined;
+  return {
+    state: r.state,
+    source: r.source,
+    missing: [...r.missing],
+    generation: { ...r.generation },
+    ...(r.newest ? { newest: { ...r.newest } } : {}),
+    reason: r.reason,
+  };
 }

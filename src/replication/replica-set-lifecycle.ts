@@ -9,6 +9,42 @@ export interface DataClaim extends DataGeneration {
   readonly dataset: string;
 }
 
+/**
+ * How a volume recovers after etcd lost its replica set (issue 14, check 4), for status:
+ *   waiting-for-replicas  not every replica has said what its copy holds (`missing`: start them);
+ *   waiting-for-newest    another copy (`source`) holds newer data: it re-creates the set;
+ *   waiting-for-operator  copies of two etcd eras, not comparable (docs/replication.md);
+ *   resync-from-newest    the set was re-created from `source`'s copy: this one is resynced from it;
+ *   source                the set was re-created from this copy: the others are resynced from it.
+ */
+export type RecoveryState =
+  | 'waiting-for-replicas'
+  | 'waiting-for-newest'
+  | 'waiting-for-operator'
+  | 'resync-from-newest'
+  | 'source';
+
+export interface ReplicaSetRecovery {
+  readonly state: RecoveryState;
+  /** The node holding the newest data, once known ('' before). */
+  readonly source: string;
+  /** waiting-for-replicas: the replicas whose claim is missing; source: those not in sync yet. */
+  readonly missing: readonly string[];
+  /** What this copy holds. */
+  readonly generation: DataGeneration;
+  /** waiting-for-newest: what the newest copy (`source`) holds. */
+  readonly newest?: DataGeneration;
+  /** In words, as the node logs it. */
+  readonly reason: string;
+}
+
+/** A recovery as recorded; the last two states end once the copies named are in sync. */
+interface RecoveryRecord extends ReplicaSetRecovery {
+  /** resync-from-newest: this node; source: the other replicas. */
+  readonly pending: readonly string[];
+  readonly stopped: () => boolean;
+}
+
 /** How often a node waiting for the other replicas' claims looks again. */
 const CLAIM_POLL_MS = 500;
 
@@ -78,6 +114,8 @@ export class ReplicaSetLifecycle {
   readonly #governed = new Map<string, GovernedReplica>();
   /** Why a volume is not served yet, while it waits for other nodes' claims (status, logs). */
   readonly #waiting = new Map<string, string>();
+  /** The same wait, and after it the resync from the newest copy, as status shows them. */
+  readonly #recovery = new Map<string, RecoveryRecord>();
 
   constructor(opts: ReplicaSetLifecycleOptions) {
     this.#o = opts;
@@ -130,6 +168,30 @@ export class ReplicaSetLifecycle {
   /** Why `volume` waits for other nodes before it can be served; undefined: it does not. */
   waiting(volume: string): string | undefined {
     return this.#waiting.get(volume);
+  }
+
+  /**
+   * How `volume` recovers after etcd lost its replica set (issue 14, check 4); undefined: it
+   * does not (any more). A resync from the newest copy ends once the copies are in sync.
+   */
+  recovery(volume: string): ReplicaSetRecovery | undefined {
+    const r = this.#recovery.get(volume);
+    if (!r) return undefined;
+    if (r.state !== 'resync-from-newest' && r.state !== 'source') return publicRecovery(r, r.missing);
+    const inSync = this.inSyncSet(volume).members();
+    const pending = r.pending.filter((n) => !inSync.has(n));
+    if (r.stopped() || pending.length === 0) {
+      this.#recovery.delete(volume);
+      return undefined;
+    }
+    if (r.state === 'resync-from-newest') return publicRecovery(r, []);
+    return publicRecovery(
+      {
+        ...r,
+        reason: `the replica set of ${volume} was re-created from this copy (the newest data): ${pending.join(', ')} ${pending.length > 1 ? 'are' : 'is'} resynced from it`,
+      },
+      pending,
+    );
   }
 
   /**
@@ -202,11 +264,16 @@ export class ReplicaSetLifecycle {
   ): Promise<void> {
     const { store, node: me, logger: log } = this.#o;
     let said = '';
-    const wait = (why: string) => {
+    const generation = replica.dataGeneration;
+    const record = (r: Omit<RecoveryRecord, 'generation' | 'stopped' | 'pending'>, pending: string[] = []) =>
+      this.#recovery.set(volume, { ...r, generation, pending, stopped: scope.stopped });
+    const wait = (why: string, r?: Omit<RecoveryRecord, 'generation' | 'stopped' | 'pending' | 'reason'>) => {
       this.#waiting.set(volume, why);
+      record({ ...(r ?? { state: 'waiting-for-operator', source: '', missing: [] }), reason: why });
       if (why !== said) log.warn({ volume }, `waiting: ${why}`);
       said = why;
     };
+    let settled = false;
     try {
       while (!scope.stopped()) {
         const set = await store.readReplicaSet(volume);
@@ -215,6 +282,19 @@ export class ReplicaSetLifecycle {
             { volume, dataset: set.dataset, inSync: set.inSync },
             'replica set re-created from the newest data',
           );
+          const source = set.inSync.find((n) => n !== me) ?? '';
+          if (source && !set.inSync.includes(me)) {
+            record(
+              {
+                state: 'resync-from-newest',
+                source,
+                missing: [],
+                reason: `the replica set of ${volume} was re-created from ${source}'s copy (the newest data): this copy is resynced from it`,
+              },
+              [me],
+            );
+            settled = true;
+          }
           return;
         }
         const claims = await store.readDataClaims(volume);
@@ -225,6 +305,7 @@ export class ReplicaSetLifecycle {
         if (missing.length > 0) {
           wait(
             `etcd has no replica set for ${volume} and copies here hold data: waiting for ${missing.join(', ')} to report what its copy holds (start it)`,
+            { state: 'waiting-for-replicas', source: '', missing },
           );
         } else {
           const best = newest(claims, preferred);
@@ -236,19 +317,42 @@ export class ReplicaSetLifecycle {
                 { volume, dataset: mine.dataset, generation: { epoch: mine.epoch, seq: mine.seq } },
                 'replica set re-created from this copy: it holds the newest data; the others are resynced from it',
               );
+              const others = [...claims.keys()].filter((n) => n !== me).sort();
+              record({ state: 'source', source: me, missing: others, reason: '' }, others);
+              settled = true;
               return;
             }
-          } else
+          } else {
+            const c = claims.get(best.node)!;
             wait(
               `${best.node} holds the newest data of ${volume}: waiting for it to re-create the replica set`,
+              {
+                state: 'waiting-for-newest',
+                source: best.node,
+                missing: [],
+                newest: { era: c.era, epoch: c.epoch, seq: c.seq },
+              },
             );
+          }
         }
         await new Promise((r) => setTimeout(r, CLAIM_POLL_MS));
       }
     } finally {
       this.#waiting.delete(volume);
+      if (!settled) this.#recovery.delete(volume);
     }
   }
+}
+
+function publicRecovery(r: ReplicaSetRecovery, missing: readonly string[]): ReplicaSetRecovery {
+  return {
+    state: r.state,
+    source: r.source,
+    missing,
+    generation: r.generation,
+    ...(r.newest ? { newest: r.newest } : {}),
+    reason: r.reason,
+  };
 }
 
 function claimOf(replica: GovernedReplica): DataClaim {

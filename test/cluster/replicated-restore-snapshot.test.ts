@@ -4,7 +4,7 @@
 // step, docs/replication.md "When etcd forgets": delete the era key); the nodes then forget the
 // replica set of the earlier era and the copies decide. b is started first and must wait; a
 // starts, founds the set again from its newer copy, and b is resynced from it (read back through
-// b once a is killed).
+// b once a is killed). The status says which in each phase, as in replicated-restore.test.ts.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';

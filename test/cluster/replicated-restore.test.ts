@@ -5,7 +5,8 @@
 // configuration again, as a config import into an empty etcd does) and the stale node b is
 // started first: it must not found a new lineage but wait, saying for whom. Then a starts: a's
 // newer data must be what is served, and b is resynced from it (read back through b once a is
-// killed and b has taken over).
+// killed and b has taken over). GetStatus and `tandemctl status`, asked of b, say which in each
+// phase: b waits for a; then a is the source and b is resynced from it, with the rate and ETA.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';

@@ -1,10 +1,12 @@
 // Shared by the restore tests (issue 14, finding 4, check 4): the scenario's data, status and
 // read-back helpers, and etcd started again by hand on a cluster's ports and data directory.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { expect } from 'vitest';
+import { AdminClient } from '../../src/admin/admin-client.js';
+import type { ClusterStatusMsg } from '../../src/admin/admin-proto.js';
 import { type Cluster, tandemctl } from '../helpers/cluster.js';
 import { ETCD_BIN } from '../helpers/etcd.js';
 import { explain, qemuIo, type RunResult } from '../helpers/tools.js';
@@ -18,10 +20,48 @@ export const OLD = { offset: 0, length: MiB, pattern: 0x11 };
 export const NEWER = [
   { offset: 0, length: MiB, pattern: 0x5e },
   { offset: 8 * MiB, length: MiB, pattern: 0x7a },
+  // Four regions more: the resync of b runs long enough under a low rate limit for status to show it.
+  { offset: 16 * MiB, length: 4 * MiB, pattern: 0x3c },
 ];
+/** The resync rate limit (MiB/s) while status is read during b's resync: 1 MiB region per 4 s. */
+const SLOW_MIBPS = 0.25;
 
 interface Status {
   volumes: Array<{ id: string; inSync: string[]; primary: string }>;
+}
+
+/** What GetStatus says of vol0's recovery and resync, as the tests read it. */
+type VolumeMsg = ClusterStatusMsg['volumes'][number];
+
+/**
+ * GetStatus of a node over its admin API, with the cluster's admin certificate when it has one
+ * (the RPC tandemctl status prints; a client in the test polls faster than a process per call).
+ */
+function statusClient(cluster: Cluster, node: string): AdminClient {
+  const tls = path.join(cluster.dir, 'tls');
+  const file = (f: string) => readFileSync(path.join(tls, f));
+  return new AdminClient(cluster.node(node).admin!, {
+    timeoutMs: 10_000,
+    ...(existsSync(path.join(tls, 'admin.crt'))
+      ? { tls: { ca: file('ca.crt'), cert: file('admin.crt'), key: file('admin.key') } }
+      : {}),
+  });
+}
+
+async function vol0Of(client: AdminClient): Promise<VolumeMsg | undefined> {
+  try {
+    return (await client.status()).volumes.find((v) => v.id === 'vol0');
+  } catch {
+    return undefined;
+  }
+}
+
+/** `tandemctl status` (text) against `node`; printed, so the run shows what an operator sees. */
+async function statusText(cluster: Cluster, node: string, when: string): Promise<string> {
+  const r = await tandemctl(cluster.node(node).admin!, ['status'], 20_000);
+  expect(r.code, explain(r)).toBe(0);
+  console.log(`tandemctl status against ${node}, ${when}:\n${r.stdout}`);
+  return r.stdout;
 }
 
 export async function status(endpoint: string): Promise<Status | undefined> {
@@ -193,20 +233,73 @@ export async function staleFirstAfterRestore(
   const bLogs = cluster.node('b').logs().slice(bFrom);
   expect(bLogs.some((l) => l.msg === 'replicated volume created: first in-sync replica')).toBe(false);
 
-  const aFrom = cluster.node('a').logs().length;
-  await cluster.start('a');
-  await waitFor('a to re-create the replica set from its copy', 30_000, () =>
-    cluster
-      .node('a')
-      .logs()
-      .slice(aFrom)
-      .find((l) => typeof l.msg === 'string' && l.msg.startsWith('replica set re-created from this copy')),
-  );
+  // Check 4: the status says so too, not only the log: b's copy waits, and for a.
+  const fromB = statusClient(cluster, 'b');
+  try {
+    const w = await waitFor('status on b: vol0 waits for a', 20_000, async () => {
+      const r = (await vol0Of(fromB))?.recovery.find((x) => x.node === 'b');
+      return r?.state === 'waiting-for-replicas' ? r : undefined;
+    });
+    expect(w.missing).toEqual(['a']);
+    expect(w.reason).toBe(String(waiting.msg).slice('waiting: '.length));
+    const text = await statusText(cluster, 'b', 'b waiting');
+    expect(text).toMatch(
+      /^vol0 +b +waiting-for-replicas +etcd has no replica set for vol0 and copies here hold data: waiting for a to report what its copy holds \(start it\)$/m,
+    );
+    // Slow enough that b's resync from a can be seen in status (lifted below).
+    const slow = await tandemctl(cluster.node('b').admin!, ['resync', '--rate', String(SLOW_MIBPS)]);
+    expect(slow.code, explain(slow)).toBe(0);
+
+    const aFrom = cluster.node('a').logs().length;
+    await cluster.start('a');
+    await waitFor('a to re-create the replica set from its copy', 30_000, () =>
+      cluster
+        .node('a')
+        .logs()
+        .slice(aFrom)
+        .find((l) => typeof l.msg === 'string' && l.msg.startsWith('replica set re-created from this copy')),
+    );
+    // Asked of b, not the primary: a is the source, b is resynced from it, at the primary's rate.
+    const during = await waitFor('status on b: b resynced from a, with a rate', 30_000, async () => {
+      const v = await vol0Of(fromB);
+      const peer = v?.resyncPeers.find((p) => p.node === 'b');
+      const mine = v?.recovery.find((x) => x.node === 'b');
+      return mine?.state === 'resync-from-newest' && peer && Number(peer.resyncRateBps) > 0 ? v : undefined;
+    });
+    expect(during.primary).toBe('a');
+    expect(during.recovery.map((r) => [r.node, r.state, r.source])).toEqual([
+      ['a', 'source', 'a'],
+      ['b', 'resync-from-newest', 'a'],
+    ]);
+    const peer = during.resyncPeers.find((p) => p.node === 'b')!;
+    expect(peer.state).toBe('resyncing');
+    expect(Number(peer.resyncTotalBytes)).toBeGreaterThan(0);
+    expect(Number(peer.resyncEtaSeconds)).toBeGreaterThan(0);
+    const resyncing = await statusText(cluster, 'b', 'b resynced from a');
+    expect(resyncing).toMatch(
+      /^vol0 +b +resync-from-newest +the replica set of vol0 was re-created from a's copy \(the newest data\): this copy is resynced from it$/m,
+    );
+    expect(resyncing).toMatch(/^vol0 +b +resyncing +\d+% .+\/s( ETA \S+)?$/m);
+    const lift = await tandemctl(cluster.node('b').admin!, ['resync', '--rate', '0']);
+    expect(lift.code, explain(lift)).toBe(0);
+  } finally {
+    fromB.close();
+  }
+
   await readsBack(cluster.node('a').url(), NEWER, 60_000);
   await waitFor('b resynced from a and in sync', 90_000, async () => {
     const v = (await status(admin()))?.volumes.find((x) => x.id === 'vol0');
     return v?.primary === 'a' && v.inSync.join() === 'a,b' ? true : undefined;
   });
+  // In sync: nothing recovers any more.
+  const fromA = statusClient(cluster, 'a');
+  try {
+    await waitFor('status on a: no recovery left', 10_000, async () =>
+      (await vol0Of(fromA))?.recovery.length === 0 ? true : undefined,
+    );
+  } finally {
+    fromA.close();
+  }
 
   // b's copy is a's now: with a gone, b serves the newer data.
   await cluster.kill('a');

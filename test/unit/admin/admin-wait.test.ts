@@ -35,6 +35,8 @@ function status(
         resyncTotalBytes: 0,
         luns: [],
         replicaStates: [],
+        recovery: [],
+        resyncPeers: [],
         ...v,
       },
     ],
@@ -60,6 +62,18 @@ describe('tandemctl wait conditions', () => {
   it('names what is missing', () => {
     expect(waitReason(status({}), 'w', { inSync: false })).toBe('no volume w');
     expect(waitReason(status({ primary: '' }), 'v', { inSync: false })).toBe('no primary');
+    const waiting = {
+      node: 'b',
+      state: 'waiting-for-replicas',
+      source: '',
+      missing: ['a'],
+      generation: null,
+      newest: null,
+      reason: 'waiting for a to report what its copy holds (start it)',
+    };
+    expect(waitReason(status({ primary: '', recovery: [waiting] }), 'v', { inSync: false })).toBe(
+      'no primary: b waiting-for-replicas: waiting for a to report what its copy holds (start it)',
+    );
     expect(waitReason(status({}), 'v', { inSync: false, primary: 'b' })).toBe('the primary is a, not b');
     expect(
       waitReason(status({ portGroups: [G('a', 'transitioning'), G('b', 'unavailable')] }), 'v', {

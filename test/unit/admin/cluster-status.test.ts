@@ -185,3 +185,123 @@ describe('replica states', () => {
     ).toEqual([]);
   });
 });
+
+describe('cluster status from any node: recovery and the resyncing peers', () => {
+  const peer = (node: string, state: string, done: number, total: number, rate: number, eta: number) => ({
+    node,
+    state,
+    resyncDoneBytes: done,
+    resyncTotalBytes: total,
+    resyncRateBps: rate,
+    resyncEtaSeconds: eta,
+    resyncResumed: false,
+  });
+
+  it("resyncPeers: the primary's resyncing links with rate and ETA, also when another node answers", () => {
+    const v = volumeSchema.parse({ id: 'v', size: 4096, replicas: ['a', 'b', 'c'] });
+    const primary: NodeStatus = {
+      ...status('a'),
+      volumes: [
+        {
+          id: 'v',
+          role: 'primary',
+          aluaState: 'active-optimized',
+          epoch: 7,
+          size: 1,
+          replication: {
+            inSync: ['a'],
+            peers: [peer('b', 'resyncing', 30, 120, 20 << 20, 5), peer('c', 'in-sync', 0, 0, 0, 0)],
+            resyncDone: 30,
+            resyncTotal: 120,
+          },
+        },
+      ],
+    };
+    // The answering node is c: a's own NodeStatus came through the fan-out.
+    const replica: NodeStatus = {
+      ...status('c'),
+      volumes: [
+        {
+          id: 'v',
+          role: 'replica',
+          aluaState: 'active-non-optimized',
+          epoch: 7,
+          size: 1,
+          replication: {
+            inSync: [],
+            peers: [peer('a', 'resyncing', 1, 2, 3, 4)],
+            resyncDone: 0,
+            resyncTotal: 0,
+          },
+        },
+      ],
+    };
+    const s = volumeStatus(
+      v,
+      {
+        leader: { volume: 'v', node: 'a', epoch: 7 },
+        alua: undefined,
+        replicaSet: { dataset: 'd', inSync: ['a', 'c'] },
+      },
+      groups,
+      new Map([
+        ['c', replica],
+        ['a', primary],
+      ]),
+      [],
+      1,
+    );
+    expect(s.resyncPeers).toEqual([peer('b', 'resyncing', 30, 120, 20 << 20, 5)]);
+    const noPrimary = volumeStatus(
+      v,
+      { leader: undefined, alua: undefined, replicaSet: { dataset: 'd', inSync: ['c'] } },
+      groups,
+      new Map([['a', primary]]),
+      [],
+      1,
+    );
+    expect(noPrimary.resyncPeers).toEqual([]);
+  });
+
+  it('recovery: every node says how its copy recovers, by node name; nodes without one say nothing', () => {
+    const v = volumeSchema.parse({ id: 'v', size: 4096, replicas: ['a', 'b', 'c'] });
+    const gen = { era: 'e1', epoch: 0, seq: 0 };
+    const recovering = (name: string, state: string, source: string): NodeStatus => ({
+      ...status(name),
+      volumes: [
+        {
+          id: 'v',
+          role: 'replica',
+          aluaState: 'unavailable',
+          epoch: 0,
+          size: 1,
+          recovery: { node: name, state, source, missing: [], generation: gen, reason: `${name} ${state}` },
+        },
+        {
+          id: 'w',
+          role: 'replica',
+          aluaState: 'unavailable',
+          epoch: 0,
+          size: 1,
+          recovery: { node: name, state: 'source', source: name, missing: [], generation: gen, reason: 'w' },
+        },
+      ],
+    });
+    const s = volumeStatus(
+      v,
+      { leader: undefined, alua: undefined, replicaSet: { dataset: undefined, inSync: [] } },
+      groups,
+      new Map([
+        ['c', recovering('c', 'waiting-for-newest', 'a')],
+        ['a', status('a')],
+        ['b', recovering('b', 'waiting-for-replicas', '')],
+      ]),
+      [],
+      1,
+    );
+    expect(s.recovery?.map((r) => [r.node, r.state, r.source, r.reason])).toEqual([
+      ['b', 'waiting-for-replicas', '', 'b waiting-for-replicas'],
+      ['c', 'waiting-for-newest', 'a', 'c waiting-for-newest'],
+    ]);
+  });
+});

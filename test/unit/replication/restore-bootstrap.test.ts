@@ -114,6 +114,93 @@ describe('finding 4: after etcd forgot the replica set, the newest copy founds i
   });
 });
 
+describe('check 4: status says which copy is the source, which waits and for what, which resyncs', () => {
+  it('waiting for a replica, then resynced from the newest copy (b) / the source (a), until in sync', async () => {
+    stop = false;
+    const etcd = sharedEtcd();
+    const scope = { replicas: () => ['b'], stopped: () => stop };
+    const watched = (node: string) =>
+      new ReplicaSetLifecycle({
+        node,
+        store: etcd.storeFor(node),
+        logger: log,
+        watchedInSync: () => etcd.set.inSync,
+      });
+    const b = watched('b');
+    await b.bootstrap(
+      'v',
+      copy('d1', { era: 'e1', epoch: 0, seq: 0 }, ['a']),
+      'b',
+      async () => undefined,
+      scope,
+    );
+    await until('b waits', () => b.recovery('v') !== undefined);
+    expect(b.recovery('v')).toEqual({
+      state: 'waiting-for-replicas',
+      source: '',
+      missing: ['a'],
+      generation: { era: 'e1', epoch: 0, seq: 0 },
+      reason: b.waiting('v'),
+    });
+
+    const a = watched('a');
+    await a.bootstrap('v', copy('d1', { era: 'e1', epoch: 12, seq: 1 }), 'b', async () => undefined, scope);
+    await until('the set re-created', () => etcd.set.dataset !== undefined);
+    expect(a.recovery('v')).toMatchObject({
+      state: 'source',
+      source: 'a',
+      missing: ['b'],
+      reason: 'the replica set of v was re-created from this copy (the newest data): b is resynced from it',
+    });
+    await until('b resyncs from a', () => b.recovery('v')?.state === 'resync-from-newest', 3000);
+    expect(b.recovery('v')).toMatchObject({
+      source: 'a',
+      reason:
+        "the replica set of v was re-created from a's copy (the newest data): this copy is resynced from it",
+    });
+    expect(b.waiting('v')).toBeUndefined();
+
+    // b joins the in-sync set: nothing to say any more, on either node.
+    etcd.set.inSync.push('b');
+    expect(b.recovery('v')).toBeUndefined();
+    expect(a.recovery('v')).toBeUndefined();
+  });
+
+  it('a stale copy whose newer peer has reported waits for it, and says both generations', async () => {
+    stop = false;
+    const etcd = sharedEtcd();
+    const scope = { replicas: () => ['a', 'b'], stopped: () => stop };
+    // a's claim is there (a has not founded the set yet, as if it were still starting).
+    etcd.claims.set('a', { valid: true, dataset: 'd1', era: 'e1', epoch: 12, seq: 1 });
+    const b = lifecycle('b', etcd.storeFor('b'));
+    await b.bootstrap('v', copy('d1', { era: 'e1', epoch: 3, seq: 0 }), 'b', async () => undefined, scope);
+    await until('b waits for a', () => b.recovery('v') !== undefined);
+    expect(b.recovery('v')).toEqual({
+      state: 'waiting-for-newest',
+      source: 'a',
+      missing: [],
+      generation: { era: 'e1', epoch: 3, seq: 0 },
+      newest: { era: 'e1', epoch: 12, seq: 1 },
+      reason: 'a holds the newest data of v: waiting for it to re-create the replica set',
+    });
+    expect(etcd.set.dataset).toBeUndefined();
+  });
+
+  it('copies of two eras: waiting for the operator', async () => {
+    stop = false;
+    const etcd = sharedEtcd();
+    const scope = { replicas: () => ['a', 'b'], stopped: () => stop };
+    etcd.claims.set('a', { valid: true, dataset: 'd1', era: 'e2', epoch: 4, seq: 0 });
+    const b = lifecycle('b', etcd.storeFor('b'));
+    await b.bootstrap('v', copy('d1', { era: 'e1', epoch: 9, seq: 0 }), 'b', async () => undefined, scope);
+    await until('b waits', () => b.recovery('v') !== undefined);
+    expect(b.recovery('v')).toMatchObject({ state: 'waiting-for-operator', source: '' });
+    expect(b.recovery('v')?.reason).toMatch(/different etcd eras: the operator must choose/);
+    stop = true;
+    await until('a stopped volume says nothing', () => b.recovery('v') === undefined, 3000);
+  });
+});
+
 describe('finding 4: the data generation follows the in-sync set', () => {
   let c: Cluster | undefined;
   afterEach(async () => {

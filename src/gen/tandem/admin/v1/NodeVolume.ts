@@ -5,6 +5,7 @@
 // Original file: proto/tandem/admin/v1/admin.proto
 
 import type { Replication as _tandem_admin_v1_Replication, Replication__Output as _tandem_admin_v1_Replication__Output } from '../../../tandem/admin/v1/Replication.js';
+import type { VolumeRecovery as _tandem_admin_v1_VolumeRecovery, VolumeRecovery__Output as _tandem_admin_v1_VolumeRecovery__Output } from '../../../tandem/admin/v1/VolumeRecovery.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface NodeVolume {
@@ -23,6 +24,10 @@ export interface NodeVolume {
    */
   'size'?: (number | string | Long);
   'replication'?: (_tandem_admin_v1_Replication | null);
+  /**
+   * unset: not recovering
+   */
+  'recovery'?: (_tandem_admin_v1_VolumeRecovery | null);
 }
 
 export interface NodeVolume__Output {
@@ -41,4 +46,8 @@ export interface NodeVolume__Output {
    */
   'size': (number);
   'replication': (_tandem_admin_v1_Replication__Output | null);
+  /**
+   * unset: not recovering
+   */
+  'recovery': (_tandem_admin_v1_VolumeRecovery__Output | null);
 }

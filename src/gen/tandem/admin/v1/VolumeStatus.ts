@@ -6,6 +6,8 @@
 
 import type { PortGroupState as _tandem_admin_v1_PortGroupState, PortGroupState__Output as _tandem_admin_v1_PortGroupState__Output } from '../../../tandem/admin/v1/PortGroupState.js';
 import type { ReplicaState as _tandem_admin_v1_ReplicaState, ReplicaState__Output as _tandem_admin_v1_ReplicaState__Output } from '../../../tandem/admin/v1/ReplicaState.js';
+import type { VolumeRecovery as _tandem_admin_v1_VolumeRecovery, VolumeRecovery__Output as _tandem_admin_v1_VolumeRecovery__Output } from '../../../tandem/admin/v1/VolumeRecovery.js';
+import type { PeerState as _tandem_admin_v1_PeerState, PeerState__Output as _tandem_admin_v1_PeerState__Output } from '../../../tandem/admin/v1/PeerState.js';
 import type { Long } from '@grpc/proto-loader';
 
 export interface VolumeStatus {
@@ -36,6 +38,14 @@ export interface VolumeStatus {
    * replicated: one per replica, in `replicas` order
    */
   'replicaStates'?: (_tandem_admin_v1_ReplicaState)[];
+  /**
+   * Replicated, after etcd lost the replica set: each node's recovery (empty: none recovers).
+   */
+  'recovery'?: (_tandem_admin_v1_VolumeRecovery)[];
+  /**
+   * The primary's resyncing peers, with progress, rate and ETA (from its NodeStatus).
+   */
+  'resyncPeers'?: (_tandem_admin_v1_PeerState)[];
 }
 
 export interface VolumeStatus__Output {
@@ -66,4 +76,12 @@ export interface VolumeStatus__Output {
    * replicated: one per replica, in `replicas` order
    */
   'replicaStates': (_tandem_admin_v1_ReplicaState__Output)[];
+  /**
+   * Replicated, after etcd lost the replica set: each node's recovery (empty: none recovers).
+   */
+  'recovery': (_tandem_admin_v1_VolumeRecovery__Output)[];
+  /**
+   * The primary's resyncing peers, with progress, rate and ETA (from its NodeStatus).
+   */
+  'resyncPeers': (_tandem_admin_v1_PeerState__Output)[];
 }
