@@ -37,7 +37,7 @@ import {
   testUnitReady,
   write10,
 } from '../helpers/initiator/index.js';
-import { explain, run } from '../helpers/tools.js';
+import { explain, type RunResult, run } from '../helpers/tools.js';
 import { Status } from '../helpers/wire.js';
 import { type AttackContext, attacks, type Pems, type SoakNode } from './attacks.js';
 import { formatReport, type Phase, pct, type Sample, type SoakReport, summarize } from './report.js';
@@ -91,16 +91,34 @@ function alive(pid: number): boolean {
 }
 
 async function ctl(cluster: Cluster, args: string[]): Promise<void> {
+  const r = await ctlRun(cluster, args);
+  if (r.code !== 0) throw new Error(`tandemctl ${args.join(' ')}:\n${explain(r)}`);
+}
+
+function ctlRun(cluster: Cluster, args: string[]): Promise<RunResult> {
   const admin = cluster.node('a').admin!;
-  const r = await run(
+  return run(
     process.execPath,
     [TANDEMCTL, '--endpoint', admin, ...adminCredentialArgs(admin), '--timeout', '30', ...args],
     {
-      timeoutMs: 120_000,
+      timeoutMs: 180_000,
       env: { SOAK_SECRET: CHAP.secret, SOAK_MUTUAL: CHAP.mutualSecret },
     },
   );
-  if (r.code !== 0) throw new Error(`tandemctl ${args.join(' ')}:\n${explain(r)}`);
+}
+
+/** `tandemctl verify` of each volume once it is in sync: "identical", or what it said. */
+async function verifyReplicas(cluster: Cluster): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const v of ['vol0', 'vol1', 'vol2']) {
+    const w = await ctlRun(cluster, ['wait', v, '--in-sync', '--wait', '120']);
+    const r = w.code === 0 ? await ctlRun(cluster, ['verify', v]) : w;
+    out[v] =
+      r.code === 0
+        ? 'identical'
+        : `exit ${r.code}: ${(r.stdout + r.stderr).trim().split('\n').slice(-3).join(' / ')}`;
+  }
+  return out;
 }
 
 async function refusalsOf(metrics: string | undefined): Promise<Record<string, number> | null> {
@@ -386,6 +404,7 @@ it(`hostile soak: ${SECONDS} s of mixed hostile clients against a 2-node cluster
     sampling = false;
     await sampler;
     await sample();
+    const replicas = await verifyReplicas(cluster);
 
     const report: SoakReport = {
       seconds: { before: BEFORE_S, during: Math.round((tAfter - tDuring) / 1000), after: AFTER_S },
@@ -433,6 +452,7 @@ it(`hostile soak: ${SECONDS} s of mixed hostile clients against a 2-node cluster
       ),
       findings,
       deaths,
+      replicas,
       primaries: Object.fromEntries(
         ['vol0', 'vol1', 'vol2'].map((v) => [
           v,
@@ -453,6 +473,10 @@ it(`hostile soak: ${SECONDS} s of mixed hostile clients against a 2-node cluster
 
     for (const v of Object.values(report.victims)) expect(v.errors).toEqual([]);
     expect(deaths).toEqual([]);
+    expect(
+      Object.values(replicas).every((x) => x === 'identical'),
+      JSON.stringify(replicas),
+    ).toBe(true);
     expect(findings).toEqual([]);
     for (const [n, x] of Object.entries(report.rss))
       expect(x.maxGrowth, `node ${n} RSS growth`).toBeLessThan(LIMITS.nodeBudget + RSS_MARGIN);

@@ -46,6 +46,8 @@ export interface SoakReport {
   attacks: Record<string, { runs: number; outcomes: Record<string, number> }>;
   findings: string[];
   deaths: string[];
+  /** Per volume: `tandemctl verify` after the run ("identical" or what it said). */
+  replicas: Record<string, string>;
   /** Per volume: which node was primary, in order (from the nodes' logs). */
   primaries: Record<string, string>;
 }
@@ -134,6 +136,11 @@ export function formatReport(r: SoakReport): string {
   }
   out.push('', `findings: ${r.findings.length === 0 ? 'none' : ''}`);
   for (const f of r.findings.slice(0, 20)) out.push(`  ${f}`);
+  out.push(
+    `replicas (tandemctl verify): ${Object.entries(r.replicas)
+      .map(([v, x]) => `${v} ${x}`)
+      .join(', ')}`,
+  );
   out.push(`node deaths: ${r.deaths.length === 0 ? 'none' : r.deaths.join(', ')}`);
   return out.join('\n');
 }
