@@ -1,12 +1,12 @@
 // Hostile and broken initiators (issue #13): each case runs beside a victim session doing
 // verified I/O, which must keep working with its data intact. Loopback only, bounded in count
 // and time.
-import fs, { readFileSync } from 'node:fs';
-import net from 'node:net';
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TARGET, startTandem, type Tandem } from '../helpers/daemon.js';
+import { readFlood as floodOf, rssBytes, stalledConnections } from '../helpers/hostile-clients.js';
 import { read10, testUnitReady, write10 } from '../helpers/initiator/cdb.js';
-import { buildScsiCommand, IscsiInitiator } from '../helpers/initiator/index.js';
+import { IscsiInitiator } from '../helpers/initiator/index.js';
 import { Status } from '../helpers/wire.js';
 
 const BLOCK = 512;
@@ -20,12 +20,6 @@ const CONNECTION_BUDGET = 32 * MiB;
  */
 const RSS_MARGIN = 48 * MiB;
 
-function rssBytes(pid: number): number {
-  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
-  return Number(m[1]) * 1024;
-}
-
 /** Polls `pred` every 100 ms (running `between` in between) until it holds or `ms` pass. */
 async function waitFor(pred: () => boolean, ms: number, between?: () => Promise<void>): Promise<boolean> {
   const end = Date.now() + ms;
@@ -37,37 +31,9 @@ async function waitFor(pred: () => boolean, ms: number, between?: () => Promise<
   return pred();
 }
 
-/**
- * A session that sends `count` READ(10)s of 2 MiB in one burst and never reads its socket:
- * immediate ones (the I bit) or windowed ones (consecutive CmdSNs, those past MaxCmdSN are
- * ignored by the target, RFC 7143 4.2.2.1).
- */
-async function readFlood(node: Tandem, count: number, immediate: boolean): Promise<IscsiInitiator> {
-  const hog = await IscsiInitiator.connect({
-    host: '127.0.0.1',
-    port: node.portals[0]!.port,
-    initiatorName: `iqn.2026-12.org.tandem.test:hog-${immediate ? 'immediate' : 'windowed'}`,
-    sessionType: 'Normal',
-    targetName: DEMO_TARGET,
-    timeoutMs: 10_000,
-  });
-  for (let i = 0; i < 3; i++) if ((await hog.scsi(0, testUnitReady())).status === Status.GOOD) break;
-  hog.socket.pause();
-  for (let i = 0; i < count; i++) {
-    hog.sendPdu(
-      buildScsiCommand({
-        lun: 0,
-        itt: hog.nextItt(),
-        cmdSN: immediate ? hog.cmdSN : hog.allocCmdSN(),
-        expStatSN: hog.expStatSN,
-        cdb: read10(0, (2 * MiB) / BLOCK),
-        expectedDataTransferLength: 2 * MiB,
-        read: true,
-        immediate,
-      }),
-    );
-  }
-  return hog;
+/** The 400 × 2 MiB flood (test/helpers/hostile-clients.ts) against the node's first portal. */
+function readFlood(node: Tandem, count: number, immediate: boolean): Promise<IscsiInitiator> {
+  return floodOf({ host: '127.0.0.1', port: node.portals[0]!.port, target: DEMO_TARGET }, count, immediate);
 }
 
 /** A victim session: writes a pattern, reads it back, and times every command. */
@@ -108,34 +74,6 @@ class Victim {
 
 function openFiles(pid: number): number {
   return fs.readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** Opens `count` TCP connections that never send a byte; resolves with how many the node kept. */
-async function stalledConnections(
-  port: number,
-  count: number,
-): Promise<{ sockets: net.Socket[]; refused: number }> {
-  const sockets: net.Socket[] = [];
-  let refused = 0;
-  await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<void>((resolve) => {
-          const s = net.connect({ host: '127.0.0.1', port });
-          sockets.push(s);
-          s.on('error', () => {});
-          s.on('close', () => {
-            refused++;
-          });
-          s.once('connect', () => resolve());
-          s.once('error', () => resolve());
-        }),
-    ),
-  );
-  // The node closes the refused ones at once; give the closes time to arrive.
-  await new Promise((r) => setTimeout(r, 2000));
-  return { sockets, refused };
 }
 
 describe('hostile initiators', () => {
