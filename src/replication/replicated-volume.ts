@@ -192,7 +192,11 @@ export class ReplicatedVolume {
 
   // ---------------------------------------------------------------- primary: role changes
 
-  async becamePrimary(epoch: number): Promise<void> {
+  /**
+   * Won the election at `epoch`. `inSyncAtElection`: the in-sync set read after the win (absent:
+   * the set as `inSync` shows it now), the peers a new run of terms tracks.
+   */
+  async becamePrimary(epoch: number, inSyncAtElection?: readonly string[]): Promise<void> {
     const ctx = this.#ctx;
     if (ctx.role.is('closed')) throw new TandemError('TANDEM_ERR_ASSERT', `${ctx.o.volume}: not open`);
     const highest = ctx.meta.current.highestEpoch;
@@ -210,14 +214,15 @@ export class ReplicatedVolume {
     const era = ctx.o.era ?? m.era;
     // A new term of an in-sync copy: its data is at least as new as any other's (finding 4).
     const newTerm = this.hasValidData && (m.dataGen.era !== era || m.dataGen.epoch !== epoch);
-    // A new run of terms: only the peers in the in-sync set now are sure to lack nothing but
-    // what this node's bitmap will name from here on (we were a replica before): see `tracked`.
+    // A new run of terms: only the peers in the in-sync set at the election are sure to lack
+    // nothing but what this node's bitmap will name from here on (we were a replica before).
+    const elected = new Set(inSyncAtElection ?? ctx.o.inSync.members());
     const tracked =
       continuing && m.tracked !== undefined
         ? m.tracked
         : ctx.o
             .replicas()
-            .filter((n) => n !== ctx.o.node && ctx.o.inSync.members().has(n))
+            .filter((n) => n !== ctx.o.node && elected.has(n))
             .sort();
     const sameTracked =
       m.tracked !== undefined &&
