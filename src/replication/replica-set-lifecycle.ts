@@ -77,7 +77,8 @@ export interface GovernedReplica {
   readonly knownReplicas: readonly string[];
   status(): { readonly datasetId: string };
   initDataset(datasetId: string): Promise<void>;
-  becamePrimary(epoch: number): Promise<void>;
+  /** `inSyncAtElection`: the in-sync set read once the election was won (the peers it tracks). */
+  becamePrimary(epoch: number, inSyncAtElection?: readonly string[]): Promise<void>;
   /** This node, primary at `epoch`, removed a peer from the in-sync set (its data is now newer). */
   noteRemoval(epoch: number): Promise<void>;
 }
@@ -144,6 +145,12 @@ export class ReplicaSetLifecycle {
    * The in-sync set is read fresh (this node's copy for the term), and members whose session is
    * gone (a dead primary) leave it at once: the first write does not wait for a peer that cannot
    * answer (DESIGN.md Failover: the new primary records the old one as out of sync).
+   *
+   * The set is read from the store, never taken from the watch, which can lag: a peer the old
+   * primary removed just before it died would still show there, count as in sync and tracked,
+   * and rejoin without the writes it missed (tracked-election.test.ts). etcd answers the read
+   * (a transaction) linearizably, after the campaign won: it holds every change of the old
+   * term, and from then on only this node's leader-guarded txns can add a member.
    */
   async becamePrimary(volume: string, epoch: number, replica: GovernedReplica): Promise<void> {
     const store = this.#o.store;
@@ -157,7 +164,9 @@ export class ReplicaSetLifecycle {
       inSync.delete(node);
       await replica.noteRemoval(epoch);
     }
-    await replica.becamePrimary(epoch);
+    // Members removed just now as dead missed nothing of an earlier term: this term's bitmap
+    // names all they lack, so they stay tracked (an incremental resync when they return).
+    await replica.becamePrimary(epoch, set.inSync);
   }
 
   /** The term is over: the watched set is the truth again. */

@@ -1,13 +1,15 @@
-import path from 'node:path';
 import type { BlockDevice, Extent } from '../backstore/block-device.js';
 import { TandemError } from '../util/errors.js';
-import { DirtyBitmap, regionSizeFor } from './bitmap.js';
+import type { DirtyBitmap } from './bitmap.js';
+import { forgetData, initDataset, noteRemoval, recordReplicas } from './copy-lineage.js';
 import { discardOn } from './device-ops.js';
 import { replicationError } from './errors.js';
 import { Membership } from './membership.js';
 import type { DataGeneration } from './metadata.js';
 import { type OutgoingOp, outgoing } from './peer-link.js';
+import { recordTerm } from './primary-term.js';
 import { type HelloMessage, type HelloReplyMessage, OpKind, type OpMessage } from './proto.js';
+import { RegionCleaner } from './region-cleaner.js';
 import { ReplicaApply } from './replica-apply.js';
 import type {
   ReplicatedVolumeOptions,
@@ -15,9 +17,11 @@ import type {
   Role,
   VerifyResult,
 } from './replication-interface.js';
-import { Resizer, sizesAtOpen } from './resize.js';
+import { Resizer } from './resize.js';
 import { verify } from './verify.js';
 import { VolumeContext } from './volume-context.js';
+import { logOpened, openState } from './volume-open.js';
+import { volumeStatus } from './volume-status.js';
 
 /** Regions marked dirty beyond a write's own when its mark needs a bitmap write anyway. */
 const MARK_AHEAD = 31;
@@ -33,16 +37,17 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
  * it applies what the primary sends (ReplicaApply) after checking the epoch (rule 3).
  *
  * This file holds the role machine (closed → replica ⇄ primary → closed) and the primary's
- * mirrored data path.
+ * mirrored data path. Opening (volume-open.ts), what a new term records (primary-term.ts), the
+ * lineage metadata (copy-lineage.ts), the bitmap cleaner (region-cleaner.ts) and the status
+ * (volume-status.ts) live beside it.
  */
 export class ReplicatedVolume {
   readonly blockDevice: BlockDevice;
   readonly #ctx: VolumeContext;
   readonly #members: Membership;
   readonly #replica: ReplicaApply;
-  #cleanTimer: NodeJS.Timeout | undefined;
-  /** A flush-then-clear of quiet regions is in progress. */
-  #cleaning = false;
+  /** Clears quiet regions of the bitmap while primary (region-cleaner.ts). */
+  readonly #cleaner: RegionCleaner;
   /** Rejecters of writes in progress: lostPrimary() fails them all at once. */
   readonly #pending = new Set<(err: Error) => void>();
   /** Carries out the configured size as primary (resize.ts). */
@@ -57,6 +62,9 @@ export class ReplicatedVolume {
       checkServe: (gen) => this.#checkServe(gen),
       mirrorToMember: (node, op, gen) => this.#mirrorLate(node, op, gen),
     });
+    this.#cleaner = new RegionCleaner(this.#ctx, this.#members, () =>
+      this.#mirrored(outgoing(OpKind.FLUSH, 0, 0)),
+    );
     this.blockDevice = this.#makeBlockDevice();
   }
 
@@ -78,31 +86,12 @@ export class ReplicatedVolume {
     return this.#ctx.meta.current.replicaNodes;
   }
 
-  /** Adds the configured replicas to the ones recorded (finding 4); best effort, logged. */
-  #recordReplicas(): void {
-    const ctx = this.#ctx;
-    const known = new Set(ctx.meta.current.replicaNodes);
-    const now = ctx.o.replicas().filter((n) => n !== ctx.o.node && !known.has(n));
-    if (now.length === 0) return;
-    ctx.meta
-      .update((m) => ({ replicaNodes: [...new Set([...m.replicaNodes, ...now])].sort() }))
-      .catch((err: unknown) => ctx.log.warn({ err }, 'could not record the replica nodes'));
-  }
-
   /**
    * As primary at `epoch`, this node removed a peer from the in-sync set: from now on its data
-   * is newer than that peer's. Durable before the removal counts (before any write the peer
-   * lacks is acknowledged).
+   * is newer than that peer's (copy-lineage.ts).
    */
-  async noteRemoval(epoch: number): Promise<void> {
-    const era = this.#ctx.o.era ?? this.#ctx.meta.current.era;
-    await this.#ctx.meta.update((m) => ({
-      dataGen: {
-        era,
-        epoch,
-        seq: m.dataGen.era === era && m.dataGen.epoch === epoch ? m.dataGen.seq + 1 : 1,
-      },
-    }));
+  noteRemoval(epoch: number): Promise<void> {
+    return noteRemoval(this.#ctx, epoch);
   }
 
   get role(): Role {
@@ -110,58 +99,10 @@ export class ReplicatedVolume {
   }
 
   async open(): Promise<void> {
-    const ctx = this.#ctx;
-    let meta = await ctx.meta.load();
-    const era = ctx.o.era;
-    if (era && meta.era !== era) {
-      if (meta.era !== '') {
-        // etcd was replaced (a restore into a new cluster): its revisions, hence epochs, started
-        // again. No primary of the old era can hold a lease in this one, and Hellos carry the
-        // era, so an old-era primary is refused (see acceptHello).
-        ctx.log.warn(
-          { from: meta.era, to: era, highestEpoch: meta.highestEpoch },
-          'etcd era changed: epoch history restarts',
-        );
-        meta = await ctx.meta.update(() => ({ era, highestEpoch: 0 }));
-      } else meta = await ctx.meta.update(() => ({ era }));
-    }
-    // What a shorter store found at the next open is measured against (finding 3).
-    if (meta.hasValidData && meta.dataSize !== ctx.device.size)
-      meta = await ctx.meta.update(() => ({ dataSize: ctx.device.size }));
-    const file = path.join(ctx.o.stateDir, `${ctx.o.volume}.bitmap`);
-    // The LU's size is the committed one: a store grown at open to a new configured size is
-    // not served beyond it until a resize has prepared every copy (resize.ts).
-    const { committed, covered } = sizesAtOpen(
-      meta.size,
-      await DirtyBitmap.recordedSize(file),
-      ctx.device.size,
-    );
-    ctx.size = committed;
-    const { bitmap, created } = await DirtyBitmap.open(
-      file,
-      covered,
-      regionSizeFor(covered, ctx.o.regionSize),
-    );
-    ctx.bitmap = bitmap;
-    if (created && meta.hasValidData) {
-      // The activity log is gone: any region may hold writes a peer lacks.
-      ctx.log.warn('dirty bitmap missing for a volume with data: every region is dirty');
-      await bitmap.markAll();
-    }
+    await openState(this.#ctx);
     this.#transitionRole(['closed'], 'replica');
-    this.#recordReplicas();
-    ctx.log.info(
-      {
-        datasetId: meta.datasetId,
-        hasValidData: meta.hasValidData,
-        highestEpoch: meta.highestEpoch,
-        regionSize: bitmap.regionSize,
-        dirtyRegions: bitmap.dirtyCount,
-        size: committed,
-        ...(covered > committed ? { preparedSize: covered } : {}),
-      },
-      'replicated volume opened',
-    );
+    recordReplicas(this.#ctx);
+    logOpened(this.#ctx);
   }
 
   /**
@@ -174,64 +115,25 @@ export class ReplicatedVolume {
     return true;
   }
 
-  /**
-   * This node's copy left the volume's replica set (volume replicas remove): it no longer gets the
-   * writes, so it is not trustworthy any more. Added back, it is resynced in full.
-   */
-  async forgetData(): Promise<void> {
-    const ctx = this.#ctx;
-    if (ctx.role.is('primary') || !ctx.hasValidData) return;
-    await ctx.meta.update(() => ({ hasValidData: false, datasetId: '' }));
-    ctx.log.warn('no longer a replica of the volume: local copy forgotten (a full resync if added back)');
+  /** This node's copy left the volume's replica set: not trustworthy any more (copy-lineage.ts). */
+  forgetData(): Promise<void> {
+    return forgetData(this.#ctx);
   }
 
-  async initDataset(datasetId: string): Promise<void> {
-    await this.#ctx.meta.update(() => ({ datasetId, hasValidData: true, dataSize: this.#ctx.device.size }));
-    this.#ctx.log.info({ datasetId }, 'dataset created: this node is its first in-sync member');
+  initDataset(datasetId: string): Promise<void> {
+    return initDataset(this.#ctx, datasetId);
   }
 
   // ---------------------------------------------------------------- primary: role changes
 
-  async becamePrimary(epoch: number): Promise<void> {
+  /**
+   * Won the election at `epoch`. `inSyncAtElection`: the in-sync set read after the win (absent:
+   * the set as `inSync` shows it now), the peers a new run of terms tracks.
+   */
+  async becamePrimary(epoch: number, inSyncAtElection?: readonly string[]): Promise<void> {
     const ctx = this.#ctx;
     if (ctx.role.is('closed')) throw new TandemError('TANDEM_ERR_ASSERT', `${ctx.o.volume}: not open`);
-    const highest = ctx.meta.current.highestEpoch;
-    if (epoch < highest) {
-      throw replicationError(
-        'TANDEM_ERR_REPLICATION_STALE_EPOCH',
-        `${ctx.o.volume}: epoch ${epoch} is older than ${highest}, already seen here`,
-      );
-    }
-    // The run of this node's own terms continues while no other primary's epoch reached it
-    // in between: a resync it started may then resume from the peer's checkpoint (resync.ts).
-    const m = ctx.meta.current;
-    const continuing = m.lastOwnEpoch !== undefined && m.highestEpoch === m.lastOwnEpoch;
-    const chainEpoch = continuing ? (m.chainEpoch ?? m.lastOwnEpoch!) : epoch;
-    const era = ctx.o.era ?? m.era;
-    // A new term of an in-sync copy: its data is at least as new as any other's (finding 4).
-    const newTerm = this.hasValidData && (m.dataGen.era !== era || m.dataGen.epoch !== epoch);
-    // A new run of terms: only the peers in the in-sync set now are sure to lack nothing but
-    // what this node's bitmap will name from here on (we were a replica before): see `tracked`.
-    const tracked =
-      continuing && m.tracked !== undefined
-        ? m.tracked
-        : ctx.o
-            .replicas()
-            .filter((n) => n !== ctx.o.node && ctx.o.inSync.members().has(n))
-            .sort();
-    const sameTracked =
-      m.tracked !== undefined &&
-      m.tracked.length === tracked.length &&
-      m.tracked.every((n, i) => n === tracked[i]);
-    if (epoch > highest || newTerm || m.lastOwnEpoch !== epoch || m.chainEpoch !== chainEpoch || !sameTracked)
-      await ctx.meta.update((cur) => ({
-        highestEpoch: Math.max(cur.highestEpoch, epoch),
-        lastOwnEpoch: epoch,
-        chainEpoch,
-        tracked,
-        ...(newTerm ? { dataGen: { era, epoch, seq: 0 } } : {}),
-      }));
-    if (!this.hasValidData) ctx.log.error('primary without valid data: the lead must not elect this node');
+    await recordTerm(ctx, epoch, inSyncAtElection);
     const wasPrimary = ctx.role.is('primary');
     // Our dirty regions from before this term may hold writes no peer has (finding 5).
     this.#members.newTerm(ctx.bm().dirtyCount > 0);
@@ -244,11 +146,7 @@ export class ReplicatedVolume {
     ctx.timer(ctx.timing.connectDeadlineMs, () => {
       if (gen === ctx.generation) this.#members.removeSilent(gen);
     });
-    this.#cleanTimer = setInterval(
-      () => this.#cleanQuietRegions(),
-      Math.max(10, ctx.timing.cleanAfterMs / 2),
-    );
-    this.#cleanTimer.unref();
+    this.#cleaner.start();
     this.peersChanged();
     // A resize asked for, or one prepared here by an earlier primary: finished in this term.
     this.#resizer.kick();
@@ -265,14 +163,13 @@ export class ReplicatedVolume {
 
   #stopPrimaryWork(why: string): void {
     this.#ctx.epoch = 0;
-    if (this.#cleanTimer) clearInterval(this.#cleanTimer);
-    this.#cleanTimer = undefined;
+    this.#cleaner.stop();
     this.#ctx.clearTimers();
     this.#members.closeLinks(why);
   }
 
   peersChanged(): void {
-    this.#recordReplicas();
+    recordReplicas(this.#ctx);
     this.#members.peersChanged();
   }
 
@@ -480,49 +377,6 @@ export class ReplicatedVolume {
     }
   }
 
-  /**
-   * Rule 6: once every replica is in sync, regions quiet for cleanAfterMs are clean again — but
-   * only once what was written there is durable on every side (issue 14, finding 1: a non-FUA
-   * write completes from the page cache, and a bit cleared before a power cut of either node
-   * would hide the region from the resync that follows). So a FLUSH goes to the local device
-   * and every peer first, and a region written again since it was picked stays dirty.
-   */
-  #cleanQuietRegions(): void {
-    const ctx = this.#ctx;
-    if (this.#cleaning || ctx.role.state !== 'primary' || !ctx.o.canServeWrites()) return;
-    const bm = ctx.bm();
-    if (bm.dirtyCount === 0 || !this.#members.allInSync()) return;
-    const now = Date.now();
-    const quiet = new Map<number, number | undefined>();
-    for (const r of bm.dirtyRegions()) {
-      if (ctx.locks.busy(r)) continue;
-      const last = ctx.locks.lastWrite.get(r);
-      if (last !== undefined && now - last < ctx.timing.cleanAfterMs) continue;
-      quiet.set(r, last);
-    }
-    if (quiet.size === 0) return;
-    const gen = ctx.generation;
-    this.#cleaning = true;
-    // Picked with no write in flight there: the flush, issued now, covers every write they had.
-    this.#mirrored(outgoing(OpKind.FLUSH, 0, 0))
-      .then(() => {
-        if (gen !== ctx.generation || !this.#members.allInSync()) return;
-        const clean: number[] = [];
-        for (const [r, last] of quiet) {
-          if (ctx.locks.busy(r) || ctx.locks.lastWrite.get(r) !== last) continue;
-          clean.push(r);
-          ctx.locks.lastWrite.delete(r);
-        }
-        return bm.clear(clean);
-      })
-      .catch((err: unknown) =>
-        ctx.log.warn({ err: (err as Error).message }, 'could not flush and clear quiet dirty regions'),
-      )
-      .finally(() => {
-        this.#cleaning = false;
-      });
-  }
-
   // ---------------------------------------------------------------- resize, resync rate
 
   /**
@@ -586,26 +440,7 @@ export class ReplicatedVolume {
   // ---------------------------------------------------------------- status, close
 
   status(): ReplicationStatus {
-    const ctx = this.#ctx;
-    const bm = ctx.bitmap;
-    const meta = ctx.meta.current;
-    return {
-      volume: ctx.o.volume,
-      node: ctx.o.node,
-      role: ctx.role.state,
-      epoch: ctx.epoch,
-      highestEpoch: meta.highestEpoch,
-      datasetId: meta.datasetId,
-      hasValidData: meta.hasValidData,
-      regionSize: bm?.regionSize ?? 0,
-      dirtyRegions: bm?.dirtyCount ?? 0,
-      dirtyBytes: bm ? dirtyBytes(bm, bm.size) : 0,
-      size: ctx.size,
-      resizeTarget: Math.max(ctx.size, this.#resizer.target, bm?.size ?? 0),
-      resyncLimitBps: ctx.throttle.rateBps,
-      peers: this.#members.statuses(Date.now()),
-      metrics: { ...ctx.metrics },
-    };
+    return volumeStatus(this.#ctx, this.#members, this.#resizer.target);
   }
 
   async close(): Promise<void> {
@@ -618,12 +453,4 @@ export class ReplicatedVolume {
     ctx.bitmap = undefined;
     await ctx.device.close();
   }
-}
-
-function dirtyBytes(bm: DirtyBitmap, size: number): number {
-  let n = bm.dirtyCount * bm.regionSize;
-  // The last region may be short.
-  const lastIdx = bm.regions - 1;
-  if (lastIdx >= 0 && bm.isDirty(lastIdx)) n -= bm.regions * bm.regionSize - size;
-  return n;
 }

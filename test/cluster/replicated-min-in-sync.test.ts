@@ -5,11 +5,10 @@
 // PROTECTED (07h/27h/02h) while fewer than two copies are in sync — through the whole resync,
 // as the primary's own log times it — reads and TEST UNIT READY go on, and writes resume once
 // the resynced copy has joined the in-sync set. `tandemctl verify` then finds the copies equal.
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster, TANDEMCTL, tandemctl, waitAllUsable } from '../helpers/cluster.js';
+import { type Cluster, startThreeWay, tandemctl, waitThreeInSync } from '../helpers/cluster.js';
 import { testUnitReady } from '../helpers/initiator/index.js';
-import { describeResult, MultipathClient, senseString } from '../helpers/multipath.js';
+import { describeResult, type MultipathClient, senseString } from '../helpers/multipath.js';
 import { explain } from '../helpers/tools.js';
 import { Status } from '../helpers/wire.js';
 
@@ -18,16 +17,6 @@ const MiB = 1 << 20;
 const BLOCK = 512;
 const REFUSED = '07h/27h/02h';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 const block = (seed: number, length = 4096) => {
   const b = Buffer.alloc(length);
@@ -40,15 +29,11 @@ describe('minInSync on a three-way volume: one replica down, one resyncing', () 
   let mp: MultipathClient;
 
   beforeAll(async () => {
-    if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
-    cluster = await startCluster({ nodes: 3, kind: 'replicated', size: '128M', ttl: 3 });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+    ({ cluster, mp } = await startThreeWay({
+      size: '128M',
       initiatorName: 'iqn.2026-11.org.tandem.test:min-in-sync',
-      commandTimeoutMs: 3000,
       retryWindowMs: 20_000,
-    });
+    }));
   });
 
   afterAll(async () => {
@@ -69,11 +54,8 @@ describe('minInSync on a three-way volume: one replica down, one resyncing', () 
   };
 
   it('refuses writes with 07h/27h/02h while fewer than two copies are in sync, through the resync; writes resume after it', async () => {
-    const primary = await waitAllUsable(mp);
+    const primary = await waitThreeInSync(cluster, mp, { volume: VOLUME });
     const [down, back] = cluster.names.filter((n) => n !== primary) as [string, string];
-    await waitFor('three in sync', 30_000, async () =>
-      (await inSync(primary)).length === 3 ? true : undefined,
-    );
     await ctl(primary, ['volume', 'set', VOLUME, '--min-in-sync', '2']);
     expect((await mp.write(0, block(1))).result.status).toBe(Status.GOOD);
 

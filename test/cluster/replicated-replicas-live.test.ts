@@ -3,25 +3,20 @@
 // forgets its copy; added back, it is resynced in full (the primary's bitmap stopped tracking
 // what it lacks while it was out) and joins; `tandemctl status` shows every replica's state on
 // the way; `tandemctl verify` then finds the three copies identical and no write is lost.
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster, TANDEMCTL, tandemctl, waitAllUsable } from '../helpers/cluster.js';
-import { MultipathClient } from '../helpers/multipath.js';
+import {
+  type Cluster,
+  startThreeWay,
+  tandemctl,
+  pollFor as waitFor,
+  waitThreeInSync,
+} from '../helpers/cluster.js';
+import type { MultipathClient } from '../helpers/multipath.js';
 import { explain } from '../helpers/tools.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
 const VOLUME = 'vol0';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 interface VolumeJson {
   id: string;
@@ -36,15 +31,11 @@ describe('volume replicas remove|add on a live three-way volume', () => {
   let mp: MultipathClient;
 
   beforeAll(async () => {
-    if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
-    cluster = await startCluster({ nodes: 3, kind: 'replicated', size: '64M', ttl: 3 });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+    ({ cluster, mp } = await startThreeWay({
+      size: '64M',
       initiatorName: 'iqn.2026-11.org.tandem.test:replicas-live',
-      commandTimeoutMs: 3000,
       retryWindowMs: 20_000,
-    });
+    }));
   });
 
   afterAll(async () => {
@@ -53,16 +44,13 @@ describe('volume replicas remove|add on a live three-way volume', () => {
   });
 
   it('removes a replica and adds it back under writes: a full resync, then in sync; the primary cannot be removed', async () => {
-    const primary = await waitAllUsable(mp);
+    const primary = await waitThreeInSync(cluster, mp, { volume: VOLUME });
     const admin = cluster.node(primary).admin!;
     const status = async (): Promise<VolumeJson> => {
       const r = await tandemctl(admin, ['--json', 'status'], 15_000);
       expect(r.code, explain(r)).toBe(0);
       return (JSON.parse(r.stdout) as { volumes: VolumeJson[] }).volumes.find((v) => v.id === VOLUME)!;
     };
-    await waitFor('three in sync', 30_000, async () =>
-      (await status()).inSync.length === 3 ? true : undefined,
-    );
     const peer = cluster.names.find((n) => n !== primary)!;
 
     const writers = new StampedWriters(mp, { writers: 4, slotsPerWriter: 64 });

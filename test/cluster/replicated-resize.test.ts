@@ -10,7 +10,15 @@
 // machine): TANDEM_RESIZE_FROM=1G TANDEM_RESIZE_TO=2G TANDEM_RESIZE_AGAIN=3G run the issue's sizes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSize } from '../../src/util/size.js';
-import { type Cluster, startCluster, tandemctl, waitAllUsable } from '../helpers/cluster.js';
+import {
+  type Cluster,
+  pollFor,
+  startCluster,
+  tandemctl,
+  waitAllUsable,
+  waitPathState,
+  waitPrimaryAndPeer,
+} from '../helpers/cluster.js';
 import type { LogLine } from '../helpers/daemon.js';
 import { parseReadCapacity16, readCapacity16 } from '../helpers/initiator/index.js';
 import { MultipathClient, senseString } from '../helpers/multipath.js';
@@ -28,15 +36,8 @@ const capacity = (d: Buffer) => {
   return Number(c.lastLba + 1n) * c.blockLength;
 };
 
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const waitFor = <T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) =>
+  pollFor(what, ms, probe, 100);
 
 const logged = (logs: LogLine[], msg: string, to: number) =>
   logs.filter((l) => l.msg === msg && Number(l.to) === to);
@@ -97,12 +98,7 @@ describe('replicated volume: online resize under load', () => {
   }
 
   it('grows on every copy before any path reports it; 06h/2Ah/09h and the new capacity on every path; verify clean', async () => {
-    const primary = await waitAllUsable(mp, 60_000);
-    const peer = cluster.names.find((n) => n !== primary)!;
-    await waitFor('the peer in sync', 60_000, async () => {
-      await mp.refresh();
-      return mp.state(peer) === 'active-non-optimized' ? true : undefined;
-    });
+    const { primary, peer } = await waitPrimaryAndPeer(cluster, mp, 60_000, 100);
     // Read the capacity once through each path (the nexus is known, no UA pending).
     for (const n of cluster.names) await capacityThrough(n, from);
     const below = new StampedWriters(mp, { writers: 4, slotsPerWriter: 32 });
@@ -183,10 +179,7 @@ describe('replicated volume: online resize under load', () => {
     const s = await capacityThrough(peer, again, t0);
     const takeoverMs = Math.round(performance.now() - tKill);
     await cluster.start(primary);
-    await waitFor('the returned node in sync', 90_000, async () => {
-      await mp.refresh();
-      return mp.state(primary) === 'active-non-optimized' ? true : undefined;
-    });
+    await waitPathState(mp, primary, 'active-non-optimized', 'the returned node in sync', 90_000, 100);
     const back = await capacityThrough(primary, again, tKill);
     await writers.stop();
     const w = await writers.verify();

@@ -15,7 +15,14 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSize } from '../../src/util/size.js';
-import { type Cluster, startCluster, tandemctl, waitAllUsable } from '../helpers/cluster.js';
+import {
+  type Cluster,
+  pollFor,
+  startCluster,
+  tandemctl,
+  waitPathState,
+  waitPrimaryAndPeer,
+} from '../helpers/cluster.js';
 import type { LogLine } from '../helpers/daemon.js';
 import { MultipathClient } from '../helpers/multipath.js';
 import { explain, qemuIo } from '../helpers/tools.js';
@@ -26,15 +33,8 @@ const RATE_MIBPS = 20;
 const MiB = 1 << 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const waitFor = <T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) =>
+  pollFor(what, ms, probe, 100);
 
 /** The pid of the tandemd whose command line names `config`. */
 function pidRunning(config: string): number {
@@ -91,13 +91,8 @@ describe('replicated volume: a resync an operator can steer', () => {
   });
 
   it('holds 20 MiB/s, yields to writes, resumes after a link cut at 50 % with the remaining half', async () => {
-    const primary = await waitAllUsable(mp, 60_000);
-    const peer = cluster.names.find((n) => n !== primary)!;
+    const { primary, peer } = await waitPrimaryAndPeer(cluster, mp, 60_000, 100);
     const admin = cluster.node(primary).admin!;
-    await waitFor('the peer in sync', 60_000, async () => {
-      await mp.refresh();
-      return mp.state(peer) === 'active-non-optimized' ? true : undefined;
-    });
     // Data everywhere: the full resync below copies real bytes, not holes.
     const fill = await qemuIo(cluster.node(primary).url(0), [`write -P 0x5a 0 ${size}`], {
       timeoutMs: 120_000,
@@ -222,10 +217,7 @@ describe('replicated volume: a resync an operator can steer', () => {
 
     await starting;
     // Identical copies; every acknowledged write reads back.
-    await waitFor('the peer Active/Non-optimized', 60_000, async () => {
-      await mp.refresh();
-      return mp.state(peer) === 'active-non-optimized' ? true : undefined;
-    });
+    await waitPathState(mp, peer, 'active-non-optimized', 'the peer Active/Non-optimized', 60_000, 100);
     const v = await tandemctl(admin, ['--json', 'verify', 'vol0'], 180_000);
     expect(v.code, explain(v)).toBe(0);
     expect((JSON.parse(v.stdout) as { differing: unknown[] }).differing).toEqual([]);

@@ -5,32 +5,22 @@
 // the in-sync set: it got every write) takes over, and everything still reads back. Then both
 // killed nodes return at once and are resynced together: all three in the in-sync set,
 // `tandemctl verify` finds the replicas identical, and every acknowledged write still reads back.
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Cluster,
   leadership,
-  startCluster,
-  TANDEMCTL,
+  startThreeWay,
   tandemctl,
   waitAllUsable,
+  pollFor as waitFor,
+  waitThreeInSync,
 } from '../helpers/cluster.js';
-import { MultipathClient } from '../helpers/multipath.js';
+import type { MultipathClient } from '../helpers/multipath.js';
 import { explain } from '../helpers/tools.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
 const VOLUME = 'vol0';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, ms: number, probe: () => Promise<T | undefined> | T | undefined) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
 
 interface VolumeJson {
   id: string;
@@ -43,15 +33,11 @@ describe('three-way replicated volume: two primaries killed in turn lose no ackn
   let mp: MultipathClient;
 
   beforeAll(async () => {
-    if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
-    cluster = await startCluster({ nodes: 3, kind: 'replicated', size: '64M', ttl: 3 });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+    ({ cluster, mp } = await startThreeWay({
+      size: '64M',
       initiatorName: 'iqn.2026-11.org.tandem.test:replicated-three-way',
-      commandTimeoutMs: 3000,
       retryWindowMs: 30_000,
-    });
+    }));
   });
 
   afterAll(async () => {
@@ -97,13 +83,9 @@ describe('three-way replicated volume: two primaries killed in turn lose no ackn
   }
 
   it('primary killed, then the next primary killed: the third serves every acknowledged write; both return and resync', async () => {
-    const first = await waitAllUsable(mp);
-    const all = cluster.names;
     // All three replicas in sync before the faults.
-    await waitFor('three in-sync replicas', 30_000, async () => {
-      const v = await volumeStatus(first);
-      return v && v.inSync.length === 3 ? v : undefined;
-    });
+    const first = await waitThreeInSync(cluster, mp, { volume: VOLUME, tolerateStatusErrors: true });
+    const all = cluster.names;
 
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 64 });
     writers.start();

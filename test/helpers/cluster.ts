@@ -2,14 +2,14 @@
 // temp dir: a private etcd and N tandemd nodes. Every cluster started here is brought down and
 // its dir removed in the test file's afterAll (TANDEM_KEEP_TMP=1 keeps the dir and its logs),
 // and its processes are SIGKILLed if the test process exits first.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { type LogLine, REPO_ROOT, TANDEMD } from './daemon.js';
 import type { EtcdCredentials } from './etcd.js';
-import type { MultipathClient } from './multipath.js';
+import { MultipathClient, type PathState } from './multipath.js';
 import { explain, type RunResult, run } from './tools.js';
 
 export const CLUSTER_SCRIPT = path.join(REPO_ROOT, 'deploy/local/cluster');
@@ -417,4 +417,104 @@ function recentJoinLogs(cluster: Pick<Cluster, 'nodes'>): string {
       return `${n.name}:\n${lines.join('\n')}`;
     })
     .join('\n');
+}
+
+/**
+ * Calls `probe` every `stepMs` until it returns something other than undefined, and returns
+ * that; throws after `ms` naming `what`.
+ */
+export async function pollFor<T>(
+  what: string,
+  ms: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+  stepMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** Polls the ALUA states (REPORT TARGET PORT GROUPS) until `node`'s path of `mp` is in `state`. */
+export function waitPathState(
+  mp: MultipathClient,
+  node: string,
+  state: PathState,
+  what: string,
+  ms: number,
+  stepMs = 200,
+): Promise<true> {
+  return pollFor(
+    what,
+    ms,
+    async () => {
+      await mp.refresh();
+      return mp.state(node) === state ? true : undefined;
+    },
+    stepMs,
+  );
+}
+
+/**
+ * A 2-node replicated volume ready for a test: every path usable, then the peer's path
+ * Active/Non-optimized (its first resync done); the primary and the peer.
+ */
+export async function waitPrimaryAndPeer(
+  cluster: Cluster,
+  mp: MultipathClient,
+  ms = 60_000,
+  stepMs = 200,
+): Promise<{ primary: string; peer: string }> {
+  const primary = await waitAllUsable(mp, ms);
+  const peer = cluster.names.find((n) => n !== primary)!;
+  await waitPathState(mp, peer, 'active-non-optimized', 'the peer in sync', ms, stepMs);
+  return { primary, peer };
+}
+
+/** A 3-node cluster whose vol0 is a three-way replicated volume, with a multipath client on all three paths. */
+export async function startThreeWay(opts: {
+  size: string;
+  initiatorName: string;
+  retryWindowMs: number;
+  ttl?: number;
+}): Promise<{ cluster: Cluster; mp: MultipathClient }> {
+  if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
+  const cluster = await startCluster({ nodes: 3, kind: 'replicated', size: opts.size, ttl: opts.ttl ?? 3 });
+  const mp = await MultipathClient.connect({
+    paths: cluster.paths(),
+    target: cluster.target,
+    initiatorName: opts.initiatorName,
+    commandTimeoutMs: 3000,
+    retryWindowMs: opts.retryWindowMs,
+  });
+  return { cluster, mp };
+}
+
+/**
+ * Waits until every path is usable and all three replicas of `volume` are in the in-sync set
+ * (`tandemctl --json status` through the primary); the primary. A failing status fails the
+ * wait at once, or with `tolerateStatusErrors` is polled again.
+ */
+export async function waitThreeInSync(
+  cluster: Cluster,
+  mp: MultipathClient,
+  opts: { volume?: string; ms?: number; tolerateStatusErrors?: boolean } = {},
+): Promise<string> {
+  const volume = opts.volume ?? 'vol0';
+  const primary = await waitAllUsable(mp);
+  await pollFor('three in sync', opts.ms ?? 30_000, async () => {
+    const r = await tandemctl(cluster.node(primary).admin!, ['--json', 'status'], 15_000);
+    if (r.code !== 0) {
+      if (opts.tolerateStatusErrors) return undefined;
+      throw new Error(`tandemctl status failed:\n${explain(r)}`);
+    }
+    const v = (JSON.parse(r.stdout) as { volumes: { id: string; inSync: string[] }[] }).volumes.find(
+      (x) => x.id === volume,
+    );
+    return v && v.inSync.length === 3 ? true : undefined;
+  });
+  return primary;
 }

@@ -135,6 +135,8 @@ export async function cluster(opts: {
   device?: (name: string) => BlockDevice;
   /** The volume's minInSync, read per write (absent: 1). */
   minInSync?: () => number;
+  /** Each node's view of the in-sync set (absent: the shared fake, etcd itself). */
+  inSyncOf?: (name: string, truth: FakeInSync) => InSyncSet;
 }): Promise<Cluster> {
   const inSync = new FakeInSync(...(opts.inSync ?? []));
   const live = new Set(opts.names);
@@ -150,7 +152,7 @@ export async function cluster(opts: {
       logger: log,
       device,
       stateDir: n.stateDir,
-      inSync,
+      inSync: opts.inSyncOf?.(n.name, inSync) ?? inSync,
       peers: () =>
         [...nodes.values()]
           .filter((p) => p.name !== n.name && live.has(p.name))
