@@ -20,6 +20,7 @@ import {
   write10,
 } from '../helpers/initiator/index.js';
 import { freePort } from '../helpers/ports.js';
+import { Status } from '../helpers/wire.js';
 
 const MINUTES = Number(process.env.SOAK_MINUTES ?? process.argv.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 10);
 const MiB = 1 << 20;
@@ -48,7 +49,7 @@ async function login(node: Tandem, name: string, isid?: string): Promise<IscsiIn
     ...(isid ? { isid } : {}),
     params: { InitialR2T: 'Yes', ImmediateData: 'No' },
   });
-  for (let i = 0; i < 3; i++) if ((await init.scsi(0, testUnitReady())).status === 0) break;
+  for (let i = 0; i < 3; i++) if ((await init.scsi(0, testUnitReady())).status === Status.GOOD) break;
   return init;
 }
 
