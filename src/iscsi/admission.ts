@@ -3,6 +3,7 @@ import type { ConnectionPort } from './connection-port.js';
 import type { BudgetAccount } from './memory-budget.js';
 import {
   BHS_LENGTH,
+  BhsFlag,
   field32,
   InitiatorOpcode,
   isImmediate,
@@ -40,8 +41,8 @@ function pduBytes(pdu: Pdu): number {
  */
 function commandCharge(bhs: Buffer): number {
   const edtl = Math.min(field32(bhs, 20), Limits.maxTransferBytes);
-  const read = (bhs[1]! & 0x40) !== 0;
-  const write = (bhs[1]! & 0x20) !== 0;
+  const read = (bhs[1]! & BhsFlag.READ) !== 0;
+  const write = (bhs[1]! & BhsFlag.WRITE) !== 0;
   return COMMAND_OVERHEAD + (read ? edtl : 0) + (write ? edtl : 0);
 }
 

@@ -7,6 +7,7 @@ import {
   type TargetSettings,
   targetDeclarations,
 } from './params.js';
+import { BhsFlag } from './pdu/bhs.js';
 import type { PortalOptions, TargetDirectory, TargetEntry } from './portal-interface.js';
 import { encodeKeyValues, type KeyValues, parseKeyValues, TextFormatError } from './text.js';
 
@@ -55,8 +56,8 @@ export interface LoginRequest {
 
 export function decodeLoginRequest(bhs: Buffer, data: Buffer): LoginRequest {
   return {
-    transit: (bhs[1]! & 0x80) !== 0,
-    cont: (bhs[1]! & 0x40) !== 0,
+    transit: (bhs[1]! & BhsFlag.TRANSIT) !== 0,
+    cont: (bhs[1]! & BhsFlag.CONTINUE) !== 0,
     csg: (bhs[1]! >> 2) & 3,
     nsg: bhs[1]! & 3,
     versionMax: bhs[2]!,

@@ -1,5 +1,5 @@
 import type { ConnectionPort } from './connection-port.js';
-import { itt as ittOf, type Pdu } from './pdu/bhs.js';
+import { FUNCTION_MASK, itt as ittOf, type Pdu } from './pdu/bhs.js';
 import * as out from './pdu/target-pdus.js';
 import type { IscsiTask } from './task.js';
 
@@ -15,7 +15,7 @@ const LogoutResponse = { CLOSED: 0, CID_NOT_FOUND: 1, RECOVERY_NOT_SUPPORTED: 2 
 export function onLogout(port: ConnectionPort, pdu: Pdu, loggedOut: () => void): void {
   const bhs = pdu.bhs;
   const itt = ittOf(bhs);
-  const reasonCode = bhs[1]! & 0x7f;
+  const reasonCode = bhs[1]! & FUNCTION_MASK;
   const cid = bhs.readUInt16BE(20);
   const s = port.session;
   let response: number = LogoutResponse.CLOSED;

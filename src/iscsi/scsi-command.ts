@@ -1,6 +1,15 @@
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
 import type { ConnectionPort } from './connection-port.js';
-import { decodeLun, field32, finalBit, itt as ittOf, type Pdu, RejectReason } from './pdu/bhs.js';
+import {
+  BhsFlag,
+  decodeLun,
+  field32,
+  finalBit,
+  itt as ittOf,
+  type Pdu,
+  RejectReason,
+  TASK_ATTRIBUTE_MASK,
+} from './pdu/bhs.js';
 import { releasePduData } from './pdu-reader.js';
 import type { Session } from './session.js';
 import type { StageClock } from './stage-clock.js';
@@ -28,8 +37,8 @@ export function commandTask(
   // RFC 7143 4.3: a discovery session carries only Text, NOP and Logout.
   if (s.type !== 'Normal' || !s.target || !s.nexus) return RejectReason.PROTOCOL_ERROR;
   const itt = ittOf(bhs);
-  const read = (bhs[1]! & 0x40) !== 0;
-  const write = (bhs[1]! & 0x20) !== 0;
+  const read = (bhs[1]! & BhsFlag.READ) !== 0;
+  const write = (bhs[1]! & BhsFlag.WRITE) !== 0;
   const edtl = field32(bhs, 20);
   const p = s.params;
   if (running.has(itt)) return RejectReason.TASK_IN_PROGRESS;
@@ -54,7 +63,7 @@ export function commandTask(
       lun: decodeLun(bhs),
       lunBytes: Buffer.from(bhs.subarray(8, 16)),
       cdb: Buffer.from(cdb),
-      attribute: (bhs[1]! & 0x07) as TaskAttributeCode,
+      attribute: (bhs[1]! & TASK_ATTRIBUTE_MASK) as TaskAttributeCode,
       expectedLength: edtl,
       read,
       write,

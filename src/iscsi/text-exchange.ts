@@ -1,5 +1,5 @@
 import { negotiate, type TargetSettings } from './params.js';
-import { field32, finalBit, itt as ittOf, type Pdu, RESERVED_TAG, RejectReason } from './pdu/bhs.js';
+import { BhsFlag, field32, finalBit, itt as ittOf, type Pdu, RESERVED_TAG, RejectReason } from './pdu/bhs.js';
 import * as out from './pdu/target-pdus.js';
 import type { TargetDirectory } from './portal-interface.js';
 import type { Session } from './session.js';
@@ -42,7 +42,7 @@ export class TextExchange {
     const itt = ittOf(bhs);
     const ttt = field32(bhs, 20);
     const final = finalBit(bhs);
-    const cont = (bhs[1]! & 0x40) !== 0;
+    const cont = (bhs[1]! & BhsFlag.CONTINUE) !== 0;
     // Continuation of a long response the initiator is collecting (empty request, our TTT).
     if (ttt !== RESERVED_TAG && ttt !== this.#partialTtt) {
       const rem = this.#remainder;

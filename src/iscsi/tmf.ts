@@ -1,7 +1,7 @@
 import { TmfFunction, TmfResponse } from '../scsi/command.js';
 import type { CommandWindow } from './command-window.js';
 import type { ConnectionPort } from './connection-port.js';
-import { decodeLun, field32, itt as ittOf, type Pdu, RejectReason } from './pdu/bhs.js';
+import { decodeLun, FUNCTION_MASK, field32, itt as ittOf, type Pdu, RejectReason } from './pdu/bhs.js';
 import * as out from './pdu/target-pdus.js';
 
 /** TASK REASSIGN (RFC 7143 11.5.1): needs ErrorRecoveryLevel 2. */
@@ -16,7 +16,7 @@ export function onTmf(port: ConnectionPort, window: CommandWindow, pdu: Pdu): vo
   const s = port.session;
   const bhs = pdu.bhs;
   const itt = ittOf(bhs);
-  const fn = bhs[1]! & 0x7f;
+  const fn = bhs[1]! & FUNCTION_MASK;
   const respond = (response: number) => {
     if (!port.fullFeature) return;
     port.send(out.tmfResponse({ itt, response }, port.seq(true)));

@@ -44,6 +44,31 @@ export const RejectReason = {
 
 export const RESERVED_TAG = 0xffffffff;
 
+/**
+ * Bits of BHS byte 1 (RFC 7143 11.2.1.1 and each PDU's section). Bit 7 is F (final) on most
+ * PDUs and must be 1 on the target's single-PDU responses (11.4, 11.6, 11.8, 11.9, 11.15, 11.17,
+ * 11.19); on Login it is T (transit, 11.12.2).
+ */
+export const BhsFlag = {
+  FINAL: 0x80,
+  TRANSIT: 0x80,
+  /** C: the text continues in the next PDU (Login 11.12.2, Text 11.10.2). */
+  CONTINUE: 0x40,
+  /** SCSI Command R and W: data-in / data-out expected (11.3.1). */
+  READ: 0x40,
+  WRITE: 0x20,
+  /** SCSI Response and Data-In o / u: residual overflow / underflow (11.4.5.1). */
+  OVERFLOW: 0x04,
+  UNDERFLOW: 0x02,
+  /** Data-In S: the PDU carries the status (11.7.4). */
+  STATUS: 0x01,
+} as const;
+
+/** SCSI Command ATTR, the task attribute (RFC 7143 11.3.1). */
+export const TASK_ATTRIBUTE_MASK = 0x07;
+/** The 7-bit field of byte 1: TMF function (11.5.1), logout reason code (11.14.1). */
+export const FUNCTION_MASK = 0x7f;
+
 /** A received PDU: its header (BHS + AHS) and data segment (without padding or digest). */
 export interface Pdu {
   readonly bhs: Buffer;
@@ -59,7 +84,7 @@ export interface Pdu {
 
 export const opcodeOf = (bhs: Buffer): number => bhs[0]! & 0x3f;
 export const isImmediate = (bhs: Buffer): boolean => (bhs[0]! & 0x40) !== 0;
-export const finalBit = (bhs: Buffer): boolean => (bhs[1]! & 0x80) !== 0;
+export const finalBit = (bhs: Buffer): boolean => (bhs[1]! & BhsFlag.FINAL) !== 0;
 export const totalAhsLength = (bhs: Buffer): number => bhs[4]! * 4;
 export const dataSegmentLength = (bhs: Buffer): number => (bhs[5]! << 16) | (bhs[6]! << 8) | bhs[7]!;
 export const itt = (bhs: Buffer): number => bhs.readUInt32BE(16);

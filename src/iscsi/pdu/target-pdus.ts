@@ -1,4 +1,4 @@
-import { BHS_LENGTH, TargetOpcode } from './bhs.js';
+import { BHS_LENGTH, BhsFlag, RESERVED_TAG, TargetOpcode } from './bhs.js';
 
 /**
  * Builders for every PDU the target sends (RFC 7143 11). Each returns a fresh 48-byte BHS;
@@ -37,7 +37,10 @@ export interface ScsiResponseFields {
 
 /** RFC 7143 11.4. */
 export function scsiResponse(f: ScsiResponseFields, s: SeqFields): Buffer {
-  const b = bhs(TargetOpcode.SCSI_RESPONSE, 0x80 | (f.overflow ? 0x04 : 0) | (f.underflow ? 0x02 : 0));
+  const b = bhs(
+    TargetOpcode.SCSI_RESPONSE,
+    BhsFlag.FINAL | (f.overflow ? BhsFlag.OVERFLOW : 0) | (f.underflow ? BhsFlag.UNDERFLOW : 0),
+  );
   b[2] = f.response ?? 0;
   b[3] = f.status;
   b.writeUInt32BE(f.itt, 16);
@@ -64,12 +67,15 @@ export interface DataInFields {
 export function dataIn(f: DataInFields, s: SeqFields): Buffer {
   const hasStatus = f.status !== undefined;
   const flags =
-    (f.final ? 0x80 : 0) | (hasStatus ? 0x01 | (f.overflow ? 0x04 : 0) | (f.underflow ? 0x02 : 0) : 0);
+    (f.final ? BhsFlag.FINAL : 0) |
+    (hasStatus
+      ? BhsFlag.STATUS | (f.overflow ? BhsFlag.OVERFLOW : 0) | (f.underflow ? BhsFlag.UNDERFLOW : 0)
+      : 0);
   const b = bhs(TargetOpcode.SCSI_DATA_IN, flags);
   if (hasStatus) b[3] = f.status!;
   f.lunBytes.copy(b, 8, 0, 8);
   b.writeUInt32BE(f.itt, 16);
-  b.writeUInt32BE(0xffffffff, 20);
+  b.writeUInt32BE(RESERVED_TAG, 20);
   stamp(b, s);
   if (!hasStatus) b.writeUInt32BE(0, 24);
   b.writeUInt32BE(f.dataSN >>> 0, 36);
@@ -89,7 +95,7 @@ export interface R2tFields {
 
 /** RFC 7143 11.8. R2T carries the current StatSN but does not advance it. */
 export function r2t(f: R2tFields, s: SeqFields): Buffer {
-  const b = bhs(TargetOpcode.R2T, 0x80);
+  const b = bhs(TargetOpcode.R2T, BhsFlag.FINAL);
   f.lunBytes.copy(b, 8, 0, 8);
   b.writeUInt32BE(f.itt, 16);
   b.writeUInt32BE(f.ttt, 20);
@@ -102,7 +108,7 @@ export function r2t(f: R2tFields, s: SeqFields): Buffer {
 
 /** RFC 7143 11.19: a response echoes the NOP-Out's ITT; a ping from us has ITT 0xffffffff. */
 export function nopIn(f: { itt: number; ttt: number; lunBytes?: Buffer }, s: SeqFields): Buffer {
-  const b = bhs(TargetOpcode.NOP_IN, 0x80);
+  const b = bhs(TargetOpcode.NOP_IN, BhsFlag.FINAL);
   if (f.lunBytes) f.lunBytes.copy(b, 8, 0, 8);
   b.writeUInt32BE(f.itt, 16);
   b.writeUInt32BE(f.ttt, 20);
@@ -112,7 +118,7 @@ export function nopIn(f: { itt: number; ttt: number; lunBytes?: Buffer }, s: Seq
 
 /** RFC 7143 11.6. */
 export function tmfResponse(f: { itt: number; response: number }, s: SeqFields): Buffer {
-  const b = bhs(TargetOpcode.TASK_MANAGEMENT_RESPONSE, 0x80);
+  const b = bhs(TargetOpcode.TASK_MANAGEMENT_RESPONSE, BhsFlag.FINAL);
   b[2] = f.response;
   b.writeUInt32BE(f.itt, 16);
   stamp(b, s);
@@ -124,7 +130,10 @@ export function textResponse(
   f: { itt: number; ttt: number; final: boolean; continue: boolean; lunBytes?: Buffer },
   s: SeqFields,
 ): Buffer {
-  const b = bhs(TargetOpcode.TEXT_RESPONSE, (f.final ? 0x80 : 0) | (f.continue ? 0x40 : 0));
+  const b = bhs(
+    TargetOpcode.TEXT_RESPONSE,
+    (f.final ? BhsFlag.FINAL : 0) | (f.continue ? BhsFlag.CONTINUE : 0),
+  );
   if (f.lunBytes) f.lunBytes.copy(b, 8, 0, 8);
   b.writeUInt32BE(f.itt, 16);
   b.writeUInt32BE(f.ttt, 20);
@@ -148,7 +157,10 @@ export interface LoginResponseFields {
 export function loginResponse(f: LoginResponseFields, s: SeqFields): Buffer {
   const b = bhs(
     TargetOpcode.LOGIN_RESPONSE,
-    (f.transit ? 0x80 : 0) | (f.continue ? 0x40 : 0) | ((f.csg & 3) << 2) | (f.transit ? f.nsg & 3 : 0),
+    (f.transit ? BhsFlag.TRANSIT : 0) |
+      (f.continue ? BhsFlag.CONTINUE : 0) |
+      ((f.csg & 3) << 2) |
+      (f.transit ? f.nsg & 3 : 0),
   );
   b[2] = 0x00; // Version-max
   b[3] = 0x00; // Version-active
@@ -166,7 +178,7 @@ export function logoutResponse(
   f: { itt: number; response: number; time2wait: number; time2retain: number },
   s: SeqFields,
 ): Buffer {
-  const b = bhs(TargetOpcode.LOGOUT_RESPONSE, 0x80);
+  const b = bhs(TargetOpcode.LOGOUT_RESPONSE, BhsFlag.FINAL);
   b[2] = f.response;
   b.writeUInt32BE(f.itt, 16);
   stamp(b, s);
@@ -177,9 +189,9 @@ export function logoutResponse(
 
 /** RFC 7143 11.17: the data segment is the rejected PDU's header. */
 export function reject(f: { reason: number; dataSN?: number }, s: SeqFields): Buffer {
-  const b = bhs(TargetOpcode.REJECT, 0x80);
+  const b = bhs(TargetOpcode.REJECT, BhsFlag.FINAL);
   b[2] = f.reason;
-  b.writeUInt32BE(0xffffffff, 16);
+  b.writeUInt32BE(RESERVED_TAG, 16);
   stamp(b, s);
   b.writeUInt32BE((f.dataSN ?? 0) >>> 0, 36);
   return b;
@@ -190,9 +202,9 @@ export function asyncMessage(
   f: { event: number; vcode?: number; lunBytes?: Buffer; param1?: number; param2?: number; param3?: number },
   s: SeqFields,
 ): Buffer {
-  const b = bhs(TargetOpcode.ASYNC_MESSAGE, 0x80);
+  const b = bhs(TargetOpcode.ASYNC_MESSAGE, BhsFlag.FINAL);
   if (f.lunBytes) f.lunBytes.copy(b, 8, 0, 8);
-  b.writeUInt32BE(0xffffffff, 16);
+  b.writeUInt32BE(RESERVED_TAG, 16);
   stamp(b, s);
   b[36] = f.event;
   b[37] = f.vcode ?? 0;

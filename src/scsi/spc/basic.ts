@@ -1,6 +1,7 @@
 import { invalidField, usage } from '../cdb.js';
 import { defineRow } from '../opcode-table.js';
 import { buildSense, reason } from '../sense-reason.js';
+import { SelectReport } from '../spec/cdb.js';
 import { Opcode } from '../spec/opcodes.js';
 
 export const testUnitReady = defineRow({
@@ -63,8 +64,7 @@ export const reportLuns = defineRow<ReportLunsCdb>({
   skipsUnitAttention: true,
   parse(cdb) {
     const select = cdb[2]!;
-    // SPC-4 6.33: 00h all LUs, 01h well known only, 02h all; 10h–12h administrative LU forms.
-    if (![0x00, 0x01, 0x02, 0x10, 0x11, 0x12].includes(select)) return invalidField(2);
+    if (!(Object.values(SelectReport) as number[]).includes(select)) return invalidField(2);
     const allocationLength = cdb.readUInt32BE(6);
     if (allocationLength < 16) return invalidField(6);
     return { select, allocationLength };
@@ -72,7 +72,8 @@ export const reportLuns = defineRow<ReportLunsCdb>({
   execute(ctx, p) {
     // No well known LUs: select 01h reports an empty list; 10h–12h report nothing either
     // since we expose no administrative LU.
-    const luns = p.select === 0x00 || p.select === 0x02 ? ctx.target.lunsFor(ctx.cmd) : [];
+    const all = p.select === SelectReport.ALL_BUT_WELL_KNOWN || p.select === SelectReport.ALL;
+    const luns = all ? ctx.target.lunsFor(ctx.cmd) : [];
     const b = Buffer.alloc(8 + 8 * luns.length);
     b.writeUInt32BE(8 * luns.length, 0);
     for (const [i, l] of luns.entries()) encodeLun(l).copy(b, 8 + 8 * i);

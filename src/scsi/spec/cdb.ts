@@ -13,3 +13,14 @@ export const WriteSameCdbByte1 = {
   /** No data-out buffer: the block is zeroes (WRITE SAME (16) only). */
   NDOB: 0x01,
 } as const;
+
+// SELECT REPORT of REPORT LUNS (SPC-4 6.33, table 195).
+export const SelectReport = {
+  /** The logical units, well known ones excluded. */
+  ALL_BUT_WELL_KNOWN: 0x00,
+  WELL_KNOWN_ONLY: 0x01,
+  ALL: 0x02,
+  ADMINISTRATIVE_ONLY: 0x10,
+  ADMINISTRATIVE_AND_SUBSIDIARY: 0x11,
+  SUBSIDIARY_OF_ADMINISTRATIVE: 0x12,
+} as const;

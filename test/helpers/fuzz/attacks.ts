@@ -44,6 +44,7 @@ import {
   TimeoutError,
   write10,
 } from '../initiator/index.js';
+import { Status } from '../wire.js';
 import { RawConnection } from './raw-conn.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -1521,7 +1522,7 @@ async function scenario(
               );
             if (answered.has(p.itt))
               throw new AttackFailure(`read-flood: ITT 0x${p.itt.toString(16)} answered twice`);
-            if (p.status !== 0x00 && p.status !== 0x28 && p.status !== 0x08)
+            if (p.status !== Status.GOOD && p.status !== Status.TASK_SET_FULL && p.status !== Status.BUSY)
               throw new AttackFailure(`read-flood: status 0x${p.status.toString(16)}`);
             answered.set(p.itt, `status 0x${p.status.toString(16)}`);
           } else if (p.kind === 'Reject' && sent.has(p.rejectedItt)) {

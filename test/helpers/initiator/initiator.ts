@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { parseSense, type SenseData } from '../wire.js';
+import { parseSense, type SenseData, Status } from '../wire.js';
 import { CHAP_MD5, chapResponse, decodeChapBinary, encodeChapBinary, newChapChallenge } from './chap.js';
 import {
   ConnectionClosedError,
@@ -647,7 +647,7 @@ export class IscsiInitiator extends EventEmitter<InitiatorEvents> {
         sense = parseSense(pdu.senseData);
         if (!sense)
           st.violations.push(`unparsable sense data (response code 0x${pdu.senseData[0]!.toString(16)})`);
-      } else if (pdu.status === 0x02) {
+      } else if (pdu.status === Status.CHECK_CONDITION) {
         st.violations.push('CHECK CONDITION without sense data (RFC 7143 11.4.7.2 autosense)');
       }
     }

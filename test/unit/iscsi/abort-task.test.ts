@@ -15,6 +15,7 @@ import {
   IscsiInitiator,
   type TargetPdu,
 } from '../../helpers/initiator/index.js';
+import { Status } from '../../helpers/wire.js';
 
 const TARGET = 'iqn.2024-01.org.tandem:abort';
 const BS = 512;
@@ -81,7 +82,7 @@ describe('ABORT TASK and RefCmdSN', () => {
     const init = await login();
     const sn = init.cmdSN;
     const w = await init.scsi(0, rw10(0x2a, 1, 1), { dataOut: Buffer.alloc(BS, 0x5a) });
-    expect(w.status).toBe(0);
+    expect(w.status).toBe(Status.GOOD);
     expect(await abortTask(init, w.itt, sn)).toBe(1);
   });
 
@@ -110,7 +111,7 @@ describe('ABORT TASK and RefCmdSN', () => {
     );
     // The next command (CmdSN sn + 1) runs: the aborted CmdSN counted as received.
     const r = await init.scsi(0, rw10(0x28, 7, 1), { expectedDataIn: BS });
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(Status.GOOD);
     expect(r.data.equals(Buffer.alloc(BS))).toBe(true);
     expect(await answered).toBe(false);
   });
@@ -124,8 +125,8 @@ describe('ABORT TASK and RefCmdSN', () => {
     const isid = '400001370042';
     const a = await login(0, isid);
     const b = await login(1, isid);
-    expect((await a.scsi(0, Buffer.alloc(6))).status).toBe(0);
-    expect((await b.scsi(0, Buffer.alloc(6))).status).toBe(0);
+    expect((await a.scsi(0, Buffer.alloc(6))).status).toBe(Status.GOOD);
+    expect((await b.scsi(0, Buffer.alloc(6))).status).toBe(Status.GOOD);
     expect(a.isClosed).toBe(false);
   });
 });

@@ -22,6 +22,7 @@ import {
   type ScsiResponsePdu,
   type TargetPdu,
 } from '../../helpers/initiator/index.js';
+import { Status } from '../../helpers/wire.js';
 
 const TARGET = 'iqn.2024-01.org.tandem:buffers';
 const BS = 512;
@@ -175,7 +176,7 @@ describe('I/O pool buffers: one owner, one release', () => {
 
   async function readBack(init: IscsiInitiator, lba: number, n: number): Promise<Buffer> {
     const r = await init.scsi(0, rw10(READ_10, lba, n / BS), { expectedDataIn: n });
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(Status.GOOD);
     return r.data;
   }
 
@@ -183,7 +184,7 @@ describe('I/O pool buffers: one owner, one release', () => {
     const init = await login();
     for (const n of [4 * KiB, 64 * KiB, 256 * KiB]) {
       const r = await init.scsi(0, rw10(READ_10, 0, n / BS), { expectedDataIn: n });
-      expect(r.status).toBe(0);
+      expect(r.status).toBe(Status.GOOD);
       expect(r.data.length).toBe(n);
     }
     await balanced(3);
@@ -193,7 +194,7 @@ describe('I/O pool buffers: one owner, one release', () => {
     const init = await login();
     const data = pattern(64 * KiB, 1);
     const { reply } = await writeCommand(init, 100, data.length, data);
-    expect((await reply).status).toBe(0);
+    expect((await reply).status).toBe(Status.GOOD);
     await balanced(1);
     expect((await readBack(init, 100, data.length)).equals(data)).toBe(true);
   });
@@ -223,7 +224,7 @@ describe('I/O pool buffers: one owner, one release', () => {
         }),
       );
     }
-    expect((await reply).status).toBe(0);
+    expect((await reply).status).toBe(Status.GOOD);
     // Three pooled pieces and the assembled buffer.
     await balanced(4);
     expect((await readBack(init, 300, data.length)).equals(data)).toBe(true);
@@ -254,7 +255,7 @@ describe('I/O pool buffers: one owner, one release', () => {
     expect((await bad.reply).status).toBe(2);
     // The same Data-Out again, now for a task that has ended: discarded.
     await sendSplit(init, dataOut(8 * KiB));
-    expect((await init.scsi(0, Buffer.alloc(6))).status).toBe(0);
+    expect((await init.scsi(0, Buffer.alloc(6))).status).toBe(Status.GOOD);
     await balanced(4);
   });
 

@@ -18,6 +18,7 @@ import {
   testUnitReady,
   write10,
 } from '../../helpers/initiator/index.js';
+import { Status } from '../../helpers/wire.js';
 
 const MiB = 1 << 20;
 
@@ -98,15 +99,15 @@ describe('the budget on the wire', () => {
       timeoutMs: 20_000,
     });
     open.push(init);
-    for (let i = 0; i < 3; i++) if ((await init.scsi(0, testUnitReady())).status === 0) break;
+    for (let i = 0; i < 3; i++) if ((await init.scsi(0, testUnitReady())).status === Status.GOOD) break;
     return init;
   }
 
   async function verifiedIo(init: IscsiInitiator, seed: number): Promise<void> {
     const data = Buffer.alloc(4096, seed);
-    expect((await init.scsi(0, write10(100 + seed * 8, 8), { dataOut: data })).status).toBe(0);
+    expect((await init.scsi(0, write10(100 + seed * 8, 8), { dataOut: data })).status).toBe(Status.GOOD);
     const r = await init.scsi(0, read10(100 + seed * 8, 8), { expectedDataIn: 4096 });
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(Status.GOOD);
     expect(r.data.equals(data)).toBe(true);
   }
 
@@ -124,7 +125,7 @@ describe('the budget on the wire', () => {
     expect(daemon.sessions.refusals()['memory-connection']).toBeGreaterThan(0);
     for (let i = 0; i < 3; i++) await verifiedIo(victim, i + 1);
     hog.socket.resume();
-    expect(await Promise.all(reads)).toEqual(reads.map(() => 0));
+    expect(await Promise.all(reads)).toEqual(reads.map(() => Status.GOOD));
     expect(daemon.sessions.memory.peak - peakBefore).toBeLessThanOrEqual(CONN_BUDGET + 64 * 1024);
     await verifiedIo(hog, 9);
   });
@@ -154,7 +155,9 @@ describe('the budget on the wire', () => {
     expect(rejected).toBeGreaterThan(n - 3 * WINDOW);
     expect(daemon.sessions.refusals()['immediate-command-reject']).toBe(rejected);
     // A rejected immediate command may be sent again (RFC 7143 11.17.1): it now runs.
-    expect((await hog.scsi(0, read10(0, 8), { expectedDataIn: 4096, immediate: true })).status).toBe(0);
+    expect((await hog.scsi(0, read10(0, 8), { expectedDataIn: 4096, immediate: true })).status).toBe(
+      Status.GOOD,
+    );
     await verifiedIo(hog, 10);
   });
 });

@@ -20,6 +20,7 @@ import {
   TmfResponse,
 } from '../../../helpers/initiator/pdu.js';
 import { encodeTextKeys } from '../../../helpers/initiator/text-keys.js';
+import { Status } from '../../../helpers/wire.js';
 import {
   asyncMessage,
   dataIn,
@@ -181,7 +182,7 @@ describe('SCSI commands', () => {
       { params: { ImmediateData: 'No', InitialR2T: 'Yes' } },
     );
     const r = await init.scsi(0, cdb.write10(0, 1), { dataOut: payload });
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(Status.GOOD);
     expect(r.r2ts).toBe(2);
     // 20000 bytes per R2T in 8192-byte pieces: 8192 + 8192 + 3616, DataSN 0..2, F on the last.
     expect(
@@ -224,7 +225,7 @@ describe('SCSI commands', () => {
       { params: { ImmediateData: 'Yes', InitialR2T: 'No' } },
     );
     const r = await init.scsi(0, cdb.write10(0, 1), { dataOut: Buffer.alloc(30000, 1) });
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(Status.GOOD);
     expect(cmds[0]!.data.length).toBe(8192);
     expect(cmds[0]!.bhs[1]! & 0x80).toBe(0); // F=0: unsolicited Data-Out follows
     expect(outs.map((p) => [p.bhs.readUInt32BE(20), p.bhs.readUInt32BE(40), p.data.length])).toEqual([

@@ -11,6 +11,7 @@ import {
 } from '../../../../src/scsi/pr/conflict-table.js';
 import { spc2Reserve } from '../../../../src/scsi/pr/spc2.js';
 import { EMPTY_STATE, type NexusIdentity, type ReservationState } from '../../../../src/scsi/pr/state.js';
+import { Status } from '../../../helpers/wire.js';
 import { A, B, C, key, registered, reservedBy, SA, TYPES, type TypeName } from './fixtures.js';
 
 type L = 'A' | 'C';
@@ -223,7 +224,7 @@ describe('reservation conflicts: SPC-2 RESERVE(6/10)', () => {
     expect(conflict(state, B, Buffer.from(cdb16(0x57)))).toBe(false);
     expect(conflict(state, B, Buffer.from(cdb16(0x16)))).toBe(false);
     // The RESERVE handler answers the conflict itself (spc2Reserve).
-    expect(spc2Reserve(state, B).outcome.status).toBe(0x18);
+    expect(spc2Reserve(state, B).outcome.status).toBe(Status.RESERVATION_CONFLICT);
   });
 });
 

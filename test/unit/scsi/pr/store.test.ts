@@ -12,6 +12,7 @@ import { EMPTY_STATE, type ReservationState } from '../../../../src/scsi/pr/stat
 import { TaskSet } from '../../../../src/scsi/task-set.js';
 import { UnitAttentions } from '../../../../src/scsi/unit-attention.js';
 import { Loopback, makeNexus } from '../../../helpers/loopback.js';
+import { Status } from '../../../helpers/wire.js';
 import { A, B, key, ok, req, SA } from './fixtures.js';
 
 const change = (state: ReservationState): ReservationChange => ({ state, unitAttentions: [], abort: [] });
@@ -74,7 +75,7 @@ describe('LuReservations over a contended store', () => {
     const nexusA = makeNexus(A.initiator, A.isid);
     const cmd = new Loopback().command({ cdb: [0x5f], nexus: nexusA });
     const out = await r.persistentReserveOut(cmd, req(SA.REGISTER, A, { serviceActionKey: key(0xa) }));
-    expect(out.status).toBe(0);
+    expect(out.status).toBe(Status.GOOD);
     expect(store.attempts).toBe(2);
     expect(r.state.registrations.map((x) => x.key)).toEqual([key(0xb), key(0xa)]);
     expect(r.state.generation).toBe(2);

@@ -12,7 +12,7 @@ import {
   unmapCdb,
   unmapList,
 } from '../../../helpers/loopback.js';
-import { decodeSense, kcq } from '../../../helpers/wire.js';
+import { decodeSense, kcq, Status } from '../../../helpers/wire.js';
 
 const BS = 512;
 const MAPPED = 0;
@@ -125,7 +125,9 @@ describe('WRITE SAME', () => {
     expect(kcq(await h.run({ cdb: cdb10(0x41, 0x08, 0, 1), dataOut: Buffer.alloc(2 * BS) }))).toBe(
       '05/24/00',
     );
-    expect((await h.run({ cdb: cdb10(0x41, 0x08, 0, 1), dataOut: Buffer.alloc(BS / 2) })).status).toBe(0x02);
+    expect((await h.run({ cdb: cdb10(0x41, 0x08, 0, 1), dataOut: Buffer.alloc(BS / 2) })).status).toBe(
+      Status.CHECK_CONDITION,
+    );
   });
 });
 

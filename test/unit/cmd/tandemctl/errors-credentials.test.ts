@@ -3,10 +3,10 @@
 // TANDEM_ERR code and what the transport said, with one line saying what to do.
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import type { Credentials } from '../../../cmd/tandemctl/credentials.js';
-import { EXIT, explain, failureLine } from '../../../cmd/tandemctl/errors.js';
-import { AdminCallError } from '../../../src/admin/admin-client.js';
-import { ERROR_CODE_METADATA } from '../../../src/admin/admin-proto.js';
+import type { Credentials } from '../../../../cmd/tandemctl/credentials.js';
+import { EXIT, explain, failureLine } from '../../../../cmd/tandemctl/errors.js';
+import { AdminCallError } from '../../../../src/admin/admin-client.js';
+import { ERROR_CODE_METADATA } from '../../../../src/admin/admin-proto.js';
 
 const EP = '127.0.0.1:7070';
 function callError(code: grpc.status, details: string, tandemCode?: string): AdminCallError {

@@ -9,7 +9,7 @@ import { AdminServer } from '../../../src/admin/admin-server.js';
 import { TandemError } from '../../../src/util/errors.js';
 import { silentLogger } from '../../../src/util/logger.js';
 import { explain, type RunResult, run } from '../../helpers/tools.js';
-import { FakeBackend } from './admin-fake-backend.js';
+import { FakeBackend } from '../admin/admin-fake-backend.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const TANDEMCTL = path.join(REPO_ROOT, 'dist/cmd/tandemctl.js');

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCredentials, resolveCredentials } from '../../../cmd/tandemctl/credentials.js';
-import { CliError, EXIT } from '../../../cmd/tandemctl/errors.js';
+import { readCredentials, resolveCredentials } from '../../../../cmd/tandemctl/credentials.js';
+import { CliError, EXIT } from '../../../../cmd/tandemctl/errors.js';
 
 describe('tandemctl credentials', () => {
   let cwd: string;

@@ -2,13 +2,13 @@
 // gRPC status plus the catalogue code in the `tandem-error-code` trailer; what the user sees (the
 // one stderr line and the exit status) follows from that code, never from the message text.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { explain, failureLine } from '../../../cmd/tandemctl/errors.js';
-import { AdminCallError, AdminClient } from '../../../src/admin/admin-client.js';
-import { ERROR_CODE_METADATA } from '../../../src/admin/admin-proto.js';
-import { AdminServer } from '../../../src/admin/admin-server.js';
-import { TandemError } from '../../../src/util/errors.js';
-import { silentLogger } from '../../../src/util/logger.js';
-import { FakeBackend } from './admin-fake-backend.js';
+import { explain, failureLine } from '../../../../cmd/tandemctl/errors.js';
+import { AdminCallError, AdminClient } from '../../../../src/admin/admin-client.js';
+import { ERROR_CODE_METADATA } from '../../../../src/admin/admin-proto.js';
+import { AdminServer } from '../../../../src/admin/admin-server.js';
+import { TandemError } from '../../../../src/util/errors.js';
+import { silentLogger } from '../../../../src/util/logger.js';
+import { FakeBackend } from '../../admin/admin-fake-backend.js';
 
 describe('tandemctl error mapping', () => {
   let backend: FakeBackend;

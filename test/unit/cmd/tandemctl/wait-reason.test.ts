@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { waitReason } from '../../../cmd/tandemctl/wait-reason.js';
-import type { ClusterStatusMsg, VolumeStatusMsg } from '../../../src/admin/admin-proto.js';
+import { waitReason } from '../../../../cmd/tandemctl/wait-reason.js';
+import type { ClusterStatusMsg, VolumeStatusMsg } from '../../../../src/admin/admin-proto.js';
 
 function status(
   v: Partial<VolumeStatusMsg>,

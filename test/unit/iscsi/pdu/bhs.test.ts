@@ -1,7 +1,7 @@
 // The LUN field of the BHS (SAM-5 4.6): peripheral device addressing (00b, bus 0) for
 // LUN 0-255 and flat space addressing (01b) for 0-16383; anything else is "no such LUN".
 import { describe, expect, it } from 'vitest';
-import { BHS_LENGTH, decodeLun, encodeLun } from '../../../src/iscsi/pdu/bhs.js';
+import { BHS_LENGTH, decodeLun, encodeLun } from '../../../../src/iscsi/pdu/bhs.js';
 
 function lunField(...bytes: number[]): Buffer {
   const b = Buffer.alloc(BHS_LENGTH);
