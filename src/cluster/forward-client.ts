@@ -8,7 +8,7 @@ import {
 } from '../scsi/forwarding.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
-import { PEER_CHANNEL_OPTIONS } from '../util/proto.js';
+import { peerChannelOptions } from '../util/proto.js';
 import {
   type ExecuteResponse,
   type ForwarderMessage,
@@ -90,7 +90,7 @@ export class ForwardClient implements CommandForwarder {
       const client = new Ctor(
         address,
         this.#opts.credentials?.(node) ?? grpc.credentials.createInsecure(),
-        PEER_CHANNEL_OPTIONS,
+        peerChannelOptions(node),
       ) as unknown as ForwardServiceClient;
       l = { address, client, stream: undefined, pending: new Map(), broken: false };
       this.#links.set(address, l);

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { type ForwardedCommandExecutor, RESET_UNIT_ATTENTIONS } from '../scsi/forwarding.js';
-import { identityOf } from '../security/peer-identity.js';
+import { identityOf, type PeerIdentity } from '../security/peer-identity.js';
 import type { Logger } from '../util/logger.js';
 import { PEER_CHANNEL_OPTIONS, shutdownServer } from '../util/proto.js';
 import {
@@ -65,7 +65,7 @@ export class ForwardServer {
         call: grpc.ServerUnaryCall<ResetRequest, ResetResponse>,
         cb: grpc.sendUnaryData<ResetResponse>,
       ) => {
-        const denied = authorize(security, call, call.request.originNode);
+        const denied = authorize(security, () => identityOf(call), call.request.originNode);
         if (denied) {
           self.#log.warn({ ...denied, rpc: 'Reset' }, 'forward call refused');
           cb(denied);
@@ -110,6 +110,15 @@ export class ForwardServer {
   ): void {
     /** Commands executing from this stream: their abort hooks. */
     const inflight = new Map<string, () => void>();
+    // The caller's certificate is read once per stream, not per command: a stream stays on one
+    // TLS connection, whose peer certificate cannot change (TLS 1.3: no renegotiation), and
+    // getPeerCertificate() builds a new object with fingerprints on every call (~25 us of CPU
+    // per forwarded command measured). Membership and origin are still checked per command.
+    let caller: { id: PeerIdentity | undefined } | undefined;
+    const callerOf = () => {
+      caller ??= { id: identityOf(stream) };
+      return caller.id;
+    };
     let open = true;
     const abortAll = () => {
       open = false;
@@ -123,7 +132,7 @@ export class ForwardServer {
       if (!open) return;
       const req: ExecuteRequest | null | undefined = msg.execute;
       if (!req) return;
-      const denied = authorize(security, stream, req.originNode);
+      const denied = authorize(security, callerOf, req.originNode);
       if (denied) {
         // The whole stream goes: it carries one forwarding node's commands, all under one identity.
         this.#log.warn({ ...denied, rpc: 'Commands' }, 'forward call refused');
@@ -181,11 +190,11 @@ export class ForwardServer {
  */
 function authorize(
   security: ForwardServerSecurity | undefined,
-  call: Parameters<typeof identityOf>[0],
+  callerOf: () => PeerIdentity | undefined,
   origin: string,
 ): Denied | undefined {
   if (!security?.credentials) return undefined;
-  const id = identityOf(call);
+  const id = callerOf();
   const code = grpc.status.PERMISSION_DENIED;
   if (!id || id.kind !== 'node') {
     return { code, details: `forwarding needs a node certificate (got ${id ? id.kind : 'none'})` };

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../util/logger.js';
-import { PEER_CHANNEL_OPTIONS } from '../util/proto.js';
+import { peerChannelOptions } from '../util/proto.js';
 import { StateMachine } from '../util/state-machine.js';
 import { replicationError } from './errors.js';
 import {
@@ -132,7 +132,7 @@ export class PeerLink {
     this.#client = new Ctor(
       opts.address,
       opts.credentials,
-      PEER_CHANNEL_OPTIONS,
+      peerChannelOptions(opts.node),
     ) as unknown as ReplicationServiceClient;
     this.#timer = setInterval(() => this.#checkOverdue(), Math.max(10, Math.floor(opts.ackTimeoutMs / 4)));
     this.#timer.unref();

@@ -97,6 +97,17 @@ export const PEER_CHANNEL_OPTIONS: grpc.ChannelOptions = {
 };
 
 /**
+ * PEER_CHANNEL_OPTIONS for a channel to node `node`. Peers are dialed by address, usually an IP,
+ * and grpc-js sends the dialed host as the TLS server name (SNI), which RFC 6066 forbids for an
+ * IP (Node: DEP0123 warning). The node name is sent instead: the peer's identity is verified by
+ * the certificate's node name either way (checkPeerNode in src/security/tls.ts, which this
+ * override leaves in place), and plaintext channels ignore the option.
+ */
+export function peerChannelOptions(node: string): grpc.ChannelOptions {
+  return { ...PEER_CHANNEL_OPTIONS, 'grpc.ssl_target_name_override': node };
+}
+
+/**
  * Stops a gRPC server: lets calls in progress finish, and cancels what is left after `graceMs`.
  * Resolves once the server is down either way.
  */
