@@ -1,7 +1,8 @@
 import type { ItNexus, TransportCommand } from '../scsi/command.js';
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
 import { DataOut } from './data-out.js';
-import { RESERVED_TAG } from './pdu/bhs.js';
+import { field32, InitiatorOpcode, itt as ittOf, opcodeOf, RESERVED_TAG } from './pdu/bhs.js';
+import type { SegmentPlacer } from './pdu-reader.js';
 
 /**
  * A Data-Out PDU that breaks the task's data sequence (DataSN, offset, length, TTT). At ERL 0
@@ -9,6 +10,18 @@ import { RESERVED_TAG } from './pdu/bhs.js';
  * (RFC 7143 11.17.1); the connection and the other tasks carry on.
  */
 export class DataSequenceError extends Error {}
+
+/**
+ * The reader's placer for one connection's tasks (issue #11): the data segment of a SCSI
+ * Data-Out PDU (RFC 7143 11.7: ITT, TTT, DataSN and Buffer Offset are in its header) is
+ * gathered straight into its task's data-out at that offset, when the task expects it next.
+ */
+export function dataOutPlacer(task: (itt: number) => IscsiTask | undefined): SegmentPlacer {
+  return (bhs, length) => {
+    if (opcodeOf(bhs) !== InitiatorOpcode.SCSI_DATA_OUT) return undefined;
+    return task(ittOf(bhs))?.placement(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), length);
+  };
+}
 
 /** What a task needs from its connection to solicit data (R2T). */
 export interface R2tSender {
@@ -71,8 +84,8 @@ export class IscsiTask implements TransportCommand {
   /** Unsolicited bytes received so far (immediate data included), contiguous from 0. */
   #unsolicitedReceived: number;
   #unsolicitedDataSN = 0;
-  /** Every byte of data-out received, kept as received until the engine takes it. */
-  readonly #dataOut = new DataOut();
+  /** Every byte of data-out received, placed or kept as received until the engine takes it. */
+  readonly #dataOut: DataOut;
   #need = 0;
   #solicitedNext = 0;
   #r2tSN = 0;
@@ -97,6 +110,7 @@ export class IscsiTask implements TransportCommand {
     this.#maxBurst = init.maxBurstLength;
     this.#maxR2t = init.maxOutstandingR2T;
     this.#unsolicitedReceived = init.immediateData.length;
+    this.#dataOut = new DataOut(init.write ? init.expectedLength : 0);
     this.#dataOut.add(0, init.immediateData, init.immediatePooled ?? false);
   }
 
@@ -156,38 +170,55 @@ export class IscsiTask implements TransportCommand {
     }
   }
 
-  #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer, pooled: boolean): void {
+  /**
+   * Where the data segment of a Data-Out PDU for this task goes, asked by the reader before it
+   * gathers a segment that spans socket reads (issue #11: gathered once, straight into the
+   * buffer the device writes from). Only the PDU its data sequence expects next is placed: an
+   * out-of-order, duplicate or out-of-range PDU is gathered apart and fails in onDataOut, so no
+   * accepted byte is ever overwritten. Its bytes count only once onDataOut receives them (the
+   * reader verified the data digest first).
+   */
+  placement(ttt: number, dataSN: number, offset: number, length: number): Buffer | undefined {
+    if (this.#failed || this.#signal.aborted) return undefined;
+    if (this.#sequenceError(ttt, dataSN, offset, length) !== undefined) return undefined;
+    return this.#dataOut.destination(offset, length);
+  }
+
+  /** Why a Data-Out PDU breaks this task's data sequence (RFC 7143 11.7), or undefined. */
+  #sequenceError(ttt: number, dataSN: number, offset: number, length: number): string | undefined {
     if (ttt === RESERVED_TAG) {
       if (dataSN !== this.#unsolicitedDataSN) {
-        throw new DataSequenceError(
-          `unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`,
-        );
+        return `unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`;
       }
       if (offset !== this.#unsolicitedReceived) {
-        throw new DataSequenceError(
-          `unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`,
-        );
+        return `unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`;
       }
-      if (offset + data.length > this.#unsolicitedLimit) {
-        throw new DataSequenceError(
-          `unsolicited data beyond FirstBurstLength/EDTL (${offset + data.length} > ${this.#unsolicitedLimit})`,
-        );
+      if (offset + length > this.#unsolicitedLimit) {
+        return `unsolicited data beyond FirstBurstLength/EDTL (${offset + length} > ${this.#unsolicitedLimit})`;
       }
+      return undefined;
+    }
+    const r = this.#r2ts.get(ttt);
+    if (!r) return `Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`;
+    if (dataSN !== r.nextDataSN) return `Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`;
+    if (offset !== r.offset + r.received) {
+      return `Data-Out at offset ${offset}, expected ${r.offset + r.received}`;
+    }
+    if (r.received + length > r.length) return 'Data-Out beyond the R2T desired length';
+    return undefined;
+  }
+
+  #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer, pooled: boolean): void {
+    const why = this.#sequenceError(ttt, dataSN, offset, data.length);
+    if (why !== undefined) throw new DataSequenceError(why);
+    if (ttt === RESERVED_TAG) {
       this.#unsolicitedDataSN++;
       this.#unsolicitedReceived += data.length;
       this.#dataOut.add(offset, data, pooled);
       this.#maybeDone();
       return;
     }
-    const r = this.#r2ts.get(ttt);
-    if (!r) throw new DataSequenceError(`Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`);
-    if (dataSN !== r.nextDataSN)
-      throw new DataSequenceError(`Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`);
-    if (offset !== r.offset + r.received) {
-      throw new DataSequenceError(`Data-Out at offset ${offset}, expected ${r.offset + r.received}`);
-    }
-    if (r.received + data.length > r.length)
-      throw new DataSequenceError('Data-Out beyond the R2T desired length');
+    const r = this.#r2ts.get(ttt)!;
     r.nextDataSN++;
     r.received += data.length;
     this.#dataOut.add(offset, data, pooled);
