@@ -1,5 +1,6 @@
 import { Limits } from '../scsi/limits.js';
 import { ioBuffers } from '../util/buffer-pool.js';
+import { poolMemoryOf } from './pdu-reader.js';
 
 /** One received piece of a task's data-out: where it goes, and whether the pool lent it. */
 interface Piece {
@@ -71,10 +72,15 @@ export class DataOut {
   /** Takes ownership of `data` (a pooled buffer goes back to the pool through this object). */
   add(offset: number, data: Buffer, pooled: boolean): void {
     if (this.#discarded) {
-      if (pooled) ioBuffers.give(data);
+      if (pooled) ioBuffers.give(poolMemoryOf(data));
       return;
     }
     if (data.length === 0) return;
+    if (pooled && this.#dest === undefined && this.#fitsTransfer(offset, data)) {
+      // The reader gathered it into a pool buffer of the whole transfer (immediate data of a
+      // WRITE that continues in Data-Out): that buffer is the destination, nothing to copy.
+      this.#dest = poolMemoryOf(data);
+    }
     const placed = this.#isPlaced(offset, data);
     if (placed) dataOutStats.placedBytes += data.length;
     this.#pieces.push({ offset, data, pooled: pooled && !placed, placed });
@@ -105,7 +111,7 @@ export class DataOut {
         p.data.copy(dest, p.offset, 0, n);
         copied += n;
       }
-      if (p.pooled) ioBuffers.give(p.data);
+      if (p.pooled) ioBuffers.give(poolMemoryOf(p.data));
     }
     if (copied > 0) {
       dataOutStats.assemblies++;
@@ -117,7 +123,7 @@ export class DataOut {
   /** The task failed or was aborted: pieces not lent go back, later ones too. Idempotent. */
   discard(): void {
     this.#discarded = true;
-    for (const p of this.#pieces) if (p.pooled) ioBuffers.give(p.data);
+    for (const p of this.#pieces) if (p.pooled) ioBuffers.give(poolMemoryOf(p.data));
     this.#pieces = [];
     this.#bytes = 0;
   }
@@ -147,6 +153,18 @@ export class DataOut {
     }
     this.#dest = dest;
     return dest;
+  }
+
+  /** `data` at `offset` starts a buffer of exactly the transfer, and is not all of it. */
+  #fitsTransfer(offset: number, data: Buffer): boolean {
+    const c = this.#capacity;
+    return (
+      offset === 0 &&
+      data.byteOffset === 0 &&
+      data.buffer.byteLength === c &&
+      data.length < c &&
+      c <= Limits.maxTransferBytes
+    );
   }
 
   #isPlaced(offset: number, data: Buffer): boolean {

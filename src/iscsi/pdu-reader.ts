@@ -25,13 +25,28 @@ export type ReaderEvent =
   | { readonly kind: 'data-digest-error'; readonly bhs: Buffer };
 
 /**
- * Where the data segment of the PDU whose verified header is `bhs` is gathered when it spans
- * socket reads: exactly `length` bytes its owner set aside for them (a task's data-out at the
- * PDU's buffer offset, issue #11), or undefined (a pool buffer). The PDU's data is then that
- * view, not pooled; its owner counts the bytes only when the PDU is handed over (a data digest
- * error hands over only the header).
+ * Where a data segment that spans socket reads is gathered (issue #11): `into`, exactly the
+ * segment's length, becomes the PDU's data. `pooled`: `into` is a view of pool memory that goes
+ * with the PDU (Pdu.pooled: releasePduData gives the whole buffer back); otherwise it belongs to
+ * whoever set it aside (a task's data-out), which counts the bytes only when the PDU is handed
+ * over (a data digest error hands over only the header).
  */
-export type SegmentPlacer = (bhs: Buffer, length: number) => Buffer | undefined;
+export interface SegmentPlacement {
+  readonly into: Buffer;
+  readonly pooled: boolean;
+}
+
+/** Where the data segment of the PDU whose verified header is `bhs` goes; undefined: a pool buffer. */
+export type SegmentPlacer = (bhs: Buffer, length: number) => SegmentPlacement | undefined;
+
+/**
+ * The whole pool buffer a pooled view starts (pool buffers are their own memory, from offset 0):
+ * what goes back to the pool for a segment gathered into part of it.
+ */
+export function poolMemoryOf(data: Buffer): Buffer {
+  if (data.byteOffset !== 0 || data.length === data.buffer.byteLength) return data;
+  return Buffer.from(data.buffer, 0, data.buffer.byteLength);
+}
 
 /**
  * Gives a handled PDU's data back to the pool when the reader gathered it there (Pdu.pooled);
@@ -40,7 +55,7 @@ export type SegmentPlacer = (bhs: Buffer, length: number) => Buffer | undefined;
 export function releasePduData(pdu: Pdu): void {
   if (!pdu.pooled) return;
   pdu.pooled = false;
-  ioBuffers.give(pdu.data);
+  ioBuffers.give(poolMemoryOf(pdu.data));
 }
 
 /**
@@ -111,7 +126,7 @@ export class PduReader {
 
   /** The data segment in progress is not handed over: a pooled buffer goes back. */
   #dropData(): void {
-    if (this.#dataPooled) ioBuffers.give(this.#data);
+    if (this.#dataPooled) ioBuffers.give(poolMemoryOf(this.#data));
     this.#dataPooled = false;
     this.#data = EMPTY;
   }
@@ -164,13 +179,18 @@ export class PduReader {
           const padded = dsl + pad4(dsl);
           if (this.#avail < padded) return undefined;
           const pad = padded - dsl;
-          const into = this.#chunks[0]!.length < dsl ? this.#placer?.(this.#bhs, dsl) : undefined;
-          if (this.#chunks[0]!.length >= dsl || (into !== undefined && into.length === dsl)) {
+          const inOneRead = this.#chunks[0]!.length >= dsl;
+          let placed = inOneRead ? undefined : this.#placer?.(this.#bhs, dsl);
+          if (placed && placed.into.length !== dsl) {
+            if (placed.pooled) ioBuffers.give(poolMemoryOf(placed.into));
+            placed = undefined;
+          }
+          if (inOneRead || placed) {
             // In one socket read: a view, no copy. Otherwise the one copy of these bytes,
             // straight to where they are written from. The padding is not data.
-            if (into) this.#gatherInto(into);
-            this.#data = into ?? this.#take(dsl);
-            this.#dataPooled = false;
+            if (placed) this.#gatherInto(placed.into);
+            this.#data = placed?.into ?? this.#take(dsl);
+            this.#dataPooled = placed?.pooled ?? false;
             const padding = pad === 0 ? EMPTY : this.#take(pad);
             if (this.#dataDigest) this.#dataCrc = crc32c(this.#data, padding);
           } else {

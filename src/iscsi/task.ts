@@ -1,8 +1,17 @@
 import type { ItNexus, TransportCommand } from '../scsi/command.js';
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
+import { ioBuffers } from '../util/buffer-pool.js';
 import { DataOut } from './data-out.js';
 import { field32, InitiatorOpcode, itt as ittOf, opcodeOf, RESERVED_TAG } from './pdu/bhs.js';
-import type { SegmentPlacer } from './pdu-reader.js';
+import type { SegmentPlacement, SegmentPlacer } from './pdu-reader.js';
+
+/**
+ * How much larger than its immediate data a WRITE's whole transfer may be for the reader to
+ * gather that data into a buffer for the whole transfer. The buffer is taken before the command
+ * is admitted, and a command held back (memory budget, CmdSN order) is counted at its data
+ * segment's size: the bound keeps that count within this factor of what is held.
+ */
+const ROOM_FACTOR = 4;
 
 /**
  * A Data-Out PDU that breaks the task's data sequence (DataSN, offset, length, TTT). At ERL 0
@@ -14,13 +23,25 @@ export class DataSequenceError extends Error {}
 /**
  * The reader's placer for one connection's tasks (issue #11): the data segment of a SCSI
  * Data-Out PDU (RFC 7143 11.7: ITT, TTT, DataSN and Buffer Offset are in its header) is
- * gathered straight into its task's data-out at that offset, when the task expects it next.
+ * gathered straight into its task's data-out at that offset, when the task expects it next;
+ * the immediate data of a WRITE whose transfer continues in Data-Out PDUs into a pool buffer
+ * for the whole transfer (EDTL, RFC 7143 11.3.5), which its task then assembles in.
  */
 export function dataOutPlacer(task: (itt: number) => IscsiTask | undefined): SegmentPlacer {
   return (bhs, length) => {
-    if (opcodeOf(bhs) !== InitiatorOpcode.SCSI_DATA_OUT) return undefined;
-    return task(ittOf(bhs))?.placement(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), length);
+    const op = opcodeOf(bhs);
+    if (op === InitiatorOpcode.SCSI_COMMAND) return transferRoom(bhs, length);
+    if (op !== InitiatorOpcode.SCSI_DATA_OUT) return undefined;
+    const into = task(ittOf(bhs))?.placement(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), length);
+    return into && { into, pooled: false };
   };
+}
+
+function transferRoom(bhs: Buffer, length: number): SegmentPlacement | undefined {
+  const write = (bhs[1]! & 0x20) !== 0;
+  const edtl = field32(bhs, 20);
+  if (!write || edtl <= length || edtl > ROOM_FACTOR * length || !ioBuffers.pools(edtl)) return undefined;
+  return { into: ioBuffers.take(edtl).subarray(0, length), pooled: true };
 }
 
 /** What a task needs from its connection to solicit data (R2T). */

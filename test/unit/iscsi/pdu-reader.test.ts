@@ -239,7 +239,7 @@ describe('PduReader: data segments placed where their owner wants them', () => {
     const r = new PduReader(undefined, (bhs, length) => {
       asked.push(bhs.readUInt32BE(40));
       const off = bhs.readUInt32BE(40);
-      return dest.subarray(off, off + length);
+      return { into: dest.subarray(off, off + length), pooled: false };
     });
     r.configure({ headerDigest: false, dataDigest: dd, maxDataSegment: 8192 });
     return r;
@@ -307,7 +307,7 @@ describe('PduReader: data segments placed where their owner wants them', () => {
   it('a placement of another length is not used: the segment is gathered apart', () => {
     const bytes = dataOut({ itt: 1, ttt: 5, dataSN: 0, offset: 0, data: SEG }, false);
     const wrong = Buffer.alloc(SEG.length - 1, 0xee);
-    const r = new PduReader(undefined, () => wrong);
+    const r = new PduReader(undefined, () => ({ into: wrong, pooled: false }));
     r.configure({ headerDigest: false, dataDigest: false, maxDataSegment: 8192 });
     r.push(bytes.subarray(0, 500));
     r.push(bytes.subarray(500));

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { dataOutStats } from '../../../src/iscsi/data-out.js';
 import { BHS_LENGTH, RESERVED_TAG } from '../../../src/iscsi/pdu/bhs.js';
-import { PduReader } from '../../../src/iscsi/pdu-reader.js';
+import { PduReader, releasePduData } from '../../../src/iscsi/pdu-reader.js';
 import {
   DataSequenceError,
   dataOutPlacer,
@@ -12,6 +12,7 @@ import {
   type R2tSender,
 } from '../../../src/iscsi/task.js';
 import type { ItNexus } from '../../../src/scsi/command.js';
+import { ioBuffers } from '../../../src/util/buffer-pool.js';
 import { crc32c } from '../../../src/util/crc32c.js';
 
 interface SentR2t {
@@ -244,7 +245,7 @@ describe('IscsiTask data-out placed by the reader', () => {
     const place = dataOutPlacer((itt) => (itt === 1 ? t : undefined));
     const r = new PduReader(undefined, (bhs, n) => {
       const b = place(bhs, n);
-      if (b) placed.push(b);
+      if (b) placed.push(b.into);
       return b;
     });
     r.configure({ headerDigest: false, dataDigest: dd, maxDataSegment: 65536 });
@@ -383,5 +384,126 @@ describe('IscsiTask data-out placed by the reader', () => {
     expect(placed).toHaveLength(1);
     await expect(p).rejects.toBeInstanceOf(DataSequenceError);
     t.release();
+  });
+});
+
+// Issue #11: a WRITE's immediate data that spans socket reads, when Data-Out PDUs follow, is
+// gathered into a pool buffer for the whole transfer (EDTL), which its task's Data-Out then
+// fills in place: the transfer is never assembled a second time.
+describe('IscsiTask: immediate data gathered into a buffer for the whole transfer', () => {
+  function command(edtl: number, data: Buffer, write = true): Buffer {
+    const bhs = Buffer.alloc(BHS_LENGTH);
+    bhs[0] = 0x01;
+    bhs[1] = 0x80 | (write ? 0x20 : 0x40);
+    bhs.writeUIntBE(data.length, 5, 3);
+    bhs.writeUInt32BE(1, 16); // ITT
+    bhs.writeUInt32BE(edtl, 20);
+    return Buffer.concat([bhs, data, Buffer.alloc((4 - (data.length & 3)) & 3)]);
+  }
+
+  function dataOutPdu(ttt: number, offset: number, data: Buffer): Buffer {
+    const bhs = Buffer.alloc(BHS_LENGTH);
+    bhs[0] = 0x05;
+    bhs[1] = 0x80;
+    bhs.writeUIntBE(data.length, 5, 3);
+    bhs.writeUInt32BE(1, 16);
+    bhs.writeUInt32BE(ttt, 20);
+    bhs.writeUInt32BE(offset, 40);
+    return Buffer.concat([bhs, data, Buffer.alloc((4 - (data.length & 3)) & 3)]);
+  }
+
+  const SIZE = 16384;
+  const IMM = 6000;
+  const data = pattern(SIZE);
+
+  it('immediate + R2T Data-Out split at every offset: every byte copied exactly once, one pool buffer', async () => {
+    const cmd = command(SIZE, data.subarray(0, IMM));
+    const out = dataOutPdu(100, IMM, data.subarray(IMM));
+    const bytes = Buffer.concat([cmd, out]);
+    const segments = [
+      { start: BHS_LENGTH, length: IMM },
+      { start: cmd.length + BHS_LENGTH, length: SIZE - IMM },
+    ];
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      let t: IscsiTask | undefined;
+      let sender: FakeSender | undefined;
+      let p: Promise<Buffer> | undefined;
+      const r = new PduReader(
+        undefined,
+        dataOutPlacer((itt) => (itt === 1 ? t : undefined)),
+      );
+      r.configure({ headerDigest: false, dataDigest: false, maxDataSegment: 65536 });
+      const placed0 = dataOutStats.placedBytes;
+      const assembled0 = dataOutStats.assembledBytes;
+      let from = 0;
+      for (const to of [cut, bytes.length]) {
+        r.push(bytes.subarray(from, to));
+        from = to;
+        for (let ev = r.next(); ev; ev = r.next()) {
+          if (ev.kind !== 'pdu') throw new Error('unexpected digest error');
+          const b = ev.pdu.bhs;
+          if (b[0] === 0x01) {
+            ({ t, sender } = task({
+              expectedLength: SIZE,
+              immediateData: ev.pdu.data,
+              immediatePooled: ev.pdu.pooled ?? false,
+              unsolicitedLimit: IMM,
+            }));
+            p = t.receiveDataOut(SIZE);
+            expect(sender.r2ts).toEqual([{ ttt: 100, r2tSN: 0, offset: IMM, length: SIZE - IMM }]);
+          } else {
+            t!.onDataOut(
+              b.readUInt32BE(20),
+              b.readUInt32BE(36),
+              b.readUInt32BE(40),
+              ev.pdu.data,
+              ev.pdu.pooled,
+            );
+          }
+        }
+      }
+      const got = await p!;
+      expect(got.equals(data)).toBe(true);
+      const spanned = segments.find((g) => cut > g.start && cut < g.start + g.length)?.length ?? 0;
+      expect(dataOutStats.placedBytes - placed0).toBe(spanned);
+      expect(dataOutStats.assembledBytes - assembled0).toBe(SIZE - spanned);
+      t!.release();
+      // The buffer the device wrote from is back in the pool once the task ended.
+      const again = ioBuffers.take(SIZE);
+      expect(again.buffer).toBe(got.buffer);
+      ioBuffers.give(again);
+    }
+  });
+
+  function roomOf(edtl: number, length: number, write = true) {
+    const r = new PduReader(
+      undefined,
+      dataOutPlacer(() => undefined),
+    );
+    r.configure({ headerDigest: false, dataDigest: false, maxDataSegment: 65536 });
+    const bytes = command(edtl, pattern(length), write);
+    r.push(bytes.subarray(0, BHS_LENGTH + 10));
+    r.push(bytes.subarray(BHS_LENGTH + 10));
+    const ev = r.next();
+    if (ev?.kind !== 'pdu') throw new Error('no PDU');
+    return ev.pdu;
+  }
+
+  it('only for a WRITE whose transfer continues, at most ROOM_FACTOR (4) times the immediate data', () => {
+    const room = roomOf(4 * 4096, 4096);
+    expect(room.pooled).toBe(true);
+    expect(room.data.equals(pattern(4096))).toBe(true);
+    expect(room.data.buffer.byteLength).toBe(4 * 4096);
+    releasePduData(room); // a command that never runs: the whole buffer goes back
+    expect(ioBuffers.take(4 * 4096).buffer).toBe(room.data.buffer);
+    for (const [edtl, length, write] of [
+      [4 * 4096 + 4, 4096, true], // beyond the factor
+      [4096, 4096, true], // the immediate data is the whole transfer
+      [16384, 4096, false], // not a WRITE
+    ] as const) {
+      const pdu = roomOf(edtl, length, write);
+      expect(pdu.data.buffer.byteLength).toBe(length);
+      releasePduData(pdu);
+    }
   });
 });
