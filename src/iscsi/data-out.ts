@@ -135,7 +135,7 @@ export class DataOut {
     const dest = this.#dest;
     this.#lent = undefined;
     this.#dest = undefined;
-    if (lent) ioBuffers.give(lent);
+    if (lent) ioBuffers.give(poolMemoryOf(lent));
     if (dest && dest !== lent) ioBuffers.give(dest);
   }
 

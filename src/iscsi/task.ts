@@ -69,7 +69,10 @@ export interface IscsiTaskInit {
   write: boolean;
   nexus: ItNexus;
   immediateData: Buffer;
-  /** The immediate data was gathered into a pool buffer (Pdu.pooled). */
+  /**
+   * The immediate data was gathered into a pool buffer (Pdu.pooled): its own, or the first bytes
+   * of one for the whole transfer, which becomes the task's destination (dataOutPlacer).
+   */
   immediatePooled?: boolean;
   /** Bytes the initiator may send without R2T, immediate data included (RFC 7143 4.2.5.2). */
   unsolicitedLimit: number;

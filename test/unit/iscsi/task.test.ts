@@ -1,6 +1,6 @@
 // R2T and Data-Out placement of one iSCSI task (src/iscsi/task.ts, RFC 7143 4.2.5.2, 11.7,
 // 11.8): offsets, R2TSN, DataSN, unsolicited data, FirstBurstLength/MaxBurstLength.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { dataOutStats } from '../../../src/iscsi/data-out.js';
 import { BHS_LENGTH, RESERVED_TAG } from '../../../src/iscsi/pdu/bhs.js';
 import { PduReader, releasePduData } from '../../../src/iscsi/pdu-reader.js';
@@ -488,6 +488,26 @@ describe('IscsiTask: immediate data gathered into a buffer for the whole transfe
     if (ev?.kind !== 'pdu') throw new Error('no PDU');
     return ev.pdu;
   }
+
+  it('a data digest error on immediate data gathered there: no PDU, the whole buffer back in the pool', () => {
+    const r = new PduReader(
+      undefined,
+      dataOutPlacer(() => undefined),
+    );
+    r.configure({ headerDigest: false, dataDigest: true, maxDataSegment: 65536 });
+    const imm = pattern(4096);
+    const bytes = Buffer.concat([command(8192, imm), Buffer.alloc(4)]);
+    bytes.writeUInt32LE((crc32c(imm) ^ 1) >>> 0, bytes.length - 4);
+    let room: Buffer | undefined;
+    const take = ioBuffers.take.bind(ioBuffers);
+    const spy = vi.spyOn(ioBuffers, 'take').mockImplementation((n) => (room = take(n)));
+    r.push(bytes.subarray(0, BHS_LENGTH + 100));
+    r.push(bytes.subarray(BHS_LENGTH + 100));
+    expect(r.next()?.kind).toBe('data-digest-error');
+    spy.mockRestore();
+    expect(room?.length).toBe(8192);
+    expect(ioBuffers.take(8192).buffer).toBe(room?.buffer);
+  });
 
   it('only for a WRITE whose transfer continues, at most ROOM_FACTOR (4) times the immediate data', () => {
     const room = roomOf(4 * 4096, 4096);
