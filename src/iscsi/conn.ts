@@ -23,7 +23,7 @@ import type { Session } from './session.js';
 import type { SessionRegistry } from './session-registry.js';
 import { StageClock } from './stage-clock.js';
 import { StatusNumbering } from './status-numbering.js';
-import type { IscsiTask, R2tSender } from './task.js';
+import { dataOutPlacer, type IscsiTask, type R2tSender } from './task.js';
 import { TextExchange } from './text-exchange.js';
 import { onTmf } from './tmf.js';
 
@@ -54,7 +54,10 @@ export class Connection implements R2tSender {
   #session: Session | undefined;
   readonly #numbering = new StatusNumbering();
   readonly #stages: StageClock;
-  readonly #reader = new PduReader(() => this.#stages.header());
+  readonly #reader = new PduReader(
+    () => this.#stages.header(),
+    dataOutPlacer((itt) => this.#tasks.get(itt)),
+  );
   readonly #flow: ReceiveFlow;
   readonly #writer: PduWriter;
   readonly #responder: ScsiResponder;

@@ -25,13 +25,37 @@ export type ReaderEvent =
   | { readonly kind: 'data-digest-error'; readonly bhs: Buffer };
 
 /**
+ * Where a data segment that spans socket reads is gathered (issue #11): `into`, exactly the
+ * segment's length, becomes the PDU's data. `pooled`: `into` is a view of pool memory that goes
+ * with the PDU (Pdu.pooled: releasePduData gives the whole buffer back); otherwise it belongs to
+ * whoever set it aside (a task's data-out), which counts the bytes only when the PDU is handed
+ * over (a data digest error hands over only the header).
+ */
+export interface SegmentPlacement {
+  readonly into: Buffer;
+  readonly pooled: boolean;
+}
+
+/** Where the data segment of the PDU whose verified header is `bhs` goes; undefined: a pool buffer. */
+export type SegmentPlacer = (bhs: Buffer, length: number) => SegmentPlacement | undefined;
+
+/**
+ * The whole pool buffer a pooled view starts (pool buffers are their own memory, from offset 0):
+ * what goes back to the pool for a segment gathered into part of it.
+ */
+export function poolMemoryOf(data: Buffer): Buffer {
+  if (data.byteOffset !== 0 || data.length === data.buffer.byteLength) return data;
+  return Buffer.from(data.buffer, 0, data.buffer.byteLength);
+}
+
+/**
  * Gives a handled PDU's data back to the pool when the reader gathered it there (Pdu.pooled);
  * once, whoever calls it again. The PDU's data must not be used after.
  */
 export function releasePduData(pdu: Pdu): void {
   if (!pdu.pooled) return;
   pdu.pooled = false;
-  ioBuffers.give(pdu.data);
+  ioBuffers.give(poolMemoryOf(pdu.data));
 }
 
 /**
@@ -49,15 +73,22 @@ export class PduReader {
   #data: Buffer = EMPTY;
   /** #data was gathered into a buffer lent by `ioBuffers` (it spanned socket reads). */
   #dataPooled = false;
+  /** CRC32C of the data segment and its padding, computed as they are taken. */
+  #dataCrc = 0;
   #gathered = false;
   #headerDigest = false;
   #dataDigest = false;
   #maxDataSegment = LOGIN_MAX_DATA;
   readonly #onHeader: (() => void) | undefined;
+  readonly #placer: SegmentPlacer | undefined;
 
-  /** `onHeader` runs when a PDU's header has been verified (the receive-stage stamp). */
-  constructor(onHeader?: () => void) {
+  /**
+   * `onHeader` runs when a PDU's header has been verified (the receive-stage stamp); `placer`
+   * says where a data segment that spans socket reads goes, when its owner knows.
+   */
+  constructor(onHeader?: () => void, placer?: SegmentPlacer) {
     this.#onHeader = onHeader;
+    this.#placer = placer;
   }
 
   get state(): RecvState {
@@ -95,7 +126,7 @@ export class PduReader {
 
   /** The data segment in progress is not handed over: a pooled buffer goes back. */
   #dropData(): void {
-    if (this.#dataPooled) ioBuffers.give(this.#data);
+    if (this.#dataPooled) ioBuffers.give(poolMemoryOf(this.#data));
     this.#dataPooled = false;
     this.#data = EMPTY;
   }
@@ -147,8 +178,28 @@ export class PduReader {
           }
           const padded = dsl + pad4(dsl);
           if (this.#avail < padded) return undefined;
-          this.#data = this.#take(padded);
-          this.#dataPooled = this.#gathered;
+          const pad = padded - dsl;
+          const inOneRead = this.#chunks[0]!.length >= dsl;
+          let placed = inOneRead ? undefined : this.#placer?.(this.#bhs, dsl);
+          if (placed && placed.into.length !== dsl) {
+            if (placed.pooled) ioBuffers.give(poolMemoryOf(placed.into));
+            placed = undefined;
+          }
+          if (inOneRead || placed) {
+            // In one socket read: a view, no copy. Otherwise the one copy of these bytes,
+            // straight to where they are written from. The padding is not data.
+            if (placed) this.#gatherInto(placed.into);
+            this.#data = placed?.into ?? this.#take(dsl);
+            this.#dataPooled = placed?.pooled ?? false;
+            const padding = pad === 0 ? EMPTY : this.#take(pad);
+            if (this.#dataDigest) this.#dataCrc = crc32c(this.#data, padding);
+          } else {
+            this.#data = this.#take(padded);
+            this.#dataPooled = this.#gathered;
+            // Digested now: the bytes are what was received, whatever happens to them before
+            // the digest itself arrives.
+            if (this.#dataDigest) this.#dataCrc = crc32c(this.#data);
+          }
           this.#state = 'await-data-digest';
           break;
         }
@@ -158,7 +209,7 @@ export class PduReader {
           if (this.#dataDigest) {
             if (this.#avail < DIGEST_LENGTH) return undefined;
             const d = readDigest(this.#take(DIGEST_LENGTH), 0);
-            if (d !== crc32c(padded)) {
+            if (d !== this.#dataCrc) {
               this.#state = 'await-bhs';
               this.#dropData();
               return { kind: 'data-digest-error', bhs: this.#bhs };
@@ -181,32 +232,36 @@ export class PduReader {
     return { kind: 'pdu', pdu };
   }
 
+  /** `into.length` bytes off the front, copied into `into`. */
+  #gatherInto(into: Buffer): void {
+    const n = into.length;
+    this.#avail -= n;
+    let off = 0;
+    while (off < n) {
+      const c = this.#chunks[0]!;
+      const k = Math.min(c.length, n - off);
+      c.copy(into, off, 0, k);
+      off += k;
+      if (k === c.length) this.#chunks.shift();
+      else this.#chunks[0] = c.subarray(k);
+    }
+  }
+
   /** `n` bytes off the front: a view when they lie in one chunk, else gathered once. */
   #take(n: number): Buffer {
-    this.#avail -= n;
     this.#gathered = false;
     const first = this.#chunks[0]!;
-    if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
-      return first.subarray(0, n);
-    }
-    if (first.length === n) {
-      this.#chunks.shift();
-      return first;
+    if (first.length >= n) {
+      this.#avail -= n;
+      if (first.length === n) this.#chunks.shift();
+      else this.#chunks[0] = first.subarray(n);
+      return first.length === n ? first : first.subarray(0, n);
     }
     // A data segment split across socket reads is gathered into a pooled buffer: WRITE
     // returns it once the backing store has the data (allocation churn costs more in GC).
     const out = ioBuffers.pools(n) ? ioBuffers.take(n) : Buffer.allocUnsafe(n);
     this.#gathered = ioBuffers.pools(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.#chunks[0]!;
-      const k = Math.min(c.length, n - off);
-      c.copy(out, off, 0, k);
-      off += k;
-      if (k === c.length) this.#chunks.shift();
-      else this.#chunks[0] = c.subarray(k);
-    }
+    this.#gatherInto(out);
     return out;
   }
 }

@@ -1,7 +1,17 @@
 import type { ItNexus, TransportCommand } from '../scsi/command.js';
 import type { TaskAttributeCode } from '../scsi/spec/status.js';
+import { ioBuffers } from '../util/buffer-pool.js';
 import { DataOut } from './data-out.js';
-import { RESERVED_TAG } from './pdu/bhs.js';
+import { field32, InitiatorOpcode, itt as ittOf, opcodeOf, RESERVED_TAG } from './pdu/bhs.js';
+import type { SegmentPlacement, SegmentPlacer } from './pdu-reader.js';
+
+/**
+ * How much larger than its immediate data a WRITE's whole transfer may be for the reader to
+ * gather that data into a buffer for the whole transfer. The buffer is taken before the command
+ * is admitted, and a command held back (memory budget, CmdSN order) is counted at its data
+ * segment's size: the bound keeps that count within this factor of what is held.
+ */
+const ROOM_FACTOR = 4;
 
 /**
  * A Data-Out PDU that breaks the task's data sequence (DataSN, offset, length, TTT). At ERL 0
@@ -9,6 +19,30 @@ import { RESERVED_TAG } from './pdu/bhs.js';
  * (RFC 7143 11.17.1); the connection and the other tasks carry on.
  */
 export class DataSequenceError extends Error {}
+
+/**
+ * The reader's placer for one connection's tasks (issue #11): the data segment of a SCSI
+ * Data-Out PDU (RFC 7143 11.7: ITT, TTT, DataSN and Buffer Offset are in its header) is
+ * gathered straight into its task's data-out at that offset, when the task expects it next;
+ * the immediate data of a WRITE whose transfer continues in Data-Out PDUs into a pool buffer
+ * for the whole transfer (EDTL, RFC 7143 11.3.5), which its task then assembles in.
+ */
+export function dataOutPlacer(task: (itt: number) => IscsiTask | undefined): SegmentPlacer {
+  return (bhs, length) => {
+    const op = opcodeOf(bhs);
+    if (op === InitiatorOpcode.SCSI_COMMAND) return transferRoom(bhs, length);
+    if (op !== InitiatorOpcode.SCSI_DATA_OUT) return undefined;
+    const into = task(ittOf(bhs))?.placement(field32(bhs, 20), field32(bhs, 36), field32(bhs, 40), length);
+    return into && { into, pooled: false };
+  };
+}
+
+function transferRoom(bhs: Buffer, length: number): SegmentPlacement | undefined {
+  const write = (bhs[1]! & 0x20) !== 0;
+  const edtl = field32(bhs, 20);
+  if (!write || edtl <= length || edtl > ROOM_FACTOR * length || !ioBuffers.pools(edtl)) return undefined;
+  return { into: ioBuffers.take(edtl).subarray(0, length), pooled: true };
+}
 
 /** What a task needs from its connection to solicit data (R2T). */
 export interface R2tSender {
@@ -35,7 +69,10 @@ export interface IscsiTaskInit {
   write: boolean;
   nexus: ItNexus;
   immediateData: Buffer;
-  /** The immediate data was gathered into a pool buffer (Pdu.pooled). */
+  /**
+   * The immediate data was gathered into a pool buffer (Pdu.pooled): its own, or the first bytes
+   * of one for the whole transfer, which becomes the task's destination (dataOutPlacer).
+   */
   immediatePooled?: boolean;
   /** Bytes the initiator may send without R2T, immediate data included (RFC 7143 4.2.5.2). */
   unsolicitedLimit: number;
@@ -71,8 +108,8 @@ export class IscsiTask implements TransportCommand {
   /** Unsolicited bytes received so far (immediate data included), contiguous from 0. */
   #unsolicitedReceived: number;
   #unsolicitedDataSN = 0;
-  /** Every byte of data-out received, kept as received until the engine takes it. */
-  readonly #dataOut = new DataOut();
+  /** Every byte of data-out received, placed or kept as received until the engine takes it. */
+  readonly #dataOut: DataOut;
   #need = 0;
   #solicitedNext = 0;
   #r2tSN = 0;
@@ -97,6 +134,7 @@ export class IscsiTask implements TransportCommand {
     this.#maxBurst = init.maxBurstLength;
     this.#maxR2t = init.maxOutstandingR2T;
     this.#unsolicitedReceived = init.immediateData.length;
+    this.#dataOut = new DataOut(init.write ? init.expectedLength : 0);
     this.#dataOut.add(0, init.immediateData, init.immediatePooled ?? false);
   }
 
@@ -156,38 +194,55 @@ export class IscsiTask implements TransportCommand {
     }
   }
 
-  #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer, pooled: boolean): void {
+  /**
+   * Where the data segment of a Data-Out PDU for this task goes, asked by the reader before it
+   * gathers a segment that spans socket reads (issue #11: gathered once, straight into the
+   * buffer the device writes from). Only the PDU its data sequence expects next is placed: an
+   * out-of-order, duplicate or out-of-range PDU is gathered apart and fails in onDataOut, so no
+   * accepted byte is ever overwritten. Its bytes count only once onDataOut receives them (the
+   * reader verified the data digest first).
+   */
+  placement(ttt: number, dataSN: number, offset: number, length: number): Buffer | undefined {
+    if (this.#failed || this.#signal.aborted) return undefined;
+    if (this.#sequenceError(ttt, dataSN, offset, length) !== undefined) return undefined;
+    return this.#dataOut.destination(offset, length);
+  }
+
+  /** Why a Data-Out PDU breaks this task's data sequence (RFC 7143 11.7), or undefined. */
+  #sequenceError(ttt: number, dataSN: number, offset: number, length: number): string | undefined {
     if (ttt === RESERVED_TAG) {
       if (dataSN !== this.#unsolicitedDataSN) {
-        throw new DataSequenceError(
-          `unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`,
-        );
+        return `unsolicited Data-Out DataSN ${dataSN}, expected ${this.#unsolicitedDataSN}`;
       }
       if (offset !== this.#unsolicitedReceived) {
-        throw new DataSequenceError(
-          `unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`,
-        );
+        return `unsolicited Data-Out at offset ${offset}, expected ${this.#unsolicitedReceived}`;
       }
-      if (offset + data.length > this.#unsolicitedLimit) {
-        throw new DataSequenceError(
-          `unsolicited data beyond FirstBurstLength/EDTL (${offset + data.length} > ${this.#unsolicitedLimit})`,
-        );
+      if (offset + length > this.#unsolicitedLimit) {
+        return `unsolicited data beyond FirstBurstLength/EDTL (${offset + length} > ${this.#unsolicitedLimit})`;
       }
+      return undefined;
+    }
+    const r = this.#r2ts.get(ttt);
+    if (!r) return `Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`;
+    if (dataSN !== r.nextDataSN) return `Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`;
+    if (offset !== r.offset + r.received) {
+      return `Data-Out at offset ${offset}, expected ${r.offset + r.received}`;
+    }
+    if (r.received + length > r.length) return 'Data-Out beyond the R2T desired length';
+    return undefined;
+  }
+
+  #onDataOut(ttt: number, dataSN: number, offset: number, data: Buffer, pooled: boolean): void {
+    const why = this.#sequenceError(ttt, dataSN, offset, data.length);
+    if (why !== undefined) throw new DataSequenceError(why);
+    if (ttt === RESERVED_TAG) {
       this.#unsolicitedDataSN++;
       this.#unsolicitedReceived += data.length;
       this.#dataOut.add(offset, data, pooled);
       this.#maybeDone();
       return;
     }
-    const r = this.#r2ts.get(ttt);
-    if (!r) throw new DataSequenceError(`Data-Out with unknown Target Transfer Tag 0x${ttt.toString(16)}`);
-    if (dataSN !== r.nextDataSN)
-      throw new DataSequenceError(`Data-Out DataSN ${dataSN}, expected ${r.nextDataSN}`);
-    if (offset !== r.offset + r.received) {
-      throw new DataSequenceError(`Data-Out at offset ${offset}, expected ${r.offset + r.received}`);
-    }
-    if (r.received + data.length > r.length)
-      throw new DataSequenceError('Data-Out beyond the R2T desired length');
+    const r = this.#r2ts.get(ttt)!;
     r.nextDataSN++;
     r.received += data.length;
     this.#dataOut.add(offset, data, pooled);

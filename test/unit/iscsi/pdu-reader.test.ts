@@ -207,3 +207,116 @@ describe('PduReader', () => {
     expect(headers).toBe(1);
   });
 });
+
+// Issue #11: a data segment that spans socket reads is gathered straight into the buffer its
+// owner (a task's data-out) set aside for it, at its buffer offset, so the written bytes are
+// copied once. The RFC 7143 checks hold: the data digest over the received bytes decides
+// whether the PDU counts at all; out-of-sequence or out-of-range Data-Out is never placed.
+describe('PduReader: data segments placed where their owner wants them', () => {
+  interface DataOutRaw {
+    itt: number;
+    ttt: number;
+    dataSN: number;
+    offset: number;
+    data: Buffer;
+  }
+
+  /** Wire bytes of a SCSI Data-Out PDU (RFC 7143 11.7), built by hand. */
+  function dataOut(p: DataOutRaw, dd: boolean): Buffer {
+    const bytes = encode({ opcode: 0x05, itt: p.itt, data: p.data }, false, dd);
+    bytes[1] = 0x80;
+    bytes.writeUInt32BE(p.ttt, 20);
+    bytes.writeUInt32BE(p.dataSN, 36);
+    // The header changes after encode(): the data digest covers only data and padding.
+    bytes.writeUInt32BE(p.offset, 40);
+    return bytes;
+  }
+
+  const OFFSET = 100;
+  const SEG = pattern(1029, 9); // 3 bytes of padding
+
+  function placingReader(dd: boolean, dest: Buffer, asked: number[]): PduReader {
+    const r = new PduReader(undefined, (bhs, length) => {
+      asked.push(bhs.readUInt32BE(40));
+      const off = bhs.readUInt32BE(40);
+      return { into: dest.subarray(off, off + length), pooled: false };
+    });
+    r.configure({ headerDigest: false, dataDigest: dd, maxDataSegment: 8192 });
+    return r;
+  }
+
+  for (const dd of [false, true]) {
+    it(`split at every offset, DataDigest ${dd}: gathered into the placement when it spans reads, else a view`, () => {
+      const bytes = dataOut({ itt: 1, ttt: 5, dataSN: 0, offset: OFFSET, data: SEG }, dd);
+      const dataStart = BHS_LENGTH;
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const dest = Buffer.alloc(OFFSET + SEG.length + 50, 0xee);
+        const asked: number[] = [];
+        const r = placingReader(dd, dest, asked);
+        const events: ReaderEvent[] = [];
+        const head = bytes.subarray(0, cut);
+        const tail = bytes.subarray(cut);
+        r.push(head);
+        drain(r, events);
+        r.push(tail);
+        drain(r, events);
+        expect(events.map((e) => e.kind)).toEqual(['pdu']);
+        const pdu = (events[0] as Extract<ReaderEvent, { kind: 'pdu' }>).pdu;
+        expect(pdu.data.equals(SEG)).toBe(true);
+        expect(pdu.pooled ?? false).toBe(false);
+        const spans = cut > dataStart && cut < dataStart + SEG.length;
+        if (spans) {
+          // The one copy went to the destination at the PDU's buffer offset, nowhere else.
+          expect(asked).toEqual([OFFSET]);
+          expect(pdu.data.buffer).toBe(dest.buffer);
+          expect(pdu.data.byteOffset).toBe(dest.byteOffset + OFFSET);
+          expect(dest.subarray(OFFSET, OFFSET + SEG.length).equals(SEG)).toBe(true);
+        } else {
+          // In one read: a view of that read, nothing copied, the destination untouched.
+          expect(asked).toEqual([]);
+          expect(pdu.data.buffer === head.buffer || pdu.data.buffer === tail.buffer).toBe(true);
+        }
+        expect(dest.subarray(0, OFFSET).every((b) => b === 0xee)).toBe(true);
+        expect(dest.subarray(OFFSET + SEG.length).every((b) => b === 0xee)).toBe(true);
+        expect(r.buffered).toBe(0);
+        expect(r.state).toBe('await-bhs');
+      }
+    });
+  }
+
+  it('a data digest error, split at every offset: never a PDU; the next PDU follows intact', () => {
+    const bad = dataOut({ itt: 1, ttt: 5, dataSN: 0, offset: OFFSET, data: SEG }, true);
+    bad[BHS_LENGTH + 700] = bad[BHS_LENGTH + 700]! ^ 0x10; // a data byte
+    const good = encode({ opcode: 0x00, itt: 2, data: pattern(7, 1) }, false, true);
+    const bytes = Buffer.concat([bad, good]);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const dest = Buffer.alloc(OFFSET + SEG.length, 0xee);
+      const r = placingReader(true, dest, []);
+      const events: ReaderEvent[] = [];
+      r.push(bytes.subarray(0, cut));
+      drain(r, events);
+      r.push(bytes.subarray(cut));
+      drain(r, events);
+      expect(events.map((e) => e.kind)).toEqual(['data-digest-error', 'pdu']);
+      const second = events[1] as Extract<ReaderEvent, { kind: 'pdu' }>;
+      expect(second.pdu.bhs.readUInt32BE(16)).toBe(2);
+      expect(second.pdu.data.equals(pattern(7, 1))).toBe(true);
+    }
+  });
+
+  it('a placement of another length is not used: the segment is gathered apart', () => {
+    const bytes = dataOut({ itt: 1, ttt: 5, dataSN: 0, offset: 0, data: SEG }, false);
+    const wrong = Buffer.alloc(SEG.length - 1, 0xee);
+    const r = new PduReader(undefined, () => ({ into: wrong, pooled: false }));
+    r.configure({ headerDigest: false, dataDigest: false, maxDataSegment: 8192 });
+    r.push(bytes.subarray(0, 500));
+    r.push(bytes.subarray(500));
+    const ev = r.next();
+    expect(ev?.kind).toBe('pdu');
+    if (ev?.kind === 'pdu') {
+      expect(ev.pdu.data.equals(SEG)).toBe(true);
+      expect(ev.pdu.data.buffer).not.toBe(wrong.buffer);
+    }
+    expect(wrong.every((b) => b === 0xee)).toBe(true);
+  });
+});
