@@ -88,6 +88,7 @@ describe('isRetryable: untyped errors', () => {
       expect(isRetryable(new Error(m)), m).toBe(true);
       expect(isRetryable(new etcd3.EtcdError(m)), m).toBe(true);
     }
+    expect(isRetryable(new etcd3.EtcdError('Watcher canceled: etcdserver: no leader'))).toBe(true);
     expect(isRetryable(new Error('etcdserver: mvcc: required revision has been compacted'))).toBe(false);
     expect(isRetryable(new Error('etcdserver: requested lease not found'))).toBe(false);
   });
@@ -98,6 +99,9 @@ describe('isRetryable: untyped errors', () => {
     );
     expect(isRetryable(new TandemError('TANDEM_ERR_CLUSTER_NOT_LEADER', 'x'))).toBe(false);
     expect(isRetryable(new TypeError('x is undefined'))).toBe(false);
+    // Decided by class, not by words in the text (the message regex this replaced retried these).
+    expect(isRetryable(new etcd3.GRPCInvalidArgumentError('bad connection string'))).toBe(false);
+    expect(isRetryable(new Error('deadline must be a Date'))).toBe(false);
     expect(isRetryable('a string')).toBe(false);
     expect(isRetryable(undefined)).toBe(false);
   });
