@@ -1,4 +1,4 @@
-import { ExponentialBackoff, noop } from 'cockatiel';
+import { noop } from 'cockatiel';
 import {
   castGrpcError,
   EtcdError,
@@ -15,6 +15,7 @@ import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import {
   Backoff,
+  exponentialBackoff,
   backoffDelay as policyDelay,
   type RetryPolicy,
   withRetry as retryWith,
@@ -53,11 +54,9 @@ export function etcdFaultOptions(
     faultHandling: {
       host: () => noop,
       global: noop,
-      // etcd3 calls next() on this for the first delay, as on a factory.
-      watchBackoff: new ExponentialBackoff({
-        initialDelay: RETRY_POLICY.initialDelayMs,
-        maxDelay: RETRY_POLICY.maxDelayMs,
-      }).next(),
+      // etcd3 calls next() on this for the first delay, as on a factory. The policy's delays
+      // (cockatiel's default generator would jitter differently from every other cluster loop).
+      watchBackoff: exponentialBackoff(RETRY_POLICY).next(),
     },
   };
 }

@@ -2,7 +2,12 @@
 // untyped errors (a gRPC status error etcd3 did not cast, etcd's own server errors by text).
 import * as etcd3 from 'etcd3';
 import { describe, expect, it } from 'vitest';
-import { isRetryable, toClusterError } from '../../../src/cluster/etcd-retry.js';
+import {
+  etcdFaultOptions,
+  isRetryable,
+  RETRY_POLICY,
+  toClusterError,
+} from '../../../src/cluster/etcd-retry.js';
 import { TandemError } from '../../../src/util/errors.js';
 
 /** etcd3's exported error classes → whether a failure of that class is retried. */
@@ -104,5 +109,22 @@ describe('isRetryable: untyped errors', () => {
     expect(isRetryable(new Error('deadline must be a Date'))).toBe(false);
     expect(isRetryable('a string')).toBe(false);
     expect(isRetryable(undefined)).toBe(false);
+  });
+});
+
+describe('etcdFaultOptions', () => {
+  it("etcd3's watch resumes wait the policy's delays: 50 ms doubling to 1 s, ±20 %", () => {
+    const watch = etcdFaultOptions().faultHandling!.watchBackoff!;
+    let b = watch;
+    const delays: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      delays.push(b.duration);
+      b = b.next(undefined) ?? b;
+    }
+    const bases = [50, 100, 200, 400, 800, 1000, 1000];
+    delays.forEach((d, i) => {
+      expect(d).toBeGreaterThanOrEqual(Math.round(bases[i]! * (1 - RETRY_POLICY.jitter)));
+      expect(d).toBeLessThanOrEqual(Math.round(bases[i]! * (1 + RETRY_POLICY.jitter)));
+    });
   });
 });
