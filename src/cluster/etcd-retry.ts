@@ -1,9 +1,21 @@
-import { ExponentialBackoff, noop } from 'cockatiel';
-import { EtcdLeaseInvalidError, type IOptions, isRecoverableError } from 'etcd3';
+import { noop } from 'cockatiel';
+import {
+  castGrpcError,
+  EtcdError,
+  GRPCAbortedError,
+  GRPCCancelledError,
+  GRPCDeadlineExceededError,
+  GRPCInternalError,
+  GRPCResourceExhastedError,
+  GRPCUnavailableError,
+  GRPCUnknownError,
+  type IOptions,
+} from 'etcd3';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import {
   Backoff,
+  exponentialBackoff,
   backoffDelay as policyDelay,
   type RetryPolicy,
   withRetry as retryWith,
@@ -42,25 +54,64 @@ export function etcdFaultOptions(
     faultHandling: {
       host: () => noop,
       global: noop,
-      // etcd3 calls next() on this for the first delay, as on a factory.
-      watchBackoff: new ExponentialBackoff({
-        initialDelay: RETRY_POLICY.initialDelayMs,
-        maxDelay: RETRY_POLICY.maxDelayMs,
-      }).next(),
+      // etcd3 calls next() on this for the first delay, as on a factory. The policy's delays
+      // (cockatiel's default generator would jitter differently from every other cluster loop).
+      watchBackoff: exponentialBackoff(RETRY_POLICY).next(),
     },
   };
 }
 
-const TRANSIENT_MESSAGES =
-  /leader changed|no leader|request timed out|too many requests|connection|unavailable|deadline/i;
+/**
+ * etcd3's error classes for the gRPC status codes worth another attempt: the call may not have
+ * reached a working leader (UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, UNKNOWN, INTERNAL), or
+ * etcd shed or aborted it (RESOURCE_EXHAUSTED, ABORTED). The same set etcd3 marks recoverable
+ * and etcd's own client retries. Every other class (invalid argument, permission, lease not
+ * found, a closed client, ...) fails the same way again.
+ */
+const RETRYABLE_CLASSES: ReadonlyArray<abstract new (...args: never[]) => Error> = [
+  GRPCUnavailableError,
+  GRPCDeadlineExceededError,
+  GRPCCancelledError,
+  GRPCUnknownError,
+  GRPCInternalError,
+  GRPCResourceExhastedError,
+  GRPCAbortedError,
+];
 
-/** Whether an error from etcd (or from this layer) is worth retrying. */
+/**
+ * etcd's server errors whose gRPC status is UNAVAILABLE or RESOURCE_EXHAUSTED (etcd
+ * api/v3rpc/rpctypes), by their fixed text: the one place an etcd error reaches this layer
+ * without its status code is an `EtcdError` (etcd3 types a watch cancel by its text alone). An
+ * exact match, not a pattern: a message that merely mentions "connection" or "deadline" is not
+ * a transient failure.
+ */
+const TRANSIENT_SERVER_ERRORS: ReadonlySet<string> = new Set([
+  'etcdserver: no leader',
+  'etcdserver: not leader',
+  'etcdserver: leader changed',
+  'etcdserver: server stopped',
+  'etcdserver: request timed out',
+  'etcdserver: request timed out, possibly due to previous leader failure',
+  'etcdserver: request timed out, possibly due to connection lost',
+  'etcdserver: request timed out, waiting for the applied index took too long',
+  'etcdserver: unhealthy cluster',
+  'etcdserver: too many requests',
+]);
+
+/**
+ * Whether an error from etcd (or from this layer) is worth retrying: a TandemError by its flag
+ * (the catalogue's column), an etcd error by its class, i.e. its gRPC status code. An error
+ * etcd3 has not typed (a plain gRPC status error) is typed first by etcd3's own `castGrpcError`.
+ */
 export function isRetryable(err: unknown): boolean {
   if (err instanceof TandemError) return err.retryable;
-  if (err instanceof EtcdLeaseInvalidError) return false;
-  if (err instanceof Error) {
-    if (isRecoverableError(err)) return true;
-    return TRANSIENT_MESSAGES.test(err.message);
+  if (!(err instanceof Error)) return false;
+  const typed = err.constructor === Error ? castGrpcError(err) : err;
+  if (RETRYABLE_CLASSES.some((c) => typed instanceof c)) return true;
+  if (typed instanceof EtcdError) {
+    // The server's text, after what etcd3 prefixes to it ("Watcher canceled: ").
+    const at = typed.message.indexOf('etcdserver: ');
+    return at >= 0 && TRANSIENT_SERVER_ERRORS.has(typed.message.slice(at));
   }
   return false;
 }

@@ -8,8 +8,9 @@ import type { ReservationEffects, UnitAttentionEffect } from '../scsi/pr/result.
 import { EMPTY_STATE, type NexusIdentity, type NexusMatch, parseReservationState } from '../scsi/pr/state.js';
 import { TandemError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
+import { withRetry } from '../util/retry.js';
 import type { CasResult, Coordinator, JsonValue } from './coordinator.js';
-import { sleep } from './etcd-retry.js';
+import { abortError, isRetryable, RETRY_POLICY } from './etcd-retry.js';
 
 /**
  * One volume's persistent and SPC-2 reservations in etcd (DESIGN.md safety rule 7), as the
@@ -63,6 +64,8 @@ export class ClusterReservationStore implements ReservationStore {
   #queue: Promise<void> = Promise.resolve();
   readonly #waiters = new Set<{ revision: number; resolve: () => void }>();
   #closed = false;
+  /** Aborted by close(): ends a compare-and-set's wait between attempts. */
+  readonly #abort = new AbortController();
   /** `recent` of the value last applied here. */
   #recent: readonly string[] = [];
 
@@ -99,6 +102,7 @@ export class ClusterReservationStore implements ReservationStore {
 
   close(): void {
     this.#closed = true;
+    this.#abort.abort();
     for (const w of this.#waiters) w.resolve();
     this.#waiters.clear();
   }
@@ -158,24 +162,47 @@ export class ClusterReservationStore implements ReservationStore {
    * The compare-and-set, asked again until etcd gives a definite answer: re-asking at the same
    * expected revision applies the change at most once, and a conflict whose value carries our
    * change id means our earlier attempt committed (its answer was lost).
+   *
+   * The bound (rule 7, and the store's contract: a rejection means the state is unchanged):
+   * - a first attempt etcd refuses for good (not retryable: invalid, too large, permission)
+   *   rejects at once: nothing was committed, so the rejection is the committed outcome;
+   * - once an attempt's outcome is unknown (a retryable failure: the request may have committed),
+   *   every error is asked again, under the cluster backoff (50 ms doubling to 1 s, jittered),
+   *   with no count or time limit: until etcd answers, or close() (unmount, or the cluster link
+   *   closing before the coordinator leaves), which ends the wait at once and rejects with the
+   *   last error, as before. No deadline can end it sooner: while etcd is unreachable no answer
+   *   is known, and an error for a committed change makes the initiator's retry fail on its
+   *   own change.
    */
   async #casKnown(revision: number, json: JsonValue, id: string): Promise<CasResult<JsonValue>> {
     const { coordinator, volume } = this.#opts;
-    for (let attempt = 1; ; attempt++) {
-      let r: CasResult<JsonValue>;
-      try {
-        r = await coordinator.compareAndSetReservations(volume, revision, json);
-      } catch (err) {
-        if (this.#closed) throw err;
-        this.#log.warn({ err, attempt, revision }, 'reservation change: outcome unknown; asking etcd again');
-        await sleep(Math.min(1000, 50 * 2 ** attempt));
-        continue;
-      }
-      if (r.ok) return r;
-      const current = r.current.value as unknown as StoredValue | undefined;
-      if (current?.recent?.includes(id)) return { ok: true, revision: r.current.revision };
-      return r;
-    }
+    let unknown = false;
+    let last: unknown;
+    const r = await withRetry(
+      'reservation change',
+      () => coordinator.compareAndSetReservations(volume, revision, json),
+      {
+        policy: RETRY_POLICY,
+        deadlineMs: Number.POSITIVE_INFINITY,
+        signal: this.#abort.signal,
+        // Closed before any attempt failed: nothing was sent, TANDEM_ERR_CLUSTER_CLOSED.
+        abortError: (signal) => last ?? abortError(signal),
+        retryable: (err) => {
+          last = err;
+          if (isRetryable(err)) unknown = true;
+          return unknown;
+        },
+        onRetry: (err, attempt) =>
+          this.#log.warn(
+            { err, attempt: attempt + 1, revision },
+            'reservation change: outcome unknown; asking etcd again',
+          ),
+      },
+    );
+    if (r.ok) return r;
+    const current = r.current.value as unknown as StoredValue | undefined;
+    if (current?.recent?.includes(id)) return { ok: true, revision: r.current.revision };
+    return r;
   }
 
   /** Resolves true once revision `rev` (or later) is applied here, false after `ms`. */

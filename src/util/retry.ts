@@ -111,6 +111,8 @@ export interface WithRetryOptions {
   readonly signal?: AbortSignal;
   /** Give up (rethrow the last error) once the next delay would end past this. Default policy.deadlineMs. */
   readonly deadlineMs?: number;
+  /** Give up (rethrow the last error) after this many calls of `fn`. Default: no bound but the deadline. */
+  readonly maxAttempts?: number;
   readonly logger?: Logger;
   /** Called before each wait; default: a debug line on `logger`. */
   readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
@@ -119,8 +121,8 @@ export interface WithRetryOptions {
 }
 
 /**
- * Runs `fn` until it succeeds, throws a non-retryable error, the deadline passes or `signal`
- * aborts. Only for idempotent operations (reads, compare-and-set transactions whose outcome the
+ * Runs `fn` until it succeeds, throws a non-retryable error, the deadline passes, `maxAttempts`
+ * calls have failed or `signal` aborts. Only for idempotent operations (reads, compare-and-set transactions whose outcome the
  * caller re-checks). Not cockatiel's RetryPolicy.execute: its delay ignores the abort signal and
  * it has no deadline, and a close() must not wait out a backoff.
  */
@@ -135,7 +137,8 @@ export async function withRetry<T>(what: string, fn: () => Promise<T>, opts: Wit
     } catch (err) {
       const error = opts.toError ? opts.toError(err) : err;
       const delay = backoff.next();
-      if (!opts.retryable(error) || Date.now() + delay >= deadline) throw error;
+      const last = attempt + 1 >= (opts.maxAttempts ?? Number.POSITIVE_INFINITY);
+      if (last || !opts.retryable(error) || Date.now() + delay >= deadline) throw error;
       if (opts.onRetry) opts.onRetry(error, attempt, delay);
       else opts.logger?.debug({ err: error, attempt, delayMs: delay }, `${what}: retrying`);
       await sleep(delay, opts.signal, abortError);

@@ -62,6 +62,28 @@ describe('withRetry', () => {
     expect(Date.now() - started).toBeLessThan(400);
   });
 
+  it('gives up after maxAttempts calls with the last error, waiting between them only', async () => {
+    let calls = 0;
+    const delays: number[] = [];
+    const err = await withRetry(
+      'op',
+      async () => {
+        throw new Error(`down ${++calls}`);
+      },
+      {
+        policy,
+        deadlineMs: Number.POSITIVE_INFINITY,
+        maxAttempts: 3,
+        retryable: () => true,
+        random: () => 0.5,
+        onRetry: (_e, _a, d) => delays.push(d),
+      },
+    ).catch((e: unknown) => e);
+    expect(calls).toBe(3);
+    expect(delays).toEqual([10, 20]);
+    expect((err as Error).message).toBe('down 3');
+  });
+
   it('rejects with the abort error when the signal aborts during a wait', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('stop')), 30);
