@@ -74,3 +74,34 @@ export class InlineWritePolicy {
     return this.#backoffMs;
   }
 }
+
+/** Slow inline reads and writes are warned of at most this often. */
+const SLOW_WARN_INTERVAL_MS = 60_000;
+
+/** Warns of slow inline I/O of one direction: at most once a minute, with a count in between. */
+export class SlowIoWarnings {
+  readonly #what: 'read' | 'write';
+  readonly #warn: (message: string) => void;
+  #at: number | undefined;
+  #unwarned = 0;
+
+  constructor(what: 'read' | 'write', warn: (message: string) => void) {
+    this.#what = what;
+    this.#warn = warn;
+  }
+
+  /** An inline `what` of `bytes` took `ms` and sent them to the pool for `backoffMs`; `now` from its policy. */
+  slow(bytes: number, ms: number, backoffMs: number, now: number): void {
+    const what = this.#what;
+    if (this.#at !== undefined && now - this.#at < SLOW_WARN_INTERVAL_MS) {
+      this.#unwarned++;
+      return;
+    }
+    const more = this.#unwarned > 0 ? ` (${this.#unwarned} more slow ${what}s since the last warning)` : '';
+    this.#at = now;
+    this.#unwarned = 0;
+    this.#warn(
+      `a ${bytes}-byte ${what} took ${ms.toFixed(1)} ms on the event loop: ${what}s go through the thread pool for ${backoffMs} ms${more}`,
+    );
+  }
+}
