@@ -41,7 +41,8 @@ export class FileReads {
     this.#native = native;
     this.#warn = warn;
     const o = opts === true ? {} : opts;
-    this.#policy = o === false || !native?.readNoWait ? undefined : new InlineWritePolicy(o);
+    this.#policy =
+      o === false || !native?.readNoWait ? undefined : new InlineWritePolicy({ slowInRow: 2, ...o });
     this.#cache = new ColdCachePolicy(typeof native?.isCached === 'function', o === false ? {} : o);
     this.#slow = new SlowIoWarnings('read', warn);
   }

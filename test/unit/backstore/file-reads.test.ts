@@ -87,7 +87,7 @@ describe('FileDevice reads', () => {
     const warnings: string[] = [];
     const d = await dev({
       warn: (m) => warnings.push(m),
-      inlineReads: { slowMs: 2, backoffMs: 1000, now: () => clock },
+      inlineReads: { slowMs: 2, backoffMs: 1000, slowInRow: 1, now: () => clock },
     });
     await d.write(0, pattern(4096, 2), false);
     const real = native!.readNoWait.bind(native);
@@ -107,6 +107,27 @@ describe('FileDevice reads', () => {
     expect(nowait).toHaveBeenCalledTimes(1);
     clock += 600;
     expect((await d.read(0, 4096)).equals(pattern(4096, 2))).toBe(true);
+    expect(nowait).toHaveBeenCalledTimes(2);
+    expect(pool).toHaveBeenCalledTimes(1);
+  });
+
+  it('by default one slow inline read is not enough (a descheduled thread); two in a row back off', async () => {
+    let clock = 0;
+    const warnings: string[] = [];
+    const d = await dev({ warn: (m) => warnings.push(m), inlineReads: { slowMs: 2, now: () => clock } });
+    await d.write(0, pattern(4096, 3), false);
+    const real = native!.readNoWait.bind(native);
+    const nowait = vi.spyOn(native!, 'readNoWait').mockImplementation((fd, buffers, position) => {
+      clock += 10;
+      return real(fd, buffers, position);
+    });
+    const pool = vi.spyOn(fs, 'read');
+    expect((await d.read(0, 4096)).equals(pattern(4096, 3))).toBe(true);
+    expect(warnings).toHaveLength(0);
+    expect((await d.read(0, 4096)).equals(pattern(4096, 3))).toBe(true);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/4096-byte read took 10\.0 ms .*thread pool for 1000 ms/);
+    expect((await d.read(0, 4096)).equals(pattern(4096, 3))).toBe(true);
     expect(nowait).toHaveBeenCalledTimes(2);
     expect(pool).toHaveBeenCalledTimes(1);
   });
