@@ -1,11 +1,12 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ioBuffers } from '../util/buffer-pool.js';
 import { TandemError } from '../util/errors.js';
 import type { BlockDevice, Extent } from './block-device.js';
 import { DeviceError, type DeviceErrorKind } from './device-error.js';
-import { InlineWritePolicy, type InlineWritePolicyOptions } from './inline-writes.js';
+import { FileReads, type InlineReadOptions } from './file-reads.js';
+import { InlineWritePolicy, type InlineWritePolicyOptions, SlowIoWarnings } from './inline-writes.js';
+import { ioStats } from './io-stats.js';
 import { type NativeHelper, nativeHelper } from './native.js';
 
 /** What each device call failing means to the engine (its DeviceErrorKind). */
@@ -53,16 +54,9 @@ function noProgress(): NodeJS.ErrnoException {
   return Object.assign(new Error('the write made no progress (0 bytes written)'), { code: 'EIO' });
 }
 
-const { EINVAL, EOPNOTSUPP } = os.constants.errno;
-
-/** Slow inline writes and reads are warned of at most this often. */
-const SLOW_WARN_INTERVAL_MS = 60_000;
-
 /** A run's limits: IOV_MAX is 1024 on Linux; 1 MiB keeps one run from holding up the others. */
 const RUN_MAX_BUFFERS = 256;
 const RUN_MAX_BYTES = 1 << 20;
-/** A larger read goes to the pool whole: copying it on the loop would hold up every session. */
-const INLINE_READ_MAX_BYTES = 1 << 20;
 
 export interface FileDeviceOptions {
   createSize?: number;
@@ -80,15 +74,10 @@ export interface FileDeviceOptions {
   /**
    * Reads are served inline from the page cache (preadv2 with RWF_NOWAIT through the native
    * helper, which never waits for the device) while that is fast; what is not cached goes to
-   * the thread pool. false: every read through the thread pool.
+   * the thread pool; after a miss reads probe the page cache first (ColdCachePolicy). false:
+   * every read through the thread pool.
    */
-  inlineReads?: boolean | InlineWritePolicyOptions;
-}
-
-/** Slow inline I/O of one direction, warned of at most once a minute with a count. */
-interface SlowWarnings {
-  at: number | undefined;
-  unwarned: number;
+  inlineReads?: boolean | InlineReadOptions;
 }
 
 /**
@@ -124,12 +113,8 @@ export class FileDevice implements BlockDevice {
   #writesIdle: (() => void)[] = [];
   /** Whether a run goes inline or to the thread pool; undefined: always the pool. */
   readonly #inline: InlineWritePolicy | undefined;
-  /** Whether a read tries the page cache on the event loop first; undefined: always the pool. */
-  #inlineReads: InlineWritePolicy | undefined;
-  readonly #slow: Record<'read' | 'write', SlowWarnings> = {
-    read: { at: undefined, unwarned: 0 },
-    write: { at: undefined, unwarned: 0 },
-  };
+  readonly #slowWrites: SlowIoWarnings;
+  readonly #reads: FileReads;
 
   private constructor(
     fd: number,
@@ -152,11 +137,8 @@ export class FileDevice implements BlockDevice {
     this.#native = nativeHelper(opts.warn);
     const inline = opts.inlineWrites ?? true;
     this.#inline = inline === false ? undefined : new InlineWritePolicy(inline === true ? {} : inline);
-    const reads = opts.inlineReads ?? true;
-    this.#inlineReads =
-      reads === false || !this.#native?.readNoWait
-        ? undefined
-        : new InlineWritePolicy(reads === true ? {} : reads);
+    this.#slowWrites = new SlowIoWarnings('write', this.#warn);
+    this.#reads = new FileReads(fd, file, this.#native, opts.inlineReads ?? true, this.#warn);
   }
 
   /**
@@ -184,7 +166,7 @@ export class FileDevice implements BlockDevice {
       }
       const isBlock = st.isBlockDevice();
       if (!isBlock && !st.isFile()) throw new Error('is neither a regular file nor a block device');
-      const fd = fs.openSync(abs, opts.readOnly ? 'r' : 'r+');
+      const fd = openBacking(abs, opts.readOnly === true);
       let size = st.size;
       if (isBlock) {
         // A block device reports size 0 in stat: seek to the end to learn its capacity.
@@ -216,64 +198,11 @@ export class FileDevice implements BlockDevice {
     return new DeviceError(OP_KIND[op], `${op} ${this.#path}: the backing store is closed`);
   }
 
-  /**
-   * A read is first tried inline: preadv2(RWF_NOWAIT) copies what the page cache holds without
-   * ever waiting for the device, costing a system call instead of a thread-pool round trip (a
-   * futex wake, a context switch and a loop wake-up). What is not cached, or the rest of a range
-   * cached only at its start, is read through the thread pool. An inline read that was slow
-   * anyway (page-cache lock contention, a huge copy) sends reads to the pool for a backoff, as
-   * slow inline writes do.
-   */
+  /** See FileReads.read: inline from the page cache while it is warm and fast, else the pool. */
   read(offset: number, length: number): Promise<Buffer> {
     const closed = this.#closedError('read');
     if (closed) return Promise.reject(closed);
-    const buf = ioBuffers.take(length);
-    const inline = this.#inlineReads;
-    let done = 0;
-    if (inline?.inline && length > 0 && length <= INLINE_READ_MAX_BYTES) {
-      const startedAt = inline.now();
-      const n = this.#native!.readNoWait(this.#fd, [buf], offset);
-      const backoffMs = inline.done(startedAt);
-      if (backoffMs > 0) this.#slowIo('read', length, inline.now() - startedAt, backoffMs);
-      if (n === length) return Promise.resolve(buf);
-      if (n > 0) done = n;
-      else if (n === 0) {
-        // End of file at `offset`: past the end of a file that shrank underneath us.
-        buf.fill(0);
-        return Promise.resolve(buf);
-      } else if (n === -EOPNOTSUPP || n === -EINVAL) {
-        this.#readNoWaitUnsupported();
-      }
-      // -EAGAIN (not cached) and real errors go to the pool, which reports them as they are.
-    }
-    return this.#poolRead(buf, done, length, offset);
-  }
-
-  /** Every later inline attempt would fail the same way: reads use the pool from now on. */
-  #readNoWaitUnsupported(): void {
-    this.#inlineReads = undefined;
-    this.#warn(
-      `${this.#path}: the file system cannot read with RWF_NOWAIT: reads go through the thread pool`,
-    );
-  }
-
-  /** Reads [offset + done, offset + length) into buf[done..] on the thread pool. */
-  #poolRead(buf: Buffer, from: number, length: number, offset: number): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const step = (done: number): void => {
-        fs.read(this.#fd, buf, done, length - done, offset + done, (err, n) => {
-          if (err) return reject(ioError('read', this.#path, err));
-          if (n === 0) {
-            // Past the end of a file that shrank underneath us: zeroes, like a hole.
-            buf.fill(0, done);
-            return resolve(buf);
-          }
-          if (done + n < length) return step(done + n);
-          resolve(buf);
-        });
-      };
-      step(from);
-    });
+    return this.#reads.read(offset, length);
   }
 
   /**
@@ -367,12 +296,16 @@ export class FileDevice implements BlockDevice {
       } catch (e) {
         err = e as NodeJS.ErrnoException;
       }
+      const ms = inline.now() - startedAt;
       const backoffMs = inline.done(startedAt);
-      if (backoffMs > 0) this.#slowIo('write', run.length, inline.now() - startedAt, backoffMs);
+      ioStats.writesInline++;
+      if (ms > ioStats.longestInlineWriteMs) ioStats.longestInlineWriteMs = ms;
+      if (backoffMs > 0) this.#slowWrites.slow(run.length, ms, backoffMs, inline.now());
       done(err);
       return;
     }
     // Through the thread pool; a run of one buffer is a pwritev of one iovec.
+    ioStats.writesPool++;
     const stepv = (buffers: Buffer[], position: number): void => {
       fs.writev(this.#fd, buffers, position, (err, n) => {
         if (err) return done(err);
@@ -383,22 +316,6 @@ export class FileDevice implements BlockDevice {
       });
     };
     stepv(run.buffers, run.offset);
-  }
-
-  /** Warns of a slow inline read or write: at most once a minute, counting the ones in between. */
-  #slowIo(what: 'read' | 'write', bytes: number, ms: number, backoffMs: number): void {
-    const now = (what === 'read' ? this.#inlineReads : this.#inline)?.now() ?? performance.now();
-    const w = this.#slow[what];
-    if (w.at !== undefined && now - w.at < SLOW_WARN_INTERVAL_MS) {
-      w.unwarned++;
-      return;
-    }
-    const more = w.unwarned > 0 ? ` (${w.unwarned} more slow ${what}s since the last warning)` : '';
-    w.at = now;
-    w.unwarned = 0;
-    this.#warn(
-      `a ${bytes}-byte ${what} took ${ms.toFixed(1)} ms on the event loop: ${what}s go through the thread pool for ${backoffMs} ms${more}`,
-    );
   }
 
   flush(): Promise<void> {
@@ -489,6 +406,24 @@ export class FileDevice implements BlockDevice {
     if (this.#writesInFlight > 0) await new Promise<void>((r) => this.#writesIdle.push(r));
     await new Promise<void>((resolve) => fs.fdatasync(this.#fd, () => fs.close(this.#fd, () => resolve())));
   }
+}
+
+/**
+ * Opens with O_NOATIME where allowed (the file's owner, or CAP_FOWNER): otherwise, with
+ * relatime, the first read after a write updates the inode's atime, a journal transaction in
+ * the read path (ext4_dirty_inode), on the event loop for an inline read.
+ */
+function openBacking(file: string, readOnly: boolean): number {
+  const { O_RDONLY, O_RDWR, O_NOATIME } = fs.constants;
+  const flags = readOnly ? O_RDONLY : O_RDWR;
+  if (O_NOATIME) {
+    try {
+      return fs.openSync(file, flags | O_NOATIME);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
+  return fs.openSync(file, flags);
 }
 
 function blockDeviceSize(fd: number): Promise<number> {

@@ -23,6 +23,13 @@ export interface InlineWritePolicyOptions {
   backoffMs?: number;
   /** The longest they stay off (default 60 s). */
   maxBackoffMs?: number;
+  /**
+   * Slow inline calls in a row before they turn inline off (default 1). Reads use 2: a
+   * page-cache read cannot wait for the device (RWF_NOWAIT), so one that was slow was almost
+   * always a thread the scheduler took the CPU from mid-call on a loaded machine, which the
+   * thread pool would not have helped; a file system that really blocks is slow every time.
+   */
+  slowInRow?: number;
   /** The clock, in milliseconds (default performance.now). */
   now?: () => number;
 }
@@ -33,6 +40,9 @@ export class InlineWritePolicy {
   readonly #maxBackoffMs: number;
   readonly #now: () => number;
   #backoffMs: number;
+  readonly #slowInRow: number;
+  /** Slow calls since the last fast one, this backoff not yet taken. */
+  #slowCount = 0;
   /** Inline writes are off until this time. */
   #offUntil = 0;
   /** The last inline write was slow: the next slow one doubles the backoff. */
@@ -44,6 +54,7 @@ export class InlineWritePolicy {
     this.#maxBackoffMs = Math.max(this.#baseBackoffMs, opts.maxBackoffMs ?? 60_000);
     this.#now = opts.now ?? (() => performance.now());
     this.#backoffMs = this.#baseBackoffMs;
+    this.#slowInRow = Math.max(1, opts.slowInRow ?? 1);
   }
 
   /** The clock: callers time an inline write with it and report it to done(). */
@@ -63,14 +74,48 @@ export class InlineWritePolicy {
   done(startedAt: number): number {
     const now = this.#now();
     if (now - startedAt <= this.#slowMs) {
+      this.#slowCount = 0;
       this.#lastSlow = false;
       this.#backoffMs = this.#baseBackoffMs;
       this.#offUntil = 0;
       return 0;
     }
+    if (++this.#slowCount < this.#slowInRow) return 0;
+    this.#slowCount = 0;
     if (this.#lastSlow) this.#backoffMs = Math.min(this.#maxBackoffMs, this.#backoffMs * 2);
     this.#lastSlow = true;
     this.#offUntil = now + this.#backoffMs;
     return this.#backoffMs;
+  }
+}
+
+/** Slow inline reads and writes are warned of at most this often. */
+const SLOW_WARN_INTERVAL_MS = 60_000;
+
+/** Warns of slow inline I/O of one direction: at most once a minute, with a count in between. */
+export class SlowIoWarnings {
+  readonly #what: 'read' | 'write';
+  readonly #warn: (message: string) => void;
+  #at: number | undefined;
+  #unwarned = 0;
+
+  constructor(what: 'read' | 'write', warn: (message: string) => void) {
+    this.#what = what;
+    this.#warn = warn;
+  }
+
+  /** An inline `what` of `bytes` took `ms` and sent them to the pool for `backoffMs`; `now` from its policy. */
+  slow(bytes: number, ms: number, backoffMs: number, now: number): void {
+    const what = this.#what;
+    if (this.#at !== undefined && now - this.#at < SLOW_WARN_INTERVAL_MS) {
+      this.#unwarned++;
+      return;
+    }
+    const more = this.#unwarned > 0 ? ` (${this.#unwarned} more slow ${what}s since the last warning)` : '';
+    this.#at = now;
+    this.#unwarned = 0;
+    this.#warn(
+      `a ${bytes}-byte ${what} took ${ms.toFixed(1)} ms on the event loop: ${what}s go through the thread pool for ${backoffMs} ms${more}`,
+    );
   }
 }

@@ -16,6 +16,12 @@ export interface NativeHelper {
    * -EOPNOTSUPP/-EINVAL: no RWF_NOWAIT on this file system). Never waits for the device.
    */
   readNoWait(fd: number, buffers: Buffer[], position: number): number;
+  /**
+   * cachestat(2) on the calling thread: 1 when every page of the range is in the page cache, 0
+   * when one is not, -errno (-ENOSYS before Linux 6.5). No I/O and no readahead, unlike a
+   * readNoWait that misses. Absent from a helper built before it existed.
+   */
+  isCached?(fd: number, offset: number, length: number): number;
 }
 
 const ADDON = path.join('build', 'Release', 'tandem_native.node');
@@ -42,6 +48,7 @@ function load(): { helper?: NativeHelper; error?: string } {
           punchHole: addon.punchHole,
           extent: addon.extent,
           readNoWait: addon.readNoWait,
+          ...(typeof addon.isCached === 'function' ? { isCached: addon.isCached } : {}),
         };
         return (loaded = { helper });
       } catch (err) {

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# npm run bench:cold-read [-- --seconds N]
+# npm run bench:cold-read [-- --seconds N] [--trace-gc] [--node-flag FLAG]...
 #
 # Random 4 KiB reads at queue depth 32 from a backing file whose pages are NOT in the page cache,
 # against a fresh embedded tandemd; reports IOPS, the target's CPU time per I/O and the event
-# loop's longest stall during the run (prom-client's nodejs_eventloop_lag_max_seconds, read from
-# tandemd's metrics endpoint right before and right after the run: the first scrape resets it).
-# Inline reads (preadv2 RWF_NOWAIT) must send every uncached read to the thread pool, so the
-# stall stays below the 2 ms the inline I/O policy allows a single operation (InlineWritePolicy).
+# loop's longest stall during the run, two ways:
+#  - "loop stall": how late the loop got, whatever the reason: prom-client's
+#    nodejs_eventloop_lag_max_seconds (monitorEventLoopDelay at its default 10 ms resolution: the
+#    figure is the longest gap between two of its 10 ms ticks, so it never reads below ~10 ms),
+#    and the longest gap of a 1 ms probe timer (test/bench/loop-probe.mjs, preloaded);
+#  - "held": the part of a stall that is ours: lateness minus the main thread's run-queue wait
+#    (/proc/thread-self/schedstat), i.e. time it ran our code or GC or sat in a blocking call;
+#    with the longest single inline read call (wall time around preadv2) and the longest GC pause.
+# On a 2-core machine iscsi-perf and the rest compete with tandemd for the CPU: a thread that is
+# runnable but descheduled makes the loop late without any code holding it.
+# Inline reads (preadv2 RWF_NOWAIT) must send every uncached read to the thread pool, so what is
+# held stays below the 2 ms the inline I/O policy allows a single operation (InlineWritePolicy).
+# --trace-gc runs tandemd with node --trace-gc and prints the GC pauses over 1 ms; --node-flag
+# passes another flag to tandemd's node (e.g. --single-threaded-gc).
 #
 # Steps: start tandemd (LUN 0 = 1 GiB sparse file), fill the LUN with 1 MiB writes (so the reads
 # hit data, not holes that the initiator may skip), sync, drop the page cache
@@ -17,9 +27,12 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TANDEMD=$REPO_ROOT/dist/cmd/tandemd.js
 TARGET=iqn.2026-11.org.tandem:demo
 SECONDS_RUN=10
+NODE_FLAGS=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_RUN=$2; shift 2 ;;
+    --trace-gc) NODE_FLAGS+=(--trace-gc); shift ;;
+    --node-flag) NODE_FLAGS+=("$2"); shift 2 ;;
     *) echo "cold-read: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +53,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-node --initial-heap-size=128 "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --admin off \
+PROBE_OUT=$WORK/loop-probe.json
+TANDEM_LOOP_PROBE_OUT=$PROBE_OUT node --initial-heap-size=128 "${NODE_FLAGS[@]}" \
+  --import "$REPO_ROOT/test/bench/loop-probe.mjs" "$TANDEMD" --data-dir "$WORK/data" --listen 127.0.0.1:0 --admin off \
   --metrics 127.0.0.1:0 --log-level "${TANDEM_LOG_LEVEL:-info}" >"$WORK/tandemd.log" 2>"$WORK/tandemd.err" &
 PID=$!
 PORT="" METRICS=""
@@ -64,18 +79,41 @@ echo 1 >/proc/sys/vm/drop_caches
 
 lag_max() { curl -fsS "http://$METRICS/metrics" | awk '$1 == "nodejs_eventloop_lag_max_seconds" { print $2 }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+# SIGUSR2: the probe writes what it saw since the last one and starts again.
+probe() {
+  rm -f "$PROBE_OUT"
+  kill -USR2 "$PID"
+  for _ in $(seq 1 100); do [ -f "$PROBE_OUT" ] && break; sleep 0.05; done
+  [ -f "$PROBE_OUT" ] || die "the loop probe wrote nothing"
+}
 lag_max >/dev/null # resets the histogram: the next scrape covers the run only
+probe
 T0=$(cpu_ticks)
 OUT=$(timeout $((SECONDS_RUN + 10)) iscsi-perf -r -m 32 -b 8 -t "$SECONDS_RUN" "$URL" 2>&1 | tr '\r' '\n' || true)
 T1=$(cpu_ticks)
 LAG=$(lag_max)
+probe
 IOPS=$(grep -o 'iops average [0-9]*' <<<"$OUT" | tail -1 | awk '{ print $3 }')
 [ -n "$IOPS" ] && [ "$IOPS" -gt 0 ] || die "iscsi-perf reported no IOPS: $OUT"
 TICK=$(getconf CLK_TCK)
 node -e '
-  const [iops, secs, ticks, tick, lag] = process.argv.slice(1).map(Number);
+  const fs = require("fs");
+  const [iops, secs, ticks, tick, lag] = process.argv.slice(1, 6).map(Number);
+  const p = JSON.parse(fs.readFileSync(process.argv[6], "utf8"));
   const ios = iops * secs;
-  console.log("workload                 IOPS   CPU-us/IO   event loop longest stall");
-  console.log(`cold-randread-4k-qd32 ${String(iops).padStart(7)} ${((ticks / tick) * 1e6 / ios).toFixed(1).padStart(11)} ${(lag * 1000).toFixed(1).padStart(12)} ms`);
-' "$IOPS" "$SECONDS_RUN" "$((T1 - T0))" "$TICK" "$LAG"
+  const f = (x) => x.toFixed(1);
+  console.log("workload                 IOPS   CPU-us/IO   loop stall (prom-client / 1 ms probe)   held by us   longest inline read");
+  console.log(`cold-randread-4k-qd32 ${String(iops).padStart(7)} ${f((ticks / tick) * 1e6 / ios).padStart(11)} ${f(lag * 1000).padStart(14)} ms / ${f(p.longestStall.ms)} ms ${f(p.longestHeld.ms).padStart(16)} ms ${p.io.longestInlineReadMs.toFixed(2).padStart(14)} ms`);
+  const s = p.longestStall, h = p.longestHeld;
+  console.log(`  longest probe gap ${f(s.ms)} ms: run-queue wait ${f(s.runQueueMs)} ms, on CPU ~${f(s.onCpuMs)} ms`);
+  console.log(`  longest held ${f(h.ms)} ms (gap ${f(h.gapMs)} ms, run-queue wait ${f(h.runQueueMs)} ms, on CPU ~${f(h.onCpuMs)} ms, in GC ${f(h.gcMs)} ms)`);
+  console.log(`  ticks late > 2 ms: ${p.late2ms.total} (${p.late2ms.mostlyRunQueue} mostly run-queue wait, ${p.late2ms.mostlyHeld} mostly held)`);
+  console.log(`  GC: ${p.gc.count} pauses, ${f(p.gc.totalMs)} ms in all, longest ${p.gc.longestMs.toFixed(2)} ms`);
+  const io = p.io;
+  console.log(`  reads: ${io.readsInline} inline, ${io.readsMissedInline} missed inline (readahead started on the loop), ${io.readsProbedCold} probed uncached, ${io.readsPool} through the pool`);
+' "$IOPS" "$SECONDS_RUN" "$((T1 - T0))" "$TICK" "$LAG" "$PROBE_OUT"
 grep -h '"msg":"a [0-9]*-byte read took' "$WORK/tandemd.log" | head -3 >&2 || true
+if [ ${#NODE_FLAGS[@]} -gt 0 ]; then
+  grep -E '^\[[0-9]+:0x[0-9a-f]+\] +[0-9]+ ms: ' "$WORK/tandemd.log" |
+    awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/ && $(i+1) == "/") { if ($i + 0 > 1) print; break } }' | head -20 >&2 || true
+fi

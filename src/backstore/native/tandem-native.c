@@ -1,5 +1,5 @@
 /*
- * Tandem's native helper: the two file-space system calls Node's fs lacks.
+ * Tandem's native helper: the file-space and page-cache system calls Node's fs lacks.
  *
  *   punchHole(fd, offset, length) -> Promise<void>
  *       fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): deallocates the range; it
@@ -17,6 +17,12 @@
  *       (short when only the start of the range is cached), or -errno: -EAGAIN when the first
  *       byte is not cached, -EOPNOTSUPP/-EINVAL where the file system has no RWF_NOWAIT. The
  *       caller reads the rest through the thread pool.
+ *   isCached(fd, offset, length) -> number
+ *       cachestat(2) (Linux 6.5+): 1 when every page of the range is in the page cache, 0 when
+ *       one is not, -errno (-ENOSYS: no cachestat; -EPERM: not allowed on this fd). No I/O, no
+ *       readahead: a probe that may run on the event loop before a read that would miss, since
+ *       preadv2(RWF_NOWAIT) on a miss still starts the readahead I/O on the calling thread
+ *       (mm/filemap.c filemap_get_pages: page_cache_sync_readahead before -EAGAIN).
  * Built by node-gyp from binding.gyp at the repository root; src/backstore/native.ts loads it.
  */
 #define _GNU_SOURCE
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -36,6 +43,22 @@
 #ifndef RWF_NOWAIT
 #define RWF_NOWAIT 0x00000008
 #endif
+
+/* cachestat(2): the same number on every architecture (asm-generic/unistd.h), Linux 6.5+. */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451
+#endif
+struct tandem_cachestat_range {
+  uint64_t off;
+  uint64_t len;
+};
+struct tandem_cachestat {
+  uint64_t nr_cache;
+  uint64_t nr_dirty;
+  uint64_t nr_writeback;
+  uint64_t nr_evicted;
+  uint64_t nr_recently_evicted;
+};
 
 /* A read gathers at most this many buffers (IOV_MAX is 1024 on Linux). */
 #define READ_MAX_IOV 256
@@ -203,9 +226,39 @@ static napi_value read_no_wait(napi_env env, napi_callback_info info) {
   return result;
 }
 
+static napi_value is_cached(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], result;
+  int32_t fd;
+  int64_t offset, length;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &length) != napi_ok || fd < 0 || offset < 0 || length <= 0) {
+    napi_throw_type_error(env, NULL, "expected (fd, offset >= 0, length > 0)");
+    return NULL;
+  }
+  static long page = 0;
+  if (page == 0) page = sysconf(_SC_PAGESIZE);
+  struct tandem_cachestat_range range = {(uint64_t)offset, (uint64_t)length};
+  struct tandem_cachestat cs;
+  memset(&cs, 0, sizeof cs);
+  int64_t r;
+  if (syscall(__NR_cachestat, fd, &range, &cs, 0) != 0) {
+    r = -(int64_t)errno;
+  } else {
+    /* The pages the range touches, a partial page at either end included. */
+    int64_t first = offset / page, last = (offset + length - 1) / page;
+    r = (int64_t)cs.nr_cache >= last - first + 1 ? 1 : 0;
+  }
+  napi_create_int64(env, r, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"readNoWait", NULL, read_no_wait, NULL, NULL, NULL, napi_default, NULL},
+      {"isCached", NULL, is_cached, NULL, NULL, NULL, napi_default, NULL},
       {"punchHole", NULL, punch_hole, NULL, NULL, NULL, napi_default, NULL},
       {"extent", NULL, extent, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -87,7 +87,7 @@ describe('FileDevice reads', () => {
     const warnings: string[] = [];
     const d = await dev({
       warn: (m) => warnings.push(m),
-      inlineReads: { slowMs: 2, backoffMs: 1000, now: () => clock },
+      inlineReads: { slowMs: 2, backoffMs: 1000, slowInRow: 1, now: () => clock },
     });
     await d.write(0, pattern(4096, 2), false);
     const real = native!.readNoWait.bind(native);
@@ -111,6 +111,27 @@ describe('FileDevice reads', () => {
     expect(pool).toHaveBeenCalledTimes(1);
   });
 
+  it('by default one slow inline read is not enough (a descheduled thread); two in a row back off', async () => {
+    let clock = 0;
+    const warnings: string[] = [];
+    const d = await dev({ warn: (m) => warnings.push(m), inlineReads: { slowMs: 2, now: () => clock } });
+    await d.write(0, pattern(4096, 3), false);
+    const real = native!.readNoWait.bind(native);
+    const nowait = vi.spyOn(native!, 'readNoWait').mockImplementation((fd, buffers, position) => {
+      clock += 10;
+      return real(fd, buffers, position);
+    });
+    const pool = vi.spyOn(fs, 'read');
+    expect((await d.read(0, 4096)).equals(pattern(4096, 3))).toBe(true);
+    expect(warnings).toHaveLength(0);
+    expect((await d.read(0, 4096)).equals(pattern(4096, 3))).toBe(true);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/4096-byte read took 10\.0 ms .*thread pool for 1000 ms/);
+    expect((await d.read(0, 4096)).equals(pattern(4096, 3))).toBe(true);
+    expect(nowait).toHaveBeenCalledTimes(2);
+    expect(pool).toHaveBeenCalledTimes(1);
+  });
+
   it('reads larger than 1 MiB go to the pool whole; inlineReads: false sends every read there', async () => {
     const d = await dev();
     await d.write(0, pattern(2 * MiB, 4), false);
@@ -121,6 +142,72 @@ describe('FileDevice reads', () => {
     open.push(off);
     expect((await off.read(0, 4096)).equals(pattern(4096, 4))).toBe(true);
     expect(nowait).not.toHaveBeenCalled();
+  });
+
+  describe('after a miss (the cache is cold)', () => {
+    // The probe (cachestat) is faked: the real one needs Linux 6.5 and a rebuilt helper.
+    const helper = native as { isCached?: (fd: number, offset: number, length: number) => number };
+    const realIsCached = helper.isCached;
+    afterEach(() => {
+      if (realIsCached) helper.isCached = realIsCached;
+      else delete helper.isCached;
+    });
+
+    it('reads probe first: uncached goes to the pool untried, cached inline; warm again after warmAfter hits', async () => {
+      const cached = { yes: false };
+      const probe = vi.fn(() => (cached.yes ? 1 : 0));
+      helper.isCached = probe;
+      const d = await dev({ inlineReads: { warmAfter: 3 } });
+      await d.write(0, pattern(8192, 7), false);
+      const nowait = vi.spyOn(native!, 'readNoWait').mockReturnValueOnce(-EAGAIN);
+      const pool = vi.spyOn(fs, 'read');
+      expect((await d.read(0, 4096)).equals(pattern(4096, 7))).toBe(true); // the miss
+      expect(nowait).toHaveBeenCalledTimes(1);
+      expect(probe).not.toHaveBeenCalled();
+      for (let i = 0; i < 2; i++)
+        expect((await d.read(4096, 4096)).equals(pattern(8192, 7).subarray(4096))).toBe(true);
+      expect(probe).toHaveBeenCalledTimes(2);
+      expect(probe).toHaveBeenLastCalledWith(expect.any(Number), 4096, 4096);
+      expect(nowait).toHaveBeenCalledTimes(1); // the probe said uncached: not tried inline
+      expect(pool).toHaveBeenCalledTimes(3);
+      cached.yes = true;
+      for (let i = 0; i < 3; i++) expect((await d.read(0, 8192)).equals(pattern(8192, 7))).toBe(true);
+      expect(probe).toHaveBeenCalledTimes(5);
+      expect(nowait).toHaveBeenCalledTimes(4);
+      expect(pool).toHaveBeenCalledTimes(3);
+      // Three probed hits in a row: warm, no more probing.
+      expect((await d.read(0, 4096)).equals(pattern(4096, 7))).toBe(true);
+      expect(probe).toHaveBeenCalledTimes(5);
+      expect(nowait).toHaveBeenCalledTimes(5);
+    });
+
+    it('without a probe (an old helper): the pool for retryMs after a miss, then inline again', async () => {
+      delete helper.isCached;
+      let clock = 0;
+      const d = await dev({ inlineReads: { retryMs: 250, now: () => clock } });
+      await d.write(0, pattern(4096, 8), false);
+      const nowait = vi.spyOn(native!, 'readNoWait').mockReturnValueOnce(-EAGAIN);
+      const pool = vi.spyOn(fs, 'read');
+      expect((await d.read(0, 4096)).equals(pattern(4096, 8))).toBe(true);
+      clock += 100;
+      expect((await d.read(0, 4096)).equals(pattern(4096, 8))).toBe(true);
+      expect(nowait).toHaveBeenCalledTimes(1);
+      expect(pool).toHaveBeenCalledTimes(2);
+      clock += 200;
+      expect((await d.read(0, 4096)).equals(pattern(4096, 8))).toBe(true);
+      expect(nowait).toHaveBeenCalledTimes(2);
+      expect(pool).toHaveBeenCalledTimes(2);
+    });
+
+    it('a probe that fails (no cachestat) is not asked again', async () => {
+      const probe = vi.fn(() => -os.constants.errno.ENOSYS);
+      helper.isCached = probe;
+      const d = await dev();
+      await d.write(0, pattern(4096, 9), false);
+      vi.spyOn(native!, 'readNoWait').mockReturnValueOnce(-EAGAIN);
+      for (let i = 0; i < 3; i++) expect((await d.read(0, 4096)).equals(pattern(4096, 9))).toBe(true);
+      expect(probe).toHaveBeenCalledTimes(1);
+    });
   });
 
   it('inline read at the end of a file that shrank underneath returns zeroes', async () => {

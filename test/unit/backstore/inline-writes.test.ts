@@ -52,4 +52,23 @@ describe('InlineWritePolicy', () => {
     expect(write(0.5)).toBe(0);
     expect(write(300)).toBe(1000);
   });
+
+  it('slowInRow: only that many slow calls in a row back off; a fast one in between starts again', () => {
+    const clock = { t: 0 };
+    const p = new InlineWritePolicy({ slowMs: 2, backoffMs: 1000, slowInRow: 2, now: () => clock.t });
+    const call = (ms: number) => {
+      const started = p.now();
+      clock.t += ms;
+      return p.done(started);
+    };
+    expect(call(5)).toBe(0);
+    expect(call(1)).toBe(0);
+    expect(call(5)).toBe(0);
+    expect(p.inline).toBe(true);
+    expect(call(5)).toBe(1000);
+    expect(p.inline).toBe(false);
+    clock.t += 1000;
+    expect(call(5)).toBe(0); // the first slow one after the backoff: not yet
+    expect(call(5)).toBe(2000); // slow again right after a backoff: it doubles
+  });
 });
