@@ -33,8 +33,6 @@ const write = (seq: number, offset: number) => ({
   full: false,
   datasetId: '',
   resume: false,
-  cleanRegions: [],
-  keepDirty: false,
 });
 
 describe('epoch fencing', () => {

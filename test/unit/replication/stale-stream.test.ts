@@ -45,8 +45,6 @@ const write = (seq: number, offset: number, seed: number) => ({
   full: false,
   datasetId: '',
   resume: false,
-  cleanRegions: [],
-  keepDirty: false,
 });
 
 describe('stale ops from an abandoned stream (#14 finding 2)', () => {

@@ -22,8 +22,7 @@ export interface HelloReply {
    */
   'regionSize'?: (number | string | Long);
   /**
-   * The replica's own dirty-region bitmap (bit i: region i, LSB first): regions it wrote as a
-   * primary, and regions of ops it applied as a replica that no FLUSH's clean_regions named yet.
+   * the replica's own dirty-region bitmap (bit i: region i, LSB first)
    */
   'dirtyBitmap'?: (Buffer | Uint8Array | string);
   /**
@@ -48,8 +47,7 @@ export interface HelloReply__Output {
    */
   'regionSize': (number);
   /**
-   * The replica's own dirty-region bitmap (bit i: region i, LSB first): regions it wrote as a
-   * primary, and regions of ops it applied as a replica that no FLUSH's clean_regions named yet.
+   * the replica's own dirty-region bitmap (bit i: region i, LSB first)
    */
   'dirtyBitmap': (Buffer);
   /**
