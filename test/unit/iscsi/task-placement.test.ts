@@ -5,63 +5,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { dataOutStats } from '../../../src/iscsi/data-out.js';
 import { BHS_LENGTH, RESERVED_TAG } from '../../../src/iscsi/pdu/bhs.js';
 import { PduReader, releasePduData } from '../../../src/iscsi/pdu-reader.js';
-import {
-  DataSequenceError,
-  dataOutPlacer,
-  IscsiTask,
-  type IscsiTaskInit,
-  type R2tSender,
-} from '../../../src/iscsi/task.js';
-import type { ItNexus } from '../../../src/scsi/command.js';
+import { DataSequenceError, dataOutPlacer, type IscsiTask } from '../../../src/iscsi/task.js';
 import { ioBuffers } from '../../../src/util/buffer-pool.js';
 import { crc32c } from '../../../src/util/crc32c.js';
 
-interface SentR2t {
-  ttt: number;
-  r2tSN: number;
-  offset: number;
-  length: number;
-}
-
-class FakeSender implements R2tSender {
-  readonly r2ts: SentR2t[] = [];
-  #ttt = 100;
-  allocateTtt(): number {
-    return this.#ttt++;
-  }
-  sendR2t(_task: IscsiTask, ttt: number, r2tSN: number, offset: number, length: number): void {
-    this.r2ts.push({ ttt, r2tSN, offset, length });
-  }
-}
-
-const NEXUS = { id: 'n' } as ItNexus;
-
-function pattern(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + 3) & 0xff;
-  return b;
-}
-
-function task(over: Partial<IscsiTaskInit>, sender = new FakeSender()): { t: IscsiTask; sender: FakeSender } {
-  const init: IscsiTaskInit = {
-    itt: 1,
-    cmdSN: 1,
-    lun: 0,
-    lunBytes: Buffer.alloc(8),
-    cdb: Buffer.alloc(16),
-    attribute: 0 as IscsiTaskInit['attribute'],
-    expectedLength: 0,
-    read: false,
-    write: true,
-    nexus: NEXUS,
-    immediateData: Buffer.alloc(0),
-    unsolicitedLimit: 0,
-    maxBurstLength: 1 << 20,
-    maxOutstandingR2T: 1,
-    ...over,
-  };
-  return { t: new IscsiTask(init, sender), sender };
-}
+import { type FakeSender, pattern, task } from './task-fixture.js';
 
 // Issue #11: the reader gathers a Data-Out segment that spans socket reads straight into its
 // task's destination at the PDU's Buffer Offset (dataOutPlacer), so each written byte is copied

@@ -2,55 +2,9 @@
 // 11.8): offsets, R2TSN, DataSN, unsolicited data, FirstBurstLength/MaxBurstLength.
 import { describe, expect, it } from 'vitest';
 import { RESERVED_TAG } from '../../../src/iscsi/pdu/bhs.js';
-import { DataSequenceError, IscsiTask, type IscsiTaskInit, type R2tSender } from '../../../src/iscsi/task.js';
-import type { ItNexus } from '../../../src/scsi/command.js';
+import { DataSequenceError, type IscsiTask } from '../../../src/iscsi/task.js';
 
-interface SentR2t {
-  ttt: number;
-  r2tSN: number;
-  offset: number;
-  length: number;
-}
-
-class FakeSender implements R2tSender {
-  readonly r2ts: SentR2t[] = [];
-  #ttt = 100;
-  allocateTtt(): number {
-    return this.#ttt++;
-  }
-  sendR2t(_task: IscsiTask, ttt: number, r2tSN: number, offset: number, length: number): void {
-    this.r2ts.push({ ttt, r2tSN, offset, length });
-  }
-}
-
-const NEXUS = { id: 'n' } as ItNexus;
-
-function pattern(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) b[i] = (i * 7 + 3) & 0xff;
-  return b;
-}
-
-function task(over: Partial<IscsiTaskInit>, sender = new FakeSender()): { t: IscsiTask; sender: FakeSender } {
-  const init: IscsiTaskInit = {
-    itt: 1,
-    cmdSN: 1,
-    lun: 0,
-    lunBytes: Buffer.alloc(8),
-    cdb: Buffer.alloc(16),
-    attribute: 0 as IscsiTaskInit['attribute'],
-    expectedLength: 0,
-    read: false,
-    write: true,
-    nexus: NEXUS,
-    immediateData: Buffer.alloc(0),
-    unsolicitedLimit: 0,
-    maxBurstLength: 1 << 20,
-    maxOutstandingR2T: 1,
-    ...over,
-  };
-  return { t: new IscsiTask(init, sender), sender };
-}
+import { type FakeSender, pattern, task } from './task-fixture.js';
 
 /** Answers every outstanding R2T with Data-Out PDUs of `pduSize` bytes from `data`. */
 function answer(t: IscsiTask, sender: FakeSender, data: Buffer, pduSize: number, from = 0): number {
