@@ -177,6 +177,11 @@ export class MetadataFile {
     return this.#current;
   }
 
+  /** Resolves when every update started so far has ended (written or failed). */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
+
   /** Applies `change` to the latest contents and makes the result durable before resolving. */
   update(change: (m: VolumeMetadata) => Partial<Omit<VolumeMetadata, 'version'>>): Promise<VolumeMetadata> {
     const run = this.#chain.then(async () => {

@@ -449,6 +449,8 @@ export class ReplicatedVolume {
     if (ctx.role.is('primary')) this.lostPrimary();
     this.#transitionRole(['replica'], 'closed');
     this.#stopPrimaryWork('closing');
+    // Background metadata writes (recordReplicas) end before the state directory is let go.
+    await ctx.meta.settled();
     await ctx.bitmap?.close();
     ctx.bitmap = undefined;
     await ctx.device.close();

@@ -2,7 +2,7 @@
 // history belongs to a replaced etcd starts it again (else, after a restore into a new etcd, no
 // node could become primary until the new revisions caught up), and a primary of another era is
 // refused outright.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -78,5 +78,21 @@ describe('etcd era', () => {
     });
     expect(v.status().highestEpoch).toBe(0);
     await v.close();
+  });
+
+  // Found by CI: open() records the replica nodes in the background, and close() returned
+  // before that metadata write ended, so the state directory changed after close (a tmp file
+  // appeared, the test's cleanup failed with ENOTEMPTY).
+  it('close() waits for every metadata write open() started', async () => {
+    for (let i = 0; i < 20; i++) {
+      const dir = await mkdtemp(path.join(tmpdir(), 'tandem-era-'));
+      dirs.push(dir);
+      const v = volume(dir, 'era-1');
+      await v.open();
+      await v.close();
+      expect((await readdir(dir)).sort()).toEqual(['vol1.bitmap', 'vol1.meta.json']);
+      const meta = JSON.parse(await readFile(path.join(dir, 'vol1.meta.json'), 'utf8')) as { replicaNodes: string[] };
+      expect(meta.replicaNodes).toEqual(['a']);
+    }
   });
 });
