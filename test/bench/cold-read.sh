@@ -79,6 +79,10 @@ echo 1 >/proc/sys/vm/drop_caches
 
 lag_max() { curl -fsS "http://$METRICS/metrics" | awk '$1 == "nodejs_eventloop_lag_max_seconds" { print $2 }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+# Major page faults (a page read from disk on touch: code or data evicted by the cache drop) of
+# the whole process and of its main thread, the one that runs the event loop.
+majflt() { awk '{ print $12 }' "/proc/$PID/stat"; }
+majflt_main() { awk '{ print $12 }' "/proc/$PID/task/$PID/stat"; }
 # SIGUSR2: the probe writes what it saw since the last one and starts again.
 probe() {
   rm -f "$PROBE_OUT"
@@ -88,9 +92,9 @@ probe() {
 }
 lag_max >/dev/null # resets the histogram: the next scrape covers the run only
 probe
-T0=$(cpu_ticks)
+T0=$(cpu_ticks) F0=$(majflt) M0=$(majflt_main)
 OUT=$(timeout $((SECONDS_RUN + 10)) iscsi-perf -r -m 32 -b 8 -t "$SECONDS_RUN" "$URL" 2>&1 | tr '\r' '\n' || true)
-T1=$(cpu_ticks)
+T1=$(cpu_ticks) F1=$(majflt) M1=$(majflt_main)
 LAG=$(lag_max)
 probe
 IOPS=$(grep -o 'iops average [0-9]*' <<<"$OUT" | tail -1 | awk '{ print $3 }')
@@ -112,6 +116,7 @@ node -e '
   const io = p.io;
   console.log(`  reads: ${io.readsInline} inline, ${io.readsMissedInline} missed inline (readahead started on the loop), ${io.readsProbedCold} probed uncached, ${io.readsPool} through the pool`);
 ' "$IOPS" "$SECONDS_RUN" "$((T1 - T0))" "$TICK" "$LAG" "$PROBE_OUT"
+echo "  major page faults during the run: $((F1 - F0)) (main thread: $((M1 - M0)))"
 grep -h '"msg":"a [0-9]*-byte read took' "$WORK/tandemd.log" | head -3 >&2 || true
 if [ ${#NODE_FLAGS[@]} -gt 0 ]; then
   grep -E '^\[[0-9]+:0x[0-9a-f]+\] +[0-9]+ ms: ' "$WORK/tandemd.log" |
