@@ -10,10 +10,12 @@ import { type ErrorCode, TandemError } from '../util/errors.js';
  *   (DESIGN.md safety rules 1, 2, 4).
  * - too-few-copies: a replicated device refuses the change: fewer copies are in sync than the
  *   volume's minInSync (reads go on).
+ * - no-space: a write, discard or flush failed because the file system holding the backing store
+ *   is full (ENOSPC) or over its quota (EDQUOT): a thin-provisioned LU ran out of space.
  * A call on a closed device fails with the kind of the call, as an I/O failure: what the
  * initiator gets for it is a read or write error today, and stays so.
  */
-export type DeviceErrorKind = 'read' | 'write' | 'flush' | 'fenced' | 'too-few-copies';
+export type DeviceErrorKind = 'read' | 'write' | 'flush' | 'fenced' | 'too-few-copies' | 'no-space';
 
 /** A BlockDevice failure: a TandemError (TANDEM_ERR_BACKSTORE_IO unless said) with its kind. */
 export class DeviceError extends TandemError {

@@ -19,8 +19,14 @@ const OP_KIND = {
 } as const satisfies Record<string, DeviceErrorKind>;
 type DeviceOp = keyof typeof OP_KIND;
 
+/** A full file system or quota: the space a thin LU's writes allocate is gone. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
 function ioError(op: DeviceOp, file: string, err: NodeJS.ErrnoException): DeviceError {
-  return new DeviceError(OP_KIND[op], `${op} ${file}: ${err.message}`, { cause: err });
+  // A read never allocates; a write, discard (punching a hole can split an extent) or flush
+  // (delayed allocation happens at writeback) that finds no space is not a medium error.
+  const kind = OP_KIND[op] !== 'read' && NO_SPACE.has(err.code ?? '') ? 'no-space' : OP_KIND[op];
+  return new DeviceError(kind, `${op} ${file}: ${err.message}`, { cause: err });
 }
 
 /** Errors that mean "this file system or device cannot do that", not an I/O failure. */

@@ -11,6 +11,24 @@ import { ScsiStatus } from './spec/status.js';
  * becomes the Completion the transport sends.
  */
 
+/** Device failures logged at most once per interval per kind (DeviceFailure.everyMs). */
+class QuietLog {
+  readonly #last = new Map<string, { at: number; skipped: number }>();
+
+  /** -1: do not log now; else log, and this many were not logged since the last line. */
+  check(kind: string, everyMs: number): number {
+    const now = Date.now();
+    const last = this.#last.get(kind);
+    if (last && now - last.at < everyMs) {
+      last.skipped++;
+      return -1;
+    }
+    this.#last.set(kind, { at: now, skipped: 0 });
+    return last?.skipped ?? 0;
+  }
+}
+const quiet = new QuietLog();
+
 /** Thrown inside a task when its abort signal fires: the task ends with no response. */
 export class TaskAborted extends Error {}
 
@@ -64,8 +82,10 @@ export function internalFailure(
   const op = cmd.cdb[0]!.toString(16).padStart(2, '0');
   const kind = deviceErrorKind(err);
   if (kind !== undefined) {
-    const { sense, log: level, msg } = DEVICE_ERROR_SENSE[kind];
-    log[level]({ err, kind, opcode: op, lun: cmd.lun }, msg);
+    const { sense, log: level, msg, everyMs } = DEVICE_ERROR_SENSE[kind];
+    const notLogged = everyMs === undefined ? 0 : quiet.check(kind, everyMs);
+    if (notLogged >= 0)
+      log[level]({ err, kind, opcode: op, lun: cmd.lun, ...(notLogged ? { notLogged } : {}) }, msg);
     return checkCondition(reason(sense), lu);
   }
   log.error({ err, opcode: op, lun: cmd.lun }, 'command failed inside the engine');

@@ -6,6 +6,8 @@ interface DeviceFailure {
   readonly sense: SenseReasonName;
   readonly log: 'warn' | 'error';
   readonly msg: string;
+  /** Logged at most this often, with the count of those not logged (a full disk fails every write). */
+  readonly everyMs?: number;
 }
 
 /**
@@ -32,6 +34,16 @@ export const DEVICE_ERROR_SENSE: Readonly<Record<DeviceErrorKind, DeviceFailure>
     sense: 'SOFTWARE_WRITE_PROTECTED',
     log: 'warn',
     msg: 'write refused: fewer replicas in sync than the volume needs (minInSync)',
+  },
+  // SBC-4 4.7.3.6: a thin-provisioned LU that cannot allocate terminates the command with DATA
+  // PROTECT, SPACE ALLOCATION FAILED WRITE PROTECT. Initiators know it: Linux returns ENOSPC
+  // (BLK_STS_NOSPC) without failing the path, ESXi pauses the VM until space is freed; a MEDIUM
+  // ERROR would make a file system give up on the disk instead.
+  'no-space': {
+    sense: 'SPACE_ALLOCATION_FAILED_WRITE_PROTECT',
+    log: 'warn',
+    msg: 'write failed: the file system holding the backing store is full',
+    everyMs: 10_000,
   },
 };
 

@@ -48,6 +48,8 @@ const CASES: [DeviceErrorKind, Op, string][] = [
   ['fenced', 'write', '02/04/0a'],
   ['fenced', 'flush', '02/04/0a'],
   ['too-few-copies', 'write', '07/27/02'],
+  ['no-space', 'write', '07/27/07'],
+  ['no-space', 'flush', '07/27/07'],
 ];
 
 describe('device error kind → sense', () => {
