@@ -91,7 +91,9 @@ describe('etcd era', () => {
       await v.open();
       await v.close();
       expect((await readdir(dir)).sort()).toEqual(['vol1.bitmap', 'vol1.meta.json']);
-      const meta = JSON.parse(await readFile(path.join(dir, 'vol1.meta.json'), 'utf8')) as { replicaNodes: string[] };
+      const meta = JSON.parse(await readFile(path.join(dir, 'vol1.meta.json'), 'utf8')) as {
+        replicaNodes: string[];
+      };
       expect(meta.replicaNodes).toEqual(['a']);
     }
   });
