@@ -1,7 +1,7 @@
 // The usual fixture of a cluster test: a describe block's beforeAll starts a cluster and connects
 // a multipath client to all its paths; its afterAll closes the client, then destroys the cluster.
 import { afterAll, beforeAll } from 'vitest';
-import { type Cluster, type ClusterOptions, startCluster } from './cluster.js';
+import { type Cluster, type ClusterOptions, startCluster, startThreeWay } from './cluster.js';
 import { MultipathClient, type MultipathOptions } from './multipath.js';
 
 /** What the fixture holds once beforeAll has run (reading it earlier throws). */
@@ -60,6 +60,11 @@ export function multipathCluster(
       throw err;
     }
   }, teardown);
+}
+
+/** A 3-node cluster whose vol0 is a three-way replicated volume (startThreeWay). */
+export function threeWayCluster(options: Parameters<typeof startThreeWay>[0]): MultipathCluster {
+  return register(() => startThreeWay(options), {});
 }
 
 /** SIGCONT to every node of `cluster`, whichever a test left frozen. */
