@@ -252,6 +252,19 @@ export async function until(what: string, fn: () => boolean, timeoutMs = 10_000)
   }
 }
 
+/**
+ * Every node takes dataset ds1, `primary` becomes primary at epoch 1; resolves with it once
+ * every one of `peers` is in sync with it.
+ */
+export async function primaryInSync(cl: Cluster, primary: string, ...peers: string[]): Promise<TestNode> {
+  for (const n of cl.nodes.values()) await n.volume.initDataset('ds1');
+  const p = cl.node(primary);
+  p.canServe = true;
+  await p.volume.becamePrimary(1);
+  await until(`${peers.join(' and ')} in sync`, () => inSyncWith(p.volume, ...peers));
+  return p;
+}
+
 /** Every one of `nodes` is an in-sync peer of `v`'s primary. */
 export function inSyncWith(v: ReplicatedVolume, ...nodes: string[]): boolean {
   return nodes.every((n) => peerState(v, n) === 'in-sync');

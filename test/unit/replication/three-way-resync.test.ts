@@ -4,7 +4,7 @@
 // bitmap and the peer's alone would let the peer rejoin without them — and serve old data after
 // a later failover to it (rules 1, 2, 6 for N peers). Found reviewing the resize branch.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Cluster, cluster, inSyncWith, MiB, pattern, peerState, until } from './harness.js';
+import { type Cluster, cluster, MiB, pattern, peerState, primaryInSync, until } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -15,11 +15,8 @@ afterEach(async () => {
 describe('three-way: a peer away under the previous primary', () => {
   it('is resynced in full by the next primary, and gets the write it missed', async () => {
     c = await cluster({ names: ['a', 'b', 'c'], size: 16 * MiB, inSync: ['a', 'b', 'c'] });
-    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
-    const [a, b, p] = [c.node('a'), c.node('b'), c.node('c')];
-    a.canServe = true;
-    await a.volume.becamePrimary(1);
-    await until('b and c in sync', () => inSyncWith(a.volume, 'b', 'c'));
+    const a = await primaryInSync(c, 'a', 'b', 'c');
+    const [b, p] = [c.node('b'), c.node('c')];
 
     // c goes away; a write W is acknowledged by a and b, and a takes c out of the set.
     await c.crash('c');
