@@ -1,15 +1,4 @@
-import type { ClusterStatusMsg, NodeStatusMsg } from '../../src/admin/admin-proto.js';
-
-/** A peer's resync as the primary reports it (admin.proto PeerState). */
-export interface PeerResync {
-  node: string;
-  state: string;
-  resyncDoneBytes: number;
-  resyncTotalBytes: number;
-  resyncRateBps: number;
-  resyncEtaSeconds: number;
-  resyncResumed: boolean;
-}
+import type { ClusterStatusMsg, NodeStatusMsg, PeerStateMsg } from '../../src/admin/admin-proto.js';
 
 /** One volume's running resyncs: their summed rate, the longest ETA, and whether one resumed. */
 export interface VolumeResync {
@@ -30,10 +19,10 @@ export function resyncByVolume(
 ): Map<string, VolumeResync> {
   const out = new Map<string, VolumeResync>();
   for (const v of s.volumes) {
-    const fromCluster: PeerResync[] = v.resyncPeers ?? [];
-    const mine =
+    const fromCluster: PeerStateMsg[] = v.resyncPeers ?? [];
+    const mine: PeerStateMsg[] =
       local && local.name === v.primary
-        ? ((local.volumes.find((x) => x.id === v.id)?.replication?.peers ?? []) as PeerResync[])
+        ? (local.volumes.find((x) => x.id === v.id)?.replication?.peers ?? [])
         : [];
     const peers = (fromCluster.length > 0 ? fromCluster : mine).filter((p) => p.state === 'resyncing');
     if (peers.length === 0) continue;

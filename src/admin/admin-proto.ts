@@ -16,6 +16,7 @@ import type { NodeInfo__Output } from '../gen/tandem/admin/v1/NodeInfo.js';
 import type { NodeStatus__Output } from '../gen/tandem/admin/v1/NodeStatus.js';
 import type { NodeStatusRequest__Output } from '../gen/tandem/admin/v1/NodeStatusRequest.js';
 import type { NodeVolume__Output } from '../gen/tandem/admin/v1/NodeVolume.js';
+import type { PeerState__Output } from '../gen/tandem/admin/v1/PeerState.js';
 import type { PutConfigRequest__Output } from '../gen/tandem/admin/v1/PutConfigRequest.js';
 import type { PutConfigResponse__Output } from '../gen/tandem/admin/v1/PutConfigResponse.js';
 import type { Replication__Output } from '../gen/tandem/admin/v1/Replication.js';
@@ -44,6 +45,8 @@ export const ERROR_CODE_METADATA = 'tandem-error-code';
 
 export type SessionMsg = Session__Output;
 export type ReplicationMsg = Replication__Output;
+/** A peer's resync as the primary reports it. */
+export type PeerStateMsg = PeerState__Output;
 export type NodeVolumeMsg = NodeVolume__Output;
 export type NodeStatusMsg = NodeStatus__Output;
 export type NodeInfoMsg = NodeInfo__Output;

@@ -8,6 +8,7 @@
  * who is primary of each volume (and with which epoch), ALUA state, persistent reservations and
  * the desired configuration. Values are JSON; revisions are etcd revisions (safe integers).
  */
+import type { AccessState } from '../scsi/alua.js';
 import type { Logger } from '../util/logger.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -40,14 +41,11 @@ export interface PortGroup {
   readonly ports: readonly PortId[];
 }
 
-/** SPC-4 6.37 asymmetric access states Tandem uses (implicit ALUA). */
-export type AluaState =
-  | 'active-optimized'
-  | 'active-non-optimized'
-  | 'standby'
-  | 'unavailable'
-  | 'transitioning'
-  | 'offline';
+/**
+ * SPC-4 6.37 asymmetric access states Tandem uses (implicit ALUA): the SCSI engine's names, so
+ * what the cluster stores is what the engine reports.
+ */
+export type AluaState = AccessState;
 
 /** The ALUA state of every target port group for one volume, as the primary published it. */
 export interface AluaSnapshot {

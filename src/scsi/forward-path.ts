@@ -2,7 +2,7 @@ import type { Logger } from '../util/logger.js';
 import type { Completion, ItNexus, TransportCommand } from './command.js';
 import { abortedCompletion, checkCondition, TaskAborted } from './completion.js';
 import { type ForwardedCommand, forwardedItNexus, isForwardOutcomeUnknown } from './forwarding.js';
-import { dataOutToForward } from './gate.js';
+import { dataOutToForward, receiveDataOut } from './gate.js';
 import type { LogicalUnit } from './logical-unit.js';
 import type { AnyOpcodeRow } from './opcode-table.js';
 import { reason } from './sense-reason.js';
@@ -45,14 +45,9 @@ export class ForwardPath {
     const fetch = dataOutToForward(cmd, lu, row);
     let dataOut: Buffer = EMPTY;
     if (fetch > 0) {
-      try {
-        dataOut = await cmd.receiveDataOut(fetch);
-      } catch (err) {
-        if (cmd.signal.aborted) throw new TaskAborted();
-        this.#log.debug({ err: (err as Error).message, lun: cmd.lun }, 'data-out failed');
-        return checkCondition(reason('DATA_PHASE_ERROR'), lu);
-      }
-      if (cmd.signal.aborted) throw new TaskAborted();
+      const got = await receiveDataOut(cmd, fetch, lu, this.#log);
+      if (!Buffer.isBuffer(got)) return got;
+      dataOut = got;
     }
     const n = cmd.nexus;
     let instance = this.#nexusInstances.get(n);

@@ -137,37 +137,22 @@ export class CommandGate {
     if (row.writesMedium && lu?.writeProtected) {
       return checkCondition(reason(lu.config.readOnly ? 'WRITE_PROTECTED' : 'SOFTWARE_WRITE_PROTECTED'), lu);
     }
-    let parsed = row.parse(cmd.cdb, lu);
-    if (isSenseReason(parsed)) return checkCondition(parsed, lu);
-    const outLen: number = parsed.dataOutLength ?? 0;
-    let fetch = outLen;
-    if (outLen > 0) {
-      const edtl = cmd.writeExpected ? cmd.expectedLength : 0;
-      if (outLen > edtl) {
-        // SCSI transfer length > EDTL: data beyond EDTL is neither requested nor written
-        // (FCP-4 9.4.2 a); a command that cannot stop at EDTL fails instead (9.4.2 b).
-        const shorter = lu && row.truncateDataOut ? row.truncateDataOut(parsed, edtl, lu) : undefined;
-        if (!shorter) {
-          return {
-            ...checkCondition(reason('INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT'), lu),
-            transferLength: outLen,
-          };
-        }
-        parsed = shorter;
-        fetch = shorter.dataOutLength ?? 0;
-      }
+    const asked = row.parse(cmd.cdb, lu);
+    if (isSenseReason(asked)) return checkCondition(asked, lu);
+    const outLen: number = asked.dataOutLength ?? 0;
+    const parsed = fitToEdtl(cmd, lu, row, asked);
+    if (!parsed) {
+      return {
+        ...checkCondition(reason('INVALID_FIELD_IN_COMMAND_INFORMATION_UNIT'), lu),
+        transferLength: outLen,
+      };
     }
+    const fetch = parsed.dataOutLength ?? 0;
     let dataOut: Buffer = EMPTY;
     if (fetch > 0) {
-      try {
-        dataOut = await cmd.receiveDataOut(fetch);
-      } catch (err) {
-        if (cmd.signal.aborted) throw new TaskAborted();
-        // The transport could not deliver the data-out (a broken data sequence).
-        this.#d.log.debug({ err: (err as Error).message, lun: cmd.lun }, 'data-out failed');
-        return checkCondition(reason('DATA_PHASE_ERROR'), lu);
-      }
-      if (cmd.signal.aborted) throw new TaskAborted();
+      const got = await receiveDataOut(cmd, fetch, lu, this.#d.log);
+      if (!Buffer.isBuffer(got)) return got;
+      dataOut = got;
     }
     if (!lu) return this.#execute(cmd, lu, row, parsed, dataOut, NO_LU_MEDIUM, outLen);
     // Safety rule 5, in one place: the range the row declares is locked over its execution;
@@ -221,12 +206,47 @@ export function dataOutToForward(cmd: TransportCommand, lu: LogicalUnit, row: An
   if (checkUsage(cmd.cdb, row)) return 0;
   const parsed = row.parse(cmd.cdb, lu);
   if (isSenseReason(parsed)) return 0;
+  return fitToEdtl(cmd, lu, row, parsed)?.dataOutLength ?? 0;
+}
+
+/**
+ * The parsed command with its data-out fitted to the initiator's EDTL. SCSI transfer length >
+ * EDTL: data beyond EDTL is neither requested nor written (FCP-4 9.4.2 a); a command that
+ * cannot stop at EDTL fails instead (9.4.2 b): undefined.
+ */
+function fitToEdtl(
+  cmd: TransportCommand,
+  lu: LogicalUnit | undefined,
+  row: AnyOpcodeRow,
+  parsed: ParsedCdb,
+): ParsedCdb | undefined {
   const outLen: number = parsed.dataOutLength ?? 0;
-  if (outLen === 0) return 0;
   const edtl = cmd.writeExpected ? cmd.expectedLength : 0;
-  if (outLen <= edtl) return outLen;
-  const shorter = row.truncateDataOut?.(parsed, edtl, lu);
-  return shorter ? (shorter.dataOutLength ?? 0) : 0;
+  if (outLen <= edtl) return parsed;
+  return lu && row.truncateDataOut ? row.truncateDataOut(parsed, edtl, lu) : undefined;
+}
+
+/**
+ * Receives `length` (> 0) bytes of the command's data-out: the data, or DATA PHASE ERROR when
+ * the transport could not deliver it (a broken data sequence). Throws TaskAborted when the
+ * task was aborted meanwhile.
+ */
+export async function receiveDataOut(
+  cmd: TransportCommand,
+  length: number,
+  lu: LogicalUnit | undefined,
+  log: Logger,
+): Promise<Buffer | Completion> {
+  let dataOut: Buffer;
+  try {
+    dataOut = await cmd.receiveDataOut(length);
+  } catch (err) {
+    if (cmd.signal.aborted) throw new TaskAborted();
+    log.debug({ err: (err as Error).message, lun: cmd.lun }, 'data-out failed');
+    return checkCondition(reason('DATA_PHASE_ERROR'), lu);
+  }
+  if (cmd.signal.aborted) throw new TaskAborted();
+  return dataOut;
 }
 
 /** A bit set outside the row's CDB usage mask is a reserved bit: INVALID FIELD IN CDB. */

@@ -10,10 +10,11 @@
 // Check 5: the peer is stopped, the primary takes writes, then the primary is stopped and only
 // the old peer started: it stays Unavailable (no write accepted, no stale read served) until the
 // primary returns; then it is resynced and serves the data written while it was away.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster, waitAllUsable } from '../helpers/cluster.js';
+import { describe, expect, it } from 'vitest';
+import { waitAllUsable } from '../helpers/cluster.js';
+import { multipathCluster } from '../helpers/cluster-fixture.js';
 import { read16, testUnitReady, write16 } from '../helpers/initiator/index.js';
-import { describeResult, MultipathClient, senseString } from '../helpers/multipath.js';
+import { describeResult, type MultipathClient, senseString } from '../helpers/multipath.js';
 import { Status as ScsiStatus } from '../helpers/wire.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
@@ -22,26 +23,17 @@ const IO = 4096;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes loses no acknowledged write', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
-
-  beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: 5 });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+  const fx = multipathCluster(
+    { nodes: 2, kind: 'replicated', size: '64M', ttl: 5 },
+    {
       initiatorName: 'iqn.2026-11.org.tandem.test:replicated-failover',
       commandTimeoutMs: 3000,
       retryWindowMs: 30_000,
-    });
-  });
-
-  afterAll(async () => {
-    await mp?.close();
-    await cluster?.destroy();
-  });
+    },
+  );
 
   it('every acknowledged write reads back intact from the new primary; failover time is reported', async () => {
+    const { cluster, mp } = fx;
     // Both replicas in sync first (the peer joins out of sync and is resynced).
     const primary = await waitAllUsable(mp, 30_000, cluster);
     expect(mp.describeStates()).toMatch(/A\/O/);
@@ -79,26 +71,17 @@ describe('replicated volume: SIGKILL of the primary under queue-depth-8 writes l
 });
 
 describe('replicated volume: a stale peer never promotes', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
-
-  beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '32M', ttl: 3 });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+  const fx = multipathCluster(
+    { nodes: 2, kind: 'replicated', size: '32M', ttl: 3 },
+    {
       initiatorName: 'iqn.2026-11.org.tandem.test:stale-peer',
       commandTimeoutMs: 2000,
       retryWindowMs: 20_000,
-    });
-  });
-
-  afterAll(async () => {
-    await mp?.close();
-    await cluster?.destroy();
-  });
+    },
+  );
 
   it('stop peer, write, stop primary, start only the old peer: Unavailable until the primary returns', async () => {
+    const { cluster, mp } = fx;
     const primary = await waitAllUsable(mp, 30_000, cluster);
     const peer = cluster.names.find((n) => n !== primary)!;
     const before = Buffer.alloc(IO, 0x11);

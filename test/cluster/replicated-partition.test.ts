@@ -8,15 +8,9 @@
 //    acknowledging; nothing is acknowledged until etcd returns.
 // In both, the nodes' own logs show that their primary terms never overlap, and the stamped
 // write log reads back with no acknowledged write lost.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Cluster,
-  type Leadership,
-  leadership,
-  startCluster,
-  waitAllUsable,
-} from '../helpers/cluster.js';
-import { MultipathClient } from '../helpers/multipath.js';
+import { describe, expect, it } from 'vitest';
+import { type Cluster, type Leadership, leadership, waitAllUsable } from '../helpers/cluster.js';
+import { multipathCluster, thawNodes } from '../helpers/cluster-fixture.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
 const TTL_S = 5;
@@ -42,33 +36,18 @@ function noOverlap(cluster: Cluster): string {
 }
 
 describe('partition: the frozen primary is replaced only after its lease expires and acknowledges nothing when it thaws', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
-
-  beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: TTL_S });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+  const fx = multipathCluster(
+    { nodes: 2, kind: 'replicated', size: '64M', ttl: TTL_S },
+    {
       initiatorName: 'iqn.2026-11.org.tandem.test:partition-freeze',
       commandTimeoutMs: 2000,
       retryWindowMs: 30_000,
-    });
-  });
-
-  afterAll(async () => {
-    for (const n of cluster?.nodes ?? []) {
-      try {
-        process.kill(n.pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
-    await mp?.close();
-    await cluster?.destroy();
-  });
+    },
+    { beforeTeardown: thawNodes },
+  );
 
   it('the peer takes over only after the lease expires; no acknowledged write is lost', async () => {
+    const { cluster, mp } = fx;
     const primary = await waitAllUsable(mp, 30_000, cluster);
     const peer = cluster.names.find((n) => n !== primary)!;
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
@@ -123,31 +102,26 @@ describe('partition: the frozen primary is replaced only after its lease expires
 });
 
 describe('partition: etcd frozen — the primary fences itself and nothing is acknowledged until etcd returns', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
-
-  beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: TTL_S });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+  const fx = multipathCluster(
+    { nodes: 2, kind: 'replicated', size: '64M', ttl: TTL_S },
+    {
       initiatorName: 'iqn.2026-11.org.tandem.test:partition-etcd',
       commandTimeoutMs: 2000,
       retryWindowMs: 40_000,
-    });
-  });
-
-  afterAll(async () => {
-    try {
-      cluster?.contEtcd();
-    } catch {
-      // gone
-    }
-    await mp?.close();
-    await cluster?.destroy();
-  });
+    },
+    {
+      beforeTeardown: (cluster) => {
+        try {
+          cluster.contEtcd();
+        } catch {
+          // gone
+        }
+      },
+    },
+  );
 
   it('no write acknowledged from lease expiry until SIGCONT; none lost; terms never overlap', async () => {
+    const { cluster, mp } = fx;
     await waitAllUsable(mp, 30_000, cluster);
     const writers = new StampedWriters(mp, { writers: 8, slotsPerWriter: 32 });
     writers.start();

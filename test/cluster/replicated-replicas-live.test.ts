@@ -3,15 +3,9 @@
 // forgets its copy; added back, it is resynced in full (the primary's bitmap stopped tracking
 // what it lacks while it was out) and joins; `tandemctl status` shows every replica's state on
 // the way; `tandemctl verify` then finds the three copies identical and no write is lost.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Cluster,
-  startThreeWay,
-  tandemctl,
-  pollFor as waitFor,
-  waitThreeInSync,
-} from '../helpers/cluster.js';
-import type { MultipathClient } from '../helpers/multipath.js';
+import { describe, expect, it } from 'vitest';
+import { tandemctl, pollFor as waitFor, waitThreeInSync } from '../helpers/cluster.js';
+import { threeWayCluster } from '../helpers/cluster-fixture.js';
 import { explain } from '../helpers/tools.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
@@ -27,23 +21,14 @@ interface VolumeJson {
 }
 
 describe('volume replicas remove|add on a live three-way volume', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
-
-  beforeAll(async () => {
-    ({ cluster, mp } = await startThreeWay({
-      size: '64M',
-      initiatorName: 'iqn.2026-11.org.tandem.test:replicas-live',
-      retryWindowMs: 20_000,
-    }));
-  });
-
-  afterAll(async () => {
-    await mp?.close();
-    await cluster?.destroy();
+  const fx = threeWayCluster({
+    size: '64M',
+    initiatorName: 'iqn.2026-11.org.tandem.test:replicas-live',
+    retryWindowMs: 20_000,
   });
 
   it('removes a replica and adds it back under writes: a full resync, then in sync; the primary cannot be removed', async () => {
+    const { cluster, mp } = fx;
     const primary = await waitThreeInSync(cluster, mp, { volume: VOLUME });
     const admin = cluster.node(primary).admin!;
     const status = async (): Promise<VolumeJson> => {

@@ -5,55 +5,36 @@
 // replica set of the earlier era and the copies decide. b is started first and must wait; a
 // starts, founds the set again from its newer copy, and b is resynced from it (read back through
 // b once a is killed). The status says which in each phase, as in replicated-restore.test.ts.
-import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type Cluster, startCluster, TANDEMCTL } from '../helpers/cluster.js';
-import { requireTools } from '../helpers/tools.js';
-import { etcdInfo, sleep, staleFirstAfterRestore } from './restore-support.js';
+import { describe, it } from 'vitest';
+import { etcdInfo, restoreFixture, sleep } from './restore-support.js';
 
 describe('finding 4: after an etcd restore and a new era, the newest copy stays the source', () => {
-  let cluster: Cluster;
-  let etcd: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    requireTools('qemu-io');
-    if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '32M', ttl: 3 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await cluster?.destroy();
-    etcd?.kill('SIGKILL');
-  }, 60_000);
+  const fx = restoreFixture();
 
   it('the stale node listed in sync by the restored etcd waits; a founds the set and b is resynced', async () => {
+    const { cluster } = fx;
     const snapshot = path.join(cluster.dir, 'etcd-snapshot');
-    await staleFirstAfterRestore(
-      cluster,
-      {
-        // A crash-consistent copy of etcd's data (etcd frozen for the copy), as a backup is.
-        inSync: async () => {
-          await sleep(500);
-          cluster.stopEtcd();
-          try {
-            await cp(etcdInfo(cluster).etcdDataDir, snapshot, { recursive: true });
-          } finally {
-            cluster.contEtcd();
-          }
-        },
-        prepare: async (dir) => {
-          await rm(dir, { recursive: true, force: true });
-          await cp(snapshot, dir, { recursive: true });
-        },
-        // The operator's step after a restore: a new era.
-        etcdUp: async (client) => {
-          await client.delete().key('/tandem/local/era');
-        },
+    await fx.run({
+      // A crash-consistent copy of etcd's data (etcd frozen for the copy), as a backup is.
+      inSync: async () => {
+        await sleep(500);
+        cluster.stopEtcd();
+        try {
+          await cp(etcdInfo(cluster).etcdDataDir, snapshot, { recursive: true });
+        } finally {
+          cluster.contEtcd();
+        }
       },
-      (e) => (etcd = e),
-    );
+      prepare: async (dir) => {
+        await rm(dir, { recursive: true, force: true });
+        await cp(snapshot, dir, { recursive: true });
+      },
+      // The operator's step after a restore: a new era.
+      etcdUp: async (client) => {
+        await client.delete().key('/tandem/local/era');
+      },
+    });
   }, 300_000);
 });

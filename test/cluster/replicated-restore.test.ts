@@ -7,34 +7,14 @@
 // newer data must be what is served, and b is resynced from it (read back through b once a is
 // killed and b has taken over). GetStatus and `tandemctl status`, asked of b, say which in each
 // phase: b waits for a; then a is the source and b is resynced from it, with the rate and ETA.
-import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { type Cluster, startCluster, TANDEMCTL } from '../helpers/cluster.js';
-import { requireTools } from '../helpers/tools.js';
-import { staleFirstAfterRestore } from './restore-support.js';
+import { describe, it } from 'vitest';
+import { restoreFixture } from './restore-support.js';
 
 describe('finding 4: after etcd forgot the replica set, the newest copy stays the source', () => {
-  let cluster: Cluster;
-  let etcd: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    requireTools('qemu-io');
-    if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '32M', ttl: 3 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await cluster?.destroy();
-    etcd?.kill('SIGKILL');
-  }, 60_000);
+  const fx = restoreFixture();
 
   it('the stale node started first waits; the node with the newer data founds the set and b is resynced from it', async () => {
-    await staleFirstAfterRestore(
-      cluster,
-      { prepare: (dir) => rm(dir, { recursive: true, force: true }) },
-      (e) => (etcd = e),
-    );
+    await fx.run({ prepare: (dir) => rm(dir, { recursive: true, force: true }) });
   }, 300_000);
 });

@@ -13,18 +13,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseSize } from '../../src/util/size.js';
-import {
-  type Cluster,
-  pollFor,
-  startCluster,
-  tandemctl,
-  waitPathState,
-  waitPrimaryAndPeer,
-} from '../helpers/cluster.js';
+import { pollFor, tandemctl, waitPathState, waitPrimaryAndPeer } from '../helpers/cluster.js';
+import { multipathCluster, thawNodes } from '../helpers/cluster-fixture.js';
 import type { LogLine } from '../helpers/daemon.js';
-import { MultipathClient } from '../helpers/multipath.js';
 import { explain, qemuIo } from '../helpers/tools.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
@@ -63,34 +56,19 @@ function p99(ms: number[]): number {
 const latencies = (w: StampedWriters) => w.acks.map((a) => a.end - a.start);
 
 describe('replicated volume: a resync an operator can steer', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
   const size = parseSize(SIZE);
-
-  beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: SIZE, ttl: 5 });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+  const fx = multipathCluster(
+    { nodes: 2, kind: 'replicated', size: SIZE, ttl: 5 },
+    {
       initiatorName: 'iqn.2026-11.org.tandem.test:resync-steer',
       commandTimeoutMs: 5000,
       retryWindowMs: 40_000,
-    });
-  });
-
-  afterAll(async () => {
-    for (const n of cluster?.nodes ?? []) {
-      try {
-        process.kill(n.pid, 'SIGCONT');
-      } catch {
-        // gone
-      }
-    }
-    await mp?.close();
-    await cluster?.destroy();
-  });
+    },
+    { beforeTeardown: thawNodes },
+  );
 
   it('holds 20 MiB/s, yields to writes, resumes after a link cut at 50 % with the remaining half', async () => {
+    const { cluster, mp } = fx;
     const { primary, peer } = await waitPrimaryAndPeer(cluster, mp, 60_000, 100);
     const admin = cluster.node(primary).admin!;
     // Data everywhere: the full resync below copies real bytes, not holes.

@@ -3,34 +3,25 @@
 // reaching the initiator beyond unit attentions and retries (the multipath client retries
 // NOT READY / transitioning like dm-multipath does), and with no acknowledged write lost. Then
 // back again, so the old primary is shown to rejoin as an in-sync replica.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, startCluster, tandemctl, waitAllUsable } from '../helpers/cluster.js';
-import { MultipathClient } from '../helpers/multipath.js';
+import { describe, expect, it } from 'vitest';
+import { tandemctl, waitAllUsable } from '../helpers/cluster.js';
+import { multipathCluster } from '../helpers/cluster-fixture.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('replicated volume: planned switchover under load', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
-
-  beforeAll(async () => {
-    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '64M', ttl: 5 });
-    mp = await MultipathClient.connect({
-      paths: cluster.paths(),
-      target: cluster.target,
+  const fx = multipathCluster(
+    { nodes: 2, kind: 'replicated', size: '64M', ttl: 5 },
+    {
       initiatorName: 'iqn.2026-11.org.tandem.test:switchover',
       commandTimeoutMs: 3000,
       retryWindowMs: 20_000,
-    });
-  });
-
-  afterAll(async () => {
-    await mp?.close();
-    await cluster?.destroy();
-  });
+    },
+  );
 
   it('hands the primary role over and back: no failed command, no lost write', async () => {
+    const { cluster, mp } = fx;
     await waitAllUsable(mp, 30_000, cluster);
     const first = mp.paths.find((p) => p.state === 'active-optimized')!.name;
     const second = cluster.names.find((n) => n !== first)!;

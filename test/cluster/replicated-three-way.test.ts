@@ -5,17 +5,15 @@
 // the in-sync set: it got every write) takes over, and everything still reads back. Then both
 // killed nodes return at once and are resynced together: all three in the in-sync set,
 // `tandemctl verify` finds the replicas identical, and every acknowledged write still reads back.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  type Cluster,
   leadership,
-  startThreeWay,
   tandemctl,
   waitAllUsable,
   pollFor as waitFor,
   waitThreeInSync,
 } from '../helpers/cluster.js';
-import type { MultipathClient } from '../helpers/multipath.js';
+import { threeWayCluster } from '../helpers/cluster-fixture.js';
 import { explain } from '../helpers/tools.js';
 import { StampedWriters } from '../helpers/write-log.js';
 
@@ -29,25 +27,15 @@ interface VolumeJson {
 }
 
 describe('three-way replicated volume: two primaries killed in turn lose no acknowledged write', () => {
-  let cluster: Cluster;
-  let mp: MultipathClient;
-
-  beforeAll(async () => {
-    ({ cluster, mp } = await startThreeWay({
-      size: '64M',
-      initiatorName: 'iqn.2026-11.org.tandem.test:replicated-three-way',
-      retryWindowMs: 30_000,
-    }));
-  });
-
-  afterAll(async () => {
-    await mp?.close();
-    await cluster?.destroy();
+  const fx = threeWayCluster({
+    size: '64M',
+    initiatorName: 'iqn.2026-11.org.tandem.test:replicated-three-way',
+    retryWindowMs: 30_000,
   });
 
   /** vol0 as `tandemctl status --json` reports it through `via`. */
   async function volumeStatus(via: string): Promise<VolumeJson | undefined> {
-    const admin = cluster.node(via).admin!;
+    const admin = fx.cluster.node(via).admin!;
     const r = await tandemctl(admin, ['--json', 'status'], 15_000);
     if (r.code !== 0) return undefined;
     return (JSON.parse(r.stdout) as { volumes: VolumeJson[] }).volumes.find((v) => v.id === VOLUME);
@@ -55,7 +43,7 @@ describe('three-way replicated volume: two primaries killed in turn lose no ackn
 
   /** The live node whose log says it leads now (a SIGKILLed node's log ends as leader too). */
   const leaderNow = (dead: readonly string[]) =>
-    leadership(cluster, VOLUME).find((l) => l.to === Number.POSITIVE_INFINITY && !dead.includes(l.node))
+    leadership(fx.cluster, VOLUME).find((l) => l.to === Number.POSITIVE_INFINITY && !dead.includes(l.node))
       ?.node;
 
   /** Kills `primary` under load; resolves with the node that acknowledged writes after it. */
@@ -66,7 +54,7 @@ describe('three-way replicated volume: two primaries killed in turn lose no ackn
     dead: string[],
   ): Promise<string> {
     const killedAt = performance.now();
-    await cluster.kill(primary);
+    await fx.cluster.kill(primary);
     // Writes in flight at the kill may still complete on the old primary's path.
     const firstAfter = () => writers.acks.find((x) => x.path !== primary && x.end > killedAt);
     await waitFor(`a write acknowledged after SIGKILL of ${primary}`, 25_000, () => firstAfter());
@@ -83,6 +71,7 @@ describe('three-way replicated volume: two primaries killed in turn lose no ackn
   }
 
   it('primary killed, then the next primary killed: the third serves every acknowledged write; both return and resync', async () => {
+    const { cluster, mp } = fx;
     // All three replicas in sync before the faults.
     const first = await waitThreeInSync(cluster, mp, { volume: VOLUME, tolerateStatusErrors: true });
     const all = cluster.names;

@@ -4,12 +4,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Etcd3 } from 'etcd3';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { AdminClient } from '../../src/admin/admin-client.js';
 import type { ClusterStatusMsg } from '../../src/admin/admin-proto.js';
-import { type Cluster, tandemctl } from '../helpers/cluster.js';
+import { type Cluster, startCluster, TANDEMCTL, tandemctl } from '../helpers/cluster.js';
 import { ETCD_BIN } from '../helpers/etcd.js';
-import { explain, qemuIo, type RunResult } from '../helpers/tools.js';
+import { explain, qemuIo, type RunResult, requireTools } from '../helpers/tools.js';
 
 export const MiB = 1 << 20;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -174,11 +174,46 @@ export interface RestoreScenario {
   readonly etcdUp?: (client: Etcd3) => Promise<void>;
 }
 
+/** What a restore test's describe block holds once its beforeAll has run (see restoreFixture). */
+export interface RestoreFixture {
+  readonly cluster: Cluster;
+  /** Plays the restore scenario on the cluster (staleFirstAfterRestore). */
+  run(sc: RestoreScenario): Promise<void>;
+}
+
 /**
- * The restore scenario on a started 2-node replicated cluster (see the test files); returns the
- * etcd process it started, for the caller to kill after the cluster is down.
+ * Registers a restore test's beforeAll and afterAll in the enclosing describe block: a 2-node
+ * replicated cluster; afterwards it is destroyed and the etcd the scenario started is killed.
  */
-export async function staleFirstAfterRestore(
+export function restoreFixture(): RestoreFixture {
+  let cluster: Cluster | undefined;
+  let etcd: ChildProcess | undefined;
+  beforeAll(async () => {
+    requireTools('qemu-io');
+    if (!existsSync(TANDEMCTL)) throw new Error(`${TANDEMCTL} not found: run \`npm run build\` first`);
+    cluster = await startCluster({ nodes: 2, kind: 'replicated', size: '32M', ttl: 3 });
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.destroy();
+    etcd?.kill('SIGKILL');
+  }, 60_000);
+  const started = (): Cluster => {
+    if (!cluster) throw new Error('the restore fixture is read before its beforeAll ran');
+    return cluster;
+  };
+  return {
+    get cluster() {
+      return started();
+    },
+    run: (sc) => staleFirstAfterRestore(started(), sc, (e) => (etcd = e)),
+  };
+}
+
+/**
+ * The restore scenario on a started 2-node replicated cluster (see the test files); hands the
+ * etcd process it started to `keep`, for the caller to kill after the cluster is down.
+ */
+async function staleFirstAfterRestore(
   cluster: Cluster,
   sc: RestoreScenario,
   keep: (etcd: ChildProcess) => void,

@@ -12,20 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { AdminCallError, AdminClient } from '../../src/admin/admin-client.js';
 import { createCa, issueCert } from '../../src/security/ca.js';
+import { codeOf } from '../helpers/admin-call.js';
 import { type Cluster, startCluster, TANDEMCTL, tandemctl } from '../helpers/cluster.js';
 import { explain, run } from '../helpers/tools.js';
 
 const SECRET = 'clusterChap0001';
-
-async function codeOf(p: Promise<unknown>): Promise<grpc.status | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof AdminCallError) return err.grpcCode;
-    throw err;
-  }
-}
 
 describe('trust: the admin API of a TLS cluster', () => {
   let cluster: Cluster;

@@ -159,18 +159,27 @@ static void complete(napi_env env, napi_status status, void *data) {
   free(r);
 }
 
-static napi_value start(napi_env env, napi_callback_info info, enum op op) {
+/*
+ * The arguments of every range call, (fd, offset >= 0, length > 0). False, with a TypeError
+ * thrown, when they are not that.
+ */
+static bool range_args(napi_env env, napi_callback_info info, int32_t *fd, int64_t *offset, int64_t *length) {
   size_t argc = 3;
-  napi_value argv[3], promise, name;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
+      napi_get_value_int32(env, argv[0], fd) != napi_ok || napi_get_value_int64(env, argv[1], offset) != napi_ok ||
+      napi_get_value_int64(env, argv[2], length) != napi_ok || *fd < 0 || *offset < 0 || *length <= 0) {
+    napi_throw_type_error(env, NULL, "expected (fd, offset >= 0, length > 0)");
+    return false;
+  }
+  return true;
+}
+
+static napi_value start(napi_env env, napi_callback_info info, enum op op) {
+  napi_value promise, name;
   int32_t fd;
   int64_t offset, length;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
-      napi_get_value_int64(env, argv[2], &length) != napi_ok || fd < 0 || offset < 0 || length <= 0) {
-    napi_throw_type_error(env, NULL, "expected (fd, offset >= 0, length > 0)");
-    return NULL;
-  }
+  if (!range_args(env, info, &fd, &offset, &length)) return NULL;
   struct request *r = calloc(1, sizeof *r);
   if (r == NULL) {
     napi_throw_error(env, NULL, "out of memory");
@@ -227,17 +236,10 @@ static napi_value read_no_wait(napi_env env, napi_callback_info info) {
 }
 
 static napi_value is_cached(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3], result;
+  napi_value result;
   int32_t fd;
   int64_t offset, length;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
-      napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
-      napi_get_value_int64(env, argv[2], &length) != napi_ok || fd < 0 || offset < 0 || length <= 0) {
-    napi_throw_type_error(env, NULL, "expected (fd, offset >= 0, length > 0)");
-    return NULL;
-  }
+  if (!range_args(env, info, &fd, &offset, &length)) return NULL;
   static long page = 0;
   if (page == 0) page = sysconf(_SC_PAGESIZE);
   struct tandem_cachestat_range range = {(uint64_t)offset, (uint64_t)length};

@@ -9,19 +9,10 @@ import { AdminCallError, AdminClient, type AdminClientTls } from '../../../src/a
 import { AdminServer, INSECURE_WARNING } from '../../../src/admin/admin-server.js';
 import { createCa, issueCert, type PemPair } from '../../../src/security/ca.js';
 import { silentLogger } from '../../../src/util/logger.js';
+import { codeOf } from '../../helpers/admin-call.js';
 import { FakeBackend } from './admin-fake-backend.js';
 
 const buf = (s: string) => Buffer.from(s);
-
-async function codeOf(p: Promise<unknown>): Promise<grpc.status | 'ok'> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    if (err instanceof AdminCallError) return err.grpcCode;
-    throw err;
-  }
-}
 
 describe('admin API over mutual TLS', () => {
   let ca: PemPair;

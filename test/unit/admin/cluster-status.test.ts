@@ -1,7 +1,12 @@
 // tandemctl status from the coordinator's records and the nodes' own statuses: the port groups'
 // states come from the primary's snapshot of the current term only; resync progress from the primary.
 import { describe, expect, it } from 'vitest';
-import type { NodeStatus } from '../../../src/admin/admin-backend.js';
+import type {
+  NodeStatus,
+  NodeVolumeStatus,
+  PeerReplicationState,
+  ReplicationInfo,
+} from '../../../src/admin/admin-backend.js';
 import { nodeInfos, volumeStatus } from '../../../src/admin/cluster-status.js';
 import { volumeSchema } from '../../../src/admin/config-schema.js';
 
@@ -9,7 +14,8 @@ const groups = [
   { node: 'a', targetPortGroupId: 1, ports: [{ portal: '10.0.0.1:3260', relativePortId: 1 }] },
   { node: 'b', targetPortGroupId: 2, ports: [{ portal: '10.0.0.2:3260', relativePortId: 2 }] },
 ];
-const status = (name: string, resync?: [number, number]): NodeStatus => ({
+/** A live node's status serving `volumes`. */
+const node = (name: string, volumes: NodeVolumeStatus[] = []): NodeStatus => ({
   name,
   mode: 'cluster',
   portals: [],
@@ -17,18 +23,34 @@ const status = (name: string, resync?: [number, number]): NodeStatus => ({
   grpc: '',
   upSince: 42,
   sessions: [],
-  volumes: resync
-    ? [
-        {
-          id: 'v',
-          role: 'primary',
-          aluaState: 'active-optimized',
-          epoch: 7,
-          size: 1,
-          replication: { inSync: [], peers: [], resyncDone: resync[0], resyncTotal: resync[1] },
-        },
-      ]
-    : [],
+  volumes,
+});
+/** Volume v at epoch 7 on a node in `role`, replicating as `replication` says. */
+const replicating = (role: 'primary' | 'replica', replication: ReplicationInfo): NodeVolumeStatus => ({
+  id: 'v',
+  role,
+  aluaState: role === 'primary' ? 'active-optimized' : 'active-non-optimized',
+  epoch: 7,
+  size: 1,
+  replication,
+});
+/** A node's status; with `resync` [done, total], as the primary of v resyncing that far. */
+const status = (name: string, resync?: [number, number]): NodeStatus =>
+  node(
+    name,
+    resync
+      ? [replicating('primary', { inSync: [], peers: [], resyncDone: resync[0], resyncTotal: resync[1] })]
+      : [],
+  );
+/** One link of the primary to a peer, as its status reports it. */
+const peer = (node: string, state: string, done = 0, total = 0, rate = 0, eta = 0): PeerReplicationState => ({
+  node,
+  state,
+  resyncDoneBytes: done,
+  resyncTotalBytes: total,
+  resyncRateBps: rate,
+  resyncEtaSeconds: eta,
+  resyncResumed: false,
 });
 
 describe('cluster status', () => {
@@ -106,52 +128,14 @@ describe('cluster status', () => {
 describe('replica states', () => {
   it('primary, in-sync, resyncing with the progress of its link, out-of-sync, down — one per replica', () => {
     const v = volumeSchema.parse({ id: 'v', size: 4096, replicas: ['a', 'b', 'c', 'd', 'e'] });
-    const primary: NodeStatus = {
-      ...status('a'),
-      volumes: [
-        {
-          id: 'v',
-          role: 'primary',
-          aluaState: 'active-optimized',
-          epoch: 7,
-          size: 1,
-          replication: {
-            inSync: ['a', 'b'],
-            peers: [
-              {
-                node: 'b',
-                state: 'in-sync',
-                resyncDoneBytes: 0,
-                resyncTotalBytes: 0,
-                resyncRateBps: 0,
-                resyncEtaSeconds: 0,
-                resyncResumed: false,
-              },
-              {
-                node: 'c',
-                state: 'resyncing',
-                resyncDoneBytes: 30,
-                resyncTotalBytes: 120,
-                resyncRateBps: 0,
-                resyncEtaSeconds: 0,
-                resyncResumed: false,
-              },
-              {
-                node: 'd',
-                state: 'connecting',
-                resyncDoneBytes: 0,
-                resyncTotalBytes: 0,
-                resyncRateBps: 0,
-                resyncEtaSeconds: 0,
-                resyncResumed: false,
-              },
-            ],
-            resyncDone: 30,
-            resyncTotal: 120,
-          },
-        },
-      ],
-    };
+    const primary = node('a', [
+      replicating('primary', {
+        inSync: ['a', 'b'],
+        peers: [peer('b', 'in-sync'), peer('c', 'resyncing', 30, 120), peer('d', 'connecting')],
+        resyncDone: 30,
+        resyncTotal: 120,
+      }),
+    ]);
     const s = volumeStatus(
       v,
       {
@@ -187,55 +171,25 @@ describe('replica states', () => {
 });
 
 describe('cluster status from any node: recovery and the resyncing peers', () => {
-  const peer = (node: string, state: string, done: number, total: number, rate: number, eta: number) => ({
-    node,
-    state,
-    resyncDoneBytes: done,
-    resyncTotalBytes: total,
-    resyncRateBps: rate,
-    resyncEtaSeconds: eta,
-    resyncResumed: false,
-  });
-
   it("resyncPeers: the primary's resyncing links with rate and ETA, also when another node answers", () => {
     const v = volumeSchema.parse({ id: 'v', size: 4096, replicas: ['a', 'b', 'c'] });
-    const primary: NodeStatus = {
-      ...status('a'),
-      volumes: [
-        {
-          id: 'v',
-          role: 'primary',
-          aluaState: 'active-optimized',
-          epoch: 7,
-          size: 1,
-          replication: {
-            inSync: ['a'],
-            peers: [peer('b', 'resyncing', 30, 120, 20 << 20, 5), peer('c', 'in-sync', 0, 0, 0, 0)],
-            resyncDone: 30,
-            resyncTotal: 120,
-          },
-        },
-      ],
-    };
+    const primary = node('a', [
+      replicating('primary', {
+        inSync: ['a'],
+        peers: [peer('b', 'resyncing', 30, 120, 20 << 20, 5), peer('c', 'in-sync')],
+        resyncDone: 30,
+        resyncTotal: 120,
+      }),
+    ]);
     // The answering node is c: a's own NodeStatus came through the fan-out.
-    const replica: NodeStatus = {
-      ...status('c'),
-      volumes: [
-        {
-          id: 'v',
-          role: 'replica',
-          aluaState: 'active-non-optimized',
-          epoch: 7,
-          size: 1,
-          replication: {
-            inSync: [],
-            peers: [peer('a', 'resyncing', 1, 2, 3, 4)],
-            resyncDone: 0,
-            resyncTotal: 0,
-          },
-        },
-      ],
-    };
+    const replica = node('c', [
+      replicating('replica', {
+        inSync: [],
+        peers: [peer('a', 'resyncing', 1, 2, 3, 4)],
+        resyncDone: 0,
+        resyncTotal: 0,
+      }),
+    ]);
     const s = volumeStatus(
       v,
       {
@@ -266,27 +220,19 @@ describe('cluster status from any node: recovery and the resyncing peers', () =>
   it('recovery: every node says how its copy recovers, by node name; nodes without one say nothing', () => {
     const v = volumeSchema.parse({ id: 'v', size: 4096, replicas: ['a', 'b', 'c'] });
     const gen = { era: 'e1', epoch: 0, seq: 0 };
-    const recovering = (name: string, state: string, source: string): NodeStatus => ({
-      ...status(name),
-      volumes: [
-        {
-          id: 'v',
-          role: 'replica',
-          aluaState: 'unavailable',
-          epoch: 0,
-          size: 1,
-          recovery: { node: name, state, source, missing: [], generation: gen, reason: `${name} ${state}` },
-        },
-        {
-          id: 'w',
-          role: 'replica',
-          aluaState: 'unavailable',
-          epoch: 0,
-          size: 1,
-          recovery: { node: name, state: 'source', source: name, missing: [], generation: gen, reason: 'w' },
-        },
-      ],
+    const waiting = (id: string, name: string, state: string, source: string, reason: string) => ({
+      id,
+      role: 'replica',
+      aluaState: 'unavailable',
+      epoch: 0,
+      size: 1,
+      recovery: { node: name, state, source, missing: [], generation: gen, reason },
     });
+    const recovering = (name: string, state: string, source: string): NodeStatus =>
+      node(name, [
+        waiting('v', name, state, source, `${name} ${state}`),
+        waiting('w', name, 'source', name, 'w'),
+      ]);
     const s = volumeStatus(
       v,
       { leader: undefined, alua: undefined, replicaSet: { dataset: undefined, inSync: [] } },

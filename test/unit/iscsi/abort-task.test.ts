@@ -13,20 +13,14 @@ import {
   buildScsiCommand,
   buildTmfRequest,
   IscsiInitiator,
+  read10,
   type TargetPdu,
+  write10,
 } from '../../helpers/initiator/index.js';
 import { Status } from '../../helpers/wire.js';
 
 const TARGET = 'iqn.2024-01.org.tandem:abort';
 const BS = 512;
-
-function rw10(opcode: number, lba: number, blocks: number): Buffer {
-  const b = Buffer.alloc(10);
-  b[0] = opcode;
-  b.writeUInt32BE(lba, 2);
-  b.writeUInt16BE(blocks, 7);
-  return b;
-}
 
 describe('ABORT TASK and RefCmdSN', () => {
   let daemon: Daemon;
@@ -81,7 +75,7 @@ describe('ABORT TASK and RefCmdSN', () => {
   it('a task already answered: TASK DOES NOT EXIST', async () => {
     const init = await login();
     const sn = init.cmdSN;
-    const w = await init.scsi(0, rw10(0x2a, 1, 1), { dataOut: Buffer.alloc(BS, 0x5a) });
+    const w = await init.scsi(0, write10(1, 1), { dataOut: Buffer.alloc(BS, 0x5a) });
     expect(w.status).toBe(Status.GOOD);
     expect(await abortTask(init, w.itt, sn)).toBe(1);
   });
@@ -101,7 +95,7 @@ describe('ABORT TASK and RefCmdSN', () => {
       buildScsiCommand({
         lun: 0,
         itt: writeItt,
-        cdb: rw10(0x2a, 7, 1),
+        cdb: write10(7, 1),
         expectedDataTransferLength: BS,
         cmdSN: sn,
         expStatSN: init.expStatSN,
@@ -110,7 +104,7 @@ describe('ABORT TASK and RefCmdSN', () => {
       }),
     );
     // The next command (CmdSN sn + 1) runs: the aborted CmdSN counted as received.
-    const r = await init.scsi(0, rw10(0x28, 7, 1), { expectedDataIn: BS });
+    const r = await init.scsi(0, read10(7, 1), { expectedDataIn: BS });
     expect(r.status).toBe(Status.GOOD);
     expect(r.data.equals(Buffer.alloc(BS))).toBe(true);
     expect(await answered).toBe(false);

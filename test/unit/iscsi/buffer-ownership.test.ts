@@ -20,24 +20,16 @@ import {
   encodePdu,
   IscsiInitiator,
   type R2tPdu,
+  read10,
   type ScsiResponsePdu,
   type TargetPdu,
+  write10,
 } from '../../helpers/initiator/index.js';
 import { Status } from '../../helpers/wire.js';
 
 const TARGET = 'iqn.2024-01.org.tandem:buffers';
 const BS = 512;
 const KiB = 1024;
-
-function rw10(opcode: number, lba: number, blocks: number): Buffer {
-  const b = Buffer.alloc(10);
-  b[0] = opcode;
-  b.writeUInt32BE(lba, 2);
-  b.writeUInt16BE(blocks, 7);
-  return b;
-}
-const WRITE_10 = 0x2a;
-const READ_10 = 0x28;
 
 function pattern(n: number, seed: number): Buffer {
   const b = Buffer.alloc(n);
@@ -163,7 +155,7 @@ describe('I/O pool buffers: one owner, one release', () => {
     const pdu = buildScsiCommand({
       lun: 0,
       itt,
-      cdb: rw10(WRITE_10, lba, total / BS),
+      cdb: write10(lba, total / BS),
       expectedDataTransferLength: total,
       cmdSN: init.allocCmdSN(),
       expStatSN: init.expStatSN,
@@ -176,7 +168,7 @@ describe('I/O pool buffers: one owner, one release', () => {
   }
 
   async function readBack(init: IscsiInitiator, lba: number, n: number): Promise<Buffer> {
-    const r = await init.scsi(0, rw10(READ_10, lba, n / BS), { expectedDataIn: n });
+    const r = await init.scsi(0, read10(lba, n / BS), { expectedDataIn: n });
     expect(r.status).toBe(Status.GOOD);
     return r.data;
   }
@@ -184,7 +176,7 @@ describe('I/O pool buffers: one owner, one release', () => {
   it('READ: the device buffer goes back once its Data-In was sent', async () => {
     const init = await login();
     for (const n of [4 * KiB, 64 * KiB, 256 * KiB]) {
-      const r = await init.scsi(0, rw10(READ_10, 0, n / BS), { expectedDataIn: n });
+      const r = await init.scsi(0, read10(0, n / BS), { expectedDataIn: n });
       expect(r.status).toBe(Status.GOOD);
       expect(r.data.length).toBe(n);
     }
@@ -288,7 +280,7 @@ describe('I/O pool buffers: one owner, one release', () => {
   it('connection closed with a WRITE waiting for data and a READ in flight: everything goes back', async () => {
     const init = await login();
     await writeCommand(init, 900, 64 * KiB, pattern(32 * KiB, 7));
-    void init.scsi(0, rw10(READ_10, 0, 512), { expectedDataIn: 256 * KiB }).catch(() => {});
+    void init.scsi(0, read10(0, 512), { expectedDataIn: 256 * KiB }).catch(() => {});
     await new Promise((r) => setTimeout(r, 20));
     init.close();
     await balanced(1);

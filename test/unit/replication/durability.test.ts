@@ -3,7 +3,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlockDevice } from '../../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { type Cluster, cluster, MiB, pattern, peerState, sameContents, sleep, until } from './harness.js';
+import {
+  type Cluster,
+  cluster,
+  MiB,
+  pattern,
+  peerState,
+  primaryInSync,
+  sameContents,
+  sleep,
+  until,
+} from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -49,11 +59,7 @@ async function flushCluster(inSync: string[]): Promise<{ cl: Cluster; devs: Map<
 describe('finding 1: clean and in sync mean durable on both sides', () => {
   it('dirty count does not drop without a flush on the primary and on the replica', async () => {
     const { cl, devs } = await flushCluster(['a', 'b']);
-    for (const n of cl.nodes.values()) await n.volume.initDataset('ds1');
-    const a = cl.node('a');
-    a.canServe = true;
-    await a.volume.becamePrimary(1);
-    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    const a = await primaryInSync(cl, 'a', 'b');
     devs.get('b')!.hold();
     for (let r = 0; r < 4; r++) await a.volume.blockDevice.write(r * MiB, pattern(4096, r), false);
     const dirty = a.volume.status().dirtyRegions;
@@ -94,12 +100,8 @@ describe('finding 1: clean and in sync mean durable on both sides', () => {
 describe('finding 5: a restarted primary that wins again uses its own activity log', () => {
   it('resyncs to the peer the regions it wrote before the crash without acknowledgment', async () => {
     c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a', 'b'] });
-    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
-    const a = c.node('a');
+    const a = await primaryInSync(c, 'a', 'b');
     const b = c.node('b');
-    a.canServe = true;
-    await a.volume.becamePrimary(1);
-    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
     // Three regions land on a; b's copies fail after a delay, and a crashes before it learns.
     b.device.delayMs = 300;
     const writes = [1, 5, 9].map((r) => a.volume.blockDevice.write(r * MiB, pattern(4096, r), false));
@@ -129,12 +131,8 @@ describe('finding 5: a restarted primary that wins again uses its own activity l
 describe('finding 8: a link is in-sync only for a member of the in-sync set', () => {
   it('does not show a link in-sync for a node whose removal was pending when it reconnected', async () => {
     c = await cluster({ names: ['a', 'b'], size: 8 * MiB, inSync: ['a', 'b'] });
-    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
-    const a = c.node('a');
+    const a = await primaryInSync(c, 'a', 'b');
     const b = c.node('b');
-    a.canServe = true;
-    await a.volume.becamePrimary(1);
-    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
     c.inSync.removeDelayMs = 800; // longer than the reconnect (100 ms)
     b.kill();
     await b.restart();

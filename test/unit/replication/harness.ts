@@ -116,6 +116,10 @@ export interface Cluster {
   node(name: string): TestNode;
   /** Reopens a node's volume over the same device and state directory. */
   reopen(name: string): Promise<ReplicatedVolume>;
+  /** The node dies: it stops serving, its server goes, the others no longer see it, its volume closes. */
+  crash(name: string): Promise<void>;
+  /** A crashed node returns on the same store (memory here: it survives) and state directory, live again. */
+  rejoin(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -197,18 +201,34 @@ export async function cluster(opts: {
     nodes.set(name, n);
   }
 
+  const reopen = async (name: string) => {
+    const n = nodes.get(name)!;
+    await n.volume.close();
+    // The same store the node was made with (opts.device's, else the memory one).
+    n.volume = makeVolume(n, stores.get(name)!);
+    await n.volume.open();
+    return n.volume;
+  };
+
   return {
     nodes,
     inSync,
     live,
     node: (name) => nodes.get(name)!,
-    reopen: async (name) => {
+    reopen,
+    crash: async (name) => {
       const n = nodes.get(name)!;
+      n.canServe = false;
+      n.kill();
+      live.delete(name);
       await n.volume.close();
-      // The same store the node was made with (opts.device's, else the memory one).
-      n.volume = makeVolume(n, stores.get(name)!);
-      await n.volume.open();
-      return n.volume;
+    },
+    rejoin: async (name) => {
+      const n = nodes.get(name)!;
+      n.device.close = () => Promise.resolve();
+      await reopen(name);
+      await n.restart();
+      live.add(name);
     },
     close: async () => {
       for (const n of nodes.values()) {
@@ -230,6 +250,24 @@ export async function until(what: string, fn: () => boolean, timeoutMs = 10_000)
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
+}
+
+/**
+ * Every node takes dataset ds1, `primary` becomes primary at epoch 1; resolves with it once
+ * every one of `peers` is in sync with it.
+ */
+export async function primaryInSync(cl: Cluster, primary: string, ...peers: string[]): Promise<TestNode> {
+  for (const n of cl.nodes.values()) await n.volume.initDataset('ds1');
+  const p = cl.node(primary);
+  p.canServe = true;
+  await p.volume.becamePrimary(1);
+  await until(`${peers.join(' and ')} in sync`, () => inSyncWith(p.volume, ...peers));
+  return p;
+}
+
+/** Every one of `nodes` is an in-sync peer of `v`'s primary. */
+export function inSyncWith(v: ReplicatedVolume, ...nodes: string[]): boolean {
+  return nodes.every((n) => peerState(v, n) === 'in-sync');
 }
 
 export function peerState(v: ReplicatedVolume, node: string): string | undefined {

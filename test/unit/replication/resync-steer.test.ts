@@ -63,14 +63,38 @@ async function fullResyncCluster(size: number) {
   await a.volume.becamePrimary(1);
   // Data in every region (a full resync sends them all as data).
   for (let off = 0; off < size; off += MiB) await disks.get('a')!.write(off, pattern(MiB, off / MiB), false);
-  return { cl, disks, a, b: cl.node('b') };
+  const b = cl.node('b');
+  return {
+    cl,
+    disks,
+    a,
+    b,
+    /** b joins and is resynced slowly; its link is cut once half the volume is copied. */
+    cutHalfway: async () => {
+      disks.get('b')!.delayMs = 15;
+      cl.live.add('b');
+      a.volume.peersChanged();
+      await until('half done', () => (peer(cl)?.resyncDoneBytes ?? 0) >= size / 2, 15_000);
+      b.kill();
+      await until('link down', () => peerState(a.volume, 'b') !== 'resyncing');
+    },
+    /** b's link is back at full speed: resolves with a's status of b once b is in sync. */
+    resume: async () => {
+      disks.get('b')!.delayMs = 0;
+      await b.restart();
+      a.volume.peersChanged();
+      await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync', 15_000);
+      return peer(cl)!;
+    },
+  };
 }
 
-const peer = (cl: Cluster) =>
-  cl
+function peer(cl: Cluster) {
+  return cl
     .node('a')
     .volume.status()
     .peers.find((p) => p.node === 'b');
+}
 
 describe('resync rate limit', () => {
   it('holds the limit (±15 %) and follows a change made while the resync runs', async () => {
@@ -101,23 +125,14 @@ describe('resync rate limit', () => {
 
 describe('resumable full resync', () => {
   it('a link cut at about half resumes with the other half, and ends identical', async () => {
-    const { cl, disks, a, b } = await fullResyncCluster(32 * MiB);
-    disks.get('b')!.delayMs = 15;
-    cl.live.add('b');
-    a.volume.peersChanged();
-    await until('half done', () => (peer(cl)?.resyncDoneBytes ?? 0) >= 16 * MiB, 15_000);
-    b.kill();
-    await until('link down', () => peerState(a.volume, 'b') !== 'resyncing');
+    const { disks, b, cutHalfway, resume } = await fullResyncCluster(32 * MiB);
+    await cutHalfway();
     // The checkpoint is written (flush, then clear) within CHECKPOINT_MS of the last region.
     await until('checkpoint written', () => b.volume.status().dirtyRegions <= 16, 3000);
     const flushesBefore = disks.get('b')!.flushes;
     expect(flushesBefore).toBeGreaterThan(0);
     expect(b.volume.hasValidData).toBe(false);
-    disks.get('b')!.delayMs = 0;
-    await b.restart();
-    a.volume.peersChanged();
-    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync', 15_000);
-    const p = peer(cl)!;
+    const p = await resume();
     console.log(
       `link cut at ${16} of 32 MiB: resumed resync copied ${(p.resyncTotalBytes / MiB).toFixed(0)} MiB (resumed: ${p.resyncResumed})`,
     );
@@ -129,44 +144,26 @@ describe('resumable full resync', () => {
   });
 
   it('a replica restart resumes too; a write made meanwhile to a copied region is sent again', async () => {
-    const { cl, disks, a, b } = await fullResyncCluster(16 * MiB);
-    disks.get('b')!.delayMs = 15;
-    cl.live.add('b');
-    a.volume.peersChanged();
-    await until('half done', () => (peer(cl)?.resyncDoneBytes ?? 0) >= 8 * MiB, 15_000);
-    b.kill();
-    await until('link down', () => peerState(a.volume, 'b') !== 'resyncing');
+    const { cl, disks, a, b, cutHalfway, resume } = await fullResyncCluster(16 * MiB);
+    await cutHalfway();
     await until('checkpoint written', () => b.volume.status().dirtyRegions <= 8, 3000);
     // Region 0 was copied (clean on b); a writes it while b is away.
     await a.volume.blockDevice.write(0, pattern(4096, 999), false);
     await cl.reopen('b');
-    disks.get('b')!.delayMs = 0;
-    await b.restart();
-    a.volume.peersChanged();
-    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync', 15_000);
-    const p = peer(cl)!;
+    const p = await resume();
     expect(p.resyncResumed).toBe(true);
     expect(p.resyncTotalBytes).toBeLessThan(12 * MiB);
     expect(await sameContents(disks.get('a')!, disks.get('b')!)).toBe(true);
   });
 
   it('another primary does not resume a checkpoint it did not start: it copies everything', async () => {
-    const { cl, disks, a, b } = await fullResyncCluster(16 * MiB);
-    disks.get('b')!.delayMs = 15;
-    cl.live.add('b');
-    a.volume.peersChanged();
-    await until('half done', () => (peer(cl)?.resyncDoneBytes ?? 0) >= 8 * MiB, 15_000);
-    b.kill();
-    await until('link down', () => peerState(a.volume, 'b') !== 'resyncing');
+    const { disks, a, cutHalfway, resume } = await fullResyncCluster(16 * MiB);
+    await cutHalfway();
     // a loses the role and wins a later term after another primary's epoch reached it.
     a.volume.lostPrimary();
     await a.volume.acceptEpoch(5, 'x');
     await a.volume.becamePrimary(6);
-    disks.get('b')!.delayMs = 0;
-    await b.restart();
-    a.volume.peersChanged();
-    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync', 15_000);
-    const p = peer(cl)!;
+    const p = await resume();
     expect(p.resyncResumed).toBe(false);
     expect(p.resyncTotalBytes).toBe(16 * MiB);
     expect(await sameContents(disks.get('a')!, disks.get('b')!)).toBe(true);

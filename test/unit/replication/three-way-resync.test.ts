@@ -4,7 +4,7 @@
 // bitmap and the peer's alone would let the peer rejoin without them — and serve old data after
 // a later failover to it (rules 1, 2, 6 for N peers). Found reviewing the resize branch.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Cluster, cluster, MiB, pattern, peerState, until } from './harness.js';
+import { type Cluster, cluster, MiB, pattern, peerState, primaryInSync, until } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -15,19 +15,11 @@ afterEach(async () => {
 describe('three-way: a peer away under the previous primary', () => {
   it('is resynced in full by the next primary, and gets the write it missed', async () => {
     c = await cluster({ names: ['a', 'b', 'c'], size: 16 * MiB, inSync: ['a', 'b', 'c'] });
-    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
-    const [a, b, p] = [c.node('a'), c.node('b'), c.node('c')];
-    a.canServe = true;
-    await a.volume.becamePrimary(1);
-    await until(
-      'b and c in sync',
-      () => peerState(a.volume, 'b') === 'in-sync' && peerState(a.volume, 'c') === 'in-sync',
-    );
+    const a = await primaryInSync(c, 'a', 'b', 'c');
+    const [b, p] = [c.node('b'), c.node('c')];
 
     // c goes away; a write W is acknowledged by a and b, and a takes c out of the set.
-    p.kill();
-    c.live.delete('c');
-    await p.volume.close();
+    await c.crash('c');
     const w = pattern(4096, 7);
     await a.volume.blockDevice.write(3 * MiB, w, true);
     await until('c out of the in-sync set', () => !c!.inSync.set.has('c'));
@@ -35,16 +27,10 @@ describe('three-way: a peer away under the previous primary', () => {
     expect((await p.device.read(3 * MiB, 4096)).equals(w)).toBe(false);
 
     // a dies; b, in sync, takes over; c returns to b.
-    a.canServe = false;
-    a.kill();
-    c.live.delete('a');
-    await a.volume.close();
+    await c.crash('a');
     b.canServe = true;
     await b.volume.becamePrimary(2);
-    p.device.close = () => Promise.resolve();
-    await c.reopen('c');
-    await p.restart();
-    c.live.add('c');
+    await c.rejoin('c');
     b.volume.peersChanged();
     await until('c in sync with b', () => peerState(b.volume, 'c') === 'in-sync', 20_000);
     expect(c.inSync.set.has('c')).toBe(true);

@@ -14,6 +14,7 @@ import {
   type Cluster,
   cluster,
   type FakeInSync,
+  inSyncWith,
   MiB,
   pattern,
   peerState,
@@ -78,15 +79,10 @@ describe('election: the in-sync set a new primary tracks', () => {
     const [a, b, p] = [c.node('a'), c.node('b'), c.node('c')];
     a.canServe = true;
     await view.lifecycle('a').becamePrimary('vol1', 1, a.volume);
-    await until(
-      'b and c in sync',
-      () => peerState(a.volume, 'b') === 'in-sync' && peerState(a.volume, 'c') === 'in-sync',
-    );
+    await until('b and c in sync', () => inSyncWith(a.volume, 'b', 'c'));
 
     // c goes away; W is acknowledged by a and b once a took c out of the set (etcd).
-    p.kill();
-    c.live.delete('c');
-    await p.volume.close();
+    await c.crash('c');
     const w = pattern(4096, 11);
     await a.volume.blockDevice.write(5 * MiB, w, true);
     expect(c.inSync.set.has('c')).toBe(false);
@@ -94,17 +90,11 @@ describe('election: the in-sync set a new primary tracks', () => {
     expect((await p.device.read(5 * MiB, 4096)).equals(w)).toBe(false);
 
     // a dies; b wins while its watch still shows the set before c's removal.
-    a.canServe = false;
-    a.kill();
-    c.live.delete('a');
-    await a.volume.close();
+    await c.crash('a');
     expect(view.watched).toContain('c');
     b.canServe = true;
     // c is back before b's first write (within the connect deadline, nothing forces a removal).
-    p.device.close = () => Promise.resolve();
-    await c.reopen('c');
-    await p.restart();
-    c.live.add('c');
+    await c.rejoin('c');
     await view.lifecycle('b').becamePrimary('vol1', 2, b.volume);
     await until('c in sync with b', () => peerState(b.volume, 'c') === 'in-sync', 20_000);
     expect(c.inSync.set.has('c'), 'c added back by a transaction, not shown in sync from the watch').toBe(
@@ -143,20 +133,14 @@ describe('election: the in-sync set a new primary tracks', () => {
     await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
 
     // a crashes; b wins and takes a (no session) out of the set.
-    a.canServe = false;
-    a.kill();
-    c.live.delete('a');
-    await a.volume.close();
+    await c.crash('a');
     b.canServe = true;
     await view.lifecycle('b').becamePrimary('vol1', 2, b.volume);
     expect(c.inSync.set.has('a')).toBe(false);
     const w = pattern(4096, 13);
     await b.volume.blockDevice.write(3 * MiB, w, true);
 
-    a.device.close = () => Promise.resolve();
-    await c.reopen('a');
-    await a.restart();
-    c.live.add('a');
+    await c.rejoin('a');
     b.volume.peersChanged();
     await until('a in sync with b', () => peerState(b.volume, 'a') === 'in-sync', 20_000);
     const st = b.volume.status().peers.find((x) => x.node === 'a')!;
