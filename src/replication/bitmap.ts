@@ -8,6 +8,8 @@ const HEADER = 32;
 /** At most this many regions: the bitmap stays ≤ 128 KiB and one resync decision is cheap. */
 export const MAX_REGIONS = 1 << 20;
 export const DEFAULT_REGION_SIZE = 1 << 20;
+/** Regions marked dirty beyond a write's own when its mark needs a bitmap write anyway. */
+export const MARK_AHEAD = 31;
 
 /** The region size for a volume: the wanted one (power of 2) raised until ≤ MAX_REGIONS regions. */
 export function regionSizeFor(size: number, wanted = DEFAULT_REGION_SIZE): number {

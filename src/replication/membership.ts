@@ -276,20 +276,18 @@ export class Membership {
       if (gen !== ctx.generation || link.down) return;
       const peerDirty = regionsFromPeerBitmap(reply, ctx.bm(), size);
       if (this.#departed.has(link.node)) reply = { ...reply, hasValidData: false };
-      const consistent =
-        reply.hasValidData &&
-        ctx.datasetId !== '' &&
-        reply.datasetId === ctx.datasetId &&
-        peerDirty.length === 0;
+      const sameData = reply.hasValidData && ctx.datasetId !== '' && reply.datasetId === ctx.datasetId;
       if (this.isMember(link.node)) {
-        if (consistent && !this.#logPending.has(link.node)) {
+        if (sameData && peerDirty.length === 0 && !this.#logPending.has(link.node)) {
           link.transition('in-sync');
           return;
         }
-        // In the set but not identical (it was primary with writes we may not have): out first.
-        // A consistent member lacking only our own unacknowledged writes stays in: it holds
-        // every acknowledged write, and the regions of our log are resynced to it now.
-        if (!consistent) await this.ensureRemoved(link.node, gen);
+        // Not our data (another dataset, not valid): out first. A member with our dataset stays
+        // in: it holds every acknowledged write (rule 2). What may differ is only unacknowledged:
+        // writes of ours in our log, and writes it applied (as a replica, or as a primary) that
+        // its bitmap names — a dead primary's write that reached it and not us, say. Those
+        // regions (ours ∪ its) are resynced to it now, so in-sync copies never silently differ.
+        if (!sameData) await this.ensureRemoved(link.node, gen);
       }
       await resync(ctx, link, reply, peerDirty, gen, (node) => this.#changeInSync('add', node, gen));
       if (gen === ctx.generation && link.state === 'in-sync') {

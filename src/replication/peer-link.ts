@@ -29,6 +29,7 @@ export const REFUSAL = {
 export type OutgoingOp = Omit<OpMessage, 'seq'>;
 
 const EMPTY = Buffer.alloc(0);
+const NO_REGIONS: number[] = [];
 
 /** An op for the peers, in the one shape every op has (`full` and `datasetId` only for resync). */
 export function outgoing(
@@ -41,7 +42,18 @@ export function outgoing(
   datasetId = '',
   resume = false,
 ): OutgoingOp {
-  return { kind, offset, length, data, fua, full, datasetId, resume };
+  return {
+    kind,
+    offset,
+    length,
+    data,
+    fua,
+    full,
+    datasetId,
+    resume,
+    cleanRegions: NO_REGIONS,
+    keepDirty: false,
+  };
 }
 
 interface PendingOp {
@@ -242,6 +254,8 @@ export class PeerLink {
         full: op.full,
         datasetId: op.datasetId,
         resume: op.resume,
+        cleanRegions: op.cleanRegions,
+        keepDirty: op.keepDirty,
       };
       this.#queue.push({ op: full, bytes: op.data.length + 64, resolve, reject, sentAt: 0 });
       this.#schedulePump();

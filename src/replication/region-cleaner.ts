@@ -7,17 +7,20 @@ import type { VolumeContext } from './volume-context.js';
  * write completes from the page cache, and a bit cleared before a power cut of either node
  * would hide the region from the resync that follows). So a FLUSH goes to the local device
  * and every peer first (`flush`, the mirrored one), and a region written again since it was
- * picked stays dirty. Runs on the primary, from start() to stop().
+ * picked stays dirty. The FLUSH names the regions: each replica marks what it applies in its own
+ * bitmap (replica-marks.ts) and clears them after its flush, unless written again since. Runs
+ * on the primary, from start() to stop().
  */
 export class RegionCleaner {
   readonly #ctx: VolumeContext;
   readonly #members: Membership;
-  readonly #flush: () => Promise<void>;
+  /** The mirrored FLUSH, naming the regions to clear: each replica clears them after it flushed. */
+  readonly #flush: (regions: number[]) => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   /** A flush-then-clear of quiet regions is in progress. */
   #cleaning = false;
 
-  constructor(ctx: VolumeContext, members: Membership, flush: () => Promise<void>) {
+  constructor(ctx: VolumeContext, members: Membership, flush: (regions: number[]) => Promise<void>) {
     this.#ctx = ctx;
     this.#members = members;
     this.#flush = flush;
@@ -51,7 +54,7 @@ export class RegionCleaner {
     const gen = ctx.generation;
     this.#cleaning = true;
     // Picked with no write in flight there: the flush, issued now, covers every write they had.
-    this.#flush()
+    this.#flush([...quiet.keys()])
       .then(() => {
         if (gen !== ctx.generation || !this.#members.allInSync()) return;
         const clean: number[] = [];

@@ -4,6 +4,7 @@ import { discardOn } from './device-ops.js';
 import { replicationError } from './errors.js';
 import { OrderedRangeLock } from './ordered-range-lock.js';
 import { type HelloMessage, type HelloReplyMessage, OpKind, type OpMessage } from './proto.js';
+import { ReplicaMarks } from './replica-marks.js';
 import { commitSize, prepareSize } from './resize.js';
 import type { VolumeContext } from './volume-context.js';
 
@@ -19,6 +20,7 @@ const CHECKPOINT_MS = 500;
  */
 class ResyncCheckpointer {
   readonly #ctx: VolumeContext;
+  readonly #marks: ReplicaMarks;
   /** Bumped by every RESYNC_BEGIN and IN_SYNC: completions of an older resync are ignored. */
   generation = 0;
   #covered = new Map<number, number>();
@@ -26,8 +28,9 @@ class ResyncCheckpointer {
   #running = false;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(ctx: VolumeContext) {
+  constructor(ctx: VolumeContext, marks: ReplicaMarks) {
     this.#ctx = ctx;
+    this.#marks = marks;
   }
 
   begin(): void {
@@ -74,7 +77,8 @@ class ResyncCheckpointer {
     this.#done = [];
     try {
       await this.#ctx.device.flush();
-      if (gen === this.generation) await this.#ctx.bm().clear(batch);
+      // Not the regions an op since the Hello keeps dirty (replica-marks.ts).
+      if (gen === this.generation) await this.#ctx.bm().clear(this.#marks.clearable(batch));
     } catch (err) {
       this.#ctx.log.warn({ err: (err as Error).message }, 'resync checkpoint not written');
     } finally {
@@ -99,10 +103,13 @@ export class ReplicaApply {
   #primary = '';
   /** Regions received by the resync in progress, made clean in batches after a flush. */
   readonly #checkpoint: ResyncCheckpointer;
+  /** This copy's own marks of what it applies (replica-marks.ts). */
+  readonly #marks: ReplicaMarks;
 
   constructor(ctx: VolumeContext) {
     this.#ctx = ctx;
-    this.#checkpoint = new ResyncCheckpointer(ctx);
+    this.#marks = new ReplicaMarks(ctx);
+    this.#checkpoint = new ResyncCheckpointer(ctx, this.#marks);
   }
 
   /** Ops taken and not yet applied. */
@@ -137,6 +144,8 @@ export class ReplicaApply {
       );
     }
     this.#primary = hello.primaryNode;
+    // The reply reports every mark so far; from here on the stream's ops are kept dirty.
+    this.#marks.newStream();
     const bm = ctx.bm();
     const meta = ctx.meta.current;
     const cp = meta.resyncFrom;
@@ -217,8 +226,11 @@ export class ReplicaApply {
     ctx.metrics.appliedBytes += bytes;
     const last = ops[ops.length - 1]!;
     const hold = this.#order.take(ops[0]!.offset, last.offset + last.data.length);
+    // Marked in stream order, durably before the device changes (replica-marks.ts).
+    const marked = this.#marks.beforeWrite(ops[0]!.offset, last.offset + last.data.length - ops[0]!.offset);
     try {
       if (hold.ready) await hold.ready;
+      if (marked) await marked;
       // Issued together: a FileDevice joins adjacent writes of one turn into one pwritev, so the
       // run costs one system call without copying it into one buffer first. The run is complete:
       // it goes out now, and its acks with this turn's I/O, not a loop iteration later.
@@ -256,8 +268,16 @@ export class ReplicaApply {
     if (!ranged) return this.#applyUnranged(op);
     const hold = this.#order.take(op.offset, op.offset + length);
     const resyncGen = this.#checkpoint.generation;
+    // Marked in stream order, durably before the device changes (replica-marks.ts).
+    const marked =
+      op.kind === OpKind.WRITE || op.kind === OpKind.DISCARD
+        ? this.#marks.beforeWrite(op.offset, length)
+        : op.kind === OpKind.RESYNC_DATA || op.kind === OpKind.RESYNC_ZERO
+          ? this.#marks.beforeResync(op.offset, length, op.keepDirty)
+          : undefined;
     try {
       if (hold.ready) await hold.ready;
+      if (marked) await marked;
       switch (op.kind) {
         case OpKind.WRITE:
           await dev.write(op.offset, op.data, op.fua);
@@ -287,9 +307,20 @@ export class ReplicaApply {
     const ctx = this.#ctx;
     const dev = ctx.device;
     switch (op.kind) {
-      case OpKind.FLUSH:
+      case OpKind.FLUSH: {
+        const tick = this.#marks.flushArrived();
         await dev.flush();
+        // The primary's region cleaner: these are clean on every copy once all have flushed.
+        // A clear that does not reach the disk leaves the bit set there: it only overstates.
+        if (op.cleanRegions.length > 0) {
+          this.#marks
+            .cleanNamed(op.cleanRegions, tick)
+            .catch((err: unknown) =>
+              ctx.log.warn({ err: (err as Error).message }, 'could not clear regions the primary cleaned'),
+            );
+        }
         return 0;
+      }
       case OpKind.RESYNC_BEGIN:
         this.#checkpoint.begin();
         if (op.full && op.resume && ctx.meta.current.resyncFrom?.datasetId === op.datasetId) {
@@ -318,7 +349,9 @@ export class ReplicaApply {
         // Everything written here is on disk before the data is declared trustworthy.
         await dev.flush();
         await ctx.meta.update(() => ({ datasetId: op.datasetId, hasValidData: true, resyncFrom: undefined }));
-        await ctx.bm().clearAll();
+        // Not the regions an op of this stream keeps dirty: they may hold writes another copy
+        // lacks until the primary's cleaner names them (replica-marks.ts).
+        await ctx.bm().clear(this.#marks.clearable(ctx.bm().dirtyRegions()));
         ctx.log.info({ datasetId: op.datasetId }, 'in sync with the primary');
         return 0;
       case OpKind.RESIZE_PREPARE:

@@ -1,6 +1,6 @@
 import type { BlockDevice, Extent } from '../backstore/block-device.js';
 import { TandemError } from '../util/errors.js';
-import type { DirtyBitmap } from './bitmap.js';
+import { type DirtyBitmap, MARK_AHEAD } from './bitmap.js';
 import { forgetData, initDataset, noteRemoval, recordReplicas } from './copy-lineage.js';
 import { discardOn } from './device-ops.js';
 import { replicationError } from './errors.js';
@@ -22,9 +22,6 @@ import { verify } from './verify.js';
 import { VolumeContext } from './volume-context.js';
 import { logOpened, openState } from './volume-open.js';
 import { volumeStatus } from './volume-status.js';
-
-/** Regions marked dirty beyond a write's own when its mark needs a bitmap write anyway. */
-const MARK_AHEAD = 31;
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -62,8 +59,8 @@ export class ReplicatedVolume {
       checkServe: (gen) => this.#checkServe(gen),
       mirrorToMember: (node, op, gen) => this.#mirrorLate(node, op, gen),
     });
-    this.#cleaner = new RegionCleaner(this.#ctx, this.#members, () =>
-      this.#mirrored(outgoing(OpKind.FLUSH, 0, 0)),
+    this.#cleaner = new RegionCleaner(this.#ctx, this.#members, (cleanRegions) =>
+      this.#mirrored({ ...outgoing(OpKind.FLUSH, 0, 0), cleanRegions }),
     );
     this.blockDevice = this.#makeBlockDevice();
   }

@@ -89,6 +89,9 @@ export async function resync(
           op = outgoing(OpKind.RESYNC_DATA, offset, length, data);
           link.resyncSentBytes += length;
         }
+        // Dirty here: the region may hold a write another copy lacks (ours as a replica of a
+        // primary that died, say), so the peer keeps it dirty until our cleaner names it.
+        op.keepDirty = bm.isDirty(r);
         await link.send(op);
       } finally {
         ctx.locks.releaseExclusive(r);

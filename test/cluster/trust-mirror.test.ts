@@ -186,6 +186,8 @@ describe('replication trust: Mirror streams only from the primary; backing paths
       full: false,
       datasetId: '',
       resume: false,
+      cleanRegions: [],
+      keepDirty: false,
     };
     const r = await mirror(channelAs(cluster, replica, replica), replicaGrpc, [
       hello({ primaryNode: replica }),

@@ -33,6 +33,8 @@ const write = (seq: number, offset: number) => ({
   full: false,
   datasetId: '',
   resume: false,
+  cleanRegions: [],
+  keepDirty: false,
 });
 
 describe('epoch fencing', () => {

@@ -103,6 +103,8 @@ const op = (seq: number, kind: OpKindCode, offset: number, length = 4096) => ({
   full: false,
   datasetId: kind === OpKind.IN_SYNC ? 'forged' : '',
   resume: false,
+  cleanRegions: [],
+  keepDirty: false,
 });
 
 async function refused(r: Replica, first: PrimaryMessage, then: PrimaryMessage[] = []) {

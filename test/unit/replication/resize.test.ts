@@ -166,6 +166,8 @@ describe('online resize of a replicated volume', () => {
       full: false,
       datasetId: '',
       resume: false,
+      cleanRegions: [],
+      keepDirty: false,
     });
     await prepared;
     expect(b.volume.blockDevice.size).toBe(8 * MiB);

@@ -45,6 +45,8 @@ const write = (seq: number, offset: number, seed: number) => ({
   full: false,
   datasetId: '',
   resume: false,
+  cleanRegions: [],
+  keepDirty: false,
 });
 
 describe('stale ops from an abandoned stream (#14 finding 2)', () => {

@@ -14,6 +14,8 @@ const op = (seq: number, kind: OpKindCode, offset: number, length: number, fua =
   full: false,
   datasetId: '',
   resume: false,
+  cleanRegions: [],
+  keepDirty: false,
 });
 
 const seqs = (runs: OpMessage[][]) => runs.map((r) => r.map((o) => o.seq));

@@ -22,7 +22,8 @@ export interface HelloReply {
    */
   'regionSize'?: (number | string | Long);
   /**
-   * the replica's own dirty-region bitmap (bit i: region i, LSB first)
+   * The replica's own dirty-region bitmap (bit i: region i, LSB first): regions it wrote as a
+   * primary, and regions of ops it applied as a replica that no FLUSH's clean_regions named yet.
    */
   'dirtyBitmap'?: (Buffer | Uint8Array | string);
   /**
@@ -47,7 +48,8 @@ export interface HelloReply__Output {
    */
   'regionSize': (number);
   /**
-   * the replica's own dirty-region bitmap (bit i: region i, LSB first)
+   * The replica's own dirty-region bitmap (bit i: region i, LSB first): regions it wrote as a
+   * primary, and regions of ops it applied as a replica that no FLUSH's clean_regions named yet.
    */
   'dirtyBitmap': (Buffer);
   /**

@@ -20,6 +20,18 @@ export interface Op {
    * RESYNC_BEGIN: continue the full resync of the replica's checkpoint
    */
   'resume'?: (boolean);
+  /**
+   * FLUSH from the primary's region cleaner: regions it clears once every copy has flushed. A
+   * replica marks the regions of every op it applies in its own bitmap and clears exactly these
+   * after its flush (those not written again since the FLUSH arrived). Absent: clear nothing.
+   */
+  'cleanRegions'?: (number)[];
+  /**
+   * RESYNC_DATA, RESYNC_ZERO: the region is dirty on the primary (it may hold writes another
+   * copy lacks): the replica keeps it dirty until a FLUSH names it, instead of clearing it with
+   * its checkpoint or at IN_SYNC.
+   */
+  'keepDirty'?: (boolean);
 }
 
 export interface Op__Output {
@@ -35,4 +47,16 @@ export interface Op__Output {
    * RESYNC_BEGIN: continue the full resync of the replica's checkpoint
    */
   'resume': (boolean);
+  /**
+   * FLUSH from the primary's region cleaner: regions it clears once every copy has flushed. A
+   * replica marks the regions of every op it applies in its own bitmap and clears exactly these
+   * after its flush (those not written again since the FLUSH arrived). Absent: clear nothing.
+   */
+  'cleanRegions': (number)[];
+  /**
+   * RESYNC_DATA, RESYNC_ZERO: the region is dirty on the primary (it may hold writes another
+   * copy lacks): the replica keeps it dirty until a FLUSH names it, instead of clearing it with
+   * its checkpoint or at IN_SYNC.
+   */
+  'keepDirty': (boolean);
 }

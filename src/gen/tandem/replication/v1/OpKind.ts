@@ -15,7 +15,7 @@ export const OpKind = {
    */
   OP_KIND_DISCARD: 2,
   /**
-   * make every applied write durable
+   * make every applied write durable (then clear clean_regions)
    */
   OP_KIND_FLUSH: 3,
   /**
@@ -31,7 +31,7 @@ export const OpKind = {
    */
   OP_KIND_RESYNC_ZERO: 6,
   /**
-   * dataset_id: the replica is in the in-sync set; it clears its bitmap
+   * dataset_id: the replica is in sync; it clears its bitmap but for kept regions
    */
   OP_KIND_IN_SYNC: 7,
   /**
@@ -62,7 +62,7 @@ export type OpKind =
   | 'OP_KIND_DISCARD'
   | 2
   /**
-   * make every applied write durable
+   * make every applied write durable (then clear clean_regions)
    */
   | 'OP_KIND_FLUSH'
   | 3
@@ -82,7 +82,7 @@ export type OpKind =
   | 'OP_KIND_RESYNC_ZERO'
   | 6
   /**
-   * dataset_id: the replica is in the in-sync set; it clears its bitmap
+   * dataset_id: the replica is in sync; it clears its bitmap but for kept regions
    */
   | 'OP_KIND_IN_SYNC'
   | 7

@@ -1,0 +1,61 @@
+// Regression: a dead primary's unacknowledged write that reached one peer only. In a three-way
+// set a sends W to c; b misses it (partitioned) and a's removal of b cannot commit, so W is never
+// acknowledged; a dies. b is elected (still in the in-sync set) and c, consistent, joined b's
+// term with no resync: the region of W differed between two in-sync copies (verify found it, and
+// a failover to c would serve W where b served the old data). Every replica now marks what it
+// applies (replica-marks.ts), c reports W's region, and b resyncs it.
+import { afterEach, expect, it } from 'vitest';
+import { type Cluster, cluster, MiB, pattern, peerState, sleep, until } from './harness.js';
+
+let c: Cluster | undefined;
+afterEach(async () => {
+  await c?.close();
+  c = undefined;
+});
+
+it('an unacknowledged write of a dead primary on one peer only is resynced by the next primary', async () => {
+  c = await cluster({ names: ['a', 'b', 'c'], size: 16 * MiB, inSync: ['a', 'b', 'c'] });
+  for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
+  const [a, b, p] = [c.node('a'), c.node('b'), c.node('c')];
+  a.canServe = true;
+  await a.volume.becamePrimary(1);
+  await until(
+    'b and c in sync',
+    () => peerState(a.volume, 'b') === 'in-sync' && peerState(a.volume, 'c') === 'in-sync',
+  );
+  const old = await b.device.read(3 * MiB, 4096);
+  // a loses b; its removal of b cannot commit (a is losing its lease): W is never acknowledged.
+  c.inSync.failRemoves = Infinity;
+  c.inSync.removeDelayMs = 200;
+  b.kill();
+  const w = pattern(4096, 7);
+  const pending = a.volume.blockDevice.write(3 * MiB, w, true).then(
+    () => 'acknowledged',
+    (e: Error) => e.message,
+  );
+  for (let i = 0; !(await p.device.read(3 * MiB, 4096)).equals(w); i++) {
+    if (i > 2000) throw new Error('c never got W');
+    await sleep(5);
+  }
+  expect((await b.device.read(3 * MiB, 4096)).equals(old)).toBe(true);
+  a.canServe = false;
+  a.volume.lostPrimary();
+  expect(await pending).not.toBe('acknowledged');
+  a.kill();
+  c.live.delete('a');
+  await a.volume.close();
+  c.inSync.failRemoves = 0;
+  c.inSync.removeDelayMs = 0;
+  await b.restart();
+  b.canServe = true;
+  c.inSync.set.delete('a');
+  await b.volume.becamePrimary(2);
+  await until('c in sync with b', () => peerState(b.volume, 'c') === 'in-sync', 20_000);
+  // c stayed in the in-sync set throughout: it holds every acknowledged write.
+  expect(c.inSync.log.filter((l) => l.startsWith('remove c'))).toEqual([]);
+  const v = await b.volume.verify();
+  expect(v.differing).toEqual([]);
+  expect((await p.device.read(3 * MiB, 4096)).equals(await b.device.read(3 * MiB, 4096))).toBe(true);
+  // c was resynced (W's region, named by c's own bitmap), not declared in sync as it was.
+  expect(b.volume.status().peers.find((x) => x.node === 'c')?.resyncTotalBytes).toBeGreaterThan(0);
+});
