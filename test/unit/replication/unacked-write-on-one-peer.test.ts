@@ -59,3 +59,44 @@ it('an unacknowledged write of a dead primary on one peer only is resynced by th
   // c was resynced (W's region, named by c's own bitmap), not declared in sync as it was.
   expect(b.volume.status().peers.find((x) => x.node === 'c')?.resyncTotalBytes).toBeGreaterThan(0);
 });
+
+it('two-way: the returning old primary is resynced the region of its unacknowledged write', async () => {
+  c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a', 'b'] });
+  for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
+  const [a, b] = [c.node('a'), c.node('b')];
+  a.canServe = true;
+  await a.volume.becamePrimary(1);
+  await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+  const old = await b.device.read(3 * MiB, 4096);
+  c.inSync.failRemoves = Infinity;
+  c.inSync.removeDelayMs = 200;
+  b.kill();
+  const w = pattern(4096, 9);
+  const pending = a.volume.blockDevice.write(3 * MiB, w, true).then(
+    () => 'acknowledged',
+    (e: Error) => e.message,
+  );
+  for (let i = 0; !(await a.device.read(3 * MiB, 4096)).equals(w); i++) {
+    if (i > 2000) throw new Error('a never wrote W');
+    await sleep(5);
+  }
+  a.canServe = false;
+  a.volume.lostPrimary();
+  expect(await pending).not.toBe('acknowledged');
+  a.kill();
+  c.live.delete('a');
+  c.inSync.failRemoves = 0;
+  c.inSync.removeDelayMs = 0;
+  await b.restart();
+  b.canServe = true;
+  c.inSync.set.delete('a'); // the new primary removes the dead one (its session expired)
+  await b.volume.becamePrimary(2);
+  // a returns: its own bitmap names W's region.
+  await c.reopen('a');
+  await a.restart();
+  c.live.add('a');
+  b.volume.peersChanged();
+  await until('a in sync with b', () => peerState(b.volume, 'a') === 'in-sync', 20_000);
+  expect((await b.volume.verify()).differing).toEqual([]);
+  expect((await a.device.read(3 * MiB, 4096)).equals(old)).toBe(true);
+});
