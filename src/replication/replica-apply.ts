@@ -323,6 +323,7 @@ export class ReplicaApply {
       }
       case OpKind.RESYNC_BEGIN:
         this.#checkpoint.begin();
+        this.#marks.resyncBegan();
         if (op.full && op.resume && ctx.meta.current.resyncFrom?.datasetId === op.datasetId) {
           ctx.log.info(
             { dirtyRegions: ctx.bm().dirtyCount, from: this.#primary },
@@ -352,6 +353,7 @@ export class ReplicaApply {
         // Not the regions an op of this stream keeps dirty: they may hold writes another copy
         // lacks until the primary's cleaner names them (replica-marks.ts).
         await ctx.bm().clear(this.#marks.clearable(ctx.bm().dirtyRegions()));
+        this.#marks.inSync();
         ctx.log.info({ datasetId: op.datasetId }, 'in sync with the primary');
         return 0;
       case OpKind.RESIZE_PREPARE:

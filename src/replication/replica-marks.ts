@@ -22,6 +22,11 @@ export class ReplicaMarks {
   /** Per kept region, the tick of the last op that marked it (see flushArrived). */
   readonly #markedAt = new Map<number, number>();
   #tick = 0;
+  /**
+   * Between RESYNC_BEGIN and IN_SYNC (and while the copy holds no valid data) the bitmap is the
+   * resync's checkpoint: it names exactly what this copy lacks, so nothing is marked ahead.
+   */
+  #resyncing = false;
 
   constructor(ctx: VolumeContext) {
     this.#ctx = ctx;
@@ -31,19 +36,34 @@ export class ReplicaMarks {
   newStream(): void {
     this.#kept.clear();
     this.#markedAt.clear();
+    this.#resyncing = !this.#ctx.meta.current.hasValidData;
+  }
+
+  /** RESYNC_BEGIN: the bitmap is a checkpoint until IN_SYNC. */
+  resyncBegan(): void {
+    this.#resyncing = true;
+  }
+
+  /** IN_SYNC: the copy is the primary's; marks may go ahead again. */
+  inSync(): void {
+    this.#resyncing = false;
   }
 
   /**
    * Called in stream order, before the op's first await: marks the regions of a WRITE or
    * DISCARD; resolves once they are durable (undefined: they already are, no await). A mark that
    * costs a bitmap write anyway covers the next MARK_AHEAD regions too, as on the primary, so a
-   * sequential stream pays one fdatasync per MARK_AHEAD + 1 regions here as well.
+   * sequential stream pays one fdatasync per MARK_AHEAD + 1 regions here as well — but not while
+   * resyncing: regions marked ahead then would undo the checkpoint of regions already received,
+   * and a resumed resync would copy them again (as the primary does not mark ahead while a
+   * replica is out of sync).
    */
   beforeWrite(offset: number, length: number): Promise<void> | undefined {
     const bm = this.#ctx.bm();
     const { first, last } = bm.regionsOf(offset, length);
     this.#keep(first, last);
     if (bm.markedDurably(first, last)) return undefined;
+    if (this.#resyncing) return bm.mark(first, last);
     let clean = false;
     for (let r = first; r <= last && !clean; r++) clean = !bm.isDirty(r);
     return bm.mark(first, clean ? Math.min(bm.regions - 1, last + MARK_AHEAD) : last);

@@ -150,6 +150,8 @@ describe('replica marks', () => {
   it('a FLUSH clears only the regions it names, and not one an op reached after it arrived', async () => {
     c = await cluster({ names: ['b'], size: SIZE });
     const b = c.node('b');
+    // An in-sync copy (one without valid data is resynced: it marks nothing ahead).
+    await b.volume.initDataset('ds1');
     const s = await stream(b);
     await s.send(op(OpKind.WRITE, 2 * MiB), op(OpKind.WRITE, 40 * MiB));
     expect(onDisk(b).has(2) && onDisk(b).has(3) && onDisk(b).has(40)).toBe(true);

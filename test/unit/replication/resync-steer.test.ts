@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BlockDevice, Extent } from '../../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
-import { type Cluster, cluster, MiB, pattern, peerState, sameContents, until } from './harness.js';
+import { type Cluster, cluster, MiB, pattern, peerState, sameContents, sleep, until } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -141,6 +141,37 @@ describe('resumable full resync', () => {
     expect(p.resyncTotalBytes).toBeLessThanOrEqual(16 * MiB * 1.2);
     expect(await sameContents(disks.get('a')!, disks.get('b')!)).toBe(true);
     expect(b.volume.hasValidData).toBe(true);
+  });
+
+  // Regression (replicated-resync-steer: the resumed resync copied 130 MB of the 96 MiB left): a
+  // live write to a region the resync had already copied marked the replica's next 31 regions
+  // dirty ahead of it (the replica's mark-ahead), undoing their checkpoint.
+  it('a live write to a copied region during the resync leaves the checkpoint of the others alone', async () => {
+    const { cl, disks, a, b } = await fullResyncCluster(32 * MiB);
+    disks.get('b')!.delayMs = 15;
+    cl.live.add('b');
+    a.volume.peersChanged();
+    await until('half done', () => (peer(cl)?.resyncDoneBytes ?? 0) >= 16 * MiB, 15_000);
+    await until('checkpoint written', () => b.volume.status().dirtyRegions <= 20, 3000);
+    // Region 1 was copied and checkpointed (clean on b): the application writes it now.
+    await a.volume.blockDevice.write(MiB + 4096, pattern(4096, 77), false);
+    b.kill();
+    await until('link down', () => peerState(a.volume, 'b') !== 'resyncing');
+    const left = 32 * MiB - peer(cl)!.resyncDoneBytes;
+    await sleep(800); // the last checkpoint is written within CHECKPOINT_MS (500 ms)
+    disks.get('b')!.delayMs = 0;
+    await b.restart();
+    a.volume.peersChanged();
+    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync', 15_000);
+    const p = peer(cl)!;
+    console.log(
+      `write to a copied region, link cut with ${left / MiB} of 32 MiB left: resumed resync copied ${(p.resyncTotalBytes / MiB).toFixed(0)} MiB`,
+    );
+    expect(p.resyncResumed).toBe(true);
+    // What was left (regions in flight at the cut included), and region 1, written since.
+    expect(p.resyncTotalBytes).toBeGreaterThanOrEqual(left);
+    expect(p.resyncTotalBytes).toBeLessThanOrEqual(left + 5 * MiB);
+    expect(await sameContents(disks.get('a')!, disks.get('b')!)).toBe(true);
   });
 
   it('a replica restart resumes too; a write made meanwhile to a copied region is sent again', async () => {
