@@ -282,12 +282,14 @@ export class Membership {
           link.transition('in-sync');
           return;
         }
-        // Not our data (another dataset, not valid): out first. A member with our dataset stays
-        // in: it holds every acknowledged write (rule 2). What may differ is only unacknowledged:
-        // writes of ours in our log, and writes it applied (as a replica, or as a primary) that
-        // its bitmap names — a dead primary's write that reached it and not us, say. Those
-        // regions (ours ∪ its) are resynced to it now, so in-sync copies never silently differ.
-        if (!sameData) await this.ensureRemoved(link.node, gen);
+        // Out of the set first unless it surely holds every acknowledged write (rule 2): the
+        // same dataset and no dirty region of its own. Its bitmap names regions where it may
+        // differ from us either way: writes it applied that we lack (a dead primary's
+        // unacknowledged write that reached it only), or writes it lost (a power cut takes what
+        // it never flushed, acknowledged or not). Until the resync of ours ∪ its regions ends it
+        // must neither win an election nor count as in sync. A clean member lacking only our own
+        // unacknowledged writes (our log) stays in while they are resynced to it.
+        if (!sameData || peerDirty.length > 0) await this.ensureRemoved(link.node, gen);
       }
       await resync(ctx, link, reply, peerDirty, gen, (node) => this.#changeInSync('add', node, gen));
       if (gen === ctx.generation && link.state === 'in-sync') {
