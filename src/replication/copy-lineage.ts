@@ -38,10 +38,12 @@ export async function noteRemoval(ctx: VolumeContext, epoch: number): Promise<vo
 export async function forgetData(ctx: VolumeContext): Promise<void> {
   if (ctx.role.is('primary') || !ctx.hasValidData) return;
   await ctx.meta.update(() => ({ hasValidData: false, datasetId: '' }));
+  ctx.intact = false;
   ctx.log.warn('no longer a replica of the volume: local copy forgotten (a full resync if added back)');
 }
 
 export async function initDataset(ctx: VolumeContext, datasetId: string): Promise<void> {
   await ctx.meta.update(() => ({ datasetId, hasValidData: true, dataSize: ctx.device.size }));
+  ctx.intact = true;
   ctx.log.info({ datasetId }, 'dataset created: this node is its first in-sync member');
 }

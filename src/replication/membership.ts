@@ -282,14 +282,15 @@ export class Membership {
           link.transition('in-sync');
           return;
         }
-        // Out of the set first unless it surely holds every acknowledged write (rule 2): the
-        // same dataset and no dirty region of its own. Its bitmap names regions where it may
-        // differ from us either way: writes it applied that we lack (a dead primary's
-        // unacknowledged write that reached it only), or writes it lost (a power cut takes what
-        // it never flushed, acknowledged or not). Until the resync of ours ∪ its regions ends it
-        // must neither win an election nor count as in sync. A clean member lacking only our own
-        // unacknowledged writes (our log) stays in while they are resynced to it.
-        if (!sameData || peerDirty.length > 0) await this.ensureRemoved(link.node, gen);
+        // Out of the set first unless it surely holds every acknowledged write (rule 2): our
+        // dataset, and no dirty region of its own or an intact copy. Its bitmap names regions
+        // where it may differ from us either way: writes it applied that we lack (a dead
+        // primary's unacknowledged write that reached it only), or writes it lost (a power cut
+        // takes what it never flushed, acknowledged or not; its restart ended `intact`). A copy
+        // that may lack an acknowledged write must neither win an election nor count as in sync
+        // until the resync of ours ∪ its regions ends. One that cannot (intact, or clean, lacking
+        // at most our own unacknowledged writes: our log) stays in while it is resynced.
+        if (!sameData || (peerDirty.length > 0 && !reply.intact)) await this.ensureRemoved(link.node, gen);
       }
       await resync(ctx, link, reply, peerDirty, gen, (node) => this.#changeInSync('add', node, gen));
       if (gen === ctx.generation && link.state === 'in-sync') {

@@ -156,6 +156,7 @@ export class ReplicaApply {
       regionSize: bm.regionSize,
       dirtyBitmap: bm.snapshot(),
       checkpoint: cp ? { primaryNode: cp.node, epoch: cp.epoch, datasetId: cp.datasetId } : null,
+      intact: meta.hasValidData && ctx.intact,
     };
   }
 
@@ -339,6 +340,7 @@ export class ReplicaApply {
             datasetId: op.datasetId,
           };
           await ctx.meta.update(() => ({ hasValidData: false, datasetId: '', resyncFrom }));
+          ctx.intact = false;
           ctx.log.warn(
             { from: this.#primary, dataset: op.datasetId },
             'full resync started: local data is not trustworthy until it ends',
@@ -354,6 +356,8 @@ export class ReplicaApply {
         // lacks until the primary's cleaner names them (replica-marks.ts).
         await ctx.bm().clear(this.#marks.clearable(ctx.bm().dirtyRegions()));
         this.#marks.inSync();
+        // Identical to the primary's copy, flushed: it holds every write acknowledged so far.
+        ctx.intact = true;
         ctx.log.info({ datasetId: op.datasetId }, 'in sync with the primary');
         return 0;
       case OpKind.RESIZE_PREPARE:

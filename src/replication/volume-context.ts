@@ -52,6 +52,14 @@ export class VolumeContext {
   epoch = 0;
   /** Bumped by every change of role: work started in an older generation must not ack. */
   generation = 0;
+  /**
+   * This copy holds every write it acknowledged (HelloReply.intact): set when it is known
+   * complete — opened with valid data and a clean bitmap (every write it applied was flushed:
+   * marks are durable before a write and cleared only after a flush), declared in sync
+   * (IN_SYNC), or a new dataset — and never persisted, so a restart (a power cut among them)
+   * ends it.
+   */
+  intact = false;
   readonly #timers = new Set<NodeJS.Timeout>();
 
   constructor(opts: ReplicatedVolumeOptions) {

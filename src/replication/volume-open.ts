@@ -41,6 +41,9 @@ export async function openState(ctx: VolumeContext): Promise<void> {
     ctx.log.warn('dirty bitmap missing for a volume with data: every region is dirty');
     await bitmap.markAll();
   }
+  // Dirty regions at open may have lost writes this node never flushed (a power cut): until it
+  // is resynced it is not known to hold every write it acknowledged.
+  ctx.intact = meta.hasValidData && bitmap.dirtyCount === 0;
 }
 
 /** The line `open()` logs once the role machine is at replica. */

@@ -61,6 +61,7 @@ describe('replication PeerLink over mutual TLS', () => {
                 regionSize: 1 << 20,
                 dirtyBitmap: Buffer.alloc(0),
                 checkpoint: null,
+                intact: true,
               },
             });
             return;

@@ -31,6 +31,13 @@ export interface HelloReply {
    * regions it has not yet received and flushed, so the primary that started it can resume.
    */
   'checkpoint'?: (_tandem_replication_v1_ResyncCheckpoint | null);
+  /**
+   * The replica holds every write it acknowledged: its process has held the copy since it was
+   * known complete (opened with valid data and no dirty region, or declared in sync by IN_SYNC)
+   * and has not restarted since, so nothing it applied was lost with a page cache (power cut).
+   * Its dirty regions can then only hold writes another copy lacks, never lack an acknowledged one.
+   */
+  'intact'?: (boolean);
 }
 
 export interface HelloReply__Output {
@@ -57,4 +64,11 @@ export interface HelloReply__Output {
    * regions it has not yet received and flushed, so the primary that started it can resume.
    */
   'checkpoint': (_tandem_replication_v1_ResyncCheckpoint__Output | null);
+  /**
+   * The replica holds every write it acknowledged: its process has held the copy since it was
+   * known complete (opened with valid data and no dirty region, or declared in sync by IN_SYNC)
+   * and has not restarted since, so nothing it applied was lost with a page cache (power cut).
+   * Its dirty regions can then only hold writes another copy lacks, never lack an acknowledged one.
+   */
+  'intact': (boolean);
 }
