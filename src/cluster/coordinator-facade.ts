@@ -147,6 +147,9 @@ export abstract class CoordinatorFacade implements Coordinator {
   leaveInSync(volume: string): Promise<void> {
     return this.#parts.replicaSets.leaveInSync(volume);
   }
+  leaveInSyncWhile(volume: string, other: string): Promise<boolean> {
+    return this.#parts.replicaSets.leaveInSyncWhile(volume, other);
+  }
   deleteReplicaSet(volume: string): Promise<void> {
     return this.#parts.replicaSets.deleteReplicaSet(volume);
   }

@@ -303,6 +303,11 @@ export interface ReplicaSetStore {
    * store untrustworthy (replaced disk, another dataset) steps out, so it can never promote.
    */
   leaveInSync(volume: string): Promise<void>;
+  /**
+   * Removes this node from the in-sync set without leadership, only while `other` is a member,
+   * in one transaction. Resolves whether it was removed.
+   */
+  leaveInSyncWhile(volume: string, other: string): Promise<boolean>;
   /** Deletes a volume's replica set and dataset keys (the volume was deleted). */
   deleteReplicaSet(volume: string): Promise<void>;
   /** Publishes (replaces) this node's claim for `volume`; see DataClaim. */

@@ -58,6 +58,13 @@ export class EmbeddedReplicaSets implements ReplicaSetStore {
     this.#set(volume, { dataset: cur.dataset, inSync: cur.inSync.filter((n) => n !== self) });
   }
 
+  async leaveInSyncWhile(volume: string, other: string): Promise<boolean> {
+    const cur = this.#replicaSets.get(volume);
+    if (!cur?.inSync.includes(other)) return false;
+    await this.leaveInSync(volume);
+    return true;
+  }
+
   async publishDataClaim(volume: string, claim: DataClaim): Promise<void> {
     const claims = this.#claims.get(volume) ?? new Map<string, DataClaim>();
     claims.set(this.#store.nodeName, { ...claim });

@@ -151,6 +151,17 @@ export class EtcdReplicaSets implements ReplicaSetStore {
     logger.warn({ volume }, 'left the in-sync set: this replica must be resynced');
   }
 
+  async leaveInSyncWhile(volume: string, other: string): Promise<boolean> {
+    const { kv, keys, logger, nodeName } = this.#ctx;
+    kv.assertOpen();
+    const res = await kv.txn('leave in-sync set while another member is in it', {
+      compare: [cmp.present(keys.inSyncMember(volume, other))],
+      success: [op.delete(keys.inSyncMember(volume, nodeName))],
+    });
+    if (res.succeeded) logger.warn({ volume, other }, 'left the in-sync set: this replica must be resynced');
+    return res.succeeded;
+  }
+
   async deleteReplicaSet(volume: string): Promise<void> {
     const { kv, keys } = this.#ctx;
     await kv.txn('delete replica set', {

@@ -135,6 +135,7 @@ export class ClusterLink {
         createReplicaSet: (v, d) => coordinator.createReplicaSet(v, d),
         setInSync: (v, e, n, i) => coordinator.setInSync(v, e, n, i),
         leaveInSync: (v) => coordinator.leaveInSync(v),
+        leaveInSyncWhile: (v, other) => coordinator.leaveInSyncWhile(v, other),
         liveNodes: async () => (await coordinator.members()).map((m) => m.name),
         publishDataClaim: (v, c) => coordinator.publishDataClaim(v, c),
         readDataClaims: (v) => coordinator.readDataClaims(v),

@@ -63,6 +63,11 @@ export interface ReplicaSetStore {
   setInSync(volume: string, epoch: number, node: string, inSync: boolean): Promise<void>;
   /** This node steps out of the set without leadership. */
   leaveInSync(volume: string): Promise<void>;
+  /**
+   * This node steps out of the set without leadership, only while `other` is a member (one
+   * transaction: of two nodes doing it at once, one stays). Resolves whether it stepped out.
+   */
+  leaveInSyncWhile(volume: string, other: string): Promise<boolean>;
   /** Names of the nodes whose session is live. */
   liveNodes(): Promise<readonly string[]>;
   publishDataClaim(volume: string, claim: DataClaim): Promise<void>;
@@ -72,6 +77,11 @@ export interface ReplicaSetStore {
 /** The local replica as the lifecycle governs it (ReplicatedVolume's public API). */
 export interface GovernedReplica {
   readonly hasValidData: boolean;
+  /**
+   * The copy holds every write it acknowledged (it opened with a clean bitmap, or was resynced
+   * since): false after a restart with dirty regions, which a power cut may have emptied.
+   */
+  readonly intact: boolean;
   readonly dataGeneration: DataGeneration;
   /** Other nodes this copy has known as replicas of the volume (they are waited for too). */
   readonly knownReplicas: readonly string[];
@@ -261,6 +271,31 @@ export class ReplicaSetLifecycle {
         'local replica is not the one etcd lists as in sync: leaving the in-sync set',
       );
       await store.leaveInSync(volume);
+    } else if (set.inSync.includes(me) && !replica.intact) {
+      await this.#yieldToIntact(volume, set.inSync);
+    }
+  }
+
+  /**
+   * This copy restarted with dirty regions: it may have lost writes there that it never flushed
+   * (a power cut), acknowledged ones among them, which every other member holds (rule 1). While
+   * such a member is live it must not win the election (and then resync its copy over theirs):
+   * this node steps out of the in-sync set and is resynced by the primary (DESIGN.md Failover: a
+   * node that returns rejoins as out of sync). With no other live member it stays, the only
+   * copy that can serve; of two such nodes doing this at once one stays (leaveInSyncWhile).
+   */
+  async #yieldToIntact(volume: string, inSync: readonly string[]): Promise<void> {
+    const { store, node: me, logger: log } = this.#o;
+    const live = new Set(await store.liveNodes());
+    for (const other of inSync) {
+      if (other === me || !live.has(other)) continue;
+      if (await store.leaveInSyncWhile(volume, other)) {
+        log.warn(
+          { volume, inSync: other },
+          'restarted with dirty regions (writes never flushed may be lost): left the in-sync set to be resynced',
+        );
+        return;
+      }
     }
   }
 

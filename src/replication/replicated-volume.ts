@@ -73,6 +73,11 @@ export class ReplicatedVolume {
     return this.#ctx.datasetId;
   }
 
+  /** This copy holds every write it acknowledged (VolumeContext.intact). */
+  get intact(): boolean {
+    return this.#ctx.intact;
+  }
+
   /** How new this copy's data is (issue 14, finding 4; metadata.ts DataGeneration). */
   get dataGeneration(): DataGeneration {
     return this.#ctx.meta.current.dataGen;

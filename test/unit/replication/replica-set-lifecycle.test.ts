@@ -28,6 +28,12 @@ function fakeStore(initial: { dataset?: string; inSync: string[] }, live: string
       calls.push('leave');
       set.inSync = set.inSync.filter((n) => n !== 'a');
     },
+    leaveInSyncWhile: async (_v, other) => {
+      calls.push(`leave while ${other}`);
+      if (!set.inSync.includes(other)) return false;
+      set.inSync = set.inSync.filter((n) => n !== 'a');
+      return true;
+    },
     liveNodes: async () => live,
     publishDataClaim: async () => undefined,
     readDataClaims: async () => new Map(),
@@ -35,10 +41,15 @@ function fakeStore(initial: { dataset?: string; inSync: string[] }, live: string
   return { store, set, calls };
 }
 
-function replica(datasetId: string, valid: boolean): GovernedReplica & { log: string[]; datasetId: string } {
+function replica(
+  datasetId: string,
+  valid: boolean,
+  intact = valid,
+): GovernedReplica & { log: string[]; datasetId: string } {
   const r = {
     log: [] as string[],
     hasValidData: valid,
+    intact,
     status: () => ({ datasetId: r.datasetId }),
     datasetId,
     initDataset: async (id: string) => {
@@ -86,6 +97,52 @@ describe('ReplicaSetLifecycle', () => {
     });
     await l2.bootstrap('v', replica('d1', true), 'a', async () => undefined);
     expect(ok.calls).toEqual([]);
+  });
+
+  // Regression (chaos seed 954130505, stale reads through b): a primary whose power was cut came
+  // back before its lease expired, still in the in-sync set, raced its in-sync peer for the
+  // election and won; it served its own copy, which had lost writes it never flushed
+  // (acknowledged ones among them), and resynced that copy over the peer's.
+  it('a copy that may have lost writes (restarted with dirty regions) steps out while another in-sync member is live', async () => {
+    const { store, set, calls } = fakeStore({ dataset: 'd1', inSync: ['a', 'b'] }, ['a', 'b']);
+    const l = new ReplicaSetLifecycle({ node: 'a', store, logger: log, watchedInSync: () => undefined });
+    await l.bootstrap('v', replica('d1', true, false), 'a', async () => undefined);
+    expect(calls).toEqual(['leave while b']);
+    expect(set.inSync).toEqual(['b']);
+    // No other live member: it stays (the volume's only candidate; availability).
+    const alone = fakeStore({ dataset: 'd1', inSync: ['a', 'b'] }, ['a']);
+    const l2 = new ReplicaSetLifecycle({
+      node: 'a',
+      store: alone.store,
+      logger: log,
+      watchedInSync: () => undefined,
+    });
+    await l2.bootstrap('v', replica('d1', true, false), 'a', async () => undefined);
+    expect(alone.calls).toEqual([]);
+    expect(alone.set.inSync).toEqual(['a', 'b']);
+    // Both restarted so (both lost power): the transaction lets only the first step out.
+    const both = fakeStore({ dataset: 'd1', inSync: ['a'] }, ['a', 'b']);
+    const l3 = new ReplicaSetLifecycle({
+      node: 'a',
+      store: both.store,
+      logger: log,
+      watchedInSync: () => undefined,
+    });
+    both.set.inSync.push('b');
+    const lost = both.store.leaveInSyncWhile;
+    both.store.leaveInSyncWhile = async (v, other) => {
+      both.set.inSync = both.set.inSync.filter((n) => n !== other); // b stepped out first
+      return lost(v, other);
+    };
+    await l3.bootstrap('v', replica('d1', true, false), 'a', async () => undefined);
+    expect(both.set.inSync).toEqual(['a']);
+  });
+
+  it('an intact copy (a clean bitmap at open) stays in the in-sync set', async () => {
+    const { store, calls } = fakeStore({ dataset: 'd1', inSync: ['a', 'b'] }, ['a', 'b']);
+    const l = new ReplicaSetLifecycle({ node: 'a', store, logger: log, watchedInSync: () => undefined });
+    await l.bootstrap('v', replica('d1', true, true), 'a', async () => undefined);
+    expect(calls).toEqual([]);
   });
 
   it('a new primary removes dead members first, then keeps its own copy of the set', async () => {

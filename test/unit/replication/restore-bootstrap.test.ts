@@ -29,6 +29,7 @@ function sharedEtcd() {
     },
     setInSync: async () => undefined,
     leaveInSync: async () => undefined,
+    leaveInSyncWhile: async () => false,
     liveNodes: async () => [],
     publishDataClaim: async (_v, c) => void claims.set(node, c),
     readDataClaims: async () => new Map(claims),
@@ -44,6 +45,7 @@ function copy(
   const r = {
     inits: [] as string[],
     hasValidData: datasetId !== '',
+    intact: datasetId !== '',
     dataGeneration: gen,
     status: () => ({ datasetId }),
     initDataset: async (id: string) => void r.inits.push(id),
@@ -219,6 +221,7 @@ describe('finding 4: the data generation follows the in-sync set', () => {
         if (!inSync) set.inSync = set.inSync.filter((n) => n !== node);
       },
       leaveInSync: async () => undefined,
+      leaveInSyncWhile: async () => false,
       liveNodes: async () => ['a', 'b'],
       publishDataClaim: async () => undefined,
       readDataClaims: async () => new Map(),

@@ -43,6 +43,7 @@ function lagging(names: string[], live: () => ReadonlySet<string>) {
     createReplicaSet: async () => false,
     setInSync: (_v, epoch, node, inSync) => (inSync ? truth.add(node, epoch) : truth.remove(node, epoch)),
     leaveInSync: async () => undefined,
+    leaveInSyncWhile: async () => false,
     liveNodes: async () => [...live()],
     publishDataClaim: async () => undefined,
     readDataClaims: async () => new Map(),
