@@ -1,9 +1,11 @@
-// Regression (chaos seed 954130505: stale reads in the round after a primary's power cut): a
+// Regression (found tracing chaos seed 954130505, stale reads after a primary's power cut): a
 // member of the in-sync set whose own bitmap names regions may hold older data there than an
 // acknowledged write — a primary that lost power lost the writes it never flushed, and its bitmap
-// names their regions. It stayed in the in-sync set while the new primary resynced those regions
-// to it, so etcd let it win the next election (and ALUA showed it in sync) before the resync had
-// given the writes back. It must be out of the set until resynced (rule 2).
+// names their regions. 643c648 kept it in the in-sync set while the new primary resynced those
+// regions to it, so etcd would let it win the next election (and ALUA showed it in sync, so the
+// chaos campaign began its next round) before the resync had given the writes back. It must be
+// out of the set until resynced (rule 2). (Its start-up half, the same node racing its peer for
+// the election before the peer won: replica-set-lifecycle.test.ts.)
 import { afterEach, expect, it } from 'vitest';
 import { type Cluster, cluster, MiB, pattern, peerState, sameContents, until } from './harness.js';
 
