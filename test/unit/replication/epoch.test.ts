@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpKind } from '../../../src/replication/proto.js';
-import { type Cluster, cluster, MiB, pattern, peerState, rawStream, until } from './harness.js';
+import { type Cluster, cluster, MiB, pattern, peerState, rawStream, until, wireOp } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -23,19 +23,8 @@ const hello = (epoch: number) => ({
     committedSize: 4 * MiB,
   },
 });
-const write = (seq: number, offset: number) => ({
-  seq,
-  kind: OpKind.WRITE,
-  offset,
-  length: 4096,
-  data: pattern(4096, seq),
-  fua: false,
-  full: false,
-  datasetId: '',
-  resume: false,
-  cleanRegions: [],
-  keepDirty: false,
-});
+const write = (seq: number, offset: number) =>
+  wireOp({ seq, kind: OpKind.WRITE, offset, data: pattern(4096, seq) });
 
 describe('epoch fencing', () => {
   it('persists the highest epoch from a Hello and keeps it across reopen', async () => {

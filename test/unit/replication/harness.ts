@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { BlockDevice, Extent } from '../../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
 import {
+  type OpMessage,
   type PrimaryMessage,
   type ReplicaMessage,
   type ReplicationServiceClient,
@@ -318,5 +319,22 @@ export function rawStream(address: string) {
       stream.cancel();
       client.close();
     },
+  };
+}
+
+/** One op as a primary sends it on the Mirror stream: `fields` over a plain, empty op. */
+export function wireOp(fields: Partial<OpMessage> & Pick<OpMessage, 'seq' | 'kind'>): OpMessage {
+  const data = fields.data ?? Buffer.alloc(0);
+  return {
+    offset: 0,
+    length: data.length,
+    data,
+    fua: false,
+    full: false,
+    datasetId: '',
+    resume: false,
+    cleanRegions: [],
+    keepDirty: false,
+    ...fields,
   };
 }

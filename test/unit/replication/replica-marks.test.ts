@@ -21,6 +21,7 @@ import {
   sleep,
   type TestNode,
   until,
+  wireOp,
 } from './harness.js';
 
 const SIZE = 64 * MiB;
@@ -57,20 +58,7 @@ const hello: PrimaryMessage = {
 let seq = 0;
 function op(kind: OpKindCode, offset: number, more: Partial<OpMessage> = {}): OpMessage {
   const data = kind === OpKind.WRITE || kind === OpKind.RESYNC_DATA ? pattern(4096, offset) : Buffer.alloc(0);
-  return {
-    seq: ++seq,
-    kind,
-    offset,
-    length: data.length,
-    data,
-    fua: false,
-    full: false,
-    datasetId: '',
-    resume: false,
-    cleanRegions: [],
-    keepDirty: false,
-    ...more,
-  };
+  return wireOp({ seq: ++seq, kind, offset, data, ...more });
 }
 
 async function stream(n: TestNode) {

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { BlockDevice, Extent } from '../../../src/backstore/block-device.js';
 import { MemoryDevice } from '../../../src/backstore/memory.js';
 import { DirtyBitmap } from '../../../src/replication/bitmap.js';
-import { type Cluster, cluster, MiB, pattern, peerState, until } from './harness.js';
+import { type Cluster, cluster, MiB, pattern, peerState, until, wireOp } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -156,19 +156,7 @@ describe('online resize of a replicated volume', () => {
     await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
     // a crashes after b acknowledged its prepare, before the commit: modelled by preparing b
     // alone (b's store and bitmap at 16 MiB, its LU still 8 MiB), then a is gone.
-    const prepared = b.volume.applyOp({
-      seq: 1,
-      kind: 9, // RESIZE_PREPARE
-      offset: 0,
-      length: 16 * MiB,
-      data: Buffer.alloc(0),
-      fua: false,
-      full: false,
-      datasetId: '',
-      resume: false,
-      cleanRegions: [],
-      keepDirty: false,
-    });
+    const prepared = b.volume.applyOp(wireOp({ seq: 1, kind: 9 /* RESIZE_PREPARE */, length: 16 * MiB }));
     await prepared;
     expect(b.volume.blockDevice.size).toBe(8 * MiB);
     expect(devs.get('b')!.durableSize).toBe(16 * MiB);

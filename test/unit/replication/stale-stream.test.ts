@@ -13,7 +13,7 @@ import { OpKind, type PrimaryMessage } from '../../../src/replication/proto.js';
 import { ReplicatedVolume } from '../../../src/replication/replicated-volume.js';
 import { addReplicationService } from '../../../src/replication/server.js';
 import { PEER_CHANNEL_OPTIONS } from '../../../src/util/proto.js';
-import { type Cluster, cluster, FakeInSync, MiB, pattern, rawStream, until } from './harness.js';
+import { type Cluster, cluster, FakeInSync, MiB, pattern, rawStream, until, wireOp } from './harness.js';
 
 let c: Cluster | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -35,19 +35,8 @@ const hello = (epoch: number): PrimaryMessage => ({
     committedSize: 4 * MiB,
   },
 });
-const write = (seq: number, offset: number, seed: number) => ({
-  seq,
-  kind: OpKind.WRITE,
-  offset,
-  length: 4096,
-  data: pattern(4096, seed),
-  fua: false,
-  full: false,
-  datasetId: '',
-  resume: false,
-  cleanRegions: [],
-  keepDirty: false,
-});
+const write = (seq: number, offset: number, seed: number) =>
+  wireOp({ seq, kind: OpKind.WRITE, offset, data: pattern(4096, seed) });
 
 describe('stale ops from an abandoned stream (#14 finding 2)', () => {
   it('a new accepted Hello of the same primary closes the old stream; its late op is never applied', async () => {
