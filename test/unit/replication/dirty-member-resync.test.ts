@@ -7,7 +7,16 @@
 // out of the set until resynced (rule 2). (Its start-up half, the same node racing its peer for
 // the election before the peer won: replica-set-lifecycle.test.ts.)
 import { afterEach, expect, it } from 'vitest';
-import { type Cluster, cluster, MiB, pattern, peerState, sameContents, until } from './harness.js';
+import {
+  type Cluster,
+  cluster,
+  MiB,
+  pattern,
+  peerState,
+  primaryInSync,
+  sameContents,
+  until,
+} from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -17,11 +26,8 @@ afterEach(async () => {
 
 it('a returning member whose bitmap names regions of its own leaves the in-sync set until resynced', async () => {
   c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a', 'b'] });
-  for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
   const [a, b] = [c.node('a'), c.node('b')];
-  a.canServe = true;
-  await a.volume.becamePrimary(1);
-  await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+  await primaryInSync(c, 'a', 'b');
   const old = await a.device.read(3 * MiB, 4096);
   // W is acknowledged (both copies have it; not flushed).
   const w = pattern(4096, 5);

@@ -16,7 +16,7 @@ import {
   cluster,
   MiB,
   pattern,
-  peerState,
+  primaryInSync,
   rawStream,
   sleep,
   type TestNode,
@@ -87,11 +87,8 @@ describe('replica marks', () => {
       inSync: ['a', 'b'],
       timing: { cleanAfterMs: 60_000 },
     });
-    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
     const [a, b] = [c.node('a'), c.node('b')];
-    a.canServe = true;
-    await a.volume.becamePrimary(1);
-    await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+    await primaryInSync(c, 'a', 'b');
     expect(onDisk(b).size).toBe(0);
     // What b's bitmap file holds when its device is asked to write region 40.
     let atWrite: Set<number> | undefined;
@@ -117,14 +114,8 @@ describe('replica marks', () => {
       inSync: ['a', 'b', 'c'],
       timing: { cleanAfterMs: 200 },
     });
-    for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
     const a = c.node('a');
-    a.canServe = true;
-    await a.volume.becamePrimary(1);
-    await until(
-      'in sync',
-      () => peerState(a.volume, 'b') === 'in-sync' && peerState(a.volume, 'c') === 'in-sync',
-    );
+    await primaryInSync(c, 'a', 'b', 'c');
     await a.volume.blockDevice.write(5 * MiB, pattern(4096, 2), false);
     expect(onDisk(c.node('b')).has(5)).toBe(true);
     expect(onDisk(c.node('c')).has(5)).toBe(true);

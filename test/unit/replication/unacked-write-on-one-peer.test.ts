@@ -6,7 +6,7 @@
 // applies (replica-marks.ts), c reports W's region, and b resyncs it (c stays in the in-sync set:
 // it is intact; a member that may have lost writes is taken out, dirty-member-resync.test.ts).
 import { afterEach, expect, it } from 'vitest';
-import { type Cluster, cluster, MiB, pattern, peerState, sleep, until } from './harness.js';
+import { type Cluster, cluster, MiB, pattern, peerState, primaryInSync, sleep, until } from './harness.js';
 
 let c: Cluster | undefined;
 afterEach(async () => {
@@ -16,14 +16,8 @@ afterEach(async () => {
 
 it('an unacknowledged write of a dead primary on one peer only is resynced by the next primary', async () => {
   c = await cluster({ names: ['a', 'b', 'c'], size: 16 * MiB, inSync: ['a', 'b', 'c'] });
-  for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
   const [a, b, p] = [c.node('a'), c.node('b'), c.node('c')];
-  a.canServe = true;
-  await a.volume.becamePrimary(1);
-  await until(
-    'b and c in sync',
-    () => peerState(a.volume, 'b') === 'in-sync' && peerState(a.volume, 'c') === 'in-sync',
-  );
+  await primaryInSync(c, 'a', 'b', 'c');
   const old = await b.device.read(3 * MiB, 4096);
   // a loses b; its removal of b cannot commit (a is losing its lease): W is never acknowledged.
   c.inSync.failRemoves = Infinity;
@@ -64,11 +58,8 @@ it('an unacknowledged write of a dead primary on one peer only is resynced by th
 
 it('two-way: the returning old primary is resynced the region of its unacknowledged write', async () => {
   c = await cluster({ names: ['a', 'b'], size: 16 * MiB, inSync: ['a', 'b'] });
-  for (const n of c.nodes.values()) await n.volume.initDataset('ds1');
   const [a, b] = [c.node('a'), c.node('b')];
-  a.canServe = true;
-  await a.volume.becamePrimary(1);
-  await until('b in sync', () => peerState(a.volume, 'b') === 'in-sync');
+  await primaryInSync(c, 'a', 'b');
   const old = await b.device.read(3 * MiB, 4096);
   c.inSync.failRemoves = Infinity;
   c.inSync.removeDelayMs = 200;
