@@ -248,6 +248,17 @@ export class DirtyBitmap {
   }
 
   /** Sets regions first..last and resolves once they are on stable storage. */
+  /**
+   * The last region a mark of [first, last] should cover: MARK_AHEAD more when the mark costs a
+   * bitmap write anyway (a region in it is clean), so a sequential stream pays one fdatasync
+   * per MARK_AHEAD + 1 regions; just `last` when every region is dirty already.
+   */
+  markAheadEnd(first: number, last: number): number {
+    for (let r = first; r <= last; r++)
+      if (!this.isDirty(r)) return Math.min(this.regions - 1, last + MARK_AHEAD);
+    return last;
+  }
+
   mark(first: number, last: number): Promise<void> {
     let durable = true;
     for (let r = first; r <= last; r++) {

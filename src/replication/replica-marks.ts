@@ -1,4 +1,3 @@
-import { MARK_AHEAD } from './bitmap.js';
 import type { VolumeContext } from './volume-context.js';
 
 /**
@@ -63,10 +62,7 @@ export class ReplicaMarks {
     const { first, last } = bm.regionsOf(offset, length);
     this.#keep(first, last);
     if (bm.markedDurably(first, last)) return undefined;
-    if (this.#resyncing) return bm.mark(first, last);
-    let clean = false;
-    for (let r = first; r <= last && !clean; r++) clean = !bm.isDirty(r);
-    return bm.mark(first, clean ? Math.min(bm.regions - 1, last + MARK_AHEAD) : last);
+    return bm.mark(first, this.#resyncing ? last : bm.markAheadEnd(first, last));
   }
 
   /**

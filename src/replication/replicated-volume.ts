@@ -1,6 +1,6 @@
 import type { BlockDevice, Extent } from '../backstore/block-device.js';
 import { TandemError } from '../util/errors.js';
-import { type DirtyBitmap, MARK_AHEAD } from './bitmap.js';
+import type { DirtyBitmap } from './bitmap.js';
 import { forgetData, initDataset, noteRemoval, recordReplicas } from './copy-lineage.js';
 import { discardOn } from './device-ops.js';
 import { replicationError } from './errors.js';
@@ -334,11 +334,9 @@ export class ReplicatedVolume {
    * per region. The price: after a crash of this primary those few regions are resynced too.
    */
   #mark(bm: DirtyBitmap, first: number, last: number): Promise<void> {
-    let clean = false;
-    for (let r = first; r <= last && !clean; r++) clean = !bm.isDirty(r);
     // While a replica is out of sync the bits say exactly what it lacks: no marking ahead.
-    if (!clean || !this.#members.allInSync()) return bm.mark(first, last);
-    const end = Math.min(bm.regions - 1, last + MARK_AHEAD);
+    const end = this.#members.allInSync() ? bm.markAheadEnd(first, last) : last;
+    if (end === last) return bm.mark(first, last);
     const now = Date.now();
     const lastWrite = this.#ctx.locks.lastWrite;
     for (let r = last + 1; r <= end; r++) {
