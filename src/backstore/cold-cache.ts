@@ -1,6 +1,7 @@
 /**
  * Whether a FileDevice read tries the page cache on the event loop directly, probes first, or
- * goes to the thread pool (see FileReads).
+ * goes to the thread pool (see FileReads), on the path without a mapping of the file (the
+ * mapped path checks every read with mincore instead).
  *
  * preadv2(RWF_NOWAIT) returns EAGAIN for what is not cached, but only after it started the
  * readahead for it (mm/filemap.c filemap_get_pages: page_cache_sync_readahead comes before the

@@ -144,7 +144,7 @@ export class FileDevice implements BlockDevice {
     const inline = opts.inlineWrites ?? true;
     this.#inline = inline === false ? undefined : new InlineWritePolicy(inline === true ? {} : inline);
     this.#slowWrites = new SlowIoWarnings('write', this.#warn);
-    this.#reads = new FileReads(fd, file, this.#native, opts.inlineReads ?? true, this.#warn);
+    this.#reads = new FileReads(fd, file, this.#native, opts.inlineReads ?? true, this.#warn, size);
   }
 
   /**
@@ -351,6 +351,7 @@ export class FileDevice implements BlockDevice {
       });
     }
     this.#size = size;
+    this.#reads.resized(size);
   }
 
   async discard(offset: number, length: number): Promise<void> {
@@ -410,6 +411,7 @@ export class FileDevice implements BlockDevice {
     this.submitWrites();
     this.#closed = true;
     if (this.#writesInFlight > 0) await new Promise<void>((r) => this.#writesIdle.push(r));
+    this.#reads.close();
     await new Promise<void>((resolve) => fs.fdatasync(this.#fd, () => fs.close(this.#fd, () => resolve())));
   }
 }

@@ -5,13 +5,16 @@
  * to tell "our call held the loop" from "the loop was late".
  */
 export interface IoStats {
-  /** Reads served from the page cache on the event loop (preadv2 RWF_NOWAIT). */
+  /** Reads served from the page cache on the event loop (a mapped copy, or preadv2 RWF_NOWAIT). */
   readsInline: number;
-  /** Reads the residency probe (cachestat) found uncached: to the thread pool untried. */
+  /** Reads the residency check (mincore, or cachestat) found uncached: off the loop untried. */
   readsProbedCold: number;
-  /** Inline reads that missed (EAGAIN or short): the kernel started readahead on the loop. */
+  /**
+   * Inline reads that did not complete: with preadv2, a miss (EAGAIN or short: the kernel
+   * started readahead on the loop); with a mapping, a copy past the end of a file that shrank.
+   */
   readsMissedInline: number;
-  /** Reads (or the rest of one) through the thread pool. */
+  /** Reads (or the rest of one) off the loop: the native readers, or libuv's thread pool. */
   readsPool: number;
   /** The longest single inline read call, ms. */
   longestInlineReadMs: number;

@@ -22,6 +22,28 @@ export interface NativeHelper {
    * readNoWait that misses. Absent from a helper built before it existed.
    */
   isCached?(fd: number, offset: number, length: number): number;
+  /**
+   * mmap(PROT_READ, MAP_SHARED, MADV_RANDOM) of the file's first `length` bytes: an opaque
+   * handle for readMapped, or -errno (the file system cannot map it). Absent from an old helper.
+   */
+  mapFile?(fd: number, length: number): unknown;
+  /** munmap: the handle reads -EBADF from then on. */
+  unmapFile?(map: unknown): void;
+  /**
+   * Copies buffer.length bytes at `position` out of the mapping, on the calling thread, only when
+   * mincore finds every page of the range cached and up to date: buffer.length, or -EAGAIN (a
+   * page is not), -ERANGE (past the mapping), -EFAULT (the file shrank underneath: SIGBUS,
+   * caught). Never starts I/O: no readahead from a MADV_RANDOM mapping.
+   */
+  readMapped?(map: unknown, buffer: Buffer, position: number): number;
+  /**
+   * pread on the helper's own reader threads (submitting takes no lock, unlike libuv's pool):
+   * the bytes read (0 at the end of the file), rejected with `code`/`errno` on an error; or, at
+   * once, -EAGAIN when its queue is full (the caller uses the pool). Absent from an old helper.
+   */
+  readPooled?(fd: number, buffer: Buffer, position: number): Promise<number> | number;
+  /** madvise(MADV_DONTNEED) of that range: unmaps its faulted-in pages (the page cache keeps them). */
+  dropMapped?(map: unknown, offset: number, length: number): number;
 }
 
 const ADDON = path.join('build', 'Release', 'tandem_native.node');
@@ -49,6 +71,15 @@ function load(): { helper?: NativeHelper; error?: string } {
           extent: addon.extent,
           readNoWait: addon.readNoWait,
           ...(typeof addon.isCached === 'function' ? { isCached: addon.isCached } : {}),
+          ...(typeof addon.readPooled === 'function' ? { readPooled: addon.readPooled } : {}),
+          ...(typeof addon.mapFile === 'function'
+            ? {
+                mapFile: addon.mapFile,
+                unmapFile: addon.unmapFile,
+                readMapped: addon.readMapped,
+                dropMapped: addon.dropMapped,
+              }
+            : {}),
         };
         return (loaded = { helper });
       } catch (err) {
