@@ -17,6 +17,12 @@
 # held stays below the 2 ms the inline I/O policy allows a single operation (InlineWritePolicy).
 # --trace-gc runs tandemd with node --trace-gc and prints the GC pauses over 1 ms; --node-flag
 # passes another flag to tandemd's node (e.g. --single-threaded-gc).
+# --sched (needs linux perf): also records every context switch of tandemd's main thread
+# (perf record -e sched:sched_switch -g, a few % of CPU) and reports the longest time the loop
+# was asleep outside its own wait for events (a blocking system call, a lock, a page fault), with
+# where it slept (test/bench/loop-sleeps.mjs). That is the exact "a call held the loop" figure;
+# "held by us" above cannot tell it from the loop oversleeping in epoll_wait (a late timer
+# interrupt in a VM whose host is busy: steal time, which the bench also reports).
 #
 # Steps: start tandemd (LUN 0 = 1 GiB sparse file), fill the LUN with 1 MiB writes (so the reads
 # hit data, not holes that the initiator may skip), sync, drop the page cache
@@ -28,11 +34,13 @@ TANDEMD=$REPO_ROOT/dist/cmd/tandemd.js
 TARGET=iqn.2026-11.org.tandem:demo
 SECONDS_RUN=10
 NODE_FLAGS=()
+SCHED=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) SECONDS_RUN=$2; shift 2 ;;
     --trace-gc) NODE_FLAGS+=(--trace-gc); shift ;;
     --node-flag) NODE_FLAGS+=("$2"); shift 2 ;;
+    --sched) SCHED=1; shift ;;
     *) echo "cold-read: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -90,13 +98,25 @@ probe() {
   for _ in $(seq 1 100); do [ -f "$PROBE_OUT" ] && break; sleep 0.05; done
   [ -f "$PROBE_OUT" ] || die "the loop probe wrote nothing"
 }
+# Steal time, all CPUs (jiffies): time the hypervisor ran something else on our virtual CPUs.
+steal() { awk '$1 == "cpu" { print $9 }' /proc/stat; }
 lag_max >/dev/null # resets the histogram: the next scrape covers the run only
+SCHED_PID=""
+if [ "$SCHED" -eq 1 ]; then
+  command -v perf >/dev/null || die "--sched needs linux perf (apt-get install linux-perf)"
+  perf record -q -a -g -e sched:sched_switch --filter "prev_pid == $PID || next_pid == $PID" \
+    -o "$WORK/sched.data" -- sleep $((SECONDS_RUN + 2)) >/dev/null 2>"$WORK/perf.err" &
+  SCHED_PID=$!
+  sleep 1
+fi
 probe
-T0=$(cpu_ticks) F0=$(majflt) M0=$(majflt_main)
+T0=$(cpu_ticks) F0=$(majflt) M0=$(majflt_main) S0=$(steal)
 OUT=$(timeout $((SECONDS_RUN + 10)) iscsi-perf -r -m 32 -b 8 -t "$SECONDS_RUN" "$URL" 2>&1 | tr '\r' '\n' || true)
-T1=$(cpu_ticks) F1=$(majflt) M1=$(majflt_main)
-LAG=$(lag_max)
+T1=$(cpu_ticks) F1=$(majflt) M1=$(majflt_main) S1=$(steal)
+# The probe's window ends before the metrics scrape: collecting every metric takes the loop for
+# a while, and that is not a read.
 probe
+LAG=$(lag_max)
 IOPS=$(grep -o 'iops average [0-9]*' <<<"$OUT" | tail -1 | awk '{ print $3 }')
 [ -n "$IOPS" ] && [ "$IOPS" -gt 0 ] || die "iscsi-perf reported no IOPS: $OUT"
 TICK=$(getconf CLK_TCK)
@@ -117,6 +137,18 @@ node -e '
   console.log(`  reads: ${io.readsInline} inline, ${io.readsMissedInline} missed inline (readahead started on the loop), ${io.readsProbedCold} probed uncached, ${io.readsPool} through the pool`);
 ' "$IOPS" "$SECONDS_RUN" "$((T1 - T0))" "$TICK" "$LAG" "$PROBE_OUT"
 echo "  major page faults during the run: $((F1 - F0)) (main thread: $((M1 - M0)))"
+echo "  steal time during the run: $(( (S1 - S0) * 1000 / TICK )) ms of $((SECONDS_RUN * $(nproc) * 1000)) ms of CPU"
+if [ -n "$SCHED_PID" ]; then
+  wait "$SCHED_PID" || true
+  perf script -i "$WORK/sched.data" -F time,event,trace,ip,sym 2>/dev/null | node "$REPO_ROOT/test/bench/loop-sleeps.mjs" "$PID" >"$WORK/sleeps.json"
+  node -e '
+    const s = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const b = s.longestBlocked, i = s.longestIdle;
+    console.log(`  loop asleep outside epoll_wait (perf sched_switch, from 1 s before the run to 1 s after): ${s.sleeps} times, ${s.blockedOver2ms} over 2 ms, longest ${b ? b.ms.toFixed(2) : 0} ms (state ${b ? b.state : "-"})`);
+    for (const x of s.blocked) console.log(`    ${x.ms.toFixed(2)} ms ${x.state}: ${x.stack}`);
+    console.log(`  longest wait in epoll_wait ${i ? i.ms.toFixed(2) : 0} ms (idle, or a late wake-up); longest preemption ${s.preempted.longestMs.toFixed(2)} ms`);
+  ' "$WORK/sleeps.json"
+fi
 grep -h '"msg":"a [0-9]*-byte read took' "$WORK/tandemd.log" | head -3 >&2 || true
 if [ ${#NODE_FLAGS[@]} -gt 0 ]; then
   grep -E '^\[[0-9]+:0x[0-9a-f]+\] +[0-9]+ ms: ' "$WORK/tandemd.log" |
