@@ -148,12 +148,7 @@ export class FileReads implements MappedChunks {
         }
       }
       if (route === 'inline') {
-        const startedAt = inline.now();
-        const n = this.#native!.readNoWait(this.#fd, [buf], offset);
-        const ms = inline.now() - startedAt;
-        const backoffMs = inline.done(startedAt);
-        if (ms > ioStats.longestInlineReadMs) ioStats.longestInlineReadMs = ms;
-        if (backoffMs > 0) this.#slow.slow(length, ms, backoffMs, inline.now());
+        const n = this.#timed(inline, length, () => this.#native!.readNoWait(this.#fd, [buf], offset));
         if (n === length) {
           this.#cache.hit();
           ioStats.readsInline++;
@@ -181,12 +176,7 @@ export class FileReads implements MappedChunks {
    * underneath, it goes to the pool, which reads it (or returns zeroes past the end).
    */
   #readMapped(inline: InlineWritePolicy, buf: Buffer, offset: number): boolean {
-    const startedAt = inline.now();
-    const n = this.#native!.readMapped!(this.#map, buf, offset);
-    const ms = inline.now() - startedAt;
-    const backoffMs = inline.done(startedAt);
-    if (ms > ioStats.longestInlineReadMs) ioStats.longestInlineReadMs = ms;
-    if (backoffMs > 0) this.#slow.slow(buf.length, ms, backoffMs, inline.now());
+    const n = this.#timed(inline, buf.length, () => this.#native!.readMapped!(this.#map, buf, offset));
     if (n !== buf.length) {
       if (n === -EAGAIN) ioStats.readsProbedCold++;
       else ioStats.readsMissedInline++;
@@ -201,6 +191,20 @@ export class FileReads implements MappedChunks {
       }
     }
     return true;
+  }
+
+  /**
+   * An inline read call, timed: the longest is counted (ioStats), and a slow one goes to the
+   * backoff policy, which may send reads to the pool for a while (warned of).
+   */
+  #timed(inline: InlineWritePolicy, length: number, call: () => number): number {
+    const startedAt = inline.now();
+    const n = call();
+    const ms = inline.now() - startedAt;
+    const backoffMs = inline.done(startedAt);
+    if (ms > ioStats.longestInlineReadMs) ioStats.longestInlineReadMs = ms;
+    if (backoffMs > 0) this.#slow.slow(length, ms, backoffMs, inline.now());
+    return n;
   }
 
   /** Every later inline attempt would fail the same way: reads use the pool from now on. */

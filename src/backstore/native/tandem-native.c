@@ -168,20 +168,24 @@ static const char *errno_code(int err) {
   }
 }
 
+/* Rejects with an Error "CALL: strerror" carrying `code` (e.g. "EOPNOTSUPP") and `errno`. */
+static void reject_errno(napi_env env, napi_deferred deferred, const char *call, int err) {
+  napi_value code, msg, error, errnum;
+  char text[160];
+  snprintf(text, sizeof text, "%s: %s", call, strerror(err));
+  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_create_int32(env, err, &errnum);
+  napi_set_named_property(env, error, "errno", errnum);
+  napi_reject_deferred(env, deferred, error);
+}
+
 static void complete(napi_env env, napi_status status, void *data) {
   struct request *r = data;
   if (status != napi_ok || r->err != 0) {
     int err = r->err != 0 ? r->err : EIO;
-    napi_value code, msg, error, errnum;
-    char text[160];
-    snprintf(text, sizeof text, "%s: %s", r->op == OP_PUNCH ? "fallocate(PUNCH_HOLE)" : "lseek(SEEK_DATA)",
-             strerror(err));
-    napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, code, msg, &error);
-    napi_create_int32(env, err, &errnum);
-    napi_set_named_property(env, error, "errno", errnum);
-    napi_reject_deferred(env, r->deferred, error);
+    reject_errno(env, r->deferred, r->op == OP_PUNCH ? "fallocate(PUNCH_HOLE)" : "lseek(SEEK_DATA)", err);
   } else if (r->op == OP_PUNCH) {
     napi_value undef;
     napi_get_undefined(env, &undef);
@@ -617,16 +621,7 @@ static void settle_reads(uv_async_t *handle) {
       napi_create_int64(env, (int64_t)req->result, &n);
       napi_resolve_deferred(env, req->deferred, n);
     } else {
-      int err = (int)-req->result;
-      napi_value code, msg, error, errnum;
-      char text[160];
-      snprintf(text, sizeof text, "pread: %s", strerror(err));
-      napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
-      napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, code, msg, &error);
-      napi_create_int32(env, err, &errnum);
-      napi_set_named_property(env, error, "errno", errnum);
-      napi_reject_deferred(env, req->deferred, error);
+      reject_errno(env, req->deferred, "pread", (int)-req->result);
     }
     napi_delete_reference(env, req->buffer);
     req->next = r->spare;
